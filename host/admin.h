@@ -1,0 +1,30 @@
+/* The admin HTTP endpoint (SPEC §4.4), served by libmicrohttpd driven from
+ * the libuv loop (MHD's epoll fd watched with uv_poll, no extra thread), so
+ * every handler runs on the loop thread. */
+#ifndef LAB_HOST_ADMIN_H
+#define LAB_HOST_ADMIN_H
+
+#include <uv.h>
+
+#include "buf.h"
+
+/* What the admin server asks of the daemon.  Each fills `out` with a body
+ * (JSON unless noted) and returns the HTTP status. */
+struct admin_ops {
+	int (*readyz)(void *ud, struct buf *out);
+	int (*plugins)(void *ud, struct buf *out);
+	/* action: "reload" | "enable" | "disable" | "run" */
+	int (*plugin_action)(void *ud, const char *name, const char *action, struct buf *out);
+};
+
+struct admin;
+
+/* listen: "HOST:PORT" (IPv4 or [IPv6]; port 0 = any free port).
+ * token: "" = mutating requests need no token. */
+int admin_start(uv_loop_t *loop, const char *listen, const char *token,
+		const struct admin_ops *ops, void *ud, struct admin **out);
+/* The bound port (useful with port 0). */
+int admin_port(const struct admin *a);
+void admin_stop(struct admin *a);
+
+#endif

@@ -1,0 +1,125 @@
+/* The daemon's configuration: a libconfig file, `${NAME}` / `${NAME:-def}`
+ * environment substitution in every string, `-D key.path=value` overrides,
+ * and validation against a declared schema (the host's own, and each
+ * enabled plugin's lab_setting map): unknown keys, wrong types and bad
+ * values are errors naming FILE:LINE and the setting.  Values are never
+ * echoed into error messages for keys that may hold secrets. */
+#ifndef LAB_HOST_CONFIG_H
+#define LAB_HOST_CONFIG_H
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lab/plugin.h"
+
+struct validator_range {
+	uint64_t lo, hi; /* inclusive */
+	char *entity;
+};
+
+struct network_conf {
+	char *name;
+	int64_t genesis_time;
+	char *config_file; /* NULL if not set */
+	char *config_url;  /* NULL if not set */
+	struct validator_range *validators;
+	size_t n_validators;
+	const config_setting_t *node; /* for FILE:LINE in later errors */
+};
+
+struct plugin_conf {
+	char *name;
+	int enabled;
+	char *path;                      /* resolved: `path` or plugin_dir/NAME.so */
+	const config_setting_t *section; /* the plugin's group (owned by the config) */
+};
+
+struct host_conf {
+	char *file; /* the config file path as given */
+
+	int log_level;  /* LAB_LOG_* */
+	int log_format; /* LOG_FORMAT_* */
+
+	char *admin_listen; /* "" = disabled */
+	int admin_listen_set; /* set explicitly in the file or with -D */
+	char *admin_token;    /* "" = no token (secret) */
+
+	char *plugin_dir;
+
+	int64_t state_flush_interval; /* seconds */
+	int64_t drain_timeout;        /* seconds: reload.drain_timeout */
+
+	char *storage_backend; /* "fs" | "s3" */
+	char *fs_root;
+	char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key_id, *s3_secret_access_key;
+
+	char *ch_url, *ch_database, *ch_user, *ch_password; /* password is secret */
+	int64_t ch_timeout; /* seconds */
+	int64_t ch_max_concurrency;
+
+	char *broker_backend; /* "local" | "nats" */
+	char *nats_url;
+	char *subject_prefix;
+
+	struct network_conf *networks;
+	size_t n_networks;
+
+	struct plugin_conf *plugins;
+	size_t n_plugins;
+};
+
+struct config {
+	config_t cfg; /* libconfig tree (owns every config_setting_t) */
+	struct host_conf host;
+};
+
+/*
+ * Load and validate `path`, apply `n` overrides "key.path=value" (after
+ * substitution, before validation).  On failure returns a negative LAB_E*
+ * and writes one human-readable line "FILE:LINE: setting 'a.b': reason"
+ * to err.  Plugin sections are only checked for `enabled`/`path` here; use
+ * config_validate_plugin() once the plugin's settings are known.
+ */
+int config_load(const char *path, const char *const *overrides, size_t n, struct config **out,
+		char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* Validate a plugin's section against its declared settings. */
+int config_validate_plugin(const struct config *c, const struct plugin_conf *p,
+			   const lab_setting *settings, char *err, size_t errlen);
+
+/* Find a plugin's entry by name; NULL if not configured. */
+const struct plugin_conf *config_plugin(const struct config *c, const char *name);
+
+/* Parse "<int>(s|m|h|d)" (optionally negative) into seconds. */
+int config_parse_duration(const char *s, int64_t *seconds);
+
+/* Print a plugin's settings (labd --describe NAME) as a Markdown table. */
+void config_describe(const char *name, const lab_setting *settings, FILE *out);
+
+/*
+ * The plugin-facing getters behind lab_cfg_*: `section` is the plugin's
+ * section (may be NULL = empty), `settings` its declared map (for defaults),
+ * node/path as in lab/plugin.h.  lab_cfg pointers are config_setting_t
+ * pointers of this tree; defaults that have no node are served from the
+ * settings map.
+ */
+int cfgapi_string(const config_setting_t *section, const lab_setting *settings,
+		  const lab_cfg *node, const char *path, const char **out);
+int cfgapi_int(const config_setting_t *section, const lab_setting *settings, const lab_cfg *node,
+	       const char *path, int64_t *out);
+int cfgapi_bool(const config_setting_t *section, const lab_setting *settings, const lab_cfg *node,
+		const char *path, int *out);
+int cfgapi_double(const config_setting_t *section, const lab_setting *settings,
+		  const lab_cfg *node, const char *path, double *out);
+int cfgapi_duration(const config_setting_t *section, const lab_setting *settings,
+		    const lab_cfg *node, const char *path, int64_t *seconds);
+int cfgapi_count(const config_setting_t *section, const lab_cfg *node, const char *path);
+int cfgapi_elem(const config_setting_t *section, const lab_cfg *node, const char *path, int index,
+		const lab_cfg **out);
+const char *cfgapi_name(const lab_cfg *node);
+int cfgapi_where(const config_setting_t *section, const lab_cfg *node, const char *path,
+		 const char **file, int *line);
+
+#endif

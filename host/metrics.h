@@ -1,0 +1,43 @@
+/* Prometheus metrics (text format 0.0.4).  The family names are a contract
+ * (SPEC §4.5).  Label values are given in the family's declared order.
+ * Loop thread only. */
+#ifndef LAB_HOST_METRICS_H
+#define LAB_HOST_METRICS_H
+
+#include "buf.h"
+
+enum metric_id {
+	M_UP,                   /* gauge */
+	M_BUILD_INFO,           /* gauge {version} */
+	M_PLUGIN_STATE,         /* gauge {plugin,state} */
+	M_PLUGIN_RELOADS,       /* counter {plugin,result} */
+	M_TIMER_FIRES,          /* counter {plugin} */
+	M_CH_QUERIES,           /* counter {plugin,result} */
+	M_CH_QUERY_SECONDS,     /* histogram {plugin} */
+	M_CH_ROWS,              /* counter {plugin} */
+	M_STORAGE_OPS,          /* counter {plugin,op,result} */
+	M_STORAGE_BYTES,        /* counter {plugin,op} */
+	M_BROKER_MESSAGES,      /* counter {plugin,direction} */
+	M_BROKER_DROPPED,       /* counter {plugin} (events that could not be sent) */
+	M_STATE_FLUSHES,        /* counter {result} */
+	M_STATE_CORRUPT,        /* counter {plugin} (state files moved aside) */
+	M_COUNT
+};
+
+int metrics_init(const char *version);
+void metrics_free(void);
+/* Counters and gauges: add v to the series with these label values. */
+void metric_add(enum metric_id id, double v, ...);
+void metric_set(enum metric_id id, double v, ...);
+void metric_observe(enum metric_id id, double v, ...);
+/* Current value of a series (tests); NAN-free: 0 if absent. */
+double metric_get(enum metric_id id, ...);
+/* Sets lab_plugin_state{plugin,state} to 1 for `state` and 0 for the other states. */
+void metrics_plugin_state(const char *plugin, const char *state);
+/* Drops every series labelled with this plugin (it was removed from the config). */
+void metrics_forget_plugin(const char *plugin);
+/* Render every family plus process_resident_memory_bytes and
+ * process_start_time_seconds. */
+void metrics_render(struct buf *out);
+
+#endif
