@@ -1,1 +1,204 @@
-int main(void) { return 0; }
+/* labd — command line.  Everything else lives in daemon.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build_config.h"
+#include "clock.h"
+#include "config.h"
+#include "daemon.h"
+#include "lab/plugin.h"
+#include "plugin_loader.h"
+
+#ifndef LAB_SYSCONFDIR
+#define LAB_SYSCONFDIR "/etc"
+#endif
+
+#define DEFAULT_CONFIG LAB_SYSCONFDIR "/lab/labd.conf"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage:\n"
+		"  labd [-c FILE] [-D key.path=value]... [--debug]\n"
+		"        run as a service in the foreground (logs to stderr)\n"
+		"  labd -t [-c FILE] [-D key.path=value]...\n"
+		"        check the configuration and every enabled plugin (load, ABI check, init),\n"
+		"        then exit 0 (ok) or 1 (errors, printed as FILE:LINE: ...)\n"
+		"  labd --once [--plugin NAME]... [--now RFC3339] [-c FILE] [-D ...]\n"
+		"        run each enabled (or each named) plugin's work one time and exit:\n"
+		"        0 when every plugin reported success, 1 otherwise\n"
+		"  labd --describe NAME [-c FILE]\n"
+		"        print the settings plugin NAME declares (Markdown table)\n"
+		"  labd --version | --help\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     configuration file (default %s)\n"
+		"  -D key.path=value     override a setting, e.g. -D plugins.beacon.enabled=false\n"
+		"                        (repeatable; applied after the file, before validation)\n"
+		"  -t, --test            check configuration and plugins, then exit\n"
+		"      --once            one-shot run (see above)\n"
+		"      --plugin NAME     with --once: run only NAME (repeatable); a named plugin\n"
+		"                        runs even when its section says enabled = false\n"
+		"      --now RFC3339     fix the host clock at this instant for the whole run\n"
+		"                        (e.g. 2025-01-02T03:04:05Z); it does not advance\n"
+		"      --describe NAME   print plugin NAME's settings\n"
+		"      --debug           log at debug level (overrides log.level)\n"
+		"  -V, --version         print version and SDK ABI, then exit\n"
+		"  -h, --help            print this help, then exit\n"
+		"\n"
+		"Signals: SIGINT/SIGTERM stop gracefully (drain, flush state); a second one exits at once.\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n",
+		DEFAULT_CONFIG);
+}
+
+static int describe(const char *config_path, const char *const *ov, size_t nov, const char *name)
+{
+	struct config *cfg = NULL;
+	char err[1024];
+	char path[4096];
+	const char *file;
+	int rc = config_load(config_path, ov, nov, &cfg, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "labd: %s\n", err);
+		return 1;
+	}
+	const struct plugin_conf *pc = config_plugin(cfg, name);
+	if (pc) {
+		file = pc->path;
+	} else {
+		snprintf(path, sizeof path, "%s/%s.so", cfg->host.plugin_dir, name);
+		file = path;
+	}
+	struct plugin_image *img = NULL;
+	rc = plugin_image_open(name, file, NULL, &img, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "labd: %s\n", err);
+		config_free(cfg);
+		return 1;
+	}
+	printf("# Plugin `%s` %s\n\n%s\n\n", img->desc->name, img->desc->version,
+	       img->desc->description ? img->desc->description : "");
+	config_describe(name, img->desc->settings, stdout);
+	plugin_image_close(img);
+	config_free(cfg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ONCE = 256, OPT_PLUGIN, OPT_NOW, OPT_DEBUG, OPT_DESCRIBE };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "plugin", required_argument, NULL, OPT_PLUGIN },
+		{ "now", required_argument, NULL, OPT_NOW },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "describe", required_argument, NULL, OPT_DESCRIBE },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon_opts o = { .mode = MODE_SERVE, .config_path = DEFAULT_CONFIG };
+	const char **overrides = calloc((size_t)argc, sizeof *overrides);
+	const char **only = calloc((size_t)argc, sizeof *only);
+	const char *describe_name = NULL;
+	size_t nov = 0, nonly = 0;
+	int once = 0, test = 0, c, rc;
+	if (!overrides || !only) {
+		fprintf(stderr, "labd: out of memory\n");
+		return 1;
+	}
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:D:tVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.config_path = optarg;
+			break;
+		case 'D':
+			if (!strchr(optarg, '=')) {
+				fprintf(stderr, "labd: -D takes key.path=value, got '%s'\n", optarg);
+				rc = 2;
+				goto out;
+			}
+			overrides[nov++] = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case OPT_ONCE:
+			once = 1;
+			break;
+		case OPT_PLUGIN:
+			only[nonly++] = optarg;
+			break;
+		case OPT_NOW: {
+			int64_t ms;
+			if (clock_parse_rfc3339(optarg, &ms) != 0) {
+				fprintf(stderr, "labd: --now takes an RFC 3339 time such as 2025-01-02T03:04:05Z, got '%s'\n",
+					optarg);
+				rc = 2;
+				goto out;
+			}
+			clock_fix(ms);
+			break;
+		}
+		case OPT_DEBUG:
+			o.debug = 1;
+			break;
+		case OPT_DESCRIBE:
+			describe_name = optarg;
+			break;
+		case 'V':
+			printf("labd %s (plugin SDK ABI %d.%d)\n", PACKAGE_VERSION, LAB_ABI_MAJOR,
+			       LAB_ABI_MINOR);
+			rc = 0;
+			goto out;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out;
+		case ':':
+			fprintf(stderr, "labd: option '%s' needs a value (see labd --help)\n",
+				argv[optind - 1]);
+			rc = 2;
+			goto out;
+		default:
+			fprintf(stderr, "labd: unknown option '%s' (see labd --help)\n",
+				argv[optind - 1]);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "labd: unexpected argument '%s' (see labd --help)\n", argv[optind]);
+		rc = 2;
+		goto out;
+	}
+	if (test + once + (describe_name != NULL) > 1) {
+		fprintf(stderr, "labd: -t, --once and --describe exclude each other\n");
+		rc = 2;
+		goto out;
+	}
+	if (nonly && !once) {
+		fprintf(stderr, "labd: --plugin goes with --once\n");
+		rc = 2;
+		goto out;
+	}
+	if (describe_name) {
+		rc = describe(o.config_path, overrides, nov, describe_name);
+		goto out;
+	}
+	o.mode = test ? MODE_TEST : once ? MODE_ONCE : MODE_SERVE;
+	o.overrides = overrides;
+	o.n_overrides = nov;
+	o.only = only;
+	o.n_only = nonly;
+	rc = daemon_main(&o);
+out:
+	free(overrides);
+	free(only);
+	return rc;
+}

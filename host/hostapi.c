@@ -1,0 +1,418 @@
+/* The function table handed to plugins (lab_host_api, ABI 1.0): thin
+ * adapters from a plugin's ctx to the host services, enforcing the life
+ * cycle rules of lab/plugin.h and keeping every resource owned by the
+ * instance that asked for it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "config.h"
+#include "daemon.h"
+#include "instance.h"
+#include "log.h"
+#include "metrics.h"
+#include "networks.h"
+#include "state.h"
+#include "storage.h"
+
+static struct slot *slot_of(lab_ctx *ctx) { return instance_of(ctx)->slot; }
+
+static const lab_setting *settings_of(lab_ctx *ctx) { return instance_of(ctx)->desc->settings; }
+
+/* ---- log, clock ------------------------------------------------------ */
+
+static void api_log(lab_ctx *ctx, int level, const char *msg, const lab_field *f, size_t n)
+{
+	log_fields(level, slot_of(ctx)->name, msg, f, n);
+}
+
+static int api_log_enabled(lab_ctx *ctx, int level) { return log_enabled(level); }
+
+static int64_t api_now_ms(lab_ctx *ctx) { return clock_now_ms(); }
+
+static uint64_t api_monotonic_ms(lab_ctx *ctx) { return clock_monotonic_ms(); }
+
+/* ---- config ---------------------------------------------------------- */
+
+static int api_cfg_string(lab_ctx *ctx, const lab_cfg *node, const char *path, const char **out)
+{
+	return cfgapi_string(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+}
+
+static int api_cfg_int(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *out)
+{
+	return cfgapi_int(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+}
+
+static int api_cfg_bool(lab_ctx *ctx, const lab_cfg *node, const char *path, int *out)
+{
+	return cfgapi_bool(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+}
+
+static int api_cfg_double(lab_ctx *ctx, const lab_cfg *node, const char *path, double *out)
+{
+	return cfgapi_double(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+}
+
+static int api_cfg_duration(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *out)
+{
+	return cfgapi_duration(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+}
+
+static int api_cfg_count(lab_ctx *ctx, const lab_cfg *node, const char *path)
+{
+	return cfgapi_count(slot_of(ctx)->section, node, path);
+}
+
+static int api_cfg_elem(lab_ctx *ctx, const lab_cfg *node, const char *path, int index,
+			const lab_cfg **out)
+{
+	return cfgapi_elem(slot_of(ctx)->section, node, path, index, out);
+}
+
+static const char *api_cfg_name(lab_ctx *ctx, const lab_cfg *node) { return cfgapi_name(node); }
+
+static int api_cfg_where(lab_ctx *ctx, const lab_cfg *node, const char *path, const char **file,
+			 int *line)
+{
+	return cfgapi_where(slot_of(ctx)->section, node, path, file, line);
+}
+
+/* ---- timers ---------------------------------------------------------- */
+
+static int api_timer_start(lab_ctx *ctx, uint64_t delay, uint64_t repeat, lab_timer_cb cb,
+			   void *ud, lab_timer **out)
+{
+	return instance_timer_start(instance_of(ctx), delay, repeat, cb, ud, out);
+}
+
+static int api_timer_cancel(lab_ctx *ctx, lab_timer *t)
+{
+	return instance_timer_cancel(instance_of(ctx), t);
+}
+
+/* ---- state ----------------------------------------------------------- */
+
+static int api_state_get(lab_ctx *ctx, const char *key, const char **json, size_t *len)
+{
+	struct slot *s = slot_of(ctx);
+	if (!key || !json)
+		return LAB_EINVAL;
+	if (!s->state)
+		return LAB_ENOENT;
+	return state_get(s->state, key, json, len);
+}
+
+static int api_state_set(lab_ctx *ctx, const char *key, const char *json, size_t len)
+{
+	struct slot *s = slot_of(ctx);
+	if (!key || !json)
+		return LAB_EINVAL;
+	if (!s->state)
+		return LAB_ESTATE;
+	return state_set(s->state, key, json, len);
+}
+
+static int api_state_delete(lab_ctx *ctx, const char *key)
+{
+	struct slot *s = slot_of(ctx);
+	if (!key)
+		return LAB_EINVAL;
+	if (!s->state)
+		return LAB_ENOENT;
+	return state_delete(s->state, key);
+}
+
+static void flush_done(int status, void *ud)
+{
+	struct lab_op *op = ud;
+	lab_done_cb cb = op->done_cb;
+	void *cud = op->ud;
+	struct instance *inst;
+	if (instance_op_finish(op, &inst) && cb)
+		cb(&inst->pub, status, cud);
+	instance_op_after(inst);
+}
+
+static int api_state_flush(lab_ctx *ctx, lab_done_cb cb, void *ud)
+{
+	struct instance *inst = instance_of(ctx);
+	if (!inst->slot->state)
+		return LAB_ESTATE;
+	struct lab_op *op = instance_op_new(inst, OP_FLUSH);
+	if (!op)
+		return LAB_ENOMEM;
+	op->done_cb = cb;
+	op->ud = ud;
+	int rc = state_flush(inst->slot->state, 1, flush_done, op);
+	if (rc < 0) {
+		struct instance *dummy;
+		instance_op_finish(op, &dummy);
+	}
+	return rc;
+}
+
+/* ---- storage --------------------------------------------------------- */
+
+static void storage_done(int status, const void *data, size_t len, void *ud)
+{
+	struct lab_op *op = ud;
+	lab_storage_cb cb = op->storage_cb;
+	void *cud = op->ud;
+	struct instance *inst;
+	if (instance_op_finish(op, &inst) && cb)
+		cb(&inst->pub, status, data, len, cud);
+	instance_op_after(inst);
+}
+
+enum { SOP_PUT, SOP_GET, SOP_EXISTS, SOP_DELETE };
+
+static int storage_call(lab_ctx *ctx, int which, const char *key, const void *data, size_t len,
+			const char *ctype, const char *cache, unsigned flags, lab_storage_cb cb,
+			void *ud, lab_op **out)
+{
+	struct instance *inst = instance_of(ctx);
+	struct storage *st = inst->d->storage;
+	if (!key)
+		return LAB_EINVAL;
+	if (!st)
+		return LAB_ESTATE;
+	if (!instance_accepts_work(inst) && inst->phase != INST_DRAINING)
+		return LAB_ECANCELED;
+	int rc = storage_key_check(key);
+	if (rc < 0)
+		return rc;
+	struct lab_op *op = instance_op_new(inst, OP_STORAGE);
+	if (!op)
+		return LAB_ENOMEM;
+	op->storage_cb = cb;
+	op->ud = ud;
+	struct storage_op *sop = NULL;
+	const char *who = instance_name(inst);
+	switch (which) {
+	case SOP_PUT:
+		rc = storage_put(st, who, key, data, len, ctype, cache, flags, storage_done, op, &sop);
+		break;
+	case SOP_GET:
+		rc = storage_get(st, who, key, storage_done, op, &sop);
+		break;
+	case SOP_EXISTS:
+		rc = storage_exists(st, who, key, storage_done, op, &sop);
+		break;
+	default:
+		rc = storage_delete(st, who, key, storage_done, op, &sop);
+		break;
+	}
+	if (rc < 0) {
+		struct instance *dummy;
+		instance_op_finish(op, &dummy);
+		return rc;
+	}
+	op->inner = sop;
+	if (out)
+		*out = op;
+	return 0;
+}
+
+static int api_storage_put(lab_ctx *ctx, const char *key, const void *data, size_t len,
+			   const char *ctype, const char *cache, unsigned flags, lab_storage_cb cb,
+			   void *ud, lab_op **out)
+{
+	if (!data && len)
+		return LAB_EINVAL;
+	return storage_call(ctx, SOP_PUT, key, data, len, ctype, cache, flags, cb, ud, out);
+}
+
+static int api_storage_get(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+			   lab_op **out)
+{
+	return storage_call(ctx, SOP_GET, key, NULL, 0, NULL, NULL, 0, cb, ud, out);
+}
+
+static int api_storage_exists(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+			      lab_op **out)
+{
+	return storage_call(ctx, SOP_EXISTS, key, NULL, 0, NULL, NULL, 0, cb, ud, out);
+}
+
+static int api_storage_delete(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+			      lab_op **out)
+{
+	return storage_call(ctx, SOP_DELETE, key, NULL, 0, NULL, NULL, 0, cb, ud, out);
+}
+
+/* ---- ClickHouse (arrives with the data-plane work) --------------------- */
+
+static int api_query(lab_ctx *ctx, const char *sql, const lab_param *params, size_t n,
+		     unsigned flags, lab_rows_cb on_rows, lab_query_cb cb, void *ud, lab_op **out)
+{
+	return LAB_ENOTSUP;
+}
+
+static int api_op_cancel(lab_ctx *ctx, lab_op *op)
+{
+	return instance_op_cancel(instance_of(ctx), op);
+}
+
+static size_t api_rows_count(const lab_rows *r) { return 0; }
+static size_t api_rows_columns(const lab_rows *r) { return 0; }
+static const char *api_rows_column_name(const lab_rows *r, size_t c) { return NULL; }
+static int api_rows_is_null(const lab_rows *r, size_t row, size_t c) { return LAB_ERANGE; }
+static int api_rows_str(const lab_rows *r, size_t row, size_t c, const char **s, size_t *l)
+{
+	return LAB_ERANGE;
+}
+static int api_rows_i64(const lab_rows *r, size_t row, size_t c, int64_t *o) { return LAB_ERANGE; }
+static int api_rows_u64(const lab_rows *r, size_t row, size_t c, uint64_t *o) { return LAB_ERANGE; }
+static int api_rows_f64(const lab_rows *r, size_t row, size_t c, double *o) { return LAB_ERANGE; }
+
+/* ---- broker ---------------------------------------------------------- */
+
+static int api_publish(lab_ctx *ctx, const char *subject, const void *data, size_t len)
+{
+	struct instance *inst = instance_of(ctx);
+	if (!subject || (!data && len))
+		return LAB_EINVAL;
+	if (!inst->d->broker)
+		return LAB_ESTATE;
+	if (inst->phase == INST_DEAD)
+		return LAB_ECANCELED;
+	return broker_publish(inst->d->broker, instance_name(inst), subject, data, len);
+}
+
+static void sub_deliver(const char *subject, const void *data, size_t len, void *ud)
+{
+	struct lab_sub *s = ud;
+	if (s->inst->callbacks_allowed && s->inst->phase != INST_DRAINING)
+		s->cb(&s->inst->pub, subject, data, len, s->ud);
+}
+
+static int api_subscribe(lab_ctx *ctx, const char *subject, lab_msg_cb cb, void *ud,
+			 lab_sub **out)
+{
+	struct instance *inst = instance_of(ctx);
+	if (!subject || !cb)
+		return LAB_EINVAL;
+	if (!inst->d->broker)
+		return LAB_ESTATE;
+	if (!instance_accepts_work(inst))
+		return LAB_ECANCELED;
+	struct lab_sub *s = calloc(1, sizeof *s);
+	if (!s)
+		return LAB_ENOMEM;
+	s->inst = inst;
+	s->cb = cb;
+	s->ud = ud;
+	int rc = broker_subscribe(inst->d->broker, instance_name(inst), subject, sub_deliver, s,
+				  &s->bs);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	list_add_tail(&inst->subs, &s->link);
+	if (out)
+		*out = s;
+	return 0;
+}
+
+static int api_unsubscribe(lab_ctx *ctx, lab_sub *s)
+{
+	if (!s || s->inst != instance_of(ctx))
+		return LAB_EINVAL;
+	instance_remove_sub(s);
+	return 0;
+}
+
+/* ---- networks -------------------------------------------------------- */
+
+static size_t api_network_count(lab_ctx *ctx)
+{
+	struct daemon *d = instance_of(ctx)->d;
+	return d->nets ? networks_count(d->nets) : 0;
+}
+
+static const lab_network *api_network_at(lab_ctx *ctx, size_t i)
+{
+	struct daemon *d = instance_of(ctx)->d;
+	return d->nets ? networks_at(d->nets, i) : NULL;
+}
+
+static const lab_network *api_network_find(lab_ctx *ctx, const char *name)
+{
+	struct daemon *d = instance_of(ctx)->d;
+	return d->nets && name ? networks_find(d->nets, name) : NULL;
+}
+
+/* ---- work, done, identity --------------------------------------------- */
+
+static int api_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done, void *ud)
+{
+	return instance_work_submit(instance_of(ctx), fn, done, ud);
+}
+
+static void api_done(lab_ctx *ctx, int status)
+{
+	struct instance *inst = instance_of(ctx);
+	if (inst->phase != INST_ONCE || inst->once_reported)
+		return;
+	inst->once_reported = 1;
+	inst->once_status = status;
+	daemon_once_done(inst->d, inst->slot, status);
+}
+
+static const char *api_plugin_name(lab_ctx *ctx) { return slot_of(ctx)->name; }
+
+const lab_host_api hostapi_table = {
+	.size = sizeof(lab_host_api),
+	.abi_major = LAB_ABI_MAJOR,
+	.abi_minor = LAB_ABI_MINOR,
+	.log = api_log,
+	.log_enabled = api_log_enabled,
+	.now_ms = api_now_ms,
+	.monotonic_ms = api_monotonic_ms,
+	.cfg_string = api_cfg_string,
+	.cfg_int = api_cfg_int,
+	.cfg_bool = api_cfg_bool,
+	.cfg_double = api_cfg_double,
+	.cfg_duration = api_cfg_duration,
+	.cfg_count = api_cfg_count,
+	.cfg_elem = api_cfg_elem,
+	.cfg_name = api_cfg_name,
+	.cfg_where = api_cfg_where,
+	.timer_start = api_timer_start,
+	.timer_cancel = api_timer_cancel,
+	.state_get = api_state_get,
+	.state_set = api_state_set,
+	.state_delete = api_state_delete,
+	.state_flush = api_state_flush,
+	.storage_put = api_storage_put,
+	.storage_get = api_storage_get,
+	.storage_exists = api_storage_exists,
+	.storage_delete = api_storage_delete,
+	.query = api_query,
+	.op_cancel = api_op_cancel,
+	.rows_count = api_rows_count,
+	.rows_columns = api_rows_columns,
+	.rows_column_name = api_rows_column_name,
+	.rows_is_null = api_rows_is_null,
+	.rows_str = api_rows_str,
+	.rows_i64 = api_rows_i64,
+	.rows_u64 = api_rows_u64,
+	.rows_f64 = api_rows_f64,
+	.publish = api_publish,
+	.subscribe = api_subscribe,
+	.unsubscribe = api_unsubscribe,
+	.network_count = api_network_count,
+	.network_at = api_network_at,
+	.network_find = api_network_find,
+	.network_name = network_name,
+	.network_genesis_time = network_genesis_time,
+	.network_seconds_per_slot = network_seconds_per_slot,
+	.network_slots_per_epoch = network_slots_per_epoch,
+	.network_fork_epoch = network_fork_epoch,
+	.network_entity = network_entity,
+	.work_submit = api_work_submit,
+	.done = api_done,
+	.plugin_name = api_plugin_name,
+};

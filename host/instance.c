@@ -1,0 +1,348 @@
+#include "instance.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "plugin_loader.h"
+#include "storage.h"
+
+extern const lab_host_api hostapi_table;
+
+struct instance *instance_of(lab_ctx *ctx) { return (struct instance *)ctx; }
+
+const char *instance_name(const struct instance *inst) { return inst->slot->name; }
+
+int instance_accepts_work(const struct instance *inst)
+{
+	return inst->phase == INST_NEW || inst->phase == INST_READY ||
+	       inst->phase == INST_RUNNING || inst->phase == INST_ONCE;
+}
+
+int instance_busy(const struct instance *inst) { return inst->n_ops || inst->n_works; }
+
+int instance_new(struct daemon *d, struct slot *slot, struct plugin_image *img,
+		 struct instance **out)
+{
+	struct instance *inst = calloc(1, sizeof *inst);
+	if (!inst)
+		return LAB_ENOMEM;
+	inst->pub.api = &hostapi_table;
+	inst->d = d;
+	inst->slot = slot;
+	inst->img = img;
+	inst->desc = img->desc;
+	inst->phase = INST_NEW;
+	inst->callbacks_allowed = 1;
+	list_init(&inst->timers);
+	list_init(&inst->subs);
+	list_init(&inst->ops);
+	list_init(&inst->works);
+	uv_timer_init(d->loop, &inst->drain_timer);
+	inst->drain_timer.data = inst;
+	*out = inst;
+	return 0;
+}
+
+int instance_init(struct instance *inst)
+{
+	void *self = NULL;
+	int rc = inst->desc->init(&inst->pub, &self);
+	if (rc < 0) {
+		/* init failed: the plugin freed its own things; drop ours. */
+		inst->callbacks_allowed = 0;
+		struct list *p, *t;
+		list_for_each_safe(p, t, &inst->timers)
+			instance_timer_cancel(inst, list_entry(p, struct lab_timer, link));
+		list_for_each_safe(p, t, &inst->subs)
+			instance_remove_sub(list_entry(p, struct lab_sub, link));
+		list_for_each_safe(p, t, &inst->ops)
+			instance_op_cancel(inst, list_entry(p, struct lab_op, link));
+		inst->phase = INST_DEAD;
+		return rc;
+	}
+	inst->self = self;
+	inst->phase = INST_READY;
+	return 0;
+}
+
+int instance_start(struct instance *inst)
+{
+	if (inst->phase != INST_READY)
+		return LAB_ESTATE;
+	inst->phase = INST_RUNNING;
+	return inst->desc->start(inst->self);
+}
+
+int instance_once(struct instance *inst)
+{
+	if (inst->phase != INST_READY)
+		return LAB_ESTATE;
+	if (!inst->desc->once)
+		return LAB_ENOTSUP;
+	inst->phase = INST_ONCE;
+	return inst->desc->once(inst->self);
+}
+
+int instance_run(struct instance *inst)
+{
+	if (inst->phase != INST_RUNNING)
+		return LAB_ESTATE;
+	if (!inst->desc->run)
+		return LAB_ENOTSUP;
+	return inst->desc->run(inst->self);
+}
+
+/* ---- timers ---------------------------------------------------------- */
+
+static void timer_closed(uv_handle_t *h) { free(h->data); }
+
+static void timer_release(lab_timer *t)
+{
+	if (t->dead)
+		return;
+	t->dead = 1;
+	list_del(&t->link);
+	uv_timer_stop(&t->h);
+	uv_close((uv_handle_t *)&t->h, timer_closed);
+}
+
+static void timer_fired(uv_timer_t *h)
+{
+	lab_timer *t = h->data;
+	struct instance *inst = t->inst;
+	if (t->dead || !inst->callbacks_allowed)
+		return;
+	metric_add(M_TIMER_FIRES, 1, instance_name(inst));
+	t->cb(&inst->pub, t, t->ud);
+	/* t stays allocated until its close callback, even if cancelled above. */
+	if (!t->repeat)
+		timer_release(t);
+}
+
+int instance_timer_start(struct instance *inst, uint64_t delay, uint64_t repeat, lab_timer_cb cb,
+			 void *ud, lab_timer **out)
+{
+	if (!cb)
+		return LAB_EINVAL;
+	if (!instance_accepts_work(inst))
+		return LAB_ECANCELED;
+	lab_timer *t = calloc(1, sizeof *t);
+	if (!t)
+		return LAB_ENOMEM;
+	t->inst = inst;
+	t->cb = cb;
+	t->ud = ud;
+	t->repeat = repeat;
+	uv_timer_init(inst->d->loop, &t->h);
+	t->h.data = t;
+	uv_timer_start(&t->h, timer_fired, delay, repeat);
+	list_add_tail(&inst->timers, &t->link);
+	if (out)
+		*out = t;
+	return 0;
+}
+
+int instance_timer_cancel(struct instance *inst, lab_timer *t)
+{
+	if (!t || t->inst != inst)
+		return LAB_EINVAL;
+	timer_release(t);
+	return 0;
+}
+
+/* ---- subscriptions --------------------------------------------------- */
+
+void instance_remove_sub(struct lab_sub *s)
+{
+	list_del(&s->link);
+	broker_unsubscribe(s->bs);
+	free(s);
+}
+
+/* ---- operations ------------------------------------------------------ */
+
+struct lab_op *instance_op_new(struct instance *inst, int kind)
+{
+	struct lab_op *op = calloc(1, sizeof *op);
+	if (!op)
+		return NULL;
+	op->inst = inst;
+	op->kind = kind;
+	list_add_tail(&inst->ops, &op->link);
+	inst->n_ops++;
+	return op;
+}
+
+static void drain_check(struct instance *inst);
+
+int instance_op_finish(struct lab_op *op, struct instance **inst_out)
+{
+	struct instance *inst = op->inst;
+	*inst_out = inst;
+	if (!inst) {
+		/* Detached by cancellation: nobody is waiting for this one. */
+		free(op);
+		return 0;
+	}
+	list_del(&op->link);
+	inst->n_ops--;
+	free(op);
+	return inst->callbacks_allowed;
+}
+
+void instance_op_after(struct instance *inst)
+{
+	if (inst)
+		drain_check(inst);
+}
+
+int instance_op_cancel(struct instance *inst, lab_op *op)
+{
+	if (!op || op->inst != inst)
+		return LAB_EINVAL;
+	list_del(&op->link);
+	inst->n_ops--;
+	if (op->kind == OP_STORAGE && op->inner) {
+		/* The storage layer promises not to call back: free now. */
+		storage_cancel(op->inner);
+		free(op);
+	} else {
+		/* Completion will still arrive; it finds the op detached. */
+		op->inst = NULL;
+	}
+	return 0;
+}
+
+/* ---- work ------------------------------------------------------------ */
+
+static void work_run(uv_work_t *req)
+{
+	struct lab_work *w = req->data;
+	w->fn(w->ud);
+}
+
+static void work_after(uv_work_t *req, int status)
+{
+	struct lab_work *w = req->data;
+	struct instance *inst = w->inst;
+	list_del(&w->link);
+	inst->n_works--;
+	if (inst->callbacks_allowed && w->done)
+		w->done(&inst->pub, status == UV_ECANCELED ? LAB_ECANCELED : 0, w->ud);
+	free(w);
+	drain_check(inst);
+}
+
+int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb done, void *ud)
+{
+	if (!fn)
+		return LAB_EINVAL;
+	if (!instance_accepts_work(inst) && inst->phase != INST_DRAINING)
+		return LAB_ECANCELED;
+	struct lab_work *w = calloc(1, sizeof *w);
+	if (!w)
+		return LAB_ENOMEM;
+	w->inst = inst;
+	w->fn = fn;
+	w->done = done;
+	w->ud = ud;
+	w->req.data = w;
+	if (uv_queue_work(inst->d->loop, &w->req, work_run, work_after) != 0) {
+		free(w);
+		return LAB_EIO;
+	}
+	list_add_tail(&inst->works, &w->link);
+	inst->n_works++;
+	return 0;
+}
+
+/* ---- stop and drain -------------------------------------------------- */
+
+static void finish_stop(struct instance *inst)
+{
+	uv_timer_stop(&inst->drain_timer);
+	inst->callbacks_allowed = 0;
+	inst->phase = INST_DEAD;
+	if (inst->self)
+		inst->desc->destroy(inst->self);
+	inst->self = NULL;
+	if (inst->stopped_cb) {
+		instance_stopped_cb cb = inst->stopped_cb;
+		inst->stopped_cb = NULL;
+		cb(inst, inst->stopped_ud);
+	}
+}
+
+static void drain_check(struct instance *inst)
+{
+	if (inst->phase == INST_DRAINING && inst->n_ops == 0 && inst->n_works == 0)
+		finish_stop(inst);
+}
+
+static void drain_expired(uv_timer_t *h)
+{
+	struct instance *inst = h->data;
+	struct list *p, *t;
+	log_kv(LAB_LOG_WARN, instance_name(inst), "drain timeout: cancelling in-flight work",
+	       LAB_FI("ops", inst->n_ops), LAB_FI("work_items", inst->n_works));
+	inst->callbacks_allowed = 0;
+	list_for_each_safe(p, t, &inst->ops)
+		instance_op_cancel(inst, list_entry(p, struct lab_op, link));
+	/* Queued items can be cancelled; running ones must be waited for. */
+	list_for_each_safe(p, t, &inst->works)
+		uv_cancel((uv_req_t *)&list_entry(p, struct lab_work, link)->req);
+	drain_check(inst);
+}
+
+void instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb cb, void *ud)
+{
+	struct list *p, *t;
+	inst->stopped_cb = cb;
+	inst->stopped_ud = ud;
+	if (inst->phase == INST_DEAD || inst->phase == INST_NEW) {
+		inst->phase = INST_DEAD;
+		finish_stop(inst);
+		return;
+	}
+	if (inst->phase == INST_DRAINING)
+		return;
+	int was_started = inst->phase == INST_RUNNING || inst->phase == INST_ONCE;
+	inst->phase = INST_DRAINING;
+	if (was_started) {
+		int rc = inst->desc->stop(inst->self);
+		if (rc < 0)
+			log_kv(LAB_LOG_WARN, instance_name(inst), "plugin stop reported an error",
+			       LAB_FS("error", lab_strerror(rc)));
+	}
+	list_for_each_safe(p, t, &inst->timers)
+		timer_release(list_entry(p, struct lab_timer, link));
+	list_for_each_safe(p, t, &inst->subs)
+		instance_remove_sub(list_entry(p, struct lab_sub, link));
+	if (instance_busy(inst))
+		uv_timer_start(&inst->drain_timer, drain_expired, drain_ms, 0);
+	drain_check(inst);
+}
+
+static void inst_closed(uv_handle_t *h)
+{
+	struct instance *inst = h->data;
+	plugin_image_close(inst->img);
+	free(inst);
+}
+
+void instance_free(struct instance *inst)
+{
+	if (!inst)
+		return;
+	struct list *p, *t;
+	/* Never-started instances may still hold handles from init. */
+	list_for_each_safe(p, t, &inst->timers)
+		timer_release(list_entry(p, struct lab_timer, link));
+	list_for_each_safe(p, t, &inst->subs)
+		instance_remove_sub(list_entry(p, struct lab_sub, link));
+	uv_close((uv_handle_t *)&inst->drain_timer, inst_closed);
+}

@@ -1,0 +1,131 @@
+/* One loaded generation of a plugin: the lab_ctx handed to it, the
+ * resources the host owns on its behalf (timers, subscriptions, in-flight
+ * operations, work items) and its life cycle: init -> start|once ->
+ * stop -> drain (bounded) -> destroy.  After destroy the host never calls
+ * the plugin's code again; the image may then be unloaded. */
+#ifndef LAB_HOST_INSTANCE_H
+#define LAB_HOST_INSTANCE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "lab/plugin.h"
+#include "list.h"
+
+struct daemon;
+struct slot;
+struct plugin_image;
+
+enum inst_phase {
+	INST_NEW,      /* created, init not yet called */
+	INST_READY,    /* init succeeded */
+	INST_RUNNING,  /* start called */
+	INST_ONCE,     /* once called, waiting for lab_done */
+	INST_DRAINING, /* stop called, in-flight work completing */
+	INST_DEAD      /* destroy called (or init failed) */
+};
+
+struct instance;
+typedef void (*instance_stopped_cb)(struct instance *inst, void *ud);
+
+struct instance {
+	lab_ctx pub; /* first: the plugin's ctx points here */
+	struct daemon *d;
+	struct slot *slot;
+	struct plugin_image *img;
+	const lab_plugin *desc;
+	void *self;
+	int phase;
+	int callbacks_allowed;
+
+	struct list timers; /* struct lab_timer */
+	struct list subs;   /* struct lab_sub */
+	struct list ops;    /* struct lab_op */
+	struct list works;  /* struct lab_work */
+	unsigned n_ops, n_works;
+
+	uv_timer_t drain_timer;
+	instance_stopped_cb stopped_cb;
+	void *stopped_ud;
+
+	int once_reported;
+	int once_status;
+};
+
+/* Creates the instance around an opened image (ownership of img moves in). */
+int instance_new(struct daemon *d, struct slot *slot, struct plugin_image *img,
+		 struct instance **out);
+/* Calls init; on failure the instance is DEAD and must be freed. */
+int instance_init(struct instance *inst);
+int instance_start(struct instance *inst);
+int instance_once(struct instance *inst);
+int instance_run(struct instance *inst);
+/* stop + drain (bounded by drain_ms) + destroy; cb when done (on the loop). */
+void instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb cb, void *ud);
+/* Frees a DEAD (or never-initialised) instance and its image. Asynchronous
+ * (uv handles close on the next loop turn); the loop must run afterwards. */
+void instance_free(struct instance *inst);
+/* Is anything still in flight? */
+int instance_busy(const struct instance *inst);
+
+/* Used by the host API table (hostapi.c). */
+struct instance *instance_of(lab_ctx *ctx);
+const char *instance_name(const struct instance *inst);
+int instance_accepts_work(const struct instance *inst);
+
+/* Resource wrappers, shared with hostapi.c. */
+struct lab_timer {
+	uv_timer_t h;
+	struct instance *inst;
+	struct list link;
+	lab_timer_cb cb;
+	void *ud;
+	uint64_t repeat;
+	int dead;
+};
+
+struct lab_sub {
+	struct instance *inst;
+	struct list link;
+	struct broker_sub *bs;
+	lab_msg_cb cb;
+	void *ud;
+};
+
+enum op_kind { OP_STORAGE, OP_QUERY, OP_FLUSH };
+
+struct lab_op {
+	struct instance *inst; /* NULL once detached (cancelled) */
+	struct list link;
+	int kind;
+	void *inner; /* struct storage_op * for OP_STORAGE */
+	lab_storage_cb storage_cb;
+	lab_done_cb done_cb;
+	void *ud;
+	const char *opname; /* metric label: put/get/exists/delete */
+};
+
+struct lab_work {
+	uv_work_t req;
+	struct instance *inst;
+	struct list link;
+	lab_work_fn fn;
+	lab_work_done_cb done;
+	void *ud;
+};
+
+/* Timer/sub/op/work bookkeeping used by hostapi.c. */
+int instance_timer_start(struct instance *inst, uint64_t delay, uint64_t repeat, lab_timer_cb cb,
+			 void *ud, lab_timer **out);
+int instance_timer_cancel(struct instance *inst, lab_timer *t);
+struct lab_op *instance_op_new(struct instance *inst, int kind);
+/* Called by completion wrappers: unlinks and frees the op; returns whether
+ * the plugin's callback may be called (it must be called AFTER this, with
+ * the saved cb/ud, then instance_op_after()). */
+int instance_op_finish(struct lab_op *op, struct instance **inst_out);
+void instance_op_after(struct instance *inst);
+int instance_op_cancel(struct instance *inst, lab_op *op);
+int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb done, void *ud);
+void instance_remove_sub(struct lab_sub *s);
+
+#endif

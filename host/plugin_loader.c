@@ -1,0 +1,253 @@
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int check_owner_mode(const char *what, const char *path, const struct stat *st, char *err,
+			    size_t errlen)
+{
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s %s is writable by group or others (mode %03o): refused",
+			 what, path, (unsigned)(st->st_mode & 0777));
+		return LAB_EPERM;
+	}
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(err, errlen, "%s %s is owned by uid %u (neither root nor the daemon user): refused",
+			 what, path, (unsigned)st->st_uid);
+		return LAB_EPERM;
+	}
+	return 0;
+}
+
+int plugin_check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return errno == ENOENT ? LAB_ENOENT : LAB_EIO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return LAB_EINVAL;
+	}
+	int rc = check_owner_mode("plugin file", path, &st, err, errlen);
+	if (rc)
+		return rc;
+
+	char *dir = strdup(path);
+	if (!dir)
+		return LAB_ENOMEM;
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "cannot stat plugin directory %s: %s", dir, strerror(errno));
+		free(dir);
+		return LAB_EIO;
+	}
+	/* A sticky, root-owned dir like /tmp is still unsafe for plugins. */
+	rc = check_owner_mode("plugin directory", dir, &st, err, errlen);
+	free(dir);
+	return rc;
+}
+
+static int valid_plugin_name(const char *s)
+{
+	if (!s || !*s || strlen(s) > 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+int plugin_check_descriptor(const lab_plugin *d, const char *name, char *err, size_t errlen)
+{
+	if (!d) {
+		snprintf(err, errlen, "plugin %s: lab_plugin_entry() returned NULL", name);
+		return LAB_EABI;
+	}
+	if (d->magic != LAB_PLUGIN_MAGIC) {
+		snprintf(err, errlen, "plugin %s: bad descriptor magic 0x%08x (expected 0x%08x): not a labd plugin",
+			 name, (unsigned)d->magic, (unsigned)LAB_PLUGIN_MAGIC);
+		return LAB_EABI;
+	}
+	if (d->abi_major != LAB_ABI_MAJOR) {
+		snprintf(err, errlen,
+			 "plugin %s: ABI %u.%u is incompatible with this host's ABI %d.%d (major versions differ): rebuild the plugin against SDK %d.x",
+			 name, d->abi_major, d->abi_minor, LAB_ABI_MAJOR, LAB_ABI_MINOR, LAB_ABI_MAJOR);
+		return LAB_EABI;
+	}
+	if (d->abi_minor > LAB_ABI_MINOR) {
+		snprintf(err, errlen,
+			 "plugin %s: needs ABI %u.%u but this host provides %d.%d: upgrade labd",
+			 name, d->abi_major, d->abi_minor, LAB_ABI_MAJOR, LAB_ABI_MINOR);
+		return LAB_EABI;
+	}
+	if (d->size < LAB_PLUGIN_SIZE_V1_0) {
+		snprintf(err, errlen, "plugin %s: descriptor size %u is smaller than ABI 1.0's %zu",
+			 name, (unsigned)d->size, (size_t)LAB_PLUGIN_SIZE_V1_0);
+		return LAB_EABI;
+	}
+	if (!valid_plugin_name(d->name)) {
+		snprintf(err, errlen, "plugin %s: descriptor name is missing or not [a-z0-9_]+", name);
+		return LAB_EABI;
+	}
+	if (strcmp(d->name, name) != 0) {
+		snprintf(err, errlen, "plugin %s: the file is plugin '%s', not '%s'", name, d->name,
+			 name);
+		return LAB_EABI;
+	}
+	if (!d->init || !d->start || !d->stop || !d->destroy) {
+		snprintf(err, errlen, "plugin %s: descriptor lacks a required callback (init, start, stop, destroy)",
+			 name);
+		return LAB_EABI;
+	}
+	if (!d->version || !*d->version) {
+		snprintf(err, errlen, "plugin %s: descriptor has no version", name);
+		return LAB_EABI;
+	}
+	for (const lab_setting *s = d->settings; s && s->name; s++) {
+		if (strcmp(s->name, "enabled") == 0 || strcmp(s->name, "path") == 0) {
+			snprintf(err, errlen, "plugin %s: declares the host's setting '%s'", name,
+				 s->name);
+			return LAB_EABI;
+		}
+	}
+	return 0;
+}
+
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+		return LAB_EIO;
+	}
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", dst, strerror(errno));
+		close(in);
+		return LAB_EIO;
+	}
+	char buf[65536];
+	int rc = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", src, strerror(errno));
+			rc = LAB_EIO;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				snprintf(err, errlen, "cannot write %s: %s", dst, strerror(errno));
+				rc = LAB_EIO;
+				goto done;
+			}
+			off += w;
+		}
+	}
+done:
+	close(in);
+	if (close(out) != 0 && rc == 0) {
+		snprintf(err, errlen, "cannot write %s: %s", dst, strerror(errno));
+		rc = LAB_EIO;
+	}
+	if (rc)
+		unlink(dst);
+	return rc;
+}
+
+int plugin_image_open(const char *name, const char *path, const char *copy_dir,
+		      struct plugin_image **out, char *err, size_t errlen)
+{
+	static atomic_uint seq;
+	char reason[512];
+	int rc = plugin_check_file(path, reason, sizeof reason);
+	if (rc) {
+		snprintf(err, errlen, "plugin %s: %s", name, reason);
+		return rc;
+	}
+	struct plugin_image *img = calloc(1, sizeof *img);
+	if (!img || !(img->path = strdup(path))) {
+		free(img);
+		return LAB_ENOMEM;
+	}
+	const char *load = path;
+	if (copy_dir) {
+		size_t n = strlen(copy_dir) + strlen(name) + 64;
+		img->copy_path = malloc(n);
+		if (!img->copy_path) {
+			rc = LAB_ENOMEM;
+			goto fail;
+		}
+		snprintf(img->copy_path, n, "%s/%s.%ld.%u.so", copy_dir, name, (long)getpid(),
+			 atomic_fetch_add(&seq, 1));
+		rc = copy_file(path, img->copy_path, reason, sizeof reason);
+		if (rc) {
+			snprintf(err, errlen, "plugin %s: %s", name, reason);
+			free(img->copy_path);
+			img->copy_path = NULL;
+			goto fail;
+		}
+		load = img->copy_path;
+	}
+	dlerror();
+	img->dl = dlopen(load, RTLD_NOW | RTLD_LOCAL);
+	if (!img->dl) {
+		const char *e = dlerror();
+		snprintf(err, errlen, "plugin %s: cannot load %s: %s", name, path, e ? e : "unknown");
+		rc = LAB_EABI;
+		goto fail;
+	}
+	const lab_plugin *(*entry)(void);
+	*(void **)&entry = dlsym(img->dl, LAB_PLUGIN_ENTRY_SYMBOL);
+	if (!entry) {
+		snprintf(err, errlen, "plugin %s: %s does not export %s()", name, path,
+			 LAB_PLUGIN_ENTRY_SYMBOL);
+		rc = LAB_EABI;
+		goto fail;
+	}
+	img->desc = entry();
+	rc = plugin_check_descriptor(img->desc, name, err, errlen);
+	if (rc)
+		goto fail;
+	*out = img;
+	return 0;
+fail:
+	plugin_image_close(img);
+	return rc;
+}
+
+void plugin_image_close(struct plugin_image *img)
+{
+	if (!img)
+		return;
+	if (img->dl)
+		dlclose(img->dl);
+	if (img->copy_path) {
+		unlink(img->copy_path);
+		free(img->copy_path);
+	}
+	free(img->path);
+	free(img);
+}

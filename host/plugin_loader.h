@@ -1,0 +1,33 @@
+/* Loading a plugin image: file checks, dlopen(RTLD_NOW|RTLD_LOCAL) (never
+ * uv_dlopen, which is lazy), the entry symbol, and the descriptor checks
+ * (magic, ABI major/minor, size, name, required callbacks). */
+#ifndef LAB_HOST_PLUGIN_LOADER_H
+#define LAB_HOST_PLUGIN_LOADER_H
+
+#include <stddef.h>
+
+#include "lab/plugin.h"
+
+struct plugin_image {
+	void *dl;
+	const lab_plugin *desc;
+	char *path;      /* the file as configured */
+	char *copy_path; /* private copy actually dlopen()ed, or NULL */
+};
+
+/*
+ * Open `path` as plugin `name`.  With `private_copy`, the file is first
+ * copied to a private file under `copy_dir` (so dlopen cannot hand back a
+ * cached image of an older file with the same name).  On failure returns a
+ * negative LAB_E* and one line in err naming the plugin and the reason.
+ */
+int plugin_image_open(const char *name, const char *path, const char *copy_dir,
+		      struct plugin_image **out, char *err, size_t errlen);
+void plugin_image_close(struct plugin_image *img);
+
+/* Refuse files or directories that others could have written. */
+int plugin_check_file(const char *path, char *err, size_t errlen);
+/* Descriptor checks alone (also used by tests). */
+int plugin_check_descriptor(const lab_plugin *d, const char *name, char *err, size_t errlen);
+
+#endif

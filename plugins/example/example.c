@@ -1,0 +1,157 @@
+/*
+ * example — the tutorial plugin.  It shows every part of a labd plugin:
+ *   - declared settings (validated by the host, printed by --describe),
+ *   - a repeating timer that logs and counts,
+ *   - a counter kept in durable state (continues across restarts/reloads),
+ *   - a broker event per tick (lab.example.tick),
+ *   - a one-shot mode (`labd --once`) that stores a document and reports done,
+ *   - a `describe` entry for the frontend config.json.
+ * Build out of tree with:
+ *   cc -shared -fPIC $(pkg-config --cflags lab-plugin) example.c -o example.so
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lab/plugin.h>
+
+static const lab_setting settings[] = {
+	{ .name = "interval", .type = LAB_SET_DURATION, .def = "10s",
+	  .desc = "how often the timer fires" },
+	{ .name = "message", .type = LAB_SET_STRING, .def = "tick",
+	  .desc = "text logged at every tick" },
+	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "example",
+	  .desc = "storage prefix of the document written by --once" },
+	{ 0 },
+};
+
+struct example {
+	lab_ctx *ctx;
+	int64_t interval_s;
+	const char *message;     /* owned by the host's config, valid until destroy */
+	const char *path_prefix; /* likewise */
+	int64_t count;
+	char describe_buf[256];
+};
+
+static void save_count(struct example *ex)
+{
+	char json[32];
+	int n = snprintf(json, sizeof json, "%" PRId64, ex->count);
+	int rc = lab_state_set(ex->ctx, "counter", json, (size_t)n);
+	if (rc < 0)
+		lab_logf(ex->ctx, LAB_LOG_WARN, "cannot save the counter: %s", lab_strerror(rc));
+}
+
+static void tick(struct example *ex)
+{
+	char event[64];
+	ex->count++;
+	save_count(ex);
+	lab_logkv(ex->ctx, LAB_LOG_INFO, ex->message, LAB_FI("count", ex->count),
+		  LAB_FI("now", lab_now(ex->ctx)));
+	int n = snprintf(event, sizeof event, "{\"count\":%" PRId64 "}", ex->count);
+	lab_publish(ex->ctx, "example.tick", event, (size_t)n);
+}
+
+static void on_timer(lab_ctx *ctx, lab_timer *t, void *ud) { tick(ud); }
+
+static int example_init(lab_ctx *ctx, void **self)
+{
+	struct example *ex = calloc(1, sizeof *ex);
+	const char *json;
+	size_t len;
+	if (!ex)
+		return LAB_ENOMEM;
+	ex->ctx = ctx;
+	/* Types were validated by the host; defaults come from `settings`. */
+	if (lab_cfg_duration(ctx, NULL, "interval", &ex->interval_s) < 0 ||
+	    lab_cfg_string(ctx, NULL, "message", &ex->message) < 0 ||
+	    lab_cfg_string(ctx, NULL, "path_prefix", &ex->path_prefix) < 0) {
+		free(ex);
+		return LAB_ECONFIG;
+	}
+	if (ex->interval_s <= 0) {
+		const char *file;
+		int line;
+		lab_cfg_where(ctx, NULL, "interval", &file, &line);
+		lab_logf(ctx, LAB_LOG_ERROR, "%s:%d: setting 'interval' must be positive", file,
+			 line);
+		free(ex);
+		return LAB_ECONFIG;
+	}
+	/* State is untrusted: a bad value restarts the count instead of failing. */
+	if (lab_state_get(ctx, "counter", &json, &len) == 0) {
+		char *end;
+		long long v = strtoll(json, &end, 10);
+		if (end != json && v >= 0)
+			ex->count = v;
+	}
+	*self = ex;
+	return 0;
+}
+
+static int example_start(void *self)
+{
+	struct example *ex = self;
+	uint64_t ms = (uint64_t)ex->interval_s * 1000;
+	lab_logkv(ex->ctx, LAB_LOG_INFO, "example started", LAB_FI("interval_s", ex->interval_s),
+		  LAB_FI("count", ex->count));
+	return lab_timer_start(ex->ctx, ms, ms, on_timer, ex, NULL);
+}
+
+/* Timers and subscriptions are removed by the host after stop returns. */
+static int example_stop(void *self) { return 0; }
+
+static void example_destroy(void *self) { free(self); }
+
+static void once_flushed(lab_ctx *ctx, int status, void *ud) { lab_done(ctx, status); }
+
+static void once_stored(lab_ctx *ctx, int status, const void *data, size_t len, void *ud)
+{
+	if (status < 0) {
+		lab_logf(ctx, LAB_LOG_ERROR, "cannot store the document: %s", lab_strerror(status));
+		lab_done(ctx, status);
+		return;
+	}
+	/* Record work in state only after its document is durably stored. */
+	int rc = lab_state_flush(ctx, once_flushed, ud);
+	if (rc < 0)
+		lab_done(ctx, rc);
+}
+
+static int example_once(void *self)
+{
+	struct example *ex = self;
+	char key[256], body[128];
+	tick(ex);
+	int kn = snprintf(key, sizeof key, "%s/last.json", ex->path_prefix);
+	if (kn < 0 || (size_t)kn >= sizeof key)
+		return LAB_EINVAL;
+	int n = snprintf(body, sizeof body, "{\"count\":%" PRId64 ",\"at\":%" PRId64 "}", ex->count,
+			 lab_now(ex->ctx));
+	return lab_storage_put_atomic(ex->ctx, key, body, (size_t)n, "application/json", NULL,
+				      once_stored, ex);
+}
+
+static int example_run(void *self)
+{
+	tick(self);
+	return 0;
+}
+
+static const char *example_describe(void *self)
+{
+	struct example *ex = self;
+	snprintf(ex->describe_buf, sizeof ex->describe_buf,
+		 "{\"enabled\":true,\"description\":\"Tutorial plugin\",\"interval_s\":%" PRId64 "}",
+		 ex->interval_s);
+	return ex->describe_buf;
+}
+
+LAB_PLUGIN_DEFINE(.name = "example", .version = "1.0.0",
+		  .description = "Tutorial plugin: a timer that counts, state, events and --once",
+		  .settings = settings, .init = example_init, .start = example_start,
+		  .stop = example_stop, .destroy = example_destroy, .once = example_once,
+		  .run = example_run, .describe = example_describe)
