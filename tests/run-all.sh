@@ -1,0 +1,45 @@
+#!/bin/sh
+# Builds labd twice — plain, and with ASan+UBSan — runs `make check` in both
+# and ends with one line "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0 failed=0 skipped=0
+run_build() {
+	dir=$1
+	shift
+	echo "=== $dir: configure $*"
+	mkdir -p "$dir"
+	rm -f "$dir/test-suite.log"
+	if ! (cd "$dir" && "$top/configure" -q "$@" && make -s -j"$jobs" >/dev/null); then
+		echo "=== $dir: build FAILED"
+		failed=$((failed + 1))
+		return
+	fi
+	(cd "$dir" && make -s -j"$jobs" check >/dev/null 2>&1)
+	log="$dir/test-suite.log"
+	if [ ! -f "$log" ]; then
+		echo "=== $dir: no test-suite.log"
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(sed -n 's/^# PASS: *//p' "$log")
+	s=$(sed -n 's/^# SKIP: *//p' "$log")
+	f=$(( $(sed -n 's/^# FAIL: *//p' "$log") + $(sed -n 's/^# ERROR: *//p' "$log") + $(sed -n 's/^# XPASS: *//p' "$log") ))
+	echo "=== $dir: $p passed, $f failed, $s skipped"
+	for t in $(find "$dir/tests" -name '*.trs' | sort); do
+		r=$(sed -n 's/^:test-result: //p' "$t" | head -n 1)
+		echo "    $r ${t#$dir/}"
+	done
+	if [ "$f" -gt 0 ]; then cat "$log"; fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+run_build build
+run_build build-asan --enable-sanitizers
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
