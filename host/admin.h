@@ -19,12 +19,18 @@ struct admin_ops {
 
 struct admin;
 
-/* listen: "HOST:PORT" (IPv4 or [IPv6]; port 0 = any free port).
- * token: "" = mutating requests need no token. */
+/* listen: "HOST:PORT" (IPv4 or [IPv6], numeric; port 0 = any free port); the
+ * caller skips admin_start() for "" (disabled).  token: "" = mutating requests
+ * need no token.  Errors: LAB_ECONFIG (bad listen), LAB_EIO (cannot bind),
+ * LAB_ENOMEM. */
 int admin_start(uv_loop_t *loop, const char *listen, const char *token,
 		const struct admin_ops *ops, void *ud, struct admin **out);
 /* The bound port (useful with port 0). */
 int admin_port(const struct admin *a);
+/* Closes the listener and every connection; no admin callback or ops call
+ * happens afterwards.  Safe from any loop callback, including an ops
+ * handler.  The memory is released by the loop's close callbacks, so the
+ * loop must run (uv_run) before uv_loop_close(). */
 void admin_stop(struct admin *a);
 
 #endif

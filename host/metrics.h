@@ -26,12 +26,23 @@ enum metric_id {
 
 int metrics_init(const char *version);
 void metrics_free(void);
-/* Counters and gauges: add v to the series with these label values. */
-void metric_add(enum metric_id id, double v, ...);
-void metric_set(enum metric_id id, double v, ...);
-void metric_observe(enum metric_id id, double v, ...);
-/* Current value of a series (tests); NAN-free: 0 if absent. */
-double metric_get(enum metric_id id, ...);
+/* Counters and gauges: add v to the series with these label values.
+ * Label values are `const char *` (NULL is ""; each is cut at 255 bytes). */
+#define metric_add(...) metric_add_l(__VA_ARGS__, metric_label_end)
+#define metric_set(...) metric_set_l(__VA_ARGS__, metric_label_end)
+#define metric_observe(...) metric_observe_l(__VA_ARGS__, metric_label_end)
+/* Current value of a series (tests); NAN-free: 0 if absent.  Histograms:
+ * the observation count. */
+#define metric_get(...) metric_get_l(__VA_ARGS__, metric_label_end)
+
+/* The macros above end the label list with this sentinel, so a call with the
+ * wrong number of labels is caught (logged once, ignored) instead of reading
+ * arguments that were never passed. */
+extern const char metric_label_end[];
+void metric_add_l(enum metric_id id, double v, ...);
+void metric_set_l(enum metric_id id, double v, ...);
+void metric_observe_l(enum metric_id id, double v, ...);
+double metric_get_l(enum metric_id id, ...);
 /* Sets lab_plugin_state{plugin,state} to 1 for `state` and 0 for the other states. */
 void metrics_plugin_state(const char *plugin, const char *state);
 /* Drops every series labelled with this plugin (it was removed from the config). */

@@ -1,0 +1,506 @@
+/* The admin HTTP endpoint: libmicrohttpd without threads, its epoll fd watched
+ * by a uv_poll_t and its connection timeouts by a uv_timer_t, so every handler
+ * runs on the loop thread. */
+#include "admin.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define CONN_LIMIT 64
+#define CONN_TIMEOUT_S 10
+#define CONN_MEMORY (32 * 1024)
+#define MAX_BODY 4096
+#define NAME_MAX_LEN 64
+
+#define CT_JSON "application/json"
+#define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+struct admin {
+	uv_loop_t *loop;
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	struct admin_ops ops;
+	void *ud;
+	char *token;
+	size_t token_len;
+	int port;
+	int handles;  /* uv handles whose close callback is pending */
+	int starting; /* MHD messages are worth a warning only during start */
+	int in_run;   /* inside MHD_run(): admin_stop() must defer the teardown */
+	int stopping;
+};
+
+enum route { R_HEALTHZ, R_READYZ, R_METRICS, R_PLUGINS, R_ACTION };
+
+static const char *const actions[] = { "reload", "enable", "disable", "run" };
+
+static const struct {
+	const char *path;
+	enum route route;
+} get_routes[] = {
+	{ "/healthz", R_HEALTHZ },
+	{ "/readyz", R_READYZ },
+	{ "/metrics", R_METRICS },
+	{ "/plugins", R_PLUGINS },
+};
+
+/* Per-request state, freed by the request-completed callback. */
+struct req {
+	enum route route;
+	unsigned action;
+	size_t body;
+	char name[NAME_MAX_LEN + 1];
+};
+
+/* ---------------------------------------------------------------- listen address */
+
+/* "A.B.C.D:PORT" or "[IPv6]:PORT", numeric only. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port, *h = listen;
+	size_t hlen;
+	if (listen[0] == '[') {
+		const char *rb = strchr(listen, ']');
+		if (!rb || rb[1] != ':')
+			return LAB_ECONFIG;
+		h = listen + 1;
+		hlen = (size_t)(rb - h);
+		port = rb + 2;
+	} else {
+		const char *colon = strrchr(listen, ':');
+		if (!colon || strchr(listen, ':') != colon)
+			return LAB_ECONFIG;
+		hlen = (size_t)(colon - listen);
+		port = colon + 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return LAB_ECONFIG;
+	size_t plen = strlen(port);
+	if (plen == 0 || plen > 5 || strspn(port, "0123456789") != plen || atoi(port) > 65535)
+		return LAB_ECONFIG;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_family = listen[0] == '[' ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+		return LAB_ECONFIG;
+	if (res->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(res);
+		return LAB_ECONFIG;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, struct buf *body,
+			       const char *ctype, const char *hname, const char *hval)
+{
+	static char oom_body[] = "{\"error\":\"out of memory\"}";
+	struct MHD_Response *resp;
+	if (body->oom) {
+		buf_free(body);
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		ctype = CT_JSON;
+		hname = NULL;
+		resp = MHD_create_response_from_buffer(sizeof(oom_body) - 1, oom_body,
+						       MHD_RESPMEM_PERSISTENT);
+	} else {
+		size_t len;
+		char *data = buf_steal(body, &len);
+		if (!data)
+			resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		else if (!(resp = MHD_create_response_from_buffer_with_free_callback(len, data,
+										    free)))
+			free(data);
+	}
+	if (!resp)
+		return MHD_NO;
+	int ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) &&
+		 MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") &&
+		 (!hname || MHD_add_response_header(resp, hname, hval));
+	enum MHD_Result ret = ok ? MHD_queue_response(c, status, resp) : MHD_NO;
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg,
+				     const char *hname, const char *hval)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"error\":");
+	buf_json_str(&b, msg, strlen(msg));
+	buf_putc(&b, '}');
+	return respond(c, status, &b, CT_JSON, hname, hval);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* Constant time in the given value: always walks the whole token and never
+ * branches on a byte or on where the first difference is. */
+static int token_equal(const char *given, size_t glen, const char *token, size_t tlen)
+{
+	unsigned char diff = 0;
+	for (size_t i = 0; i < tlen; i++) {
+		size_t in = (size_t)0 - (size_t)(i < glen);
+		unsigned char g = (unsigned char)given[i & in] & (unsigned char)in;
+		diff |= (unsigned char)(g ^ (unsigned char)token[i]);
+	}
+	return (diff | (unsigned char)(glen != tlen)) == 0;
+}
+
+static int authorized(const struct admin *a, struct MHD_Connection *c)
+{
+	if (a->token_len == 0)
+		return 1;
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return token_equal(h, strlen(h), a->token, a->token_len);
+}
+
+/* "/plugins/NAME/ACTION" with NAME in [a-z0-9_]{1,64}; 0 on a match. */
+static int parse_action(const char *url, struct req *r)
+{
+	static const char prefix[] = "/plugins/";
+	if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
+		return -1;
+	const char *name = url + sizeof(prefix) - 1;
+	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (n == 0 || n > NAME_MAX_LEN || name[n] != '/')
+		return -1;
+	for (unsigned i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(name + n + 1, actions[i]) == 0) {
+			memcpy(r->name, name, n);
+			r->name[n] = '\0';
+			r->action = i;
+			r->route = R_ACTION;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Everything that can be refused before the body is read: 404, 405, 401, 413. */
+static enum MHD_Result route_request(struct admin *a, struct MHD_Connection *c, const char *url,
+				     const char *method, struct req *r, int *refused)
+{
+	int found = 0;
+	*refused = 1;
+	for (unsigned i = 0; i < sizeof(get_routes) / sizeof(get_routes[0]); i++) {
+		if (strcmp(url, get_routes[i].path) == 0) {
+			r->route = get_routes[i].route;
+			found = 1;
+		}
+	}
+	if (found) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
+					     MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	} else if (parse_action(url, r) == 0) {
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
+					     MHD_HTTP_HEADER_ALLOW, "POST");
+		if (!authorized(a, c))
+			return respond_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+					     MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+		/* Browsers send Origin on cross-site POSTs, CLI clients don't: without
+		 * this, any web page could POST to 127.0.0.1 when no token is set. */
+		if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN))
+			return respond_error(c, MHD_HTTP_FORBIDDEN,
+					     "requests from web pages are refused", NULL, NULL);
+	} else {
+		return respond_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL, NULL);
+	}
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > MAX_BODY))
+		return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large",
+				     NULL, NULL);
+	*refused = 0;
+	return MHD_YES;
+}
+
+static int call_op(int (*op)(void *, struct buf *), void *ud, struct buf *body)
+{
+	if (!op) {
+		buf_puts(body, "{\"error\":\"not implemented\"}");
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	return op(ud, body);
+}
+
+static enum MHD_Result dispatch(struct admin *a, struct MHD_Connection *c, const struct req *r)
+{
+	struct buf body = BUF_INIT;
+	const char *ctype = CT_JSON;
+	int status;
+	switch (r->route) {
+	case R_HEALTHZ:
+		buf_puts(&body, "{\"status\":\"ok\"}");
+		status = MHD_HTTP_OK;
+		break;
+	case R_READYZ:
+		status = call_op(a->ops.readyz, a->ud, &body);
+		break;
+	case R_METRICS:
+		metrics_render(&body);
+		ctype = CT_PROM;
+		status = MHD_HTTP_OK;
+		break;
+	case R_PLUGINS:
+		status = call_op(a->ops.plugins, a->ud, &body);
+		break;
+	case R_ACTION:
+		if (!a->ops.plugin_action) {
+			buf_puts(&body, "{\"error\":\"not implemented\"}");
+			status = MHD_HTTP_NOT_IMPLEMENTED;
+			break;
+		}
+		LOGI("admin: %s plugin %s", actions[r->action], r->name);
+		status = a->ops.plugin_action(a->ud, r->name, actions[r->action], &body);
+		break;
+	default:
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		break;
+	}
+	if (status < 100 || status > 599) {
+		LOGW("admin: handler returned status %d", status);
+		buf_free(&body);
+		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error",
+				     NULL, NULL);
+	}
+	return respond(c, (unsigned)status, &body, ctype, NULL, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **req_cls)
+{
+	struct admin *a = cls;
+	struct req *r = *req_cls;
+	if (a->stopping)
+		return MHD_NO; /* admin_stop() ran inside this MHD_run(): no more callbacks */
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*req_cls = r;
+		int refused;
+		enum MHD_Result ret = route_request(a, c, url, method, r, &refused);
+		if (refused)
+			r->body = SIZE_MAX; /* answered: ignore later calls */
+		return ret;
+	}
+	if (r->body == SIZE_MAX) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* Bodies are read and ignored.  One without a Content-Length can only
+		 * be refused by closing: MHD accepts no response mid-upload. */
+		r->body += *upload_size;
+		*upload_size = 0;
+		return r->body > MAX_BODY ? MHD_NO : MHD_YES;
+	}
+	r->body = SIZE_MAX;
+	return dispatch(a, c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	free(*req_cls);
+	*req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	const struct admin *a = cls;
+	int level = a->starting ? LAB_LOG_ERROR : LAB_LOG_DEBUG;
+	if (!log_enabled(level))
+		return;
+	struct buf b = BUF_INIT;
+	buf_vprintf(&b, fmt, ap);
+	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
+		b.data[--b.len] = '\0';
+	if (!b.oom && b.data)
+		log_msg(level, NULL, "admin: %s", b.data);
+	buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- loop glue */
+
+static void on_closed(uv_handle_t *h)
+{
+	struct admin *a = h->data;
+	if (--a->handles > 0)
+		return;
+	if (a->token) {
+		explicit_bzero(a->token, a->token_len);
+		free(a->token);
+	}
+	free(a);
+}
+
+/* Closing the poll handle first removes MHD's epoll fd from the loop before
+ * MHD_stop_daemon() closes it. */
+static void teardown(struct admin *a)
+{
+	uv_close((uv_handle_t *)&a->poll, on_closed);
+	uv_close((uv_handle_t *)&a->timer, on_closed);
+	MHD_stop_daemon(a->mhd);
+	a->mhd = NULL;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void run_mhd(struct admin *a)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+	a->in_run = 1;
+	MHD_run(a->mhd);
+	a->in_run = 0;
+	if (a->stopping) {
+		teardown(a);
+		return;
+	}
+	/* MHD_get_timeout() is 0 when edge-triggered data is still pending. */
+	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
+		uv_timer_start(&a->timer, on_timer, ms > 86400000 ? 86400000 : (uint64_t)ms, 0);
+	else
+		uv_timer_stop(&a->timer);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	run_mhd(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct admin *a = p->data;
+	if (status < 0)
+		LOGW("admin: poll: %s", uv_strerror(status));
+	run_mhd(a);
+}
+
+/* ---------------------------------------------------------------- public */
+
+int admin_start(uv_loop_t *loop, const char *listen, const char *token,
+		const struct admin_ops *ops, void *ud, struct admin **out)
+{
+	struct sockaddr_storage ss;
+	*out = NULL;
+	if (!loop || !listen || !ops)
+		return LAB_EINVAL;
+	int rc = parse_listen(listen, &ss);
+	if (rc < 0) {
+		LOGE("admin: listen \"%s\": expected a numeric HOST:PORT or [IPV6]:PORT", listen);
+		return rc;
+	}
+	struct admin *a = calloc(1, sizeof(*a));
+	if (!a)
+		return LAB_ENOMEM;
+	a->loop = loop;
+	a->ops = *ops;
+	a->ud = ud;
+	if (token && token[0]) {
+		a->token_len = strlen(token);
+		if (!(a->token = strdup(token))) {
+			free(a);
+			return LAB_ENOMEM;
+		}
+	}
+
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	a->starting = 1;
+	a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+				  /* the logger must come first */
+				  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+				  MHD_OPTION_END);
+	a->starting = 0;
+	if (!a->mhd) {
+		LOGE("admin: cannot listen on %s", listen);
+		rc = LAB_EIO;
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	const union MHD_DaemonInfo *pinfo = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	if (!info || !pinfo) {
+		rc = LAB_EIO;
+		goto fail_mhd;
+	}
+	a->port = pinfo->port;
+	rc = uv_poll_init(loop, &a->poll, info->epoll_fd);
+	if (rc < 0) {
+		LOGE("admin: poll: %s", uv_strerror(rc));
+		rc = LAB_EIO;
+		goto fail_mhd;
+	}
+	uv_timer_init(loop, &a->timer);
+	a->poll.data = a->timer.data = a;
+	a->handles = 2;
+	rc = uv_poll_start(&a->poll, UV_READABLE, on_poll);
+	if (rc < 0) {
+		LOGE("admin: poll: %s", uv_strerror(rc));
+		admin_stop(a);
+		return LAB_EIO;
+	}
+	LOGI("admin: listening on %s (port %d)", listen, a->port);
+	*out = a;
+	return 0;
+fail_mhd:
+	MHD_stop_daemon(a->mhd);
+fail:
+	if (a->token) {
+		explicit_bzero(a->token, a->token_len);
+		free(a->token);
+	}
+	free(a);
+	return rc;
+}
+
+int admin_port(const struct admin *a)
+{
+	return a ? a->port : -1;
+}
+
+void admin_stop(struct admin *a)
+{
+	if (!a || a->stopping)
+		return;
+	a->stopping = 1;
+	if (!a->in_run)
+		teardown(a);
+}

@@ -1,0 +1,284 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "log.h"
+#include "metrics.h"
+
+static struct buf out = BUF_INIT;
+
+static const char *render(void)
+{
+	buf_reset(&out);
+	metrics_render(&out);
+	assert_false(out.oom);
+	return out.data;
+}
+
+static void assert_has(const char *text, const char *needle)
+{
+	if (!strstr(text, needle))
+		fail_msg("missing \"%s\" in:\n%s", needle, text);
+}
+
+static void assert_lacks(const char *text, const char *needle)
+{
+	if (strstr(text, needle))
+		fail_msg("unexpected \"%s\" in:\n%s", needle, text);
+}
+
+static int setup(void **state)
+{
+	return metrics_init("1.2.3");
+}
+
+static int teardown(void **state)
+{
+	metrics_free();
+	buf_free(&out);
+	return 0;
+}
+
+static void test_gauges_and_headers(void **state)
+{
+	const char *t = render();
+	assert_has(t, "# HELP lab_up ");
+	assert_has(t, "# TYPE lab_up gauge\nlab_up 1\n");
+	assert_has(t, "# TYPE lab_build_info gauge\nlab_build_info{version=\"1.2.3\"} 1\n");
+	/* Every family announces itself, with or without series, in enum order. */
+	static const char *const order[] = {
+		"lab_up", "lab_build_info", "lab_plugin_state", "lab_plugin_reloads_total",
+		"lab_timer_fires_total", "lab_clickhouse_queries_total",
+		"lab_clickhouse_query_seconds", "lab_clickhouse_rows_total",
+		"lab_storage_ops_total", "lab_storage_bytes_total", "lab_broker_messages_total",
+		"lab_broker_dropped_total", "lab_state_flushes_total", "lab_state_corrupt_total",
+		"process_resident_memory_bytes", "process_start_time_seconds",
+	};
+	const char *prev = t;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "# TYPE %s ", order[i]);
+		const char *p = strstr(t, line);
+		if (!p)
+			fail_msg("no TYPE line for %s", order[i]);
+		assert_true(p >= prev);
+		prev = p;
+	}
+	assert_has(t, "# TYPE lab_timer_fires_total counter\n");
+	assert_has(t, "# TYPE lab_clickhouse_query_seconds histogram\n");
+	assert_int_equal(t[strlen(t) - 1], '\n');
+}
+
+static void test_counters(void **state)
+{
+	metric_add(M_TIMER_FIRES, 1, "beacon");
+	metric_add(M_TIMER_FIRES, 2, "beacon");
+	metric_add(M_TIMER_FIRES, 1, "alpha");
+	metric_add(M_STORAGE_OPS, 1, "beacon", "put", "ok");
+	metric_add(M_STORAGE_BYTES, 1536, "beacon", "put");
+	metric_add(M_STATE_FLUSHES, 1, "ok");
+	metric_add(M_CH_ROWS, 0.5, "timings");
+	metric_add(M_TIMER_FIRES, -5, "beacon"); /* counters never go down */
+	assert_true(metric_get(M_TIMER_FIRES, "beacon") == 3);
+	assert_true(metric_get(M_TIMER_FIRES, "absent") == 0);
+	const char *t = render();
+	/* Sorted by label values: alpha before beacon. */
+	assert_has(t, "lab_timer_fires_total{plugin=\"alpha\"} 1\n"
+		      "lab_timer_fires_total{plugin=\"beacon\"} 3\n");
+	assert_has(t, "lab_storage_ops_total{plugin=\"beacon\",op=\"put\",result=\"ok\"} 1\n");
+	assert_has(t, "lab_storage_bytes_total{plugin=\"beacon\",op=\"put\"} 1536\n");
+	assert_has(t, "lab_state_flushes_total{result=\"ok\"} 1\n");
+	assert_has(t, "lab_clickhouse_rows_total{plugin=\"timings\"} 0.5\n");
+
+	metric_set(M_UP, 0);
+	assert_has(render(), "\nlab_up 0\n");
+}
+
+static void test_escaping(void **state)
+{
+	metric_add(M_TIMER_FIRES, 1, "a\"b");
+	metric_add(M_TIMER_FIRES, 1, "back\\slash");
+	metric_add(M_TIMER_FIRES, 1, "new\nline");
+	metric_add(M_TIMER_FIRES, 1, "bad\xff utf8");
+	metric_add(M_TIMER_FIRES, 1, "caf\xc3\xa9");
+	metric_add(M_TIMER_FIRES, 1, (const char *)NULL);
+	const char *t = render();
+	assert_has(t, "lab_timer_fires_total{plugin=\"a\\\"b\"} 1\n");
+	assert_has(t, "lab_timer_fires_total{plugin=\"back\\\\slash\"} 1\n");
+	assert_has(t, "lab_timer_fires_total{plugin=\"new\\nline\"} 1\n");
+	assert_has(t, "lab_timer_fires_total{plugin=\"bad\xef\xbf\xbd utf8\"} 1\n");
+	assert_has(t, "lab_timer_fires_total{plugin=\"caf\xc3\xa9\"} 1\n");
+	assert_has(t, "lab_timer_fires_total{plugin=\"\"} 1\n");
+	assert_lacks(t, "new\nline");
+	assert_true(metric_get(M_TIMER_FIRES, "a\"b") == 1);
+
+	/* Over-long values are cut, not rejected. */
+	char longname[600];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	metric_add(M_TIMER_FIRES, 7, longname);
+	assert_true(metric_get(M_TIMER_FIRES, longname) == 7);
+	longname[255] = '\0';
+	char want[700];
+	snprintf(want, sizeof(want), "{plugin=\"%s\"} 7\n", longname);
+	assert_has(render(), want);
+}
+
+static void test_histogram(void **state)
+{
+	metric_observe(M_CH_QUERY_SECONDS, 0.003, "beacon");
+	metric_observe(M_CH_QUERY_SECONDS, 0.01, "beacon");  /* le is inclusive */
+	metric_observe(M_CH_QUERY_SECONDS, 0.2, "beacon");
+	metric_observe(M_CH_QUERY_SECONDS, 3, "beacon");
+	metric_observe(M_CH_QUERY_SECONDS, 100, "beacon");   /* only +Inf */
+	assert_true(metric_get(M_CH_QUERY_SECONDS, "beacon") == 5);
+	const char *t = render();
+	static const char want[] =
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.005\"} 1\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.01\"} 2\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.025\"} 2\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.05\"} 2\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.1\"} 2\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.25\"} 3\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.5\"} 3\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"1\"} 3\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"2.5\"} 3\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"5\"} 4\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"10\"} 4\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"30\"} 4\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"60\"} 4\n"
+		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"+Inf\"} 5\n"
+		"lab_clickhouse_query_seconds_sum{plugin=\"beacon\"} 103.213\n"
+		"lab_clickhouse_query_seconds_count{plugin=\"beacon\"} 5\n";
+	assert_has(t, want);
+
+	/* Shortest exact decimal for non-integral sums. */
+	metric_observe(M_CH_QUERY_SECONDS, 0.1, "x");
+	metric_observe(M_CH_QUERY_SECONDS, 0.2, "x");
+	assert_has(render(),
+		   "lab_clickhouse_query_seconds_sum{plugin=\"x\"} 0.30000000000000004\n");
+}
+
+static void test_plugin_state(void **state)
+{
+	metrics_plugin_state("beacon", "loaded");
+	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "loaded") == 1);
+	metrics_plugin_state("beacon", "running");
+	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "loaded") == 0);
+	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "running") == 1);
+	const char *t = render();
+	assert_has(t, "lab_plugin_state{plugin=\"beacon\",state=\"disabled\"} 0\n"
+		      "lab_plugin_state{plugin=\"beacon\",state=\"failed\"} 0\n"
+		      "lab_plugin_state{plugin=\"beacon\",state=\"loaded\"} 0\n"
+		      "lab_plugin_state{plugin=\"beacon\",state=\"running\"} 1\n"
+		      "lab_plugin_state{plugin=\"beacon\",state=\"stopping\"} 0\n");
+	metrics_plugin_state("beacon", "bogus");
+	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "running") == 0);
+	assert_lacks(render(), "bogus");
+	metrics_plugin_state("beacon", NULL);
+	metrics_plugin_state(NULL, "failed");
+	assert_true(metric_get(M_PLUGIN_STATE, "", "failed") == 1);
+}
+
+static void test_forget_plugin(void **state)
+{
+	metrics_plugin_state("beacon", "running");
+	metrics_plugin_state("timings", "running");
+	metric_add(M_TIMER_FIRES, 1, "beacon");
+	metric_add(M_STORAGE_OPS, 1, "beacon", "get", "ok");
+	metric_observe(M_CH_QUERY_SECONDS, 1, "beacon");
+	metric_add(M_STATE_FLUSHES, 1, "beacon"); /* "result" label, not a plugin: kept */
+	metric_add(M_TIMER_FIRES, 1, "timings");
+	metrics_forget_plugin("beacon");
+	const char *t = render();
+	assert_lacks(t, "plugin=\"beacon\"");
+	assert_has(t, "lab_state_flushes_total{result=\"beacon\"} 1\n");
+	assert_has(t, "lab_timer_fires_total{plugin=\"timings\"} 1\n");
+	assert_has(t, "lab_plugin_state{plugin=\"timings\",state=\"running\"} 1\n");
+	metrics_forget_plugin("nothing");
+	metrics_forget_plugin(NULL);
+}
+
+static void test_process(void **state)
+{
+	const char *t = render();
+	const char *p = strstr(t, "\nprocess_resident_memory_bytes ");
+	assert_non_null(p);
+	double rss = strtod(p + strlen("\nprocess_resident_memory_bytes "), NULL);
+	assert_true(rss > 100 * 1024);
+	assert_true(rss < 64.0 * 1024 * 1024 * 1024);
+	p = strstr(t, "\nprocess_start_time_seconds ");
+	assert_non_null(p);
+	double st = strtod(p + strlen("\nprocess_start_time_seconds "), NULL);
+	double now = (double)time(NULL);
+	/* Within a few minutes of now (the test just started). */
+	assert_true(st > now - 600 && st <= now + 5);
+	assert_has(t, "# TYPE process_resident_memory_bytes gauge\n");
+	assert_has(t, "# TYPE process_start_time_seconds gauge\n");
+}
+
+static void test_wrong_labels(void **state)
+{
+	/* Too few, too many, none where some are needed, some where none are. */
+	metric_add(M_STORAGE_OPS, 1, "beacon");
+	metric_add(M_STORAGE_OPS, 1, "beacon", "put", "ok", "extra");
+	metric_add(M_TIMER_FIRES, 1);
+	metric_set(M_UP, 5, "unexpected");
+	metric_observe(M_CH_QUERY_SECONDS, 1);
+	metric_observe(M_CH_QUERY_SECONDS, 1, "a", "b");
+	metric_observe(M_TIMER_FIRES, 1, "beacon");  /* not a histogram */
+	metric_add(M_CH_QUERY_SECONDS, 1, "beacon"); /* not a counter */
+	metric_add((enum metric_id)99, 1, "x");
+	metric_add((enum metric_id)-1, 1, "x");
+	assert_true(metric_get(M_STORAGE_OPS, "beacon") == 0);
+	assert_true(metric_get((enum metric_id)M_COUNT) == 0);
+	const char *t = render();
+	assert_lacks(t, "lab_storage_ops_total{");
+	assert_lacks(t, "lab_timer_fires_total{");
+	assert_lacks(t, "lab_clickhouse_query_seconds_bucket");
+	assert_has(t, "\nlab_up 1\n");
+}
+
+static void test_many_series(void **state)
+{
+	/* A few hundred series: bounded work, stable order, all present. */
+	char name[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "p%03d", 299 - i);
+		metric_add(M_STORAGE_OPS, 1, name, "put", "ok");
+		metric_add(M_STORAGE_OPS, 1, name, "put", "ok");
+	}
+	const char *t = render();
+	assert_has(t, "lab_storage_ops_total{plugin=\"p000\",op=\"put\",result=\"ok\"} 2\n"
+		      "lab_storage_ops_total{plugin=\"p001\",op=\"put\",result=\"ok\"} 2\n");
+	assert_true(metric_get(M_STORAGE_OPS, "p299", "put", "ok") == 2);
+	assert_true(metrics_init("again") == 0); /* re-init drops everything */
+	assert_true(metric_get(M_STORAGE_OPS, "p299", "put", "ok") == 0);
+	assert_has(render(), "lab_build_info{version=\"again\"} 1\n");
+}
+
+int main(void)
+{
+	log_setup(LAB_LOG_ERROR, LOG_FORMAT_LOGFMT, 2);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_gauges_and_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_histogram, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_plugin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_labels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_series, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
