@@ -35,6 +35,7 @@ struct plugin_conf {
 	const config_setting_t *section; /* the plugin's group (owned by the config) */
 };
 
+/* Every string is non-NULL after config_load() unless noted. */
 struct host_conf {
 	char *file; /* the config file path as given */
 
@@ -121,5 +122,39 @@ int cfgapi_elem(const config_setting_t *section, const lab_cfg *node, const char
 const char *cfgapi_name(const lab_cfg *node);
 int cfgapi_where(const config_setting_t *section, const lab_cfg *node, const char *path,
 		 const char **file, int *line);
+
+/*
+ * Internal to the config subsystem (config.c, config_validate.c, cfgapi.c).
+ */
+
+/* lab_setting.flags bit, honoured only in the host's own schema: members of
+ * this MAP may hold keys beyond `children` (the plugins' own settings). */
+#define CFG_HOST_OPEN (1u << 31)
+
+/* The host's keys in every plugin section: `enabled` (bool), `path` (string). */
+extern const lab_setting config_plugin_host_keys[];
+
+/* The declaration named `name` in the NULL-terminated `keys`; NULL if none. */
+const lab_setting *config_decl_find(const lab_setting *keys, const char *name);
+
+/* Check group `g` against `keys` (plus `extra`, may be NULL).  `host` set:
+ * the host's schema (CFG_HOST_OPEN applies). */
+int config_validate_group(const config_setting_t *g, const lab_setting *keys,
+			  const lab_setting *extra, int host, char *err, size_t errlen);
+
+/* "FILE:LINE: setting 'PATH[.child]': reason" for `node` (line omitted if 0). */
+void config_node_error(char *err, size_t errlen, const config_setting_t *node, const char *child,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void config_error(char *err, size_t errlen, const char *file, unsigned line, const char *path,
+		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Marks settings created or changed by the n-th (1-based) -D option. */
+#define CFG_OVERRIDE_FILE "-D"
+
+/* config_override.c: the rewrites applied before validation. */
+extern const char config_override_file[]; /* the "file" of -D settings (compared by address) */
+int config_subst_tree(config_setting_t *s, char *err, size_t errlen);
+int config_apply_override(struct config *c, const lab_setting *host_schema, const char *ov,
+			  unsigned idx, char *err, size_t errlen);
 
 #endif

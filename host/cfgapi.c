@@ -1,0 +1,297 @@
+/* The plugin-facing configuration getters (lab_cfg_* in lab/plugin.h).  A
+ * lab_cfg is a config_setting_t of the plugin's section.  A setting absent
+ * from the file yields the default declared in the plugin's settings map;
+ * the declaration of a node is found by walking from the section down, where
+ * LIST elements and MAP members take the `children` of their LIST/MAP. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+/* Deeper than any sane declaration; bounds the walk up to the section. */
+#define MAX_DEPTH 64
+
+/* Where a node sits in the declarations. */
+struct spos {
+	const lab_setting *decl; /* the node's own (NULL: section, element, member, unknown) */
+	const lab_setting *keys; /* declarations of its named children */
+};
+
+struct res {
+	const config_setting_t *node; /* NULL: not in the file */
+	const config_setting_t *last; /* deepest node of the path that exists */
+	struct spos pos;
+};
+
+static struct spos step_member(struct spos p, const char *name)
+{
+	struct spos r = { NULL, NULL };
+	if (p.decl && p.decl->type == LAB_SET_MAP) {
+		r.keys = p.decl->children;
+		return r;
+	}
+	if (p.decl && p.decl->type != LAB_SET_GROUP)
+		return r;
+	r.decl = config_decl_find(p.keys, name);
+	if (r.decl && r.decl->type == LAB_SET_GROUP)
+		r.keys = r.decl->children;
+	return r;
+}
+
+static struct spos step_elem(struct spos p)
+{
+	struct spos r = { NULL, NULL };
+	if (p.decl && (p.decl->type == LAB_SET_LIST || p.decl->type == LAB_SET_MAP))
+		r.keys = p.decl->children;
+	return r;
+}
+
+static struct spos pos_of(const config_setting_t *section, const lab_setting *settings,
+			  const config_setting_t *n, int depth)
+{
+	struct spos unknown = { NULL, NULL };
+	if (n == section)
+		return (struct spos){ NULL, settings };
+	const config_setting_t *parent = config_setting_parent(n);
+	if (!parent || depth > MAX_DEPTH)
+		return unknown;
+	struct spos pp = pos_of(section, settings, parent, depth + 1);
+	if (config_setting_is_list(parent) || config_setting_is_array(parent))
+		return step_elem(pp);
+	return step_member(pp, config_setting_name(n));
+}
+
+static int resolve(const config_setting_t *section, const lab_setting *settings,
+		   const lab_cfg *node, const char *path, struct res *r)
+{
+	const config_setting_t *cur = node ? (const config_setting_t *)node : section;
+	char comp[256];
+	r->pos = node ? pos_of(section, settings, cur, 0) : (struct spos){ NULL, settings };
+	r->last = cur;
+	for (const char *p = path ? path : ""; *p;) {
+		size_t n = strcspn(p, ".");
+		if (n == 0 || n >= sizeof comp)
+			return LAB_EINVAL;
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (cur) {
+			if (!config_setting_is_group(cur))
+				return LAB_EINVAL;
+			cur = config_setting_get_member((config_setting_t *)cur, comp);
+			if (cur)
+				r->last = cur;
+		}
+		r->pos = step_member(r->pos, comp);
+		p += n;
+		if (*p == '.' && !*++p)
+			return LAB_EINVAL;
+	}
+	r->node = cur;
+	return 0;
+}
+
+/* The declared default of a missing setting, if its type is one of a/b. */
+static int default_of(const struct res *r, int a, int b, const char **def)
+{
+	const lab_setting *d = r->pos.decl;
+	if (!d || !d->def)
+		return LAB_ENOENT;
+	if (d->type != a && d->type != b)
+		return LAB_EINVAL;
+	*def = d->def;
+	return 0;
+}
+
+int cfgapi_string(const config_setting_t *section, const lab_setting *settings,
+		  const lab_cfg *node, const char *path, const char **out)
+{
+	struct res r;
+	int rc;
+	if (!out)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, settings, node, path, &r)))
+		return rc;
+	if (r.node) {
+		if (config_setting_type(r.node) != CONFIG_TYPE_STRING)
+			return LAB_EINVAL;
+		*out = config_setting_get_string(r.node);
+		return 0;
+	}
+	return default_of(&r, LAB_SET_STRING, LAB_SET_DURATION, out);
+}
+
+int cfgapi_int(const config_setting_t *section, const lab_setting *settings, const lab_cfg *node,
+	       const char *path, int64_t *out)
+{
+	struct res r;
+	const char *def;
+	char *end;
+	int rc;
+	if (!out)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, settings, node, path, &r)))
+		return rc;
+	if (r.node) {
+		int t = config_setting_type(r.node);
+		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+			return LAB_EINVAL;
+		*out = config_setting_get_int64(r.node);
+		return 0;
+	}
+	if ((rc = default_of(&r, LAB_SET_INT, LAB_SET_INT, &def)))
+		return rc;
+	errno = 0;
+	long long v = strtoll(def, &end, 10);
+	if (errno || end == def || *end)
+		return LAB_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cfgapi_bool(const config_setting_t *section, const lab_setting *settings, const lab_cfg *node,
+		const char *path, int *out)
+{
+	struct res r;
+	const char *def;
+	int rc;
+	if (!out)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, settings, node, path, &r)))
+		return rc;
+	if (r.node) {
+		if (config_setting_type(r.node) != CONFIG_TYPE_BOOL)
+			return LAB_EINVAL;
+		*out = config_setting_get_bool(r.node) ? 1 : 0;
+		return 0;
+	}
+	if ((rc = default_of(&r, LAB_SET_BOOL, LAB_SET_BOOL, &def)))
+		return rc;
+	if (strcmp(def, "true") == 0)
+		*out = 1;
+	else if (strcmp(def, "false") == 0)
+		*out = 0;
+	else
+		return LAB_EINVAL;
+	return 0;
+}
+
+int cfgapi_double(const config_setting_t *section, const lab_setting *settings,
+		  const lab_cfg *node, const char *path, double *out)
+{
+	struct res r;
+	const char *def;
+	char *end;
+	int rc;
+	if (!out)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, settings, node, path, &r)))
+		return rc;
+	if (r.node) {
+		int t = config_setting_type(r.node);
+		if (t == CONFIG_TYPE_FLOAT)
+			*out = config_setting_get_float(r.node);
+		else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+			*out = (double)config_setting_get_int64(r.node);
+		else
+			return LAB_EINVAL;
+		return 0;
+	}
+	if ((rc = default_of(&r, LAB_SET_DOUBLE, LAB_SET_INT, &def)))
+		return rc;
+	errno = 0;
+	double v = strtod(def, &end);
+	if (errno || end == def || *end)
+		return LAB_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cfgapi_duration(const config_setting_t *section, const lab_setting *settings,
+		    const lab_cfg *node, const char *path, int64_t *seconds)
+{
+	struct res r;
+	const char *s;
+	int64_t v;
+	int rc;
+	if (!seconds)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, settings, node, path, &r)))
+		return rc;
+	if (r.node) {
+		if (config_setting_type(r.node) != CONFIG_TYPE_STRING)
+			return LAB_EINVAL;
+		s = config_setting_get_string(r.node);
+	} else if ((rc = default_of(&r, LAB_SET_DURATION, LAB_SET_STRING, &s))) {
+		return rc;
+	}
+	if (config_parse_duration(s, &v) < 0)
+		return LAB_EINVAL;
+	*seconds = v;
+	return 0;
+}
+
+int cfgapi_count(const config_setting_t *section, const lab_cfg *node, const char *path)
+{
+	struct res r;
+	int rc = resolve(section, NULL, node, path, &r);
+	if (rc)
+		return rc;
+	if (!r.node)
+		return 0;
+	if (!config_setting_is_aggregate(r.node))
+		return LAB_EINVAL;
+	return config_setting_length(r.node);
+}
+
+int cfgapi_elem(const config_setting_t *section, const lab_cfg *node, const char *path, int index,
+		const lab_cfg **out)
+{
+	struct res r;
+	int rc;
+	if (!out)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, NULL, node, path, &r)))
+		return rc;
+	if (!r.node)
+		return LAB_ENOENT;
+	if (!config_setting_is_aggregate(r.node))
+		return LAB_EINVAL;
+	if (index < 0 || index >= config_setting_length(r.node))
+		return LAB_ERANGE;
+	*out = (const lab_cfg *)config_setting_get_elem(r.node, (unsigned)index);
+	return 0;
+}
+
+const char *cfgapi_name(const lab_cfg *node)
+{
+	return node ? config_setting_name((const config_setting_t *)node) : NULL;
+}
+
+static const char *file_of(const config_setting_t *n)
+{
+	const char *f = config_setting_source_file(n);
+	if (!f && n->config && n->config->root)
+		f = config_setting_source_file(n->config->root);
+	return f ? f : "(default)";
+}
+
+int cfgapi_where(const config_setting_t *section, const lab_cfg *node, const char *path,
+		 const char **file, int *line)
+{
+	struct res r;
+	int rc;
+	if (!file || !line)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, NULL, node, path, &r)))
+		return rc;
+	if (r.node) {
+		*file = file_of(r.node);
+		*line = (int)config_setting_source_line(r.node);
+	} else {
+		/* A default: name the file the section lives in, line 0. */
+		*file = r.last ? file_of(r.last) : "(default)";
+		*line = 0;
+	}
+	return 0;
+}

@@ -1,0 +1,538 @@
+/* Schema validation: one checker for a libconfig group against a lab_setting
+ * map, used for the host's schema and for every plugin's declared settings.
+ * Errors are one line, "FILE:LINE: setting 'a.b': reason", and never quote
+ * the offending value (it may be a secret). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+
+/* Bounds recursion over a plugin's (possibly self-referencing) declarations. */
+#define DECL_MAX_DEPTH 16
+
+const lab_setting config_plugin_host_keys[] = {
+	{ "enabled", LAB_SET_BOOL, "true", "load and run this plugin", NULL, 0 },
+	{ "path", LAB_SET_STRING, NULL, "the plugin's .so (default plugin_dir/NAME.so)", NULL, 0 },
+	{ NULL, 0, NULL, NULL, NULL, 0 }
+};
+
+const lab_setting *config_decl_find(const lab_setting *keys, const char *name)
+{
+	if (!keys || !name)
+		return NULL;
+	for (; keys->name; keys++)
+		if (strcmp(keys->name, name) == 0)
+			return keys;
+	return NULL;
+}
+
+int config_parse_duration(const char *s, int64_t *seconds)
+{
+	int neg = 0;
+	int64_t v = 0, mult;
+	if (!s)
+		return LAB_EINVAL;
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	if (*s < '0' || *s > '9')
+		return LAB_EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (INT64_MAX - (*s - '0')) / 10)
+			return LAB_ERANGE;
+		v = v * 10 + (*s - '0');
+	}
+	switch (*s) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	default: return LAB_EINVAL;
+	}
+	if (s[1] != '\0')
+		return LAB_EINVAL;
+	if (v > INT64_MAX / mult)
+		return LAB_ERANGE;
+	*seconds = neg ? -(v * mult) : v * mult;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* Dotted path of n below the root: "ethereum.networks[0].name". */
+static void node_path(struct buf *b, const config_setting_t *n)
+{
+	const config_setting_t *p = n ? config_setting_parent(n) : NULL;
+	if (!p)
+		return;
+	node_path(b, p);
+	if (config_setting_is_list(p) || config_setting_is_array(p)) {
+		buf_printf(b, "[%d]", config_setting_index(n));
+	} else {
+		if (b->len)
+			buf_putc(b, '.');
+		buf_puts(b, config_setting_name(n) ? config_setting_name(n) : "?");
+	}
+}
+
+static void verror(char *err, size_t errlen, const char *file, unsigned line, const char *path,
+		   const char *fmt, va_list ap)
+{
+	int n;
+	if (!err || errlen == 0)
+		return;
+	if (!file)
+		file = "?";
+	if (line)
+		n = snprintf(err, errlen, "%s:%u: setting '%s': ", file, line, path ? path : "");
+	else
+		n = snprintf(err, errlen, "%s: setting '%s': ", file, path ? path : "");
+	if (n >= 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	/* One line, whatever odd bytes a file name holds. */
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+void config_error(char *err, size_t errlen, const char *file, unsigned line, const char *path,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verror(err, errlen, file, line, path, fmt, ap);
+	va_end(ap);
+}
+
+void config_node_error(char *err, size_t errlen, const config_setting_t *node, const char *child,
+		       const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	const char *file = NULL;
+	unsigned line = 0;
+	va_list ap;
+	if (node) {
+		node_path(&b, node);
+		file = config_setting_source_file(node);
+		line = config_setting_source_line(node);
+		if (!file && node->config && node->config->root) {
+			file = config_setting_source_file(node->config->root);
+			line = 0;
+		}
+	}
+	if (child) {
+		if (b.len)
+			buf_putc(&b, '.');
+		buf_puts(&b, child);
+	}
+	va_start(ap, fmt);
+	verror(err, errlen, file, line, b.oom ? "?" : (b.data ? b.data : ""), fmt, ap);
+	va_end(ap);
+	buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- checking */
+
+struct vctx {
+	char *err;
+	size_t errlen;
+	int host;
+};
+
+static const char *got_name(int t)
+{
+	switch (t) {
+	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a float";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array";
+	case CONFIG_TYPE_LIST: return "a list";
+	default: return "nothing";
+	}
+}
+
+static const char *expect_name(int t)
+{
+	switch (t) {
+	case LAB_SET_STRING: return "a string";
+	case LAB_SET_INT: return "an integer";
+	case LAB_SET_BOOL: return "true or false";
+	case LAB_SET_DURATION: return "a duration string like \"10s\"";
+	case LAB_SET_DOUBLE: return "a number";
+	case LAB_SET_STRINGS: return "a list of strings";
+	case LAB_SET_GROUP: return "a group { ... }";
+	case LAB_SET_LIST: return "a list of groups ( { ... }, ... )";
+	case LAB_SET_MAP: return "a group of named groups { NAME = { ... }; }";
+	default: return "(an undeclared type)";
+	}
+}
+
+static int wrong_type(struct vctx *v, const config_setting_t *s, int want)
+{
+	config_node_error(v->err, v->errlen, s, NULL, "wrong type: expected %s, got %s",
+			  expect_name(want), got_name(config_setting_type(s)));
+	return LAB_ECONFIG;
+}
+
+/* Edit distance, capped: used only for "did you mean" on short names. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static const char *suggest(const char *name, const lab_setting *keys, const lab_setting *extra)
+{
+	const lab_setting *sets[2] = { keys, extra };
+	const char *best = NULL;
+	size_t bd = 3;
+	for (int k = 0; k < 2; k++)
+		for (const lab_setting *d = sets[k]; d && d->name; d++) {
+			size_t dist = distance(name, d->name);
+			if (dist < bd) {
+				bd = dist;
+				best = d->name;
+			}
+		}
+	return best;
+}
+
+static int validate(struct vctx *v, const config_setting_t *g, const lab_setting *keys,
+		    const lab_setting *extra, int open);
+
+/* Every element of list s must be a group keyed by `children`. */
+static int check_groups(struct vctx *v, const config_setting_t *s, const lab_setting *children,
+			int open)
+{
+	int n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (!config_setting_is_group(e))
+			return wrong_type(v, e, LAB_SET_GROUP);
+		int rc = validate(v, e, children, NULL, open);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int check_value(struct vctx *v, const config_setting_t *s, const lab_setting *d)
+{
+	int t = config_setting_type(s);
+	int64_t secs;
+	switch (d->type) {
+	case LAB_SET_STRING:
+		return t == CONFIG_TYPE_STRING ? 0 : wrong_type(v, s, d->type);
+	case LAB_SET_INT:
+		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+			return 0;
+		return wrong_type(v, s, d->type);
+	case LAB_SET_BOOL:
+		return t == CONFIG_TYPE_BOOL ? 0 : wrong_type(v, s, d->type);
+	case LAB_SET_DOUBLE:
+		return config_setting_is_number(s) ? 0 : wrong_type(v, s, d->type);
+	case LAB_SET_DURATION:
+		if (t != CONFIG_TYPE_STRING)
+			return wrong_type(v, s, d->type);
+		if (config_parse_duration(config_setting_get_string(s), &secs) < 0) {
+			config_node_error(v->err, v->errlen, s, NULL, "bad duration: expected "
+					  "<int>(s|m|h|d), e.g. \"10s\" or \"-720h\"");
+			return LAB_ECONFIG;
+		}
+		return 0;
+	case LAB_SET_STRINGS:
+		if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
+			return wrong_type(v, s, d->type);
+		for (int i = 0; i < config_setting_length(s); i++) {
+			const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			if (config_setting_type(e) != CONFIG_TYPE_STRING)
+				return wrong_type(v, e, LAB_SET_STRING);
+		}
+		return 0;
+	case LAB_SET_GROUP:
+		if (t != CONFIG_TYPE_GROUP)
+			return wrong_type(v, s, d->type);
+		return validate(v, s, d->children, NULL, 0);
+	case LAB_SET_LIST:
+		/* `[]` is how libconfig spells an empty array; accept it as an empty list. */
+		if (t != CONFIG_TYPE_LIST &&
+		    !(t == CONFIG_TYPE_ARRAY && config_setting_length(s) == 0))
+			return wrong_type(v, s, d->type);
+		return check_groups(v, s, d->children, 0);
+	case LAB_SET_MAP:
+		if (t != CONFIG_TYPE_GROUP)
+			return wrong_type(v, s, d->type);
+		return check_groups(v, s, d->children, v->host && (d->flags & CFG_HOST_OPEN));
+	default:
+		config_node_error(v->err, v->errlen, s, NULL, "declared with an unknown type (%d)",
+				  d->type);
+		return LAB_ECONFIG;
+	}
+}
+
+static int validate(struct vctx *v, const config_setting_t *g, const lab_setting *keys,
+		    const lab_setting *extra, int open)
+{
+	int n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		const lab_setting *d = config_decl_find(keys, name);
+		if (!d)
+			d = config_decl_find(extra, name);
+		if (!d) {
+			if (open)
+				continue;
+			const char *hint = name ? suggest(name, keys, extra) : NULL;
+			if (hint)
+				config_node_error(v->err, v->errlen, m, NULL,
+						  "unknown setting (did you mean '%s'?)", hint);
+			else
+				config_node_error(v->err, v->errlen, m, NULL, "unknown setting");
+			return LAB_ECONFIG;
+		}
+		int rc = check_value(v, m, d);
+		if (rc)
+			return rc;
+	}
+	for (const lab_setting *d = keys; d && d->name; d++) {
+		if ((d->flags & LAB_SETTING_REQUIRED) &&
+		    !config_setting_get_member((config_setting_t *)g, d->name)) {
+			config_node_error(v->err, v->errlen, g, d->name,
+					  "required setting is missing");
+			return LAB_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+int config_validate_group(const config_setting_t *g, const lab_setting *keys,
+			  const lab_setting *extra, int host, char *err, size_t errlen)
+{
+	struct vctx v = { err, errlen, host };
+	if (!g)
+		return LAB_EINVAL;
+	if (!config_setting_is_group(g))
+		return wrong_type(&v, g, LAB_SET_GROUP);
+	return validate(&v, g, keys, extra, 0);
+}
+
+/* ---------------------------------------------------------------- declarations */
+
+static int valid_decl_name(const char *s)
+{
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int valid_default(const lab_setting *d)
+{
+	char *end;
+	int64_t secs;
+	if (!d->def)
+		return 1;
+	switch (d->type) {
+	case LAB_SET_INT:
+		errno = 0;
+		(void)strtoll(d->def, &end, 10);
+		return errno == 0 && end != d->def && *end == '\0';
+	case LAB_SET_DOUBLE:
+		errno = 0;
+		(void)strtod(d->def, &end);
+		return errno == 0 && end != d->def && *end == '\0';
+	case LAB_SET_BOOL:
+		return strcmp(d->def, "true") == 0 || strcmp(d->def, "false") == 0;
+	case LAB_SET_DURATION:
+		return config_parse_duration(d->def, &secs) == 0;
+	case LAB_SET_STRING:
+		return 1;
+	default:
+		return 0; /* aggregates take no default */
+	}
+}
+
+/* A plugin's declarations are code, but checking them turns a plugin bug
+ * into a clear refusal instead of surprising defaults. */
+static int check_decls(const char *plugin, const lab_setting *keys, struct buf *path, int depth,
+		       char *err, size_t errlen)
+{
+	if (depth > DECL_MAX_DEPTH) {
+		snprintf(err, errlen, "plugin %s: setting '%s': declarations nested too deeply",
+			 plugin, path->data ? path->data : "");
+		return LAB_ECONFIG;
+	}
+	for (const lab_setting *d = keys; d && d->name; d++) {
+		size_t mark = path->len;
+		const char *why = NULL;
+		if (path->len)
+			buf_putc(path, '.');
+		buf_puts(path, d->name);
+		if (path->oom)
+			return LAB_ENOMEM;
+		if (!valid_decl_name(d->name))
+			why = "invalid name";
+		else if (depth == 0 && config_decl_find(config_plugin_host_keys, d->name))
+			why = "reserved for the host";
+		else if (config_decl_find(keys, d->name) != d)
+			why = "declared twice";
+		else if (d->type < LAB_SET_STRING || d->type > LAB_SET_MAP)
+			why = "unknown type";
+		else if (!valid_default(d))
+			why = "default does not match the type";
+		if (why) {
+			snprintf(err, errlen, "plugin %s: setting '%s': bad declaration: %s",
+				 plugin, path->data, why);
+			return LAB_ECONFIG;
+		}
+		if (d->type == LAB_SET_GROUP || d->type == LAB_SET_LIST || d->type == LAB_SET_MAP) {
+			int rc = check_decls(plugin, d->children, path, depth + 1, err, errlen);
+			if (rc)
+				return rc;
+		}
+		path->len = mark;
+		path->data[mark] = '\0';
+	}
+	return 0;
+}
+
+int config_validate_plugin(const struct config *c, const struct plugin_conf *p,
+			   const lab_setting *settings, char *err, size_t errlen)
+{
+	struct buf path = BUF_INIT;
+	int rc;
+	if (!p || !p->name)
+		return LAB_EINVAL;
+	rc = check_decls(p->name, settings, &path, 0, err, errlen);
+	buf_free(&path);
+	if (rc)
+		return rc;
+	if (p->section)
+		return config_validate_group(p->section, settings, config_plugin_host_keys, 0, err,
+					     errlen);
+	for (const lab_setting *d = settings; d && d->name; d++) {
+		if (d->flags & LAB_SETTING_REQUIRED) {
+			char where[512];
+			snprintf(where, sizeof where, "plugins.%s.%s", p->name, d->name);
+			config_error(err, errlen, c ? c->host.file : NULL, 0, where,
+				     "required setting is missing (the plugin has no section)");
+			return LAB_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- describe */
+
+static const char *type_word(int t)
+{
+	switch (t) {
+	case LAB_SET_STRING: return "string";
+	case LAB_SET_INT: return "integer";
+	case LAB_SET_BOOL: return "bool";
+	case LAB_SET_DURATION: return "duration";
+	case LAB_SET_DOUBLE: return "number";
+	case LAB_SET_STRINGS: return "list of strings";
+	case LAB_SET_GROUP: return "group";
+	case LAB_SET_LIST: return "list of groups";
+	case LAB_SET_MAP: return "map of groups";
+	default: return "?";
+	}
+}
+
+/* Table cells: `|` would end the cell and a newline the row. */
+static void cell(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", out);
+		else if (*s == '\n' || *s == '\r')
+			fputc(' ', out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void describe_rows(FILE *out, const lab_setting *keys, struct buf *prefix, int depth)
+{
+	if (depth > DECL_MAX_DEPTH)
+		return;
+	for (const lab_setting *d = keys; d && d->name; d++) {
+		size_t mark = prefix->len;
+		buf_puts(prefix, d->name);
+		if (prefix->oom)
+			return;
+		fputs("| `", out);
+		cell(out, prefix->data);
+		fprintf(out, "` | %s | ", type_word(d->type));
+		if (d->flags & LAB_SETTING_REQUIRED)
+			fputs("*required*", out);
+		else if (d->def) {
+			fputs("`", out);
+			cell(out, d->def[0] ? d->def : "\"\"");
+			fputs("`", out);
+		} else {
+			fputs("—", out);
+		}
+		fputs(" | ", out);
+		cell(out, d->desc);
+		fputs(" |\n", out);
+		if (d->type == LAB_SET_GROUP)
+			buf_puts(prefix, ".");
+		else if (d->type == LAB_SET_LIST)
+			buf_puts(prefix, "[].");
+		else if (d->type == LAB_SET_MAP)
+			buf_puts(prefix, ".<name>.");
+		if (d->type == LAB_SET_GROUP || d->type == LAB_SET_LIST || d->type == LAB_SET_MAP)
+			describe_rows(out, d->children, prefix, depth + 1);
+		prefix->len = mark;
+		if (prefix->data)
+			prefix->data[mark] = '\0';
+	}
+}
+
+void config_describe(const char *name, const lab_setting *settings, FILE *out)
+{
+	struct buf prefix = BUF_INIT;
+	fprintf(out, "Settings of the section `plugins.%s`. The host also reads `enabled` (bool, "
+		     "default `true`) and `path` (string, default `plugin_dir/%s.so`).\n\n",
+		name, name);
+	if (!settings || !settings->name) {
+		fputs("This plugin declares no settings.\n", out);
+		return;
+	}
+	fputs("| Setting | Type | Default | Description |\n| --- | --- | --- | --- |\n", out);
+	describe_rows(out, settings, &prefix, 0);
+	buf_free(&prefix);
+}
