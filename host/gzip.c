@@ -1,0 +1,153 @@
+/* gzip encoding of stored bodies (zlib).  Pure functions: safe on worker
+ * threads.  Decoding is bounded so a small hostile object cannot make the
+ * daemon allocate without limit. */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "lab/plugin.h"
+#include "storage.h"
+
+#define GZIP_LEVEL 6
+#define GZIP_WBITS (15 + 16) /* 32 KiB window, gzip wrapper */
+#define CHUNK_MAX ((size_t)UINT_MAX)
+
+int gzip_encode(const void *in, size_t n, void **out, size_t *outlen)
+{
+	z_stream zs;
+	unsigned char *dst;
+	size_t cap;
+	int zrc;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(&zs, 0, sizeof zs);
+	if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, GZIP_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return LAB_ENOMEM;
+	/* deflateBound() takes a uLong; bodies are capped far below that. */
+	cap = deflateBound(&zs, (uLong)n);
+	dst = malloc(cap ? cap : 1);
+	if (!dst) {
+		deflateEnd(&zs);
+		return LAB_ENOMEM;
+	}
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.next_out = dst;
+	do {
+		size_t in_left = n - (size_t)(zs.next_in - (const Bytef *)in);
+		size_t out_left = cap - (size_t)(zs.next_out - dst);
+		zs.avail_in = (uInt)(in_left > CHUNK_MAX ? CHUNK_MAX : in_left);
+		zs.avail_out = (uInt)(out_left > CHUNK_MAX ? CHUNK_MAX : out_left);
+		zrc = deflate(&zs, zs.avail_in == in_left ? Z_FINISH : Z_NO_FLUSH);
+	} while (zrc == Z_OK);
+	deflateEnd(&zs);
+	if (zrc != Z_STREAM_END) {
+		free(dst);
+		return LAB_ENOMEM; /* with a deflateBound() buffer only allocation can fail */
+	}
+	*out = dst;
+	*outlen = (size_t)(zs.next_out - dst);
+	return 0;
+}
+
+int gzip_is_gzip(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+static int grow(unsigned char **buf, size_t *cap, size_t max)
+{
+	size_t ncap;
+	unsigned char *nb;
+
+	if (*cap > max)
+		return LAB_ERANGE;
+	ncap = *cap > max / 2 ? max + 1 : *cap * 2;
+	nb = realloc(*buf, ncap);
+	if (!nb)
+		return LAB_ENOMEM;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+int gzip_decode_max(const void *in, size_t n, size_t max, void **out, size_t *outlen)
+{
+	z_stream zs;
+	unsigned char *dst;
+	size_t cap, len = 0;
+	const unsigned char *src = in;
+	size_t used = 0;
+	int rc = 0, zrc;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!gzip_is_gzip(in, n))
+		return LAB_EPARSE;
+	/* The trailer's ISIZE is attacker-controlled: start small and grow. */
+	cap = n < 4096 ? 16384 : n * 4;
+	if (cap > max + 1)
+		cap = max + 1;
+	dst = malloc(cap);
+	if (!dst)
+		return LAB_ENOMEM;
+	memset(&zs, 0, sizeof zs);
+	if (inflateInit2(&zs, GZIP_WBITS) != Z_OK) {
+		free(dst);
+		return LAB_ENOMEM;
+	}
+	for (;;) {
+		if (len == cap && (rc = grow(&dst, &cap, max)) < 0)
+			break;
+		size_t in_left = n - used, out_left = cap - len;
+		zs.next_in = (Bytef *)(uintptr_t)(src + used);
+		zs.avail_in = (uInt)(in_left > CHUNK_MAX ? CHUNK_MAX : in_left);
+		zs.next_out = dst + len;
+		zs.avail_out = (uInt)(out_left > CHUNK_MAX ? CHUNK_MAX : out_left);
+		zrc = inflate(&zs, Z_NO_FLUSH);
+		used += (size_t)(zs.next_in - (src + used));
+		len = (size_t)(zs.next_out - dst);
+		if (len > max) {
+			rc = LAB_ERANGE;
+			break;
+		}
+		if (zrc == Z_STREAM_END) {
+			if (used == n)
+				break;
+			/* RFC 1952 allows several members; anything else after one is corrupt. */
+			if (!gzip_is_gzip(src + used, n - used) || inflateReset(&zs) != Z_OK) {
+				rc = LAB_EPARSE;
+				break;
+			}
+			continue;
+		}
+		if (zrc == Z_MEM_ERROR) {
+			rc = LAB_ENOMEM;
+			break;
+		}
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
+			rc = LAB_EPARSE; /* Z_DATA_ERROR, Z_NEED_DICT, Z_STREAM_ERROR */
+			break;
+		}
+		if (used == n && zs.avail_out != 0) {
+			rc = LAB_EPARSE; /* truncated: input gone before the trailer */
+			break;
+		}
+	}
+	inflateEnd(&zs);
+	if (rc < 0) {
+		free(dst);
+		return rc;
+	}
+	*out = dst;
+	*outlen = len;
+	return 0;
+}
+
+int gzip_decode(const void *in, size_t n, void **out, size_t *outlen)
+{
+	return gzip_decode_max(in, n, GZIP_DECODE_MAX, out, outlen);
+}

@@ -1,0 +1,573 @@
+/* Per-plugin durable state: a json-c object in memory, written whole with
+ * put_atomic.  State files are untrusted input: every path through
+ * state_parse() ends in an object or LAB_EPARSE. */
+#include "state.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lab/plugin.h"
+#include "log.h"
+#include "metrics.h"
+
+#define NAME_MAX_LEN 64
+#define PARSE_DEPTH 64
+#define KEY_PREFIX "state/modules/"
+
+struct waiter {
+	state_flush_cb cb;
+	void *ud;
+	struct waiter *next;
+};
+
+struct state {
+	struct storage *s;
+	char name[NAME_MAX_LEN + 1];
+	char key[sizeof KEY_PREFIX + NAME_MAX_LEN + 5];
+	json_object *obj;
+	json_object *cache;      /* key -> string object with the value's text */
+	uint64_t version;        /* bumped by every change */
+	uint64_t written;        /* version last made durable */
+	uint64_t inflight_version;
+	struct storage_op *op;   /* the write in flight */
+	struct waiter *inflight; /* callbacks of the write in flight */
+	struct waiter *queued;   /* callbacks of the next write */
+	int queued_flag;
+	int busy;                /* inside flush callbacks */
+	int doomed;              /* state_free() called from a callback */
+};
+
+struct loader {
+	struct state *st;
+	state_load_cb cb;
+	void *ud;
+};
+
+/* ---- parsing ------------------------------------------------------------- */
+
+static int all_finite(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array: {
+		size_t i, n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return 0;
+		return 1;
+	}
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (!all_finite(v))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
+/* Exactly one JSON value; *out may be NULL for `null`. */
+static int parse_value(const char *text, size_t len, json_object **out, const char **why)
+{
+	struct json_tokener *tok;
+	enum json_tokener_error jerr;
+	json_object *o;
+	char *copy;
+	size_t end;
+
+	*out = NULL;
+	if (len > (size_t)INT32_MAX - 1) {
+		*why = "too large";
+		return LAB_EPARSE;
+	}
+	if (memchr(text, '\0', len)) {
+		*why = "contains a NUL byte";
+		return LAB_EPARSE;
+	}
+	/* The terminating NUL tells the tokener the text ends (a number at the
+	 * very end would otherwise be incomplete). */
+	copy = malloc(len + 1);
+	if (!copy)
+		return LAB_ENOMEM;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	tok = json_tokener_new_ex(PARSE_DEPTH);
+	if (!tok) {
+		free(copy);
+		return LAB_ENOMEM;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, copy, (int)len + 1);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr == json_tokener_success)
+		while (end < len && strchr(" \t\r\n", copy[end]))
+			end++;
+	free(copy);
+	if (jerr != json_tokener_success || end < len) {
+		json_object_put(o);
+		*why = jerr != json_tokener_success ? json_tokener_error_desc(jerr)
+						     : "text after the value";
+		return LAB_EPARSE;
+	}
+	if (!all_finite(o)) {
+		json_object_put(o);
+		*why = "NaN or Infinity is not JSON";
+		return LAB_EPARSE;
+	}
+	*out = o;
+	return 0;
+}
+
+int state_parse(const char *text, size_t len, struct json_object **out, const char **why)
+{
+	const char *dummy;
+	json_object *o;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	if (!text) {
+		*why = "no data";
+		return LAB_EPARSE;
+	}
+	if (len > STATE_FILE_MAX) {
+		*why = "larger than the state size limit";
+		return LAB_EPARSE;
+	}
+	rc = parse_value(text, len, &o, why);
+	if (rc < 0)
+		return rc == LAB_ENOMEM ? rc : LAB_EPARSE;
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		*why = "not a JSON object";
+		return LAB_EPARSE;
+	}
+	if (out)
+		*out = o;
+	else
+		json_object_put(o);
+	return 0;
+}
+
+/* UTF-8 (RFC 3629) without C0/DEL controls. */
+static int key_ok(const char *key)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	size_t n = strnlen(key, STATE_KEY_MAX + 1), i = 0;
+
+	if (n == 0 || n > STATE_KEY_MAX)
+		return 0;
+	while (i < n) {
+		unsigned c = p[i], need, cp, min;
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		if (n - i <= need)
+			return 0;
+		for (unsigned k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static struct state *state_new(struct storage *s, const char *plugin)
+{
+	struct state *st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	st->s = s;
+	snprintf(st->name, sizeof st->name, "%s", plugin);
+	snprintf(st->key, sizeof st->key, KEY_PREFIX "%s.json", plugin);
+	st->obj = json_object_new_object();
+	st->cache = json_object_new_object();
+	if (!st->obj || !st->cache) {
+		json_object_put(st->obj);
+		json_object_put(st->cache);
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void waiters_free(struct waiter *w)
+{
+	while (w) {
+		struct waiter *n = w->next;
+		free(w);
+		w = n;
+	}
+}
+
+void state_free(struct state *st)
+{
+	if (!st)
+		return;
+	if (st->busy) {
+		st->doomed = 1;
+		return;
+	}
+	if (st->op)
+		storage_cancel(st->op); /* the write lands; nobody is told */
+	waiters_free(st->inflight);
+	waiters_free(st->queued);
+	json_object_put(st->obj);
+	json_object_put(st->cache);
+	free(st);
+}
+
+static int name_ok(const char *name)
+{
+	size_t n = 0;
+	if (!name)
+		return 0;
+	for (; name[n]; n++)
+		if (!((name[n] >= 'a' && name[n] <= 'z') || (name[n] >= '0' && name[n] <= '9') ||
+		      name[n] == '_'))
+			return 0;
+	return n > 0 && n <= NAME_MAX_LEN;
+}
+
+static void load_done(struct loader *ld, int status)
+{
+	struct state *st = ld->st;
+	if (status < 0) {
+		state_free(st);
+		st = NULL;
+	}
+	ld->cb(status, st, ld->ud);
+	free(ld);
+}
+
+static void aside_saved(int status, const void *data, size_t len, void *ud)
+{
+	struct loader *ld = ud;
+	if (status < 0) {
+		log_kv(LAB_LOG_ERROR, ld->st->name,
+		       "cannot copy the corrupt state file aside; leaving it in place",
+		       LAB_FS("key", ld->st->key), LAB_FS("error", lab_strerror(status)));
+		load_done(ld, status);
+		return;
+	}
+	ld->st->version = 1; /* dirty: the next flush replaces the corrupt file */
+	load_done(ld, 0);
+}
+
+static void load_corrupt(struct loader *ld, const char *why, const void *raw, size_t len)
+{
+	struct state *st = ld->st;
+	char aside[sizeof st->key + 32];
+	int rc;
+
+	snprintf(aside, sizeof aside, "%s.corrupt-%lld", st->key, (long long)time(NULL));
+	log_kv(LAB_LOG_ERROR, st->name, "state file is corrupt; moving it aside and starting empty",
+	       LAB_FS("key", st->key), LAB_FS("reason", why), LAB_FS("aside", aside),
+	       LAB_FI("bytes", (int64_t)len));
+	metric_add(M_STATE_CORRUPT, 1, st->name);
+	rc = storage_put(st->s, st->name, aside, raw ? raw : "", raw ? len : 0,
+			 "application/octet-stream", "no-store", LAB_PUT_ATOMIC, aside_saved, ld,
+			 NULL);
+	if (rc < 0)
+		aside_saved(rc, NULL, 0, ld);
+}
+
+static void load_got(int status, const void *data, size_t len, void *ud)
+{
+	struct loader *ld = ud;
+	const char *why = NULL;
+	json_object *o;
+	int rc;
+
+	if (status == LAB_ENOENT) {
+		load_done(ld, 0);
+		return;
+	}
+	if (status == LAB_EPARSE || status == LAB_ERANGE) {
+		load_corrupt(ld, status == LAB_EPARSE ? "gzip data is corrupt" : "too large",
+			     data, len);
+		return;
+	}
+	if (status < 0) {
+		log_kv(LAB_LOG_ERROR, ld->st->name, "cannot read the state file",
+		       LAB_FS("key", ld->st->key), LAB_FS("error", lab_strerror(status)));
+		load_done(ld, status);
+		return;
+	}
+	rc = state_parse(data, len, &o, &why);
+	if (rc == LAB_ENOMEM) {
+		load_done(ld, rc);
+		return;
+	}
+	if (rc < 0) {
+		load_corrupt(ld, why, data, len);
+		return;
+	}
+	json_object_put(ld->st->obj);
+	ld->st->obj = o;
+	load_done(ld, 0);
+}
+
+int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud)
+{
+	struct loader *ld;
+	int rc;
+
+	if (!s || !cb || !name_ok(plugin))
+		return LAB_EINVAL;
+	ld = calloc(1, sizeof *ld);
+	if (!ld)
+		return LAB_ENOMEM;
+	ld->st = state_new(s, plugin);
+	if (!ld->st) {
+		free(ld);
+		return LAB_ENOMEM;
+	}
+	ld->cb = cb;
+	ld->ud = ud;
+	rc = storage_get_flags(s, plugin, ld->st->key, STORAGE_GET_RAW_ON_ERROR, load_got, ld,
+			       NULL);
+	if (rc < 0) {
+		state_free(ld->st);
+		free(ld);
+	}
+	return rc;
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+int state_get(struct state *st, const char *key, const char **json, size_t *len)
+{
+	json_object *c, *v;
+	const char *text;
+	size_t n;
+
+	if (!st || !key || !json)
+		return LAB_EINVAL;
+	if (!json_object_object_get_ex(st->cache, key, &c)) {
+		if (!json_object_object_get_ex(st->obj, key, &v))
+			return LAB_ENOENT;
+		text = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &n);
+		c = text ? json_object_new_string_len(text, (int)n) : NULL;
+		if (!c)
+			return LAB_ENOMEM;
+		if (json_object_object_add(st->cache, key, c) != 0) {
+			json_object_put(c);
+			return LAB_ENOMEM;
+		}
+	}
+	*json = json_object_get_string(c);
+	if (len)
+		*len = (size_t)json_object_get_string_len(c);
+	return 0;
+}
+
+int state_set(struct state *st, const char *key, const char *json, size_t len)
+{
+	const char *why;
+	json_object *v;
+	int rc;
+
+	if (!st || !key || (!json && len))
+		return LAB_EINVAL;
+	if (!key_ok(key))
+		return LAB_EINVAL;
+	if (len > STATE_VALUE_MAX)
+		return LAB_ERANGE;
+	if (!json)
+		return LAB_EPARSE;
+	rc = parse_value(json, len, &v, &why);
+	if (rc < 0)
+		return rc;
+	if (json_object_object_add(st->obj, key, v) != 0) {
+		json_object_put(v);
+		return LAB_ENOMEM;
+	}
+	json_object_object_del(st->cache, key);
+	st->version++;
+	return 0;
+}
+
+int state_delete(struct state *st, const char *key)
+{
+	if (!st || !key)
+		return LAB_EINVAL;
+	if (!json_object_object_get_ex(st->obj, key, NULL))
+		return 0;
+	json_object_object_del(st->obj, key);
+	json_object_object_del(st->cache, key);
+	st->version++;
+	return 0;
+}
+
+int state_dirty(const struct state *st)
+{
+	return st && st->version != st->written;
+}
+
+int state_pending(const struct state *st)
+{
+	return st ? (st->op != NULL) + (st->queued_flag != 0) : 0;
+}
+
+/* ---- flushing ------------------------------------------------------------ */
+
+static int waiter_add(struct waiter **list, state_flush_cb cb, void *ud)
+{
+	struct waiter *w, **pp;
+	if (!cb)
+		return 0;
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return LAB_ENOMEM;
+	w->cb = cb;
+	w->ud = ud;
+	for (pp = list; *pp; pp = &(*pp)->next)
+		;
+	*pp = w;
+	return 0;
+}
+
+/* Calls and frees the callbacks; returns 1 if the state was freed meanwhile. */
+static int notify(struct state *st, struct waiter *w, int status)
+{
+	st->busy++;
+	while (w) {
+		struct waiter *n = w->next;
+		w->cb(status, w->ud);
+		free(w);
+		w = n;
+	}
+	st->busy--;
+	if (st->doomed && !st->busy) {
+		st->doomed = 0;
+		state_free(st);
+		return 1;
+	}
+	return 0;
+}
+
+static void flush_done(int status, const void *data, size_t len, void *ud);
+
+static int flush_start(struct state *st)
+{
+	size_t n = 0;
+	const char *text = json_object_to_json_string_length(st->obj, JSON_C_TO_STRING_PLAIN, &n);
+	int rc;
+
+	if (!text)
+		rc = LAB_ENOMEM;
+	else if (n > STATE_FILE_MAX)
+		rc = LAB_ERANGE; /* it could not be loaded back */
+	else
+		rc = storage_put(st->s, st->name, st->key, text, n, "application/json", "no-store",
+				 LAB_PUT_ATOMIC, flush_done, st, &st->op);
+	if (rc < 0) {
+		st->op = NULL;
+		metric_add(M_STATE_FLUSHES, 1, "failed");
+		log_kv(LAB_LOG_ERROR, st->name, "state flush failed", LAB_FS("key", st->key),
+		       LAB_FS("error", lab_strerror(rc)), LAB_FI("bytes", (int64_t)n));
+		return rc;
+	}
+	st->inflight_version = st->version;
+	return 0;
+}
+
+static void flush_done(int status, const void *data, size_t len, void *ud)
+{
+	struct state *st = ud;
+	struct waiter *w;
+	int rc;
+
+	st->op = NULL;
+	if (status >= 0) {
+		st->written = st->inflight_version;
+		metric_add(M_STATE_FLUSHES, 1, "ok");
+	} else {
+		metric_add(M_STATE_FLUSHES, 1, "failed");
+		/* the storage backend logged the cause */
+		log_kv(LAB_LOG_ERROR, st->name, "state flush failed", LAB_FS("key", st->key),
+		       LAB_FS("error", lab_strerror(status)));
+	}
+	w = st->inflight;
+	st->inflight = NULL;
+	if (notify(st, w, status < 0 ? status : 0))
+		return;
+	/* A callback may have started a write already (it joined or queued). */
+	while (st->queued_flag && !st->op) {
+		w = st->queued;
+		st->queued = NULL;
+		st->queued_flag = 0;
+		rc = flush_start(st);
+		if (rc == 0) {
+			st->inflight = w;
+			break;
+		}
+		if (notify(st, w, rc))
+			return;
+	}
+}
+
+int state_flush(struct state *st, int force, state_flush_cb cb, void *ud)
+{
+	int rc;
+
+	if (!st)
+		return LAB_EINVAL;
+	if (st->op) {
+		if (st->version == st->inflight_version)
+			return waiter_add(&st->inflight, cb, ud);
+		rc = waiter_add(&st->queued, cb, ud);
+		if (rc == 0)
+			st->queued_flag = 1;
+		return rc;
+	}
+	if (!force && !state_dirty(st))
+		return 1;
+	if (cb) {
+		struct waiter *w = calloc(1, sizeof *w);
+		if (!w)
+			return LAB_ENOMEM;
+		w->cb = cb;
+		w->ud = ud;
+		rc = flush_start(st);
+		if (rc < 0) {
+			free(w);
+			return rc;
+		}
+		st->inflight = w;
+		return 0;
+	}
+	return flush_start(st);
+}
