@@ -1,0 +1,91 @@
+/*
+ * probe.c — the ABI probe of the labd plugin SDK.
+ *
+ * This file is never shipped and never linked into labd.  tests/abi/abi-check.sh
+ * compiles it with fixed flags into a shared object with debug info, dumps that
+ * with libabigail's `abidw` and compares the dump with the baseline
+ * sdk/abi/lab-plugin.abi using `abidiff`.
+ *
+ * abidw only records types reachable from exported functions, so every public
+ * type of <lab/plugin.h> must be reachable from a function below: structs
+ * through pointers (that records their full layout), enums by value, callback
+ * typedefs through the structs that hold them.  When you add a public type to
+ * the header, reference it here too, then update the baseline deliberately
+ * (sdk/abi/README.md).
+ */
+#include <lab/plugin.h>
+
+/*
+ * Preprocessor constants are not in the debug info; mirror the ones that are
+ * part of the binary contract as enumerators, so that changing their value is
+ * reported like any other ABI change.  LAB_ABI_MINOR is deliberately absent:
+ * it grows with every compatible addition (see sdk/abi/README.md).
+ */
+enum lab_abi_probe_constants {
+	LAB_ABI_PROBE_MAGIC = LAB_PLUGIN_MAGIC,
+	LAB_ABI_PROBE_MAJOR = LAB_ABI_MAJOR,
+	LAB_ABI_PROBE_PLUGIN_SIZE_V1_0 = (int)LAB_PLUGIN_SIZE_V1_0
+};
+
+/* The structs whose layout is the contract (host table, descriptor, and the
+ * structs plugins build and pass by pointer), plus the opaque handles. */
+LAB_EXPORT int lab_abi_probe_structs(lab_ctx *ctx, const lab_host_api *api,
+				     const lab_plugin *plugin, const lab_field *field,
+				     const lab_setting *setting, const lab_param *param);
+LAB_EXPORT int lab_abi_probe_structs(lab_ctx *ctx, const lab_host_api *api,
+				     const lab_plugin *plugin, const lab_field *field,
+				     const lab_setting *setting, const lab_param *param)
+{
+	return ctx != NULL && api != NULL && plugin != NULL && field != NULL && setting != NULL &&
+	       param != NULL;
+}
+
+LAB_EXPORT int lab_abi_probe_handles(lab_timer *timer, lab_sub *sub, lab_op *op,
+				     const lab_rows *rows, const lab_cfg *cfg,
+				     const lab_network *network);
+LAB_EXPORT int lab_abi_probe_handles(lab_timer *timer, lab_sub *sub, lab_op *op,
+				     const lab_rows *rows, const lab_cfg *cfg,
+				     const lab_network *network)
+{
+	return timer != NULL || sub != NULL || op != NULL || rows != NULL || cfg != NULL ||
+	       network != NULL;
+}
+
+/* Every public enum, by value: their enumerators' values are ABI. */
+LAB_EXPORT int lab_abi_probe_enums(enum lab_error err, enum lab_log_level level,
+				   enum lab_field_type field_type,
+				   enum lab_setting_type setting_type,
+				   enum lab_setting_flags setting_flags,
+				   enum lab_param_type param_type, enum lab_query_flags query_flags,
+				   enum lab_put_flags put_flags,
+				   enum lab_abi_probe_constants constants);
+LAB_EXPORT int lab_abi_probe_enums(enum lab_error err, enum lab_log_level level,
+				   enum lab_field_type field_type,
+				   enum lab_setting_type setting_type,
+				   enum lab_setting_flags setting_flags,
+				   enum lab_param_type param_type, enum lab_query_flags query_flags,
+				   enum lab_put_flags put_flags,
+				   enum lab_abi_probe_constants constants)
+{
+	return (int)err + (int)level + (int)field_type + (int)setting_type + (int)setting_flags +
+	       (int)param_type + (int)query_flags + (int)put_flags + (int)constants;
+}
+
+/* The callback types (also reachable through lab_host_api; listed so that a
+ * typedef that stops being used by the table is still checked). */
+LAB_EXPORT int lab_abi_probe_callbacks(lab_query_cb query, lab_rows_cb rows,
+				       lab_storage_cb storage, lab_timer_cb timer, lab_msg_cb msg,
+				       lab_work_fn work, lab_work_done_cb work_done,
+				       lab_done_cb done);
+LAB_EXPORT int lab_abi_probe_callbacks(lab_query_cb query, lab_rows_cb rows,
+				       lab_storage_cb storage, lab_timer_cb timer, lab_msg_cb msg,
+				       lab_work_fn work, lab_work_done_cb work_done,
+				       lab_done_cb done)
+{
+	return query != NULL && rows != NULL && storage != NULL && timer != NULL && msg != NULL &&
+	       work != NULL && work_done != NULL && done != NULL;
+}
+
+/* The entry point's type, exactly as plugins export it. */
+LAB_EXPORT const lab_plugin *lab_plugin_entry(void);
+LAB_EXPORT const lab_plugin *lab_plugin_entry(void) { return NULL; }

@@ -1,0 +1,90 @@
+#!/bin/bash
+# Minor-version compatibility on the real host (SPEC §5.3):
+#  - a plugin built against the frozen v1.0 header (tests/abi/v1.0/lab/plugin.h)
+#    passes `labd -t` and does its work under `labd --once` on the current host;
+#  - a plugin built against a header one minor NEWER than the host's is refused
+#    at load, by `labd -t` and by `labd --once`, with a message naming both
+#    versions.
+set -eu
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+CC=${CC:-cc}
+LABD=$top_builddir/labd
+CFLAGS_PLUGIN="-std=c11 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC -fvisibility=hidden"
+
+T=$(mktemp -d /tmp/lab-oldminor-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$T/labd.log" ]; then echo "--- labd output (last 30 lines)" >&2; tail -n 30 "$T/labd.log" >&2; fi
+	exit 1
+}
+pass() { echo "ok - $*"; }
+
+[ -x "$LABD" ] || fail "$LABD not built"
+version_of() { # MAJOR.MINOR of the lab/plugin.h below $1
+	awk '$1 == "#define" && $2 == "LAB_ABI_MAJOR" { ma = $3 }
+	     $1 == "#define" && $2 == "LAB_ABI_MINOR" { mi = $3 }
+	     END { if (ma == "" || mi == "") exit 1; print ma "." mi }' "$1/lab/plugin.h"
+}
+frozen=$(version_of "$top_srcdir/tests/abi/v1.0") || fail "cannot read the frozen header's version"
+current=$(version_of "$top_srcdir/sdk/include") || fail "cannot read the SDK header's version"
+[ "$frozen" = 1.0 ] || fail "tests/abi/v1.0/lab/plugin.h must stay the ABI 1.0 header (it says $frozen)"
+major=${current%.*} minor=${current#*.}
+[ "$major" = 1 ] || fail "the SDK is now ABI $current: 1.x plugins are refused by design; freeze the new major's first header in tests/abi/ and update this test"
+newer="$major.$((minor + 1))"
+
+umask 022
+mkdir -p "$T/plugins" "$T/newer/lab"
+chmod 755 "$T" "$T/plugins"
+
+# Built against the frozen 1.0 header only: sdk/include is not on the path.
+$CC $CFLAGS_PLUGIN -I"$top_srcdir/tests/abi/v1.0" "$top_srcdir/tests/abi/oldminor.c" \
+	-o "$T/plugins/oldminor.so" || fail "cannot build the plugin against the v1.0 header"
+# A header from the future: the current one with the minor bumped.
+awk -v m=$((minor + 1)) '$1 == "#define" && $2 == "LAB_ABI_MINOR" { $3 = m } { print }' \
+	"$top_srcdir/sdk/include/lab/plugin.h" >"$T/newer/lab/plugin.h"
+$CC $CFLAGS_PLUGIN -I"$T/newer" -DPLUGIN_NAME='"newerminor"' "$top_srcdir/tests/abi/oldminor.c" \
+	-o "$T/plugins/newerminor.so" || fail "cannot build the plugin against the newer header"
+chmod 644 "$T"/plugins/*.so
+
+cat >"$T/labd.conf" <<CONF
+plugin_dir = "$T/plugins";
+admin = { listen = ""; };
+storage = { fs = { root = "$T/data"; }; };
+plugins = {
+  oldminor = { greeting = "built against 1.0"; };
+  newerminor = { enabled = false; };
+};
+CONF
+
+"$LABD" -t -c "$T/labd.conf" >"$T/labd.log" 2>&1 || fail "labd -t refused a plugin built against SDK 1.0 (host ABI $current)"
+pass "labd -t (ABI $current) accepts a plugin built against the 1.0 header"
+
+"$LABD" --once --plugin oldminor -c "$T/labd.conf" >"$T/labd.log" 2>&1 ||
+	fail "labd --once --plugin oldminor failed on host ABI $current"
+[ -f "$T/data/oldminor/done.json" ] || fail "the 1.0 plugin's document was not stored"
+doc=$(gzip -dc "$T/data/oldminor/done.json") || fail "document is not gzip-encoded"
+[ "$doc" = '{"greeting":"built against 1.0","runs":1}' ] || fail "document: $doc"
+grep -q 'host_abi_minor='"$minor" "$T/labd.log" || fail "the plugin did not log the host's ABI minor"
+gzip -dc "$T/data/state/modules/oldminor.json" | grep -q '"runs": *"*1' ||
+	fail "the 1.0 plugin's state was not saved"
+pass "labd --once runs the 1.0 plugin: config, timer, storage, state, broker, done"
+
+refused() { # refused WHAT: the log must name the plugin and both versions
+	grep 'newerminor' "$T/labd.log" | grep -F "$newer" | grep -qF "$current" ||
+		fail "$1: no clear refusal naming newerminor, ABI $newer and the host's $current"
+}
+if "$LABD" -t -c "$T/labd.conf" -D plugins.newerminor.enabled=true >"$T/labd.log" 2>&1; then
+	fail "labd -t accepted a plugin that needs ABI $newer (host has $current)"
+fi
+refused "labd -t"
+pass "labd -t refuses a plugin that needs ABI $newer: $(grep -F "$newer" "$T/labd.log" | head -n 1)"
+
+if "$LABD" --once --plugin newerminor -c "$T/labd.conf" >"$T/labd.log" 2>&1; then
+	fail "labd --once ran a plugin that needs ABI $newer (host has $current)"
+fi
+refused "labd --once"
+pass "labd --once refuses it too"
