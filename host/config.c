@@ -494,13 +494,14 @@ int config_load(const char *path, const char *const *overrides, size_t n, struct
 	config_set_include_dir(&c->cfg, dir);
 	if ((rc = read_file(c, path, err, errlen)))
 		goto fail;
-	if ((rc = config_subst_tree(config_root_setting(&c->cfg), err, errlen)))
-		goto fail;
+	/* Overrides first: a -D that replaces a ${VAR} setting makes VAR unneeded. */
 	for (size_t i = 0; i < n; i++) {
 		const char *ov = overrides[i] ? overrides[i] : "";
 		if ((rc = config_apply_override(c, host_schema, ov, (unsigned)(i + 1), err, errlen)))
 			goto fail;
 	}
+	if ((rc = config_subst_tree(config_root_setting(&c->cfg), err, errlen)))
+		goto fail;
 	rc = config_validate_group(config_root_setting(&c->cfg), host_schema, NULL, 1, err, errlen);
 	if (rc)
 		goto fail;

@@ -78,7 +78,8 @@ static int subst_string(config_setting_t *s, char *err, size_t errlen)
 	const char *v = config_setting_get_string(s);
 	struct buf b = BUF_INIT;
 	char why[320];
-	if (!v || !strstr(v, "${"))
+	/* -D values were expanded by the shell already; they are taken literally. */
+	if (!v || !strstr(v, "${") || config_setting_source_file(s) == config_override_file)
 		return 0;
 	int rc = expand(v, &b, why, sizeof why);
 	if (rc == 0 && !config_setting_set_string(s, b.data ? b.data : ""))

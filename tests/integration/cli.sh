@@ -71,4 +71,6 @@ write_conf 'example = { message = "${LABD_TEST_MSG}"; };'
 grep -q 'LABD_TEST_MSG' "$T/err" || fail "env error should name the variable"
 LABD_TEST_MSG=hi "$LABD" -t -c "$T/labd.conf" 2>"$T/err" || fail "env var set: $(cat "$T/err")"
 "$LABD" -t -c "$T/labd.conf" -D plugins.example.message=x 2>"$T/err" || fail "-D override: $(cat "$T/err")"
+"$LABD" -t -c "$T/labd.conf" -D 'plugins.example.message=${NOPE}' 2>"$T/err" ||
+	fail "-D values are literal, not expanded: $(cat "$T/err")"
 pass "env substitution and -D"
