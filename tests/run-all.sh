@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds labd twice — plain, and with ASan+UBSan — runs `make check` in both
-# and ends with one line "N passed, N failed, N skipped".
+# Builds labd twice — plain, and with ASan+UBSan — runs `make check` in both,
+# a valgrind pass over the plain build (tests/valgrind.sh), and ends with one
+# line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -38,7 +39,18 @@ run_build() {
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
+run_valgrind() {
+	echo "=== valgrind (memcheck) over build/"
+	out=$(sh "$top/tests/valgrind.sh" build 2>&1)
+	echo "$out" | sed '$d'
+	p=$(echo "$out" | sed -n '$s/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$out" | sed -n '$s/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	[ -n "$p" ] || { p=0; f=1; }
+	passed=$((passed + p)) failed=$((failed + f))
+}
+
 run_build build
+[ -f build/test-suite.log ] && run_valgrind
 run_build build-asan --enable-sanitizers
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -7,6 +7,19 @@ set -u
 LABD="$top_builddir/labd"
 T=$(mktemp -d /tmp/labd-it-XXXXXX)
 chmod 755 "$T"
+# LABD_VALGRIND=1 (tests/valgrind.sh): every labd run goes through memcheck;
+# an error or a definite leak makes labd exit 99, which the tests see.
+if [ "${LABD_VALGRIND:-0}" = 1 ]; then
+	cat >"$T/labd-vg" <<VG
+#!/bin/sh
+exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--log-file="$T/valgrind.%p.log" "$top_builddir/labd" "\$@"
+VG
+	chmod 755 "$T/labd-vg"
+	LABD="$T/labd-vg"
+	LABD_UNDER_VALGRIND=1
+	export LABD_UNDER_VALGRIND
+fi
 LABD_PID=""
 cleanup() {
 	if [ -n "$LABD_PID" ]; then kill -9 "$LABD_PID" 2>/dev/null; wait "$LABD_PID" 2>/dev/null; fi
