@@ -350,34 +350,6 @@ static void put_value(struct buf *b, double v)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp, min;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2; min = 0x80; cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3; min = 0x800; cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4; min = 0x10000; cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A label value: \, " and newline escaped; invalid UTF-8 (which would make
  * Prometheus reject the whole scrape) becomes U+FFFD. */
 static void put_escaped(struct buf *b, const char *s)
@@ -392,7 +364,7 @@ static void put_escaped(struct buf *b, const char *s)
 		} else if (p[i] == '\n') {
 			buf_puts(b, "\\n");
 			i++;
-		} else if ((l = utf8_len(p + i, n - i)) == 0) {
+		} else if ((l = utf8_seq(p + i, n - i)) == 0) {
 			buf_puts(b, "\xef\xbf\xbd");
 			i++;
 		} else {
