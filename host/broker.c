@@ -4,6 +4,8 @@
  * loop; the idle handle runs only while the queue is non-empty. */
 #include "broker.h"
 
+#include "build_config.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,10 +324,15 @@ static const struct broker_backend local_backend = {
 	.close = local_close,
 };
 
-/* A transport backend joins this table, e.g. `&broker_backend_nats` from
- * host/broker_nats.c, guarded by its configure conditional. */
+/* A transport backend joins this table, guarded by its configure conditional. */
+#ifdef HAVE_NATS
+extern const struct broker_backend broker_backend_nats; /* host/broker_nats.c */
+#endif
 static const struct broker_backend *const backends[] = {
 	&local_backend,
+#ifdef HAVE_NATS
+	&broker_backend_nats,
+#endif
 };
 
 /* ---- front ----------------------------------------------------------- */
@@ -349,7 +356,7 @@ int broker_open(uv_loop_t *loop, const struct host_conf *hc, struct broker **out
 		if (!nats_logged) {
 			nats_logged = 1;
 			log_msg(LAB_LOG_ERROR, NULL,
-				"broker backend nats is not available in this build yet");
+				"broker backend nats is not available: labd was built without libnats");
 		}
 		return LAB_ENOTSUP;
 	}

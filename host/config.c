@@ -38,7 +38,8 @@ static const lab_setting reload_keys[] = { DUR("drain_timeout", "10s"), END };
 static const lab_setting fs_keys[] = { STR("root", "/var/lib/lab/data"), END };
 static const lab_setting s3_keys[] = {
 	STR("endpoint", NULL), STR("region", "us-east-1"), STR("bucket", "lab-data"),
-	STR("access_key_id", NULL), STR("secret_access_key", NULL), END
+	STR("access_key_id", NULL), STR("secret_access_key", NULL), DUR("timeout", "30s"),
+	{ "max_retries", LAB_SET_INT, "4", NULL, NULL, 0 }, END
 };
 static const lab_setting storage_keys[] = {
 	STR("backend", "fs"), GROUP("fs", fs_keys), GROUP("s3", s3_keys), END
@@ -397,6 +398,12 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	DUP(h->s3_bucket, str_at(c, "storage.s3.bucket", NULL));
 	DUP(h->s3_access_key_id, str_at(c, "storage.s3.access_key_id", NULL));
 	DUP(h->s3_secret_access_key, str_at(c, "storage.s3.secret_access_key", NULL));
+	h->s3_timeout = dur_at(c, "storage.s3.timeout", &n);
+	if (h->s3_timeout <= 0)
+		return bad(err, errlen, c, n, "storage.s3.timeout", "must be positive");
+	h->s3_max_retries = int_at(c, "storage.s3.max_retries", &n);
+	if (h->s3_max_retries < 0 || h->s3_max_retries > 20)
+		return bad(err, errlen, c, n, "storage.s3.max_retries", "must be between 0 and 20");
 	if (strcmp(s, "s3") == 0) {
 		static const char s3_why[] = "required when storage.backend is \"s3\"";
 		static const char *const need[] = { "endpoint", "bucket", "access_key_id",

@@ -54,6 +54,8 @@ struct host_conf {
 	char *storage_backend; /* "fs" | "s3" */
 	char *fs_root;
 	char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key_id, *s3_secret_access_key;
+	int64_t s3_timeout;     /* seconds: one request attempt */
+	int64_t s3_max_retries; /* retries after the first attempt */
 
 	char *ch_url, *ch_database, *ch_user, *ch_password; /* password is secret */
 	int64_t ch_timeout; /* seconds */

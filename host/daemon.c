@@ -10,12 +10,15 @@
 #include "broker.h"
 #include "buf.h"
 #include "build_config.h"
+#include "clickhouse.h"
 #include "clock.h"
+#include "config_json.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "networks.h"
 #include "plugin_loader.h"
+#include "reload.h"
 #include "state.h"
 #include "storage.h"
 
@@ -202,6 +205,7 @@ static void slot_begin(struct slot *s)
 		slot_settled(s);
 		return;
 	}
+	config_json_plugin_ready(d, s); /* its describe entry; rewrites config.json */
 	if (d->opts.mode == MODE_TEST) {
 		log_kv(LAB_LOG_INFO, s->name, "plugin ok", LAB_FS("version", s->version));
 		slot_set_status(s, PS_LOADED);
@@ -275,7 +279,9 @@ static void slot_activate(struct slot *s)
 	struct daemon *d = s->d;
 	struct plugin_image *img = NULL;
 	char err[600];
-	int rc = plugin_image_open(s->name, s->path, NULL, &img, err, sizeof err);
+	/* Serve mode loads private copies (reload.c), so files may be overwritten in place. */
+	int rc = plugin_image_open(s->name, s->path, d->copy_dir[0] ? d->copy_dir : NULL, &img, err,
+				   sizeof err);
 	if (rc == 0) {
 		const struct plugin_conf *pc = config_plugin(d->cfg, s->name);
 		struct plugin_conf tmp = { 0 };
@@ -336,6 +342,16 @@ void daemon_once_done(struct daemon *d, struct slot *s, int status)
 	slot_deactivate(s, after_phase_deactivate);
 }
 
+/* Shared with reload.c / config_reload.c (daemon.h). */
+void daemon_slot_status(struct slot *s, int status) { slot_set_status(s, status); }
+void daemon_slot_event(struct slot *s, const char *event) { publish_plugin_event(s, event); }
+void daemon_slot_started(struct slot *s) { slot_started(s); }
+void daemon_slot_activate(struct slot *s) { slot_activate(s); }
+void daemon_slot_deactivate(struct slot *s, void (*then)(struct slot *s))
+{
+	slot_deactivate(s, then);
+}
+
 /* ---- periodic state flush ------------------------------------------------ */
 
 static void flush_tick(uv_timer_t *h)
@@ -369,6 +385,12 @@ static int admin_readyz(void *ud, struct buf *out)
 	if (d->storage && storage_ready(d->storage, &why) != 0) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "storage: %s", why ? why : "not ready");
+		buf_puts(&reasons, n++ ? "," : "");
+		buf_json_str(&reasons, msg, strlen(msg));
+	}
+	if (d->ch && clickhouse_ready(d->ch, &why) != 0) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "clickhouse: %s", why ? why : "unreachable");
 		buf_puts(&reasons, n++ ? "," : "");
 		buf_json_str(&reasons, msg, strlen(msg));
 	}
@@ -448,6 +470,8 @@ static struct slot *find_slot(struct daemon *d, const char *name)
 	return NULL;
 }
 
+struct slot *daemon_find_slot(struct daemon *d, const char *name) { return find_slot(d, name); }
+
 static int admin_error(struct buf *out, int code, const char *msg)
 {
 	buf_puts(out, "{\"error\":");
@@ -467,7 +491,9 @@ static int admin_action(void *ud, const char *name, const char *action, struct b
 	if (d->stopping)
 		return admin_error(out, 409, "daemon is stopping");
 	if (strcmp(action, "reload") == 0)
-		return admin_error(out, 501, "hot reload is not implemented yet");
+		return reload_admin(s, out);
+	if (reload_busy(s))
+		return admin_error(out, 409, "plugin is being reloaded; try again");
 	if (strcmp(action, "run") == 0) {
 		if (!s->inst || s->status != PS_RUNNING)
 			return admin_error(out, 409, "plugin is not running");
@@ -529,6 +555,7 @@ static void daemon_finish(struct daemon *d)
 		admin_stop(d->admin);
 		d->admin = NULL;
 	}
+	reload_stop(d); /* file watchers and debounce timers */
 	uv_timer_stop(&d->flush_timer);
 	close_handle((uv_handle_t *)&d->flush_timer);
 	close_handle((uv_handle_t *)&d->exit_timer);
@@ -545,7 +572,9 @@ static void daemon_shutdown(struct daemon *d)
 {
 	if (!d->stopping) {
 		d->stopping = 1;
-		d->pending = 0;
+		/* Held through the loop: a slot that stops synchronously must not
+		 * finish the daemon (close the broker) before the next one stops. */
+		d->pending = 1;
 		for (size_t i = 0; i < d->n_slots; i++) {
 			struct slot *s = &d->slots[i];
 			if (s->state_loading) {
@@ -558,7 +587,7 @@ static void daemon_shutdown(struct daemon *d)
 				slot_deactivate(s, shutdown_slot_done);
 			}
 		}
-		if (d->pending)
+		if (--d->pending)
 			return;
 	}
 	if (d->pending == 0)
@@ -576,8 +605,12 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
 	if (signum == SIGHUP) {
+		if (d->opts.mode == MODE_SERVE && !d->stopping) {
+			config_reload(d);
+			return;
+		}
 		log_msg(LAB_LOG_WARN, NULL,
-			"SIGHUP received: configuration reload is not supported by this version; restart labd to apply changes");
+			"SIGHUP received: configuration reload only applies to the running service; ignored");
 		return;
 	}
 	if (d->stopping) {
@@ -724,6 +757,21 @@ int daemon_main(const struct daemon_opts *opts)
 				lab_strerror(rc));
 			goto out_loop;
 		}
+		rc = clickhouse_open(d->loop, hc, &d->ch);
+		if (rc) {
+			fprintf(stderr, "labd: cannot create the ClickHouse client: %s\n",
+				lab_strerror(rc));
+			goto out_loop;
+		}
+	}
+	/* config_url networks: fetched (blocking, nothing runs yet), cached in storage. */
+	rc = networks_fetch_urls(d->nets, d->loop, d->storage, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "labd: %s\n", err);
+		if (d->storage)
+			storage_close(d->storage); /* freed by the loop run at out_loop */
+		d->storage = NULL;
+		goto out_loop;
 	}
 
 	uv_signal_init(d->loop, &d->sig_int);
@@ -762,6 +810,7 @@ int daemon_main(const struct daemon_opts *opts)
 			uv_timer_start(&d->flush_timer, flush_tick,
 				       (uint64_t)hc->state_flush_interval * 1000,
 				       (uint64_t)hc->state_flush_interval * 1000);
+		reload_setup(d); /* private-copy dir, plugin file watchers */
 		for (size_t i = 0; i < d->n_slots; i++)
 			if (d->slots[i].enabled)
 				slot_activate(&d->slots[i]);
@@ -801,6 +850,9 @@ out_services:
 		storage_close(d->storage);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 out_loop:
+	if (d->ch)
+		clickhouse_close(d->ch);
+	d->ch = NULL;
 	if (d->broker)
 		broker_close(d->broker);
 	uv_run(d->loop, UV_RUN_DEFAULT);
@@ -808,6 +860,8 @@ out_loop:
 		log_msg(LAB_LOG_DEBUG, NULL, "event loop closed with handles still open");
 	free_slots(d);
 	networks_free(d->nets);
+	config_json_free();
+	reload_cleanup(d); /* pending reload images, retired configs, private-copy dir */
 out_early:
 	free(d->loop);
 	metrics_free();

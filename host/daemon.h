@@ -53,6 +53,7 @@ struct daemon {
 	struct config *cfg;
 	struct networks *nets;
 	struct storage *storage;
+	struct clickhouse *ch; /* NULL in --test */
 	struct broker *broker;
 	struct admin *admin;
 	struct slot *slots;
@@ -73,5 +74,13 @@ int daemon_main(const struct daemon_opts *opts);
 uint64_t daemon_drain_ms(const struct daemon *d);
 /* Called by the host API when a plugin reports its --once result. */
 void daemon_once_done(struct daemon *d, struct slot *s, int status);
+
+/* Slot life-cycle steps, shared with reload.c and config_reload.c. */
+void daemon_slot_status(struct slot *s, int status);
+void daemon_slot_event(struct slot *s, const char *event); /* lab.host.plugin */
+void daemon_slot_started(struct slot *s); /* inst just started: RUNNING, event, run sub */
+void daemon_slot_activate(struct slot *s);
+void daemon_slot_deactivate(struct slot *s, void (*then)(struct slot *s));
+struct slot *daemon_find_slot(struct daemon *d, const char *name);
 
 #endif

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "broker.h"
+#include "ch_internal.h"
+#include "clickhouse.h"
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
@@ -242,12 +244,58 @@ static int api_storage_delete(lab_ctx *ctx, const char *key, lab_storage_cb cb, 
 	return storage_call(ctx, SOP_DELETE, key, NULL, 0, NULL, NULL, 0, cb, ud, out);
 }
 
-/* ---- ClickHouse (arrives with the data-plane work) --------------------- */
+/* ---- ClickHouse (host/clickhouse.c) ------------------------------------- */
+
+static int query_rows(const lab_rows *batch, void *ud)
+{
+	struct lab_op *op = ud;
+	struct instance *inst = op->inst;
+	if (inst && inst->callbacks_allowed && op->rows_cb)
+		op->rows_cb(&inst->pub, batch, op->ud);
+	return 0;
+}
+
+static void query_done(int status, const char *errmsg, const lab_rows *rows, void *ud)
+{
+	struct lab_op *op = ud;
+	lab_query_cb cb = op->query_cb;
+	void *cud = op->ud;
+	struct instance *inst;
+	if (instance_op_finish(op, &inst) && cb)
+		cb(&inst->pub, status, errmsg, rows, cud);
+	instance_op_after(inst);
+}
 
 static int api_query(lab_ctx *ctx, const char *sql, const lab_param *params, size_t n,
 		     unsigned flags, lab_rows_cb on_rows, lab_query_cb cb, void *ud, lab_op **out)
 {
-	return LAB_ENOTSUP;
+	struct instance *inst = instance_of(ctx);
+	struct clickhouse *ch = inst->d->ch;
+	if (!sql || (n && !params) || (flags & ~(unsigned)LAB_QUERY_STREAM) ||
+	    ((flags & LAB_QUERY_STREAM) && !on_rows))
+		return LAB_EINVAL;
+	if (!ch)
+		return LAB_ESTATE;
+	if (!instance_accepts_work(inst) && inst->phase != INST_DRAINING)
+		return LAB_ECANCELED;
+	struct lab_op *op = instance_op_new(inst, OP_QUERY);
+	if (!op)
+		return LAB_ENOMEM;
+	op->query_cb = cb;
+	op->rows_cb = on_rows;
+	op->ud = ud;
+	struct ch_query *q = NULL;
+	int rc = clickhouse_query(ch, instance_name(inst), sql, params, n, flags, query_rows,
+				  query_done, op, &q);
+	if (rc < 0) {
+		struct instance *dummy;
+		instance_op_finish(op, &dummy);
+		return rc;
+	}
+	op->inner = q;
+	if (out)
+		*out = op;
+	return 0;
 }
 
 static int api_op_cancel(lab_ctx *ctx, lab_op *op)
@@ -255,17 +303,32 @@ static int api_op_cancel(lab_ctx *ctx, lab_op *op)
 	return instance_op_cancel(instance_of(ctx), op);
 }
 
-static size_t api_rows_count(const lab_rows *r) { return 0; }
-static size_t api_rows_columns(const lab_rows *r) { return 0; }
-static const char *api_rows_column_name(const lab_rows *r, size_t c) { return NULL; }
-static int api_rows_is_null(const lab_rows *r, size_t row, size_t c) { return LAB_ERANGE; }
+static size_t api_rows_count(const lab_rows *r) { return ch_rows_count(r); }
+static size_t api_rows_columns(const lab_rows *r) { return ch_rows_columns(r); }
+static const char *api_rows_column_name(const lab_rows *r, size_t c)
+{
+	return ch_rows_column_name(r, c);
+}
+static int api_rows_is_null(const lab_rows *r, size_t row, size_t c)
+{
+	return ch_rows_is_null(r, row, c);
+}
 static int api_rows_str(const lab_rows *r, size_t row, size_t c, const char **s, size_t *l)
 {
-	return LAB_ERANGE;
+	return ch_rows_str(r, row, c, s, l);
 }
-static int api_rows_i64(const lab_rows *r, size_t row, size_t c, int64_t *o) { return LAB_ERANGE; }
-static int api_rows_u64(const lab_rows *r, size_t row, size_t c, uint64_t *o) { return LAB_ERANGE; }
-static int api_rows_f64(const lab_rows *r, size_t row, size_t c, double *o) { return LAB_ERANGE; }
+static int api_rows_i64(const lab_rows *r, size_t row, size_t c, int64_t *o)
+{
+	return ch_rows_i64(r, row, c, o);
+}
+static int api_rows_u64(const lab_rows *r, size_t row, size_t c, uint64_t *o)
+{
+	return ch_rows_u64(r, row, c, o);
+}
+static int api_rows_f64(const lab_rows *r, size_t row, size_t c, double *o)
+{
+	return ch_rows_f64(r, row, c, o);
+}
 
 /* ---- broker ---------------------------------------------------------- */
 

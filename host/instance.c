@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "clickhouse.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -209,6 +210,10 @@ int instance_op_cancel(struct instance *inst, lab_op *op)
 	if (op->kind == OP_STORAGE && op->inner) {
 		/* The storage layer promises not to call back: free now. */
 		storage_cancel(op->inner);
+		free(op);
+	} else if (op->kind == OP_QUERY && op->inner) {
+		/* Same promise from the ClickHouse client. */
+		clickhouse_cancel(op->inner);
 		free(op);
 	} else {
 		/* Completion will still arrive; it finds the op detached. */

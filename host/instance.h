@@ -98,8 +98,10 @@ struct lab_op {
 	struct instance *inst; /* NULL once detached (cancelled) */
 	struct list link;
 	int kind;
-	void *inner; /* struct storage_op * for OP_STORAGE */
+	void *inner; /* struct storage_op * for OP_STORAGE, struct ch_query * for OP_QUERY */
 	lab_storage_cb storage_cb;
+	lab_query_cb query_cb;
+	lab_rows_cb rows_cb;
 	lab_done_cb done_cb;
 	void *ud;
 	const char *opname; /* metric label: put/get/exists/delete */

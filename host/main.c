@@ -49,6 +49,9 @@ static void usage(FILE *out)
 		"  -h, --help            print this help, then exit\n"
 		"\n"
 		"Signals: SIGINT/SIGTERM stop gracefully (drain, flush state); a second one exits at once.\n"
+		"         SIGHUP reloads the plugin sections of the configuration (docs/reload.md).\n"
+		"Plugin files are hot-reloaded when they change on disk. labctl(1) (labctl -h) drives\n"
+		"the admin API: labctl list | reload NAME | enable NAME | disable NAME | run NAME.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n",
 		DEFAULT_CONFIG);
 }

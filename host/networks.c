@@ -39,6 +39,7 @@ struct lab_network {
 	size_t n_forks;
 	struct vrange *ranges; /* sorted by lo, non-overlapping */
 	size_t n_ranges;
+	char *config_url; /* while its config.yaml is still to be fetched */
 };
 
 struct networks {
@@ -476,11 +477,12 @@ static int load_one(struct lab_network *net, const struct network_conf *nc, char
 			return rc;
 		}
 	} else if (nc->config_url) {
-		snprintf(err, errlen,
-			 "%snetwork '%s': config_url is not supported by this build yet; "
-			 "download the config.yaml and set config_file instead",
-			 conf_where(nc, where, sizeof where), net->name);
-		return LAB_ENOTSUP;
+		/* Fetched later by networks_fetch_urls (networks_url.c), once
+		 * storage (its cache) is open. */
+		if (!(net->config_url = strdup(nc->config_url))) {
+			snprintf(err, errlen, "out of memory");
+			return LAB_ENOMEM;
+		}
 	}
 	return load_ranges(net, nc, err, errlen);
 }
@@ -495,6 +497,7 @@ static void network_clear(struct lab_network *net)
 	for (size_t i = 0; i < net->n_ranges; i++)
 		free(net->ranges[i].entity);
 	free(net->ranges);
+	free(net->config_url);
 }
 
 void networks_free(struct networks *n)
@@ -599,6 +602,39 @@ const char *network_entity(const lab_network *net, uint64_t index)
 }
 
 size_t network_fork_count(const lab_network *net) { return net ? net->n_forks : 0; }
+
+const char *network_pending_url(const lab_network *net) { return net ? net->config_url : NULL; }
+
+int networks_apply_yaml(struct networks *n, size_t i, const char *text, size_t len,
+			const char *file, char *err, size_t errlen)
+{
+	uint32_t sps, spe;
+	char **names;
+	uint64_t *epochs;
+	size_t nf;
+	if (!n || i >= n->n)
+		return LAB_EINVAL;
+	if (len > MAX_FILE) {
+		snprintf(err, errlen, "%s: larger than %u bytes", file ? file : "<yaml>", MAX_FILE);
+		return LAB_ERANGE;
+	}
+	int rc = networks_parse_yaml(text, len, file, &sps, &spe, &names, &epochs, &nf, err, errlen);
+	if (rc)
+		return rc;
+	struct lab_network *net = &n->v[i];
+	for (size_t k = 0; k < net->n_forks; k++)
+		free(net->fork_names[k]);
+	free(net->fork_names);
+	free(net->fork_epochs);
+	net->fork_names = names;
+	net->fork_epochs = epochs;
+	net->n_forks = nf;
+	net->seconds_per_slot = sps;
+	net->slots_per_epoch = spe;
+	free(net->config_url);
+	net->config_url = NULL;
+	return 0;
+}
 
 int network_fork_at(const lab_network *net, size_t i, const char **name, uint64_t *epoch)
 {

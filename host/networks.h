@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "config.h"
 #include "lab/plugin.h"
@@ -29,6 +30,24 @@ const char *network_entity(const lab_network *net, uint64_t validator_index);
 /* Forks in activation order (for config.json). */
 size_t network_fork_count(const lab_network *net);
 int network_fork_at(const lab_network *net, size_t i, const char **name, uint64_t *epoch);
+
+/* The config_url of network `net` while its config.yaml has not been
+ * fetched yet (until then it has the defaults and no forks), else NULL. */
+const char *network_pending_url(const lab_network *net);
+/* Parse `text` (named `file` in errors) as the config.yaml of network i and
+ * use it; clears the pending URL.  On error the network is unchanged. */
+int networks_apply_yaml(struct networks *n, size_t i, const char *text, size_t len,
+			const char *file, char *err, size_t errlen);
+
+struct storage;
+/* Fetches every pending config_url (networks_url.c): blocking libcurl, at
+ * start-up only, before the plugins run.  A fetched file is cached in
+ * storage (key state/networks/NAME.yaml) when `st` is not NULL; when the
+ * fetch fails, the cached copy is used with a warning (the loop is run
+ * until the storage operation completes).  Neither: LAB_ECONFIG naming the
+ * network in err. */
+int networks_fetch_urls(struct networks *n, uv_loop_t *loop, struct storage *st, char *err,
+			size_t errlen);
 
 /* Parse one network config.yaml text (tests, fuzzing). */
 int networks_parse_yaml(const char *text, size_t len, const char *file, uint32_t *seconds_per_slot,

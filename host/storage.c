@@ -53,6 +53,7 @@ static const struct {
 	int (*open)(uv_loop_t *loop, const struct host_conf *hc, struct storage_backend **out);
 } backends[] = {
 	{ "fs", storage_fs_open },
+	{ "s3", storage_s3_open },
 };
 
 /* ---- keys and headers ---------------------------------------------------- */

@@ -87,6 +87,7 @@ struct storage_backend {
 
 /* Backends.  Each returns 0 and a backend, or LAB_E* after logging why. */
 int storage_fs_open(uv_loop_t *loop, const struct host_conf *hc, struct storage_backend **out);
+int storage_s3_open(uv_loop_t *loop, const struct host_conf *hc, struct storage_backend **out);
 
 /* The top-level directory the fs backend keeps object headers under; it is
  * not a valid first key segment on any backend (so a tree stays syncable). */

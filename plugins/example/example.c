@@ -150,7 +150,11 @@ static const char *example_describe(void *self)
 	return ex->describe_buf;
 }
 
-LAB_PLUGIN_DEFINE(.name = "example", .version = "1.0.0",
+#ifndef EXAMPLE_VERSION /* tests build a second variant with another version */
+#define EXAMPLE_VERSION "1.0.0"
+#endif
+
+LAB_PLUGIN_DEFINE(.name = "example", .version = EXAMPLE_VERSION,
 		  .description = "Tutorial plugin: a timer that counts, state, events and --once",
 		  .settings = settings, .init = example_init, .start = example_start,
 		  .stop = example_stop, .destroy = example_destroy, .once = example_once,

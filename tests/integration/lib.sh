@@ -64,6 +64,9 @@ CONF
 
 # start_labd ARGS...: runs labd in the background, waits for the admin port.
 start_labd() {
+	# The log is read for the admin port: a stale one from an earlier start
+	# would be read before the new process truncates it.
+	rm -f "$T/labd.log"
 	"$LABD" -c "$T/labd.conf" "$@" 2>"$T/labd.log" &
 	LABD_PID=$!
 	i=0

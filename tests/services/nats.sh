@@ -9,6 +9,9 @@
 #             NATS_URL=nats://127.0.0.1:PORT
 #             NATS_MONITOR_URL=http://127.0.0.1:PORT
 #             NATS_PID=PID
+#           NATS_PORT=P (environment) binds client port P instead: a restart
+#           test stops the server and starts it again on the same port and
+#           DIR (JetStream data in DIR/js survives)
 #   stop    SIGTERM (SIGKILL after 20 s); --purge removes what start created
 #   status  exit 0 and print DIR/env when the monitor answers
 set -u
@@ -29,7 +32,7 @@ start() {
 	mkdir -p "$DIR/js" "$DIR/ports"
 	svc_created "$DIR" js ports nats.log stdout.log env pid
 	rm -f "$DIR"/ports/*.ports
-	"$bin" -js -sd "$DIR/js" -a 127.0.0.1 -p -1 -m -1 --ports_file_dir "$DIR/ports" \
+	"$bin" -js -sd "$DIR/js" -a 127.0.0.1 -p "${NATS_PORT:--1}" -m -1 --ports_file_dir "$DIR/ports" \
 		-l "$DIR/nats.log" </dev/null >"$DIR/stdout.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$DIR/pid"

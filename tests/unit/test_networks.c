@@ -441,9 +441,24 @@ static void test_load_errors(void **state)
 	nc[0].name = "ok";
 	nc[1].name = "remote";
 	nc[1].config_url = "https://example.org/config.yaml";
-	assert_int_equal(networks_load(&hc, &n, err, sizeof err), LAB_ENOTSUP);
-	assert_null(n);
-	assert_non_null(strstr(err, "network 'remote': config_url is not supported"));
+	/* config_url: loaded with the defaults, pending until fetched. */
+	assert_int_equal(networks_load(&hc, &n, err, sizeof err), 0);
+	assert_string_equal(network_pending_url(networks_find(n, "remote")),
+			    "https://example.org/config.yaml");
+	assert_null(network_pending_url(networks_find(n, "ok")));
+	assert_int_equal(network_fork_count(networks_find(n, "remote")), 0);
+	const char *fetched = "SECONDS_PER_SLOT: 6\nDENEB_FORK_EPOCH: 9\n";
+	assert_int_equal(networks_apply_yaml(n, 1, "SLOTS_PER_EPOCH: [", 18, "u", err, sizeof err),
+			 LAB_EPARSE);
+	assert_non_null(network_pending_url(networks_find(n, "remote"))); /* unchanged */
+	assert_int_equal(networks_apply_yaml(n, 1, fetched, strlen(fetched), "u", err, sizeof err), 0);
+	assert_null(network_pending_url(networks_find(n, "remote")));
+	assert_int_equal(network_seconds_per_slot(networks_find(n, "remote")), 6);
+	uint64_t e = 0;
+	assert_int_equal(network_fork_epoch(networks_find(n, "remote"), "deneb", &e), 0);
+	assert_int_equal(e, 9);
+	networks_free(n);
+	n = NULL;
 
 	nc[1].config_url = NULL;
 	nc[1].config_file = "/nonexistent/dir/config.yaml";

@@ -1,0 +1,37 @@
+/* The frontend's config.json (SPEC §9.4), written by the host to storage
+ * key `config.json`:
+ *   {"modules":{PREFIX:{...}},
+ *    "ethereum":{"networks":{NAME:{"genesis_time":int,
+ *        "forks":{"consensus":{FORK:{"min_client_versions":{},"epoch":int}}}}}}}
+ * Module entries are the plugins' `describe` objects.  See docs/operations.md. */
+#ifndef LAB_HOST_CONFIG_JSON_H
+#define LAB_HOST_CONFIG_JSON_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct daemon;
+struct slot;
+struct networks;
+
+/* A plugin finished init (d->slots[i].inst is READY): record its describe
+ * entry and (re)write config.json.  Writes are asynchronous and coalesced:
+ * at most one is in flight, and the last one carries every entry recorded
+ * so far.  Failures are logged; they never stop a plugin. */
+void config_json_plugin_ready(struct daemon *d, struct slot *s);
+
+/* Builds the document from the recorded entries and `nets` (tests). */
+int config_json_build(const struct networks *nets, struct buf *out);
+
+/* Validates one describe text: a JSON object of at most
+ * CONFIG_JSON_ENTRY_MAX bytes.  Returns its module key (path_prefix if it
+ * is a non-empty string, else `plugin`) in key[keylen]; LAB_EPARSE,
+ * LAB_ERANGE otherwise. */
+#define CONFIG_JSON_ENTRY_MAX ((size_t)1 << 20)
+int config_json_entry_check(const char *plugin, const char *text, char *key, size_t keylen);
+
+/* Frees the recorded entries (end of daemon_main). */
+void config_json_free(void);
+
+#endif

@@ -1,0 +1,25 @@
+/* SHA-256 (FIPS 180-4), small and self-contained: the S3 backend sends the
+ * hex digest of every request body in x-amz-content-sha256. */
+#ifndef LAB_HOST_SHA256_H
+#define LAB_HOST_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_LEN 32
+
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;          /* bytes hashed so far */
+	unsigned char blk[64];
+	size_t fill;           /* bytes in blk */
+};
+
+void sha256_init(struct sha256 *s);
+void sha256_update(struct sha256 *s, const void *data, size_t len);
+void sha256_final(struct sha256 *s, unsigned char out[SHA256_LEN]);
+
+/* One-shot: the lowercase hex digest of data (65 bytes with the NUL). */
+void sha256_hex(const void *data, size_t len, char out[2 * SHA256_LEN + 1]);
+
+#endif

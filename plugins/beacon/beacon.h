@@ -1,0 +1,138 @@
+/*
+ * beacon plugin — shared declarations of the plugin glue (beacon.c: config,
+ * loops, state) and the batch engine (batch.c: one pass over a set of slots:
+ * exists → queries → documents → puts).
+ */
+#ifndef BEACON_BEACON_H
+#define BEACON_BEACON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lab/plugin.h>
+
+#include "geo.h"
+#include "slotdoc.h"
+
+#define BC_MAX_BATCH 256
+#define BC_MAX_INFLIGHT 2
+#define BC_PENDING_MAX 4096
+#define BC_MISSED_KEEP 256
+
+struct beacon;
+struct batch;
+
+enum bc_target { BC_TO_FORK = 0, BC_TO_SLOT = 1, BC_TO_DATE = 2 };
+
+struct bc_net {
+	struct beacon *bc;
+	const lab_network *nw;
+	const char *name;
+	int64_t head_lag;
+	int64_t concurrency;
+	int target_kind;
+	const char *to_fork, *to_date;
+	int64_t to_slot;
+	uint64_t target; /* resolved backfill target slot */
+
+	/* backfill */
+	uint64_t bf_next; /* next slot to take (downward); below target = finished */
+	int bf_have;      /* bf_next valid */
+	int bf_finished;
+	struct batch *bf_fifo[BC_MAX_INFLIGHT]; /* in slot order: [0] is the highest range */
+	int bf_n;
+	uint64_t bf_backoff_ms;
+	int bf_discard; /* a batch failed: drop the ones behind it as they finish */
+	lab_timer *bf_timer;
+
+	/* head */
+	uint64_t last_head;
+	uint64_t head_slot;
+	int head_busy;
+	int head_ok; /* head_slot stored or handed to trailing */
+	unsigned head_attempt;
+
+	/* trailing */
+	uint64_t *pending;
+	size_t npending, cappending;
+	int trail_busy;
+	uint64_t trail_below; /* the current round takes pending slots below this */
+	uint64_t missed[BC_MISSED_KEEP];
+	size_t nmissed;
+
+	/* --once */
+	uint64_t once_next, once_low;
+	int once_inflight;
+	int once_finished;
+	uint64_t n_stored, n_missed, n_failed, n_exists;
+};
+
+struct beacon {
+	lab_ctx *ctx;
+	const char *prefix;
+	int64_t head_delay_ms;
+	struct bc_net *nets;
+	size_t nnets;
+	struct geo_table geo; /* constant (cities.c) */
+	int stopping;
+	int once;
+	int once_reported;
+	struct batch *batches; /* every live batch, for destroy */
+	lab_sub *reprocess_sub;
+	char *describe;
+};
+
+enum bc_kind { BK_ONCE, BK_HEAD, BK_TRAIL, BK_BACKFILL, BK_REPROCESS };
+
+/* Per-slot outcome. */
+enum bc_wstatus { W_TODO = 0, W_EXISTS, W_STORED, W_NOBLOCK, W_FAILED };
+
+struct bc_slotw {
+	struct sd_slot sd;
+	int status;
+};
+
+typedef void (*bc_batch_done)(struct batch *b);
+
+struct arena_chunk;
+
+struct batch {
+	struct beacon *bc;
+	struct bc_net *net;
+	int kind;
+	int force; /* skip the exists check (reprocess) */
+	uint64_t *slots; /* ascending */
+	struct bc_slotw *w;
+	size_t n;
+	int ops;    /* operations in flight */
+	int failed; /* a query failed: the whole batch failed */
+	int phase;
+	int finished;
+	uint64_t t0;
+	bc_batch_done done;
+	struct arena_chunk *arena;
+	struct batch *next_live, **prev_live;
+	uint64_t u64; /* for the caller */
+};
+
+/* Start a batch over `slots` (n ≥ 1, ascending, copied).  done() is called once
+ * (on the loop) unless the plugin is torn down first; then batch_free(). */
+int batch_start(struct beacon *bc, struct bc_net *net, int kind, int force, const uint64_t *slots,
+		size_t n, bc_batch_done done, struct batch **out);
+void batch_free(struct batch *b);
+
+/* loops.c */
+struct json_object;
+int bc_json_u64(struct json_object *o, uint64_t *out); /* non-negative integer */
+void bc_state_load(struct bc_net *net);
+void bc_state_save(struct bc_net *net);
+void bc_once_begin(struct beacon *bc);
+void bc_serve_begin(struct beacon *bc);
+void bc_backfill_pump(struct bc_net *net);
+void bc_trail_fire(lab_ctx *ctx, lab_timer *t, void *ud); /* a trailing round now */
+
+/* Storage key of a slot document. */
+int bc_key(const struct beacon *bc, const struct bc_net *net, uint64_t slot, char *buf,
+	   size_t size);
+
+#endif

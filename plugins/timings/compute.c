@@ -1,0 +1,335 @@
+/* compute.c — pure computation of the timings plugin (see compute.h). */
+#include "compute.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const tm_set_names[TM_NSETS] = { "all", "mev", "non_mev", "solo_mev",
+					     "solo_non_mev" };
+
+void tm_buf_free(struct tm_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void tm_buf_add(struct tm_buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1) {
+			if (cap > SIZE_MAX / 2) {
+				b->oom = 1;
+				return;
+			}
+			cap *= 2;
+		}
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void tm_buf_puts(struct tm_buf *b, const char *s) { tm_buf_add(b, s, strlen(s)); }
+
+void tm_buf_jstr(struct tm_buf *b, const char *s)
+{
+	tm_buf_add(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[8];
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			tm_buf_add(b, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			snprintf(esc, sizeof esc, "\\u%04x", *p);
+			tm_buf_add(b, esc, 6);
+		} else {
+			tm_buf_add(b, (const char *)p, 1);
+		}
+	}
+	tm_buf_add(b, "\"", 1);
+}
+
+void tm_buf_i64(struct tm_buf *b, int64_t v)
+{
+	char s[24];
+	int n = snprintf(s, sizeof s, "%" PRId64, v);
+	tm_buf_add(b, s, (size_t)n);
+}
+
+void tm_buf_f64(struct tm_buf *b, double v)
+{
+	char e[40], s[400];
+	int p, exp10;
+	if (!isfinite(v)) {
+		tm_buf_puts(b, "null");
+		return;
+	}
+	if (v == 0) {
+		tm_buf_puts(b, signbit(v) ? "-0.0" : "0.0");
+		return;
+	}
+	/* Shortest precision that reads back as the same double. */
+	for (p = 1; p < 17; p++) {
+		snprintf(e, sizeof e, "%.*e", p - 1, v);
+		if (strtod(e, NULL) == v)
+			break;
+	}
+	snprintf(e, sizeof e, "%.*e", p - 1, v);
+	exp10 = atoi(strchr(e, 'e') + 1);
+	if (exp10 >= -4 && exp10 < 16) {
+		int dec = p - 1 - exp10;
+		snprintf(s, sizeof s, "%.*f", dec > 0 ? dec : 0, v);
+		tm_buf_puts(b, s);
+		if (!strchr(s, '.'))
+			tm_buf_puts(b, ".0");
+		return;
+	}
+	tm_buf_puts(b, e); /* "1e+16", "1.5e-05": Python's spelling too */
+}
+
+double tm_round_half_even(double x)
+{
+	if (!isfinite(x))
+		return x;
+	double f = floor(x), d = x - f;
+	if (d > 0.5)
+		return f + 1;
+	if (d < 0.5)
+		return f;
+	return fmod(f, 2.0) == 0 ? f : f + 1;
+}
+
+int64_t tm_bucket_kb_qc(int64_t q, int c)
+{
+	int64_t r = q + ((c > 0 || (c == 0 && (q & 1))) ? 1 : 0);
+	return (r < 1 ? 1 : r) * 32;
+}
+
+int64_t tm_bucket_kb(uint64_t total)
+{
+	if (total < 1)
+		total = 1;
+	uint64_t rem = total % 32768;
+	return tm_bucket_kb_qc((int64_t)(total / 32768), rem > 16384 ? 1 : rem == 16384 ? 0 : -1);
+}
+
+int tm_block_timings_json(const struct tm_bt_row *r, size_t n, struct tm_buf *o)
+{
+	static const char *const names[] = { "mins", "maxs", "avgs", "p05s", "p50s", "p95s" };
+	tm_buf_puts(o, "{\"timestamps\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			tm_buf_add(o, ",", 1);
+		tm_buf_i64(o, r[i].ts);
+	}
+	for (size_t k = 0; k < 6; k++) {
+		tm_buf_puts(o, "],\"");
+		tm_buf_puts(o, names[k]);
+		tm_buf_puts(o, "\":[");
+		for (size_t i = 0; i < n; i++) {
+			const double v[6] = { r[i].min, r[i].max, r[i].avg,
+					      r[i].p05, r[i].p50, r[i].p95 };
+			if (i)
+				tm_buf_add(o, ",", 1);
+			tm_buf_f64(o, v[k]);
+		}
+	}
+	tm_buf_puts(o, "],\"blocks\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			tm_buf_add(o, ",", 1);
+		tm_buf_i64(o, r[i].blocks);
+	}
+	tm_buf_puts(o, "]}");
+	return o->oom ? -1 : 0;
+}
+
+static int64_t group_kb(const struct tm_cdf_group *g) { return tm_bucket_kb_qc(g->q, g->c); }
+
+static int cmp_group(const void *a, const void *b)
+{
+	int64_t x = group_kb(a), y = group_kb(b);
+	return x < y ? -1 : x > y;
+}
+
+int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct tm_buf *o)
+{
+	size_t m = 0;
+	if (n)
+		qsort(g, n, sizeof *g, cmp_group);
+	/* Merge the groups of one bucket into the first of them. */
+	for (size_t i = 0; i < n; i++) {
+		if (m && group_kb(&g[m - 1]) == group_kb(&g[i])) {
+			for (int s = 0; s < TM_NSETS; s++) {
+				g[m - 1].sum[s] += g[i].sum[s];
+				g[m - 1].cnt[s] += g[i].cnt[s];
+			}
+		} else {
+			g[m++] = g[i];
+		}
+	}
+	tm_buf_puts(o, "{\"sizes_kb\":[");
+	int first = 1;
+	for (size_t i = 0; i < m; i++) {
+		if (!g[i].cnt[TM_ALL])
+			continue;
+		if (!first)
+			tm_buf_add(o, ",", 1);
+		first = 0;
+		tm_buf_i64(o, group_kb(&g[i]));
+	}
+	tm_buf_puts(o, "],\"arrival_times_ms\":{");
+	for (int s = 0; s < TM_NSETS; s++) {
+		if (s)
+			tm_buf_add(o, ",", 1);
+		tm_buf_jstr(o, tm_set_names[s]);
+		tm_buf_puts(o, ":[");
+		first = 1;
+		for (size_t i = 0; i < m; i++) {
+			if (!g[i].cnt[s])
+				continue;
+			if (!first)
+				tm_buf_add(o, ",", 1);
+			first = 0;
+			/* Arrivals are integers, so the sum is exact below 2^53
+			 * and sum/count equals the mean however it is summed. */
+			tm_buf_f64(o, tm_round_half_even((double)g[i].sum[s] / (double)g[i].cnt[s]));
+		}
+		tm_buf_add(o, "]", 1);
+	}
+	tm_buf_puts(o, "}}");
+	return o->oom ? -1 : 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+void tm_iso8601(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm)) {
+		snprintf(out, 32, "1970-01-01T00:00:00+00:00");
+		return;
+	}
+	/* Years beyond 9999 do not fit the format: clamp (state times only). */
+	if (tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+		snprintf(out, 32, "9999-12-31T23:59:59+00:00");
+		return;
+	}
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", (tm.tm_year + 1900) % 10000,
+		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+		 tm.tm_sec % 100);
+}
+
+static int digits(const char *s, size_t len, size_t at, int n, int *out)
+{
+	int v = 0;
+	if (at + (size_t)n > len)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (s[at + i] < '0' || s[at + i] > '9')
+			return -1;
+		v = v * 10 + (s[at + i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int tm_parse_iso8601(const char *s, size_t len, int64_t *out)
+{
+	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 1;
+	size_t i = 19;
+	if (len < 19 || digits(s, len, 0, 4, &y) || s[4] != '-' || digits(s, len, 5, 2, &mo) ||
+	    s[7] != '-' || digits(s, len, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
+	    digits(s, len, 11, 2, &h) || s[13] != ':' || digits(s, len, 14, 2, &mi) ||
+	    s[16] != ':' || digits(s, len, 17, 2, &se))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
+		return -1;
+	if (i < len && s[i] == '.') {
+		size_t j = ++i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == j)
+			return -1;
+	}
+	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+		i++;
+	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
+		sign = s[i] == '-' ? -1 : 1;
+		if (digits(s, len, i + 1, 2, &oh) || i + 3 >= len || s[i + 3] != ':' ||
+		    digits(s, len, i + 4, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		i += 6;
+	}
+	if (i != len)
+		return -1;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+	       sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+int tm_due(int64_t now, int64_t last, int64_t interval)
+{
+	if (last == INT64_MIN || last > now)
+		return 1; /* never done, or a clock that went back: do it */
+	return now - last >= interval;
+}
+
+int tm_valid_segment(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 128 || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int tm_valid_prefix(const char *s)
+{
+	char seg[129];
+	if (!*s)
+		return 0;
+	for (;;) {
+		size_t n = strcspn(s, "/");
+		if (n == 0 || n >= sizeof seg)
+			return 0;
+		memcpy(seg, s, n);
+		seg[n] = '\0';
+		if (!tm_valid_segment(seg))
+			return 0;
+		if (!s[n])
+			return 1;
+		s += n + 1;
+	}
+}

@@ -1,0 +1,765 @@
+/*
+ * timings — block arrival statistics and the block-size CDF per (network,
+ * time window), the successor of the original beacon_chain_timings module
+ * (SPEC §9.1, docs/plugins/timings.md).
+ *
+ * Work unit ("job"): one processor (block_timings or size_cdf) for one
+ * (network, window).  Jobs run one at a time, in a pass over all of them:
+ *   query (streamed) -> document built on a worker (lab_work) -> put_atomic
+ *   -> event lab.timings.updated -> state last_processed[NETWORK/WINDOW].
+ * A tick (every min(interval, 60 s)) starts a pass that runs the jobs whose
+ * last success is at least `interval` old, so a failed job is retried at the
+ * next tick.  --once and `run` start a pass that runs every job.
+ * All heavy lifting (FINAL, grouping, quantiles, the size_cdf joins) happens
+ * in ClickHouse; the plugin only averages a few hundred groups and writes.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <lab/plugin.h>
+
+#include "compute.h"
+
+#ifndef JSON_C_TO_STRING_NOSLASHESCAPE
+#define JSON_C_TO_STRING_NOSLASHESCAPE 0
+#endif
+
+static const lab_setting window_settings[] = {
+	{ .name = "file", .type = LAB_SET_STRING, .flags = LAB_SETTING_REQUIRED,
+	  .desc = "document name (NETWORK/FILE.json), unique, [A-Za-z0-9._-]" },
+	{ .name = "step", .type = LAB_SET_DURATION, .flags = LAB_SETTING_REQUIRED,
+	  .desc = "block_timings bucket width (positive)" },
+	{ .name = "label", .type = LAB_SET_STRING, .flags = LAB_SETTING_REQUIRED,
+	  .desc = "label shown by the front end" },
+	{ .name = "range", .type = LAB_SET_DURATION, .flags = LAB_SETTING_REQUIRED,
+	  .desc = "window start relative to now (negative, e.g. \"-720h\")" },
+	{ 0 },
+};
+
+static const lab_setting settings[] = {
+	{ .name = "networks", .type = LAB_SET_STRINGS,
+	  .desc = "networks to process (default: every ethereum.networks entry)" },
+	{ .name = "time_windows", .type = LAB_SET_LIST, .children = window_settings,
+	  .desc = "windows { file, step, label, range } (default: last_30_days, last_60_days, "
+		  "last_90_days)" },
+	{ .name = "interval", .type = LAB_SET_DURATION, .def = "1h",
+	  .desc = "minimum time between two runs of one (network, window)" },
+	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "beacon_chain_timings",
+	  .desc = "storage prefix of the documents" },
+	{ 0 },
+};
+
+/* The original's windows, used when time_windows is not configured. */
+static const struct {
+	const char *file, *step, *label, *range;
+	int64_t step_s, range_s;
+} default_windows[] = {
+	{ "last_30_days", "6h", "Last 30d", "-720h", 6 * 3600, -720 * 3600 },
+	{ "last_60_days", "6h", "Last 60d", "-1440h", 6 * 3600, -1440 * 3600 },
+	{ "last_90_days", "24h", "Last 90d", "-2160h", 24 * 3600, -2160 * 3600 },
+};
+
+enum { K_BLOCK_TIMINGS, K_SIZE_CDF, K_N };
+static const char *const kind_names[K_N] = { "block_timings", "size_cdf" };
+
+struct window {
+	const char *file, *step_text, *label, *range_text;
+	int64_t step, range;
+};
+
+struct job {
+	int kind;
+	size_t net, win;
+	int64_t start, end;
+	char key[512];
+	/* query results */
+	struct tm_bt_row *bt;
+	struct tm_cdf_group *cdf;
+	size_t n, cap;
+	int row_err;
+	/* the document, built on a worker */
+	struct tm_buf doc;
+	int build_rc;
+	uint64_t t_query, t_build;
+};
+
+struct timings {
+	lab_ctx *ctx;
+	const char *prefix;
+	int64_t interval;
+	const char **nets;
+	size_t nnet;
+	struct window *wins;
+	size_t nwin;
+	json_object *state[K_N]; /* {"last_processed":{"NET/WIN":"ISO"}} */
+
+	int busy;        /* a pass is running */
+	int force;       /* the running pass ignores the schedule */
+	int again;       /* a forced pass was asked for while busy */
+	int once;        /* the running pass is the --once pass */
+	int stopping;
+	int pass_rc;     /* first failure of the pass */
+	size_t next;     /* next job index of the pass */
+	struct job job;  /* the job in flight (busy) */
+	char *describe;
+};
+
+static size_t njobs(const struct timings *tm) { return (size_t)K_N * tm->nnet * tm->nwin; }
+
+static void run_next(struct timings *tm);
+
+/* ------------------------------------------------------------------ state */
+
+static json_object *last_map(struct timings *tm, int kind)
+{
+	json_object *lp;
+	if (json_object_object_get_ex(tm->state[kind], "last_processed", &lp) &&
+	    json_object_is_type(lp, json_type_object))
+		return lp;
+	return NULL;
+}
+
+static int64_t last_success(struct timings *tm, int kind, size_t net, size_t win)
+{
+	char k[512];
+	json_object *lp = last_map(tm, kind), *v;
+	int64_t t;
+	snprintf(k, sizeof k, "%s/%s", tm->nets[net], tm->wins[win].file);
+	if (!lp || !json_object_object_get_ex(lp, k, &v) || !json_object_is_type(v, json_type_string))
+		return INT64_MIN;
+	if (tm_parse_iso8601(json_object_get_string(v), (size_t)json_object_get_string_len(v), &t))
+		return INT64_MIN; /* untrusted state: an unreadable time means "never" */
+	return t;
+}
+
+/* Loads one processor's state; anything malformed starts it afresh. */
+static int load_state(struct timings *tm, int kind)
+{
+	const char *json;
+	size_t len;
+	json_object *o = NULL, *lp;
+	if (lab_state_get(tm->ctx, kind_names[kind], &json, &len) == 0 && len < (size_t)1 << 30) {
+		json_tokener *tok = json_tokener_new();
+		if (!tok)
+			return LAB_ENOMEM;
+		o = json_tokener_parse_ex(tok, json, (int)len);
+		json_tokener_free(tok);
+		if (o && !json_object_is_type(o, json_type_object)) {
+			json_object_put(o);
+			o = NULL;
+		}
+	}
+	if (!o && !(o = json_object_new_object()))
+		return LAB_ENOMEM;
+	if (!json_object_object_get_ex(o, "last_processed", &lp) ||
+	    !json_object_is_type(lp, json_type_object)) {
+		if (!(lp = json_object_new_object()) ||
+		    json_object_object_add(o, "last_processed", lp) < 0) {
+			json_object_put(lp);
+			json_object_put(o);
+			return LAB_ENOMEM;
+		}
+	}
+	tm->state[kind] = o;
+	return 0;
+}
+
+static int save_success(struct timings *tm, const struct job *j)
+{
+	char k[512], iso[32];
+	json_object *lp = last_map(tm, j->kind), *s;
+	const char *text;
+	snprintf(k, sizeof k, "%s/%s", tm->nets[j->net], tm->wins[j->win].file);
+	tm_iso8601(lab_now(tm->ctx), iso);
+	if (!lp || !(s = json_object_new_string(iso)))
+		return LAB_ENOMEM;
+	if (json_object_object_add(lp, k, s) < 0) {
+		json_object_put(s);
+		return LAB_ENOMEM;
+	}
+	text = json_object_to_json_string_ext(tm->state[j->kind], JSON_C_TO_STRING_PLAIN |
+								       JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text)
+		return LAB_ENOMEM;
+	return lab_state_set(tm->ctx, kind_names[j->kind], text, strlen(text));
+}
+
+/* ------------------------------------------------------------------ SQL */
+
+/* Time bucket = slot_start_date_time floored to a multiple of step seconds
+ * since the Unix epoch.  quantile() as the original (reservoir sampling:
+ * exact up to 8192 values per bucket, linear interpolation).  The argument is
+ * cast to Float64 because 18.16 returns quantile(UInt32) as a truncated
+ * UInt32 while modern servers (production) return the interpolated Float64. */
+static const char sql_block_timings[] =
+	"SELECT toUInt64(intDiv(toUInt64(toUInt32(slot_start_date_time)), ?) * ?) AS t,"
+	" min(propagation_slot_start_diff), max(propagation_slot_start_diff),"
+	" avg(propagation_slot_start_diff),"
+	" quantile(0.05)(toFloat64(propagation_slot_start_diff)),"
+	" quantile(0.50)(toFloat64(propagation_slot_start_diff)),"
+	" quantile(0.95)(toFloat64(propagation_slot_start_diff)), count(*)"
+	" FROM beacon_api_eth_v1_events_block FINAL"
+	" WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
+	" AND propagation_slot_start_diff < 6000"
+	" GROUP BY t ORDER BY t";
+
+/*
+ * The five inputs of size_cdf joined in ClickHouse, one JOIN per SELECT
+ * (18.16), groups by q = total / 32768 and c = sign(total % 32768 - 16384)
+ * (multiIf: 18.16 has no sign())
+ * so that the half-to-even bucket rounding is decided in C exactly.
+ * Canonical blocks with a non-NULL size INNER JOIN the per-slot minimum
+ * arrival (both needed); blobs, MEV and entity are LEFT joins (absent = 0).
+ */
+static const char sql_size_cdf[] =
+	"SELECT q, c,"
+	" sum(arrival), count(),"
+	" sumIf(arrival, mev = 1), countIf(mev = 1),"
+	" sumIf(arrival, mev = 0), countIf(mev = 0),"
+	" sumIf(arrival, solo = 1 AND mev = 1), countIf(solo = 1 AND mev = 1),"
+	" sumIf(arrival, solo = 1 AND mev = 0), countIf(solo = 1 AND mev = 0)"
+	" FROM ("
+	"  SELECT intDiv(total, 32768) AS q,"
+	"   toInt8(multiIf(total % 32768 > 16384, 1, total % 32768 = 16384, 0, -1)) AS c,"
+	"   arrival, mev, solo"
+	"  FROM ("
+	"   SELECT proposer_index, arrival, mev,"
+	"    greatest(toUInt64(block_size) + toUInt64(blob_bytes), toUInt64(1)) AS total"
+	"   FROM ("
+	"    SELECT slot, proposer_index, block_size, arrival, blob_bytes"
+	"    FROM ("
+	"     SELECT slot, proposer_index, block_size, arrival"
+	"     FROM ("
+	"      SELECT slot, proposer_index,"
+	"       assumeNotNull(block_total_bytes_compressed) AS block_size"
+	"      FROM canonical_beacon_block FINAL"
+	"      WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
+	"       AND block_total_bytes_compressed IS NOT NULL"
+	"     ) ALL INNER JOIN ("
+	"      SELECT slot, min(propagation_slot_start_diff) AS arrival"
+	"      FROM beacon_api_eth_v1_events_block FINAL"
+	"      WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
+	"      GROUP BY slot"
+	"     ) USING (slot)"
+	"    ) ANY LEFT JOIN ("
+	"     SELECT slot, count() * 131072 AS blob_bytes"
+	"     FROM canonical_beacon_blob_sidecar FINAL"
+	"     WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
+	"     GROUP BY slot"
+	"    ) USING (slot)"
+	"   ) ANY LEFT JOIN ("
+	"    SELECT slot, toUInt8(1) AS mev"
+	"    FROM mev_relay_proposer_payload_delivered FINAL"
+	"    WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
+	"    GROUP BY slot"
+	"   ) USING (slot)"
+	"  ) ANY LEFT JOIN ("
+	"   SELECT `index` AS proposer_index, toUInt8(any(entity) = 'solo_stakers') AS solo"
+	"   FROM ethseer_validator_entity FINAL"
+	"   WHERE meta_network_name = ?"
+	"   GROUP BY `index`"
+	"  ) USING (proposer_index)"
+	" )"
+	" GROUP BY q, c ORDER BY q, c";
+
+/* ------------------------------------------------------------------ a job */
+
+static void job_reset(struct job *j)
+{
+	free(j->bt);
+	free(j->cdf);
+	tm_buf_free(&j->doc);
+	memset(j, 0, sizeof *j);
+}
+
+static void job_finish(struct timings *tm, int rc, const char *what, const char *errmsg)
+{
+	struct job *j = &tm->job;
+	if (rc < 0) {
+		lab_logkv(tm->ctx, LAB_LOG_WARN, "timings job failed; retried at the next tick",
+			  LAB_FS("kind", kind_names[j->kind]), LAB_FS("network", tm->nets[j->net]),
+			  LAB_FS("window", tm->wins[j->win].file), LAB_FS("step", what),
+			  LAB_FS("error", errmsg ? errmsg : lab_strerror(rc)));
+		if (!tm->pass_rc)
+			tm->pass_rc = rc;
+	}
+	job_reset(j);
+	run_next(tm);
+}
+
+static void on_stored(lab_ctx *ctx, int status, const void *data, size_t len, void *ud)
+{
+	struct timings *tm = ud;
+	struct job *j = &tm->job;
+	char ev[768];
+	(void)data;
+	(void)len;
+	if (status < 0) {
+		job_finish(tm, status, "store", NULL);
+		return;
+	}
+	int n = snprintf(ev, sizeof ev,
+			 "{\"network\":\"%s\",\"window\":\"%s\",\"kind\":\"%s\",\"key\":\"%s\"}",
+			 tm->nets[j->net], tm->wins[j->win].file, kind_names[j->kind], j->key);
+	if (n > 0 && (size_t)n < sizeof ev)
+		lab_publish(ctx, "timings.updated", ev, (size_t)n);
+	int rc = save_success(tm, j);
+	if (rc < 0) {
+		job_finish(tm, rc, "state", NULL);
+		return;
+	}
+	lab_logkv(ctx, LAB_LOG_INFO, "timings document stored", LAB_FS("key", j->key),
+		  LAB_FI("rows", (int64_t)j->n), LAB_FI("query_ms", (int64_t)j->t_query),
+		  LAB_FI("build_ms", (int64_t)j->t_build));
+	job_finish(tm, 0, NULL, NULL);
+}
+
+/* lab_monotonic_ms() is not among the thread-safe calls: read the clock here. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Worker thread: only the pure code and the thread-safe host calls. */
+static void build_doc(void *ud)
+{
+	struct timings *tm = ud;
+	struct job *j = &tm->job;
+	uint64_t t0 = mono_ms();
+	if (j->kind == K_BLOCK_TIMINGS)
+		j->build_rc = tm_block_timings_json(j->bt, j->n, &j->doc);
+	else
+		j->build_rc = tm_size_cdf_json(j->cdf, j->n, &j->doc);
+	j->t_build = mono_ms() - t0;
+}
+
+static void built(lab_ctx *ctx, int status, void *ud)
+{
+	struct timings *tm = ud;
+	struct job *j = &tm->job;
+	if (status < 0 || j->build_rc < 0) {
+		job_finish(tm, status < 0 ? status : LAB_ENOMEM, "build", NULL);
+		return;
+	}
+	int rc = lab_storage_put_atomic(ctx, j->key, j->doc.p, j->doc.len, "application/json",
+					"max-age=3600", on_stored, tm);
+	if (rc < 0)
+		job_finish(tm, rc, "store", NULL);
+}
+
+static int grow(struct job *j, size_t more, size_t elem, void **arr)
+{
+	if (j->n + more <= j->cap)
+		return 0;
+	size_t cap = j->cap ? j->cap : 64;
+	while (cap < j->n + more) {
+		if (cap > SIZE_MAX / 2 / elem)
+			return LAB_ENOMEM;
+		cap *= 2;
+	}
+	void *p = realloc(*arr, cap * elem);
+	if (!p)
+		return LAB_ENOMEM;
+	*arr = p;
+	j->cap = cap;
+	return 0;
+}
+
+static void on_rows(lab_ctx *ctx, const lab_rows *r, void *ud)
+{
+	struct timings *tm = ud;
+	struct job *j = &tm->job;
+	size_t n = lab_rows_count(ctx, r);
+	if (j->row_err)
+		return;
+	if (lab_rows_columns(ctx, r) != (j->kind == K_BLOCK_TIMINGS ? 8u : 12u)) {
+		j->row_err = LAB_EPARSE;
+		return;
+	}
+	if (j->kind == K_BLOCK_TIMINGS) {
+		if ((j->row_err = grow(j, n, sizeof *j->bt, (void **)&j->bt)))
+			return;
+		for (size_t i = 0; i < n; i++) {
+			struct tm_bt_row *o = &j->bt[j->n];
+			if (lab_rows_i64(ctx, r, i, 0, &o->ts) < 0 ||
+			    lab_rows_f64(ctx, r, i, 1, &o->min) < 0 ||
+			    lab_rows_f64(ctx, r, i, 2, &o->max) < 0 ||
+			    lab_rows_f64(ctx, r, i, 3, &o->avg) < 0 ||
+			    lab_rows_f64(ctx, r, i, 4, &o->p05) < 0 ||
+			    lab_rows_f64(ctx, r, i, 5, &o->p50) < 0 ||
+			    lab_rows_f64(ctx, r, i, 6, &o->p95) < 0 ||
+			    lab_rows_i64(ctx, r, i, 7, &o->blocks) < 0) {
+				j->row_err = LAB_EPARSE;
+				return;
+			}
+			j->n++;
+		}
+	} else {
+		if ((j->row_err = grow(j, n, sizeof *j->cdf, (void **)&j->cdf)))
+			return;
+		for (size_t i = 0; i < n; i++) {
+			struct tm_cdf_group *o = &j->cdf[j->n];
+			int64_t c;
+			if (lab_rows_i64(ctx, r, i, 0, &o->q) < 0 ||
+			    lab_rows_i64(ctx, r, i, 1, &c) < 0 || c < -1 || c > 1 || o->q < 0) {
+				j->row_err = LAB_EPARSE;
+				return;
+			}
+			o->c = (int)c;
+			for (int s = 0; s < TM_NSETS; s++) {
+				if (lab_rows_u64(ctx, r, i, 2 + 2 * (size_t)s, &o->sum[s]) < 0 ||
+				    lab_rows_u64(ctx, r, i, 3 + 2 * (size_t)s, &o->cnt[s]) < 0) {
+					j->row_err = LAB_EPARSE;
+					return;
+				}
+			}
+			j->n++;
+		}
+	}
+}
+
+static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_rows *rows,
+		     void *ud)
+{
+	struct timings *tm = ud;
+	struct job *j = &tm->job;
+	(void)rows;
+	j->t_query = lab_monotonic_ms(ctx) - j->t_query;
+	if (status < 0) {
+		job_finish(tm, status, "query", errmsg);
+		return;
+	}
+	if (j->row_err) {
+		job_finish(tm, j->row_err, "rows", NULL);
+		return;
+	}
+	int rc = lab_work_submit(ctx, build_doc, built, tm);
+	if (rc < 0)
+		job_finish(tm, rc, "build", NULL);
+}
+
+static int start_job(struct timings *tm, int kind, size_t net, size_t win)
+{
+	struct job *j = &tm->job;
+	const struct window *w = &tm->wins[win];
+	const char *nw = tm->nets[net];
+	int rc;
+	job_reset(j);
+	j->kind = kind;
+	j->net = net;
+	j->win = win;
+	j->end = lab_now(tm->ctx);
+	j->start = j->end + w->range;
+	int n = snprintf(j->key, sizeof j->key, "%s/%s/%s/%s.json", tm->prefix, kind_names[kind],
+			 nw, w->file);
+	if (n < 0 || (size_t)n >= sizeof j->key)
+		return LAB_ERANGE;
+	j->t_query = lab_monotonic_ms(tm->ctx);
+	if (kind == K_BLOCK_TIMINGS) {
+		lab_param p[] = { LAB_PINT(w->step), LAB_PINT(w->step), LAB_PTIME(j->start),
+				  LAB_PTIME(j->end), LAB_PSTR(nw) };
+		rc = lab_query_stream(tm->ctx, sql_block_timings, p, sizeof p / sizeof *p, on_rows,
+				      on_query, tm);
+	} else {
+		lab_param p[] = { LAB_PTIME(j->start), LAB_PTIME(j->end), LAB_PSTR(nw),
+				  LAB_PTIME(j->start), LAB_PTIME(j->end), LAB_PSTR(nw),
+				  LAB_PTIME(j->start), LAB_PTIME(j->end), LAB_PSTR(nw),
+				  LAB_PTIME(j->start), LAB_PTIME(j->end), LAB_PSTR(nw),
+				  LAB_PSTR(nw) };
+		rc = lab_query_stream(tm->ctx, sql_size_cdf, p, sizeof p / sizeof *p, on_rows,
+				      on_query, tm);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ passes */
+
+static void once_flushed(lab_ctx *ctx, int status, void *ud)
+{
+	struct timings *tm = ud;
+	lab_done(ctx, tm->pass_rc < 0 ? tm->pass_rc : status);
+}
+
+static void pass_end(struct timings *tm)
+{
+	tm->busy = 0;
+	if (tm->once) {
+		tm->once = 0;
+		int rc = lab_state_flush(tm->ctx, once_flushed, tm);
+		if (rc < 0)
+			lab_done(tm->ctx, rc);
+		return;
+	}
+	if (tm->again && !tm->stopping) {
+		tm->again = 0;
+		tm->busy = 1;
+		tm->force = 1;
+		tm->pass_rc = 0;
+		tm->next = 0;
+		run_next(tm);
+	}
+}
+
+/* Starts the next job of the pass that is due (or every job when forced). */
+static void run_next(struct timings *tm)
+{
+	int64_t now = lab_now(tm->ctx);
+	while (tm->next < njobs(tm) && !tm->stopping) {
+		size_t i = tm->next++;
+		size_t per = tm->nnet * tm->nwin;
+		int kind = (int)(i / per);
+		size_t net = (i % per) / tm->nwin, win = i % tm->nwin;
+		if (!tm->force && !tm_due(now, last_success(tm, kind, net, win), tm->interval))
+			continue;
+		int rc = start_job(tm, kind, net, win);
+		if (rc == 0)
+			return;
+		lab_logkv(tm->ctx, LAB_LOG_WARN, "timings job not started; retried at the next tick",
+			  LAB_FS("kind", kind_names[kind]), LAB_FS("network", tm->nets[net]),
+			  LAB_FS("window", tm->wins[win].file), LAB_FS("error", lab_strerror(rc)));
+		if (!tm->pass_rc)
+			tm->pass_rc = rc;
+		job_reset(&tm->job);
+	}
+	pass_end(tm);
+}
+
+static void start_pass(struct timings *tm, int force)
+{
+	if (tm->busy) {
+		if (force)
+			tm->again = 1;
+		return;
+	}
+	tm->busy = 1;
+	tm->force = force;
+	tm->pass_rc = 0;
+	tm->next = 0;
+	run_next(tm);
+}
+
+static void on_tick(lab_ctx *ctx, lab_timer *t, void *ud)
+{
+	(void)ctx;
+	(void)t;
+	start_pass(ud, 0);
+}
+
+/* ------------------------------------------------------------------ config */
+
+static int cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path, const char *what)
+{
+	const char *file = "?";
+	int line = 0;
+	lab_cfg_where(ctx, node, path, &file, &line);
+	lab_logf(ctx, LAB_LOG_ERROR, "%s:%d: setting '%s': %s", file, line, path, what);
+	return LAB_ECONFIG;
+}
+
+static int read_networks(struct timings *tm)
+{
+	lab_ctx *ctx = tm->ctx;
+	int n = lab_cfg_count(ctx, NULL, "networks");
+	if (n < 0)
+		return cfg_error(ctx, NULL, "networks", "not a list of strings");
+	size_t count = n ? (size_t)n : lab_network_count(ctx);
+	if (!count)
+		return cfg_error(ctx, NULL, "networks", "no networks (ethereum.networks is empty)");
+	if (!(tm->nets = calloc(count, sizeof *tm->nets)))
+		return LAB_ENOMEM;
+	tm->nnet = count;
+	for (size_t i = 0; i < count; i++) {
+		const char *name;
+		if (!n) {
+			tm->nets[i] = lab_network_name(ctx, lab_network_at(ctx, i));
+			continue;
+		}
+		const lab_cfg *e;
+		if (lab_cfg_elem(ctx, NULL, "networks", (int)i, &e) < 0 ||
+		    lab_cfg_string(ctx, e, NULL, &name) < 0)
+			return cfg_error(ctx, NULL, "networks", "not a list of strings");
+		if (!lab_network_find(ctx, name)) {
+			char msg[160];
+			snprintf(msg, sizeof msg, "unknown network \"%.100s\" (not in ethereum.networks)",
+				 name);
+			return cfg_error(ctx, NULL, "networks", msg);
+		}
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(tm->nets[k], name))
+				return cfg_error(ctx, NULL, "networks", "network listed twice");
+		tm->nets[i] = name;
+	}
+	return 0;
+}
+
+static int read_windows(struct timings *tm)
+{
+	lab_ctx *ctx = tm->ctx;
+	int n = lab_cfg_count(ctx, NULL, "time_windows");
+	if (n < 0)
+		return cfg_error(ctx, NULL, "time_windows", "not a list");
+	size_t count = n ? (size_t)n : sizeof default_windows / sizeof *default_windows;
+	if (!(tm->wins = calloc(count, sizeof *tm->wins)))
+		return LAB_ENOMEM;
+	tm->nwin = count;
+	for (size_t i = 0; i < count; i++) {
+		struct window *w = &tm->wins[i];
+		const lab_cfg *e;
+		if (!n) {
+			w->file = default_windows[i].file;
+			w->step_text = default_windows[i].step;
+			w->label = default_windows[i].label;
+			w->range_text = default_windows[i].range;
+			w->step = default_windows[i].step_s;
+			w->range = default_windows[i].range_s;
+			continue;
+		}
+		if (lab_cfg_elem(ctx, NULL, "time_windows", (int)i, &e) < 0 ||
+		    lab_cfg_string(ctx, e, "file", &w->file) < 0 ||
+		    lab_cfg_string(ctx, e, "step", &w->step_text) < 0 ||
+		    lab_cfg_string(ctx, e, "label", &w->label) < 0 ||
+		    lab_cfg_string(ctx, e, "range", &w->range_text) < 0 ||
+		    lab_cfg_duration(ctx, e, "step", &w->step) < 0 ||
+		    lab_cfg_duration(ctx, e, "range", &w->range) < 0)
+			return cfg_error(ctx, e, "file", "incomplete time window");
+		if (!tm_valid_segment(w->file))
+			return cfg_error(ctx, e, "file",
+					 "must be 1-128 bytes of [A-Za-z0-9._-], not . or ..");
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(tm->wins[k].file, w->file))
+				return cfg_error(ctx, e, "file", "duplicate window file");
+		if (w->step <= 0)
+			return cfg_error(ctx, e, "step", "must be positive");
+		if (w->range >= 0)
+			return cfg_error(ctx, e, "range", "must be negative (e.g. \"-720h\")");
+	}
+	return 0;
+}
+
+static int build_describe(struct timings *tm)
+{
+	struct tm_buf b = { 0 };
+	tm_buf_puts(&b, "{\"enabled\":true,\"description\":\"Beacon chain block timing metrics\","
+			"\"path_prefix\":");
+	tm_buf_jstr(&b, tm->prefix);
+	tm_buf_puts(&b, ",\"networks\":[");
+	for (size_t i = 0; i < tm->nnet; i++) {
+		if (i)
+			tm_buf_add(&b, ",", 1);
+		tm_buf_jstr(&b, tm->nets[i]);
+	}
+	tm_buf_puts(&b, "],\"time_windows\":[");
+	for (size_t i = 0; i < tm->nwin; i++) {
+		const struct window *w = &tm->wins[i];
+		tm_buf_puts(&b, i ? ",{\"file\":" : "{\"file\":");
+		tm_buf_jstr(&b, w->file);
+		tm_buf_puts(&b, ",\"step\":");
+		tm_buf_jstr(&b, w->step_text);
+		tm_buf_puts(&b, ",\"label\":");
+		tm_buf_jstr(&b, w->label);
+		tm_buf_puts(&b, ",\"range\":");
+		tm_buf_jstr(&b, w->range_text);
+		tm_buf_add(&b, "}", 1);
+	}
+	tm_buf_puts(&b, "]}");
+	if (b.oom) {
+		tm_buf_free(&b);
+		return LAB_ENOMEM;
+	}
+	tm->describe = b.p;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+static void timings_destroy(void *self)
+{
+	struct timings *tm = self;
+	if (!tm)
+		return;
+	job_reset(&tm->job);
+	for (int k = 0; k < K_N; k++)
+		json_object_put(tm->state[k]);
+	free(tm->nets);
+	free(tm->wins);
+	free(tm->describe);
+	free(tm);
+}
+
+static int timings_init(lab_ctx *ctx, void **self)
+{
+	struct timings *tm = calloc(1, sizeof *tm);
+	int rc;
+	if (!tm)
+		return LAB_ENOMEM;
+	tm->ctx = ctx;
+	if (lab_cfg_duration(ctx, NULL, "interval", &tm->interval) < 0 ||
+	    lab_cfg_string(ctx, NULL, "path_prefix", &tm->prefix) < 0) {
+		rc = LAB_ECONFIG;
+		goto fail;
+	}
+	if (tm->interval <= 0) {
+		rc = cfg_error(ctx, NULL, "interval", "must be positive");
+		goto fail;
+	}
+	if (!tm_valid_prefix(tm->prefix)) {
+		rc = cfg_error(ctx, NULL, "path_prefix",
+			       "must be '/'-separated segments of [A-Za-z0-9._-]");
+		goto fail;
+	}
+	if ((rc = read_networks(tm)) < 0 || (rc = read_windows(tm)) < 0 ||
+	    (rc = load_state(tm, K_BLOCK_TIMINGS)) < 0 || (rc = load_state(tm, K_SIZE_CDF)) < 0 ||
+	    (rc = build_describe(tm)) < 0)
+		goto fail;
+	*self = tm;
+	return 0;
+fail:
+	timings_destroy(tm);
+	return rc;
+}
+
+static int timings_start(void *self)
+{
+	struct timings *tm = self;
+	int64_t tick = tm->interval < 60 ? tm->interval : 60;
+	lab_logkv(tm->ctx, LAB_LOG_INFO, "timings started", LAB_FI("networks", (int64_t)tm->nnet),
+		  LAB_FI("windows", (int64_t)tm->nwin), LAB_FI("interval_s", tm->interval));
+	int rc = lab_timer_start(tm->ctx, 0, (uint64_t)tick * 1000, on_tick, tm, NULL);
+	return rc < 0 ? rc : 0;
+}
+
+static int timings_stop(void *self)
+{
+	struct timings *tm = self;
+	tm->stopping = 1;
+	return 0;
+}
+
+static int timings_once(void *self)
+{
+	struct timings *tm = self;
+	tm->once = 1;
+	start_pass(tm, 1);
+	return 0;
+}
+
+static int timings_run(void *self)
+{
+	start_pass(self, 1);
+	return 0;
+}
+
+static const char *timings_describe(void *self) { return ((struct timings *)self)->describe; }
+
+LAB_PLUGIN_DEFINE(.name = "timings", .version = "1.0.0",
+		  .description = "Block arrival statistics and block-size CDF per network and "
+				 "time window (beacon_chain_timings)",
+		  .settings = settings, .init = timings_init, .start = timings_start,
+		  .stop = timings_stop, .destroy = timings_destroy, .once = timings_once,
+		  .run = timings_run, .describe = timings_describe)

@@ -1,0 +1,381 @@
+#!/bin/sh
+# Integration test of the beacon plugin (issue 6) against a real ClickHouse
+# 18.16 with generated Xatu data:
+#   1. `labd --once --now T` writes one document per non-empty slot of the
+#      range; every field is compared with expectations computed
+#      independently (the generator's manifest, and SQL written differently
+#      from the plugin's: GROUP BY/min over composite keys instead of
+#      LIMIT 1 BY, attestation windows computed in awk);
+#   2. empty slots are recorded as missed in state, not written;
+#   3. a second --once stores nothing new (skips with exists);
+#   4. serve mode: backfill killed with SIGKILL mid-way resumes with no gap
+#      and no slot stored twice;
+#   4b. a hot reload mid-backfill loses and repeats nothing (skipped while
+#      the host answers 501);
+#   5. lab.beacon.reprocess over NATS rebuilds a stored slot and announces
+#      it on lab.beacon.slot;
+#   6. the head loop, on the real clock, stores a slot after its boundary
+#      and retries within a slot whose data is late.
+# Configuration errors are checked first.  Prints the --once throughput.
+# Takes about 50 s (section 6 waits for two real slot boundaries).
+[ "${1:-}" = --inner ] || exec "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/services/with-services.sh" clickhouse,nats -- "$0" --inner
+. "$top_srcdir/tests/integration/lib.sh"
+
+FLAT="$top_builddir/tests/beacon-flat"
+GEN="$top_builddir/tests/fixtures/xatu-gen"
+[ -x "$FLAT" ] || make -C "$top_builddir" tests/beacon-flat >/dev/null || fail "cannot build tests/beacon-flat"
+[ -x "$GEN" ] || make -C "$top_builddir" tests/fixtures/xatu-gen >/dev/null || fail "cannot build xatu-gen"
+
+GENESIS=1606824023
+FROM=9000000
+TO=9000199
+LAG=3
+# the head slot (current - lag) is TO: now = start of TO+LAG, plus 5 s
+NOW_UNIX=$((GENESIS + (TO + LAG) * 12 + 5))
+NOW=$(date -u -d "@$NOW_UNIX" +%Y-%m-%dT%H:%M:%SZ)
+
+"$top_srcdir/tests/fixtures/load-schema.sh" "$CLICKHOUSE_URL" >/dev/null || fail "schema"
+"$GEN" --network mainnet --genesis $GENESIS --from-slot $FROM --to-slot $TO --out "$T/gen" >/dev/null || fail "xatu-gen"
+"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen" >/dev/null || fail "load"
+M="$T/gen/manifest"
+
+stage_plugins
+cat >"$T/labd.conf" <<CONF
+log = { level = "debug"; format = "logfmt"; };
+admin = { listen = ""; };
+plugin_dir = "$T/plugins";
+state = { flush_interval = "1s"; };
+storage = { backend = "fs"; fs = { root = "$T/data"; }; };
+clickhouse = { url = "$CLICKHOUSE_URL"; database = "default"; max_concurrency = 8; };
+broker = { backend = "local"; };
+ethereum = { networks = ( { name = "mainnet"; genesis_time = $GENESIS;
+	config_file = "$top_srcdir/etc/networks/mainnet.yaml";
+	validator_set = ( { range = "0-99"; entity = "cfg-entity"; } ); } ); };
+plugins = {
+	beacon = { enabled = true;
+		networks = { mainnet = { head_lag_slots = $LAG;
+			backfill = { to_slot = $FROM; concurrency = 16; }; }; }; };
+};
+CONF
+
+# ---- 0. configuration errors name file:line ----------------------------------
+for o in "plugins.beacon.networks.mainnet.backfill.to_fork=\"deneb\"" \
+	"plugins.beacon.networks.mainnet.backfill.to_fork=\"nofork\"" \
+	"plugins.beacon.networks.mainnet.backfill.to_date=\"yesterday\"" \
+	"plugins.beacon.networks.mainnet.backfill.concurrency=0" \
+	"plugins.beacon.networks.nonet.head_lag_slots=1"; do
+	if "$LABD" -t -c "$T/labd.conf" -D "$o" >"$T/t.log" 2>&1; then fail "labd -t accepted -D $o"; fi
+	grep -q 'plugin=beacon msg="[^"]*:[0-9]*: setting' "$T/t.log" || { cat "$T/t.log" >&2; fail "no file:line error for -D $o"; }
+done
+"$LABD" -t -c "$T/labd.conf" >"$T/t.log" 2>&1 || { cat "$T/t.log" >&2; fail "labd -t rejects the test config"; }
+pass "configuration errors (two targets, unknown fork, bad date, bad concurrency, unknown network) name file:line"
+
+q() { # q SQL > TSV
+	curl -sS --fail --data-binary "$1" "$CLICKHOUSE_URL/?database=default" || fail "query: $1"
+}
+
+# ---- 1. one pass ------------------------------------------------------------
+t0=$(date +%s%N)
+if ! "$LABD" -c "$T/labd.conf" --once --plugin beacon --now "$NOW" 2>"$T/labd.log"; then
+	if grep -q 'msg="cannot query".*error="not supported"' "$T/labd.log"; then
+		echo "skip: this labd has no ClickHouse query support yet"
+		exit 77
+	fi
+	fail "labd --once exited with an error"
+fi
+t1=$(date +%s%N)
+D="$T/data/beacon/slots/mainnet"
+[ -d "$D" ] || fail "no documents under beacon/slots/mainnet"
+
+# expected slots with a document: a block that clients fetched (not "no events")
+awk -F'\t' '$1 == "slot" { s = $2; st = ""; ne = 0
+	for (i = 3; i <= NF; i++) { if ($i == "status=block") st = "b"; if ($i == "no_events=1") ne = 1 }
+	if (st == "b" && !ne) print s }' "$M" | sort >"$T/want.slots"
+ls "$D" | grep '^[0-9]*\.json$' | sed 's/\.json$//' | sort >"$T/got.slots"
+cmp -s "$T/want.slots" "$T/got.slots" || { diff "$T/want.slots" "$T/got.slots" | head >&2; fail "stored slots differ from the manifest's block slots"; }
+NDOCS=$(wc -l <"$T/want.slots")
+NSLOTS=$((TO - FROM + 1))
+ms=$(((t1 - t0) / 1000000))
+pass "--once stored $NDOCS documents for $NSLOTS slots in ${ms} ms ($(awk -v n=$NSLOTS -v ms=$ms 'BEGIN { printf "%.1f", n * 1000 / (ms ? ms : 1) }') slots/s, includes start-up)"
+
+# headers
+META="$T/data/.lab-meta/beacon/slots/mainnet/$FROM.json.json"
+grep -q '"Cache-Control":"public,max-age=86400,s-maxage=86400"' "$META" || fail "Cache-Control of a slot document: $(cat "$META")"
+grep -q '"Content-Type":"application/json"' "$META" || fail "Content-Type of a slot document"
+
+# flatten every document: SLOT <TAB> path... <TAB> value
+for f in "$D"/*.json; do
+	s=$(basename "$f" .json)
+	gzip -dc "$f" | "$FLAT" | sed "s/^/$s	/" || fail "document $s is not JSON"
+done >"$T/flat"
+pass "every document is valid JSON"
+
+# ---- block fields, proposer, entity against the manifest ----------------------
+awk -F'\t' '$1 == "slot" { delete kv; for (i = 3; i <= NF; i++) { p = index($i, "="); kv[substr($i, 1, p - 1)] = substr($i, p + 1) }
+	if (kv["status"] != "block" || kv["no_events"] == 1) next
+	e = (kv["proposer"] + 0 < 100) ? "cfg-entity" : (("entity" in kv) ? kv["entity"] : "\\N")
+	print $2 "\t" kv["root"] "\t" kv["proposer"] "\t" (kv["size_c"] == "NULL" ? "\\N" : kv["size_c"]) "\t" e "\t" kv["max_votes"] }' "$M" | sort >"$T/want.block"
+awk -F'\t' '
+	$2 == "block" && $3 == "block_root" { r[$1] = $4 }
+	$2 == "proposer" && $3 == "proposer_validator_index" { p[$1] = $4 }
+	$2 == "block" && $3 == "block_total_bytes_compressed" { c[$1] = $4 }
+	$2 == "entity" { e[$1] = $3 }
+	$2 == "attestations" && $3 == "maximum_votes" { m[$1] = $4 }
+	END { for (s in r) print s "\t" r[s] "\t" p[s] "\t" c[s] "\t" e[s] "\t" m[s] }' "$T/flat" | sort >"$T/got.block"
+cmp -s "$T/want.block" "$T/got.block" || { diff "$T/want.block" "$T/got.block" | head >&2; fail "block root/proposer/size/entity/max votes differ"; }
+grep -q '	cfg-entity	' "$T/got.block" || fail "no proposer took its entity from the validator set (test data too small?)"
+pass "block root, proposer, compressed size, entity (validator set first) and maximum votes match the manifest"
+
+# slot_start_date_time, network, 26 block fields
+bad=$(awk -F'\t' '$2 == "block" { n[$1]++ } END { for (s in n) if (n[s] != 26) print s }' "$T/flat")
+[ -z "$bad" ] || fail "documents without 26 block fields: $bad"
+s=$FROM; want=$(date -u -d "@$((GENESIS + s * 12))" +%Y-%m-%dT%H:%M:%S+00:00)
+got=$(awk -F'\t' -v s=$s '$1 == s && $2 == "block" && $3 == "slot_start_date_time" { print $4 }' "$T/flat")
+[ "$got" = "$want" ] || fail "slot_start_date_time of $s: '$got', want '$want'"
+[ "$(awk -F'\t' '$2 == "network" && $3 != "mainnet"' "$T/flat" | wc -l)" = 0 ] || fail "network is not the network name"
+pass "26 block fields, ISO-8601 slot start, network name"
+
+# ---- seen times: independent SQL (composite minimum, GROUP BY) -------------------
+# The first event per client: earliest event_date_time, then the smallest
+# propagation.  Two hostile names are left out of the byte comparison and
+# checked in the raw documents below: pub-bin/ has invalid UTF-8 (the
+# document carries U+FFFD for those bytes) and pub-nul/ an embedded NUL
+# (json-c, which the flattener uses, cannot hold a NUL inside an object key).
+seen_sql() { # TABLE EXTRA_GROUP
+	echo "SELECT slot, meta_client_name $2, min(toUInt64(toUnixTimestamp(event_date_time)) * 100000 + propagation_slot_start_diff) % 100000
+	FROM $1 WHERE meta_network_name = 'mainnet' AND slot BETWEEN $FROM AND $TO
+	AND slot IN (SELECT slot FROM beacon_api_eth_v2_beacon_block WHERE meta_network_name = 'mainnet')
+	AND meta_client_name NOT LIKE 'pub-bin/%' AND meta_client_name NOT LIKE 'pub-nul/%'
+	GROUP BY slot, meta_client_name $2 FORMAT TabSeparated"
+}
+check_seen() { # LABEL TABLE DOCKEY BLOB
+	if [ "$4" = 1 ]; then
+		q "$(seen_sql "$2" ", blob_index")" | sort >"$T/want.$1"
+		awk -F'\t' -v k="$3" '$2 == "timings" && $3 == k && index($4, "pub-bin/") != 1 && index($4, "pub-nul/") != 1 { print $1 "\t" $4 "\t" $5 "\t" $6 }' "$T/flat" | sort >"$T/got.$1"
+	else
+		q "$(seen_sql "$2" "")" | sort >"$T/want.$1"
+		awk -F'\t' -v k="$3" '$2 == "timings" && $3 == k && index($4, "pub-bin/") != 1 && index($4, "pub-nul/") != 1 { print $1 "\t" $4 "\t" $5 }' "$T/flat" | sort >"$T/got.$1"
+	fi
+	[ -s "$T/want.$1" ] || fail "no $1 rows in the test data"
+	cmp -s "$T/want.$1" "$T/got.$1" || { diff "$T/want.$1" "$T/got.$1" | head >&2; fail "$1 differs from SQL"; }
+	pass "$1: $(wc -l <"$T/want.$1") first sightings match (first event per client counts)"
+}
+check_seen block_seen beacon_api_eth_v1_events_block block_seen 0
+check_seen blob_seen beacon_api_eth_v1_events_blob_sidecar blob_seen 1
+check_seen block_p2p libp2p_gossipsub_beacon_block block_first_seen_p2p 0
+check_seen blob_p2p libp2p_gossipsub_blob_sidecar blob_first_seen_p2p 1
+
+# the two hostile names, in the raw JSON text
+gzip -dc "$D/$FROM.json" >"$T/raw.json"
+grep -q '"pub-nul/nul\\u0000user/node":' "$T/raw.json" || fail "embedded NUL of a client name not escaped as \\u0000"
+grep -q '"pub-bin/\\ufffd\\ufffduser/node-\\ufffd(":' "$T/raw.json" || fail "invalid UTF-8 of a client name not replaced by U+FFFD"
+grep -q '"pub-ctl/us\\ter\\nname\\u0001/node\\u007f\\r"' "$T/raw.json" || fail "control bytes of a client name not escaped"
+pass "hostile client names are escaped (NUL, control bytes, invalid UTF-8)"
+
+# arrival_min of the manifest = the smallest block_seen of the slot
+awk -F'\t' '$1 == "slot" { for (i = 3; i <= NF; i++) if ($i ~ /^arrival_min=/) { sub(/^arrival_min=/, "", $i); print $2 "\t" $i } }' "$M" | sort >"$T/want.arr"
+awk -F'\t' '$2 == "timings" && $3 == "block_seen" { if (!($1 in m) || $5 < m[$1]) m[$1] = $5 } END { for (s in m) print s "\t" m[s] }' "$T/flat" | sort >"$T/got.arr"
+cmp -s "$T/want.arr" "$T/got.arr" || { diff "$T/want.arr" "$T/got.arr" | head >&2; fail "earliest block_seen differs from the manifest's arrival_min"; }
+pass "earliest block sighting per slot equals the manifest's arrival_min"
+
+# ---- attestations: SQL minima per validator, windows computed here in awk ---------
+q "SELECT a.slot, attesting_validator_index, min(propagation_slot_start_diff)
+	FROM beacon_api_eth_v1_events_attestation AS a
+	WHERE meta_network_name = 'mainnet' AND slot BETWEEN $FROM AND $TO
+	AND attesting_validator_index IS NOT NULL AND propagation_slot_start_diff <= 12000
+	AND (slot, beacon_block_root) IN (SELECT slot, block_root FROM beacon_api_eth_v2_beacon_block WHERE meta_network_name = 'mainnet')
+	GROUP BY a.slot, attesting_validator_index FORMAT TabSeparated" >"$T/att.raw"
+awk -F'\t' '{ s[NR] = $1; v[NR] = $2; m[NR] = $3; if (!($1 in f) || $3 < f[$1]) f[$1] = $3 }
+	END { for (i = 1; i <= NR; i++) { x = int((m[i] - f[s[i]]) / 50) * 50 + f[s[i]]; w = x - x % 50; print s[i] "\t" w "\t" w + 50 "\t" v[i] } }' "$T/att.raw" | sort >"$T/want.att"
+awk -F'\t' '$2 == "attestations" && $3 == "windows" {
+		k = $1 SUBSEP $4
+		if ($5 == "start_ms") st[k] = $6; else if ($5 == "end_ms") en[k] = $6; else if ($5 == "validator_indices") { n[k]++; vi[k, n[k]] = $7 } }
+	END { for (k in st) { split(k, a, SUBSEP); for (i = 1; i <= n[k]; i++) print a[1] "\t" st[k] "\t" en[k] "\t" vi[k, i] } }' "$T/flat" | sort >"$T/got.att"
+[ -s "$T/want.att" ] || fail "no attestations in the test data"
+cmp -s "$T/want.att" "$T/got.att" || { diff "$T/want.att" "$T/got.att" | head >&2; fail "attestation windows differ"; }
+# att_validators of the manifest
+awk -F'\t' '$1 == "slot" { for (i = 3; i <= NF; i++) if ($i ~ /^att_validators=/ && $i != "att_validators=0") { sub(/^att_validators=/, "", $i); print $2 "\t" $i } }' "$M" | sort | join -t "$(printf '\t')" - "$T/want.slots" >"$T/want.attn"
+cut -f1 "$T/got.att" | sort | uniq -c | awk '{ print $2 "\t" $1 }' | sort >"$T/got.attn"
+cmp -s "$T/want.attn" "$T/got.attn" || { diff "$T/want.attn" "$T/got.attn" | head >&2; fail "validators per slot differ from the manifest"; }
+# windows ascending, indices ascending within a window
+awk -F'\t' '$2 == "attestations" && $3 == "windows" && $5 == "start_ms" { if ($1 == ls && $6 <= lw) bad = 1; ls = $1; lw = $6 }
+	$2 == "attestations" && $3 == "windows" && $5 == "validator_indices" { k = $1 "/" $4; if (k == lk && $7 <= lv) bad = 1; lk = k; lv = $7 }
+	END { exit bad }' "$T/flat" || fail "windows or indices not ascending"
+pass "attestation windows: $(wc -l <"$T/want.att") votes (other roots, > 12000 ms and NULL indices excluded), ascending"
+
+# ---- nodes: username rule and coordinates ---------------------------------------------
+awk -F'\t' '$1 == "client" { delete kv; for (i = 3; i <= NF; i++) { p = index($i, "="); kv[substr($i, 1, p - 1)] = substr($i, p + 1) }
+	if (index(kv["name"], "pub-bin/") != 1 && index(kv["name"], "pub-nul/") != 1) print kv["name"] "\t" kv["username"] }' "$M" | sort -u >"$T/want.users"
+awk -F'\t' '$2 == "nodes" && $4 == "username" && index($3, "pub-bin/") != 1 && index($3, "pub-nul/") != 1 { print $3 "\t" $5 }' "$T/flat" | sort -u >"$T/got.users"
+join -t "$(printf '\t')" -v 2 "$T/want.users" "$T/got.users" | head -3 | grep -q . && fail "usernames of nodes not in the manifest: $(join -t "$(printf '\t')" -v 2 "$T/want.users" "$T/got.users" | head -3)"
+[ -s "$T/got.users" ] || fail "no nodes"
+pass "usernames of $(wc -l <"$T/got.users") nodes follow the rule"
+
+geo_of() { # CITY COUNTRY CONTINENT -> "lat lon" of a node with that geo
+	awk -F'\t' -v c="$1" -v k="$2" -v o="$3" '$2 == "nodes" && $4 == "geo" { g[$3, $5] = $6; n[$3] = 1 }
+		END { for (x in n) if (g[x, "city"] == c && g[x, "country"] == k && g[x, "continent"] == o) { print g[x, "latitude"] " " g[x, "longitude"]; exit } }' "$T/flat"
+}
+check_geo() { # CITY COUNTRY CONTINENT LATMIN LATMAX LONMIN LONMAX | null
+	got=$(geo_of "$1" "$2" "$3")
+	[ -n "$got" ] || fail "no node in '$1', '$2', '$3'"
+	if [ "$4" = null ]; then
+		[ "$got" = '\N \N' ] || fail "coordinates of '$1', '$2', '$3': $got, want null"
+	else
+		echo "$got" | awk -v a="$4" -v b="$5" -v c="$6" -v d="$7" '{ exit !($1 >= a && $1 <= b && $2 >= c && $2 <= d) }' ||
+			fail "coordinates of '$1', '$2', '$3': $got"
+	fi
+}
+check_geo Paris France EU 48.8 48.9 2.3 2.4                 # exact city + country
+check_geo Paris "United States" NA 33.6 33.7 -95.6 -95.5   # Paris, Texas: by ISO code (geonames says "United States of America")
+check_geo London Canada NA 42.9 43.0 -81.3 -81.2
+check_geo Hamilton "New Zealand" OC -37.9 -37.7 175.2 175.3
+check_geo Ashburn "United States" NA 39.0 39.1 -77.5 -77.4
+check_geo "" "United States" NA 40.7 40.8 -74.1 -73.9      # no city: most populous city of the country
+check_geo Smallville "United States" NA 40.7 40.8 -74.1 -73.9 # unknown city: most populous city of the country
+check_geo Atlantis Freedonia EU -33.6 -33.5 18.4 18.5       # unknown country: most populous "Atlantis" (South Africa)
+check_geo Singapore Singapore AS 35 35 100 100              # libgeonames has no Singapore: continent centre (lat 35, lon 100)
+check_geo "" "" AN -90 -90 0 0                              # only a continent
+check_geo "" "" "" null                                     # nothing: null
+pass "coordinates: exact city+country, ISO code, continent centre"
+
+# ---- missed slots in state ---------------------------------------------------------------
+awk -F'\t' '$1 == "slot" { st = ""; ne = 0; for (i = 3; i <= NF; i++) { if ($i == "status=empty") st = "e"; if ($i == "no_events=1") ne = 1 }
+	if (st == "e" || ne) print $2 }' "$M" | sort >"$T/want.missed"
+[ -s "$T/want.missed" ] || fail "no empty slots in the test data"
+STATE="$T/data/state/modules/beacon.json"
+[ -f "$STATE" ] || fail "no state file"
+gzip -dc "$STATE" 2>/dev/null | "$FLAT" >"$T/state.flat" || "$FLAT" <"$STATE" >"$T/state.flat" || fail "state is not JSON"
+awk -F'\t' '$1 == "slot_mainnet" && $2 == "missed" { print $4 }' "$T/state.flat" | sort >"$T/got.missed"
+cmp -s "$T/want.missed" "$T/got.missed" || { diff "$T/want.missed" "$T/got.missed" | head >&2; fail "missed slots in state differ"; }
+pass "$(wc -l <"$T/want.missed") empty slots recorded as missed in state, no document written"
+
+# ---- 2. a second pass stores nothing --------------------------------------------------------
+"$LABD" -c "$T/labd.conf" --once --plugin beacon --now "$NOW" 2>"$T/labd2.log" || fail "second --once exited $?"
+n=$(grep -c 'msg="slot stored"' "$T/labd2.log")
+[ "$n" = 0 ] || fail "second pass stored $n slots again"
+pass "second --once skips every stored slot (exists)"
+
+# ---- 3. serve mode: backfill killed mid-way resumes without gaps or repeats -------------------
+rm -rf "$T/data"
+# head = FROM+600: the hour of trailing (300 slots) is above the data; the
+# backfill walks TO..FROM.
+NOW2=$(date -u -d "@$((GENESIS + (FROM + 600 + LAG) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ)
+sed -i 's/concurrency = 16;/concurrency = 4;/' "$T/labd.conf"
+"$LABD" -c "$T/labd.conf" --now "$NOW2" 2>"$T/serve1.log" &
+LABD_PID=$!
+wait_for '[ "$(ls "$T/data/beacon/slots/mainnet" 2>/dev/null | wc -l)" -ge 30 ]' || fail "serve mode stored nothing"
+sleep 1.2 # let one state flush pass
+kill -9 "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=""
+first=$(ls "$T/data/beacon/slots/mainnet" | grep -c '^[0-9]*\.json$')
+"$LABD" -c "$T/labd.conf" --now "$NOW2" 2>"$T/serve2.log" &
+LABD_PID=$!
+i=0
+while ! grep -q 'msg="backfill finished"' "$T/serve2.log"; do
+	i=$((i + 1)); [ $i -lt 600 ] || fail "backfill did not finish after the restart"
+	kill -0 "$LABD_PID" 2>/dev/null || fail "labd died"
+	sleep 0.1
+done
+kill -TERM "$LABD_PID"; wait "$LABD_PID"; LABD_PID=""
+ls "$D" | grep '^[0-9]*\.json$' | sed 's/\.json$//' | sort >"$T/got2.slots"
+cmp -s "$T/want.slots" "$T/got2.slots" || { diff "$T/want.slots" "$T/got2.slots" | head >&2; fail "slots after the restart differ (gap?)"; }
+cat "$T/serve1.log" "$T/serve2.log" | sed -n 's/.*msg="slot stored".* slot=\([0-9]*\).*/\1/p' | sort | uniq -d >"$T/dups"
+[ ! -s "$T/dups" ] || fail "slots stored twice: $(head -5 "$T/dups" | tr '\n' ' ')"
+pass "backfill killed after $first slots resumed: all $NDOCS documents, none stored twice"
+
+# ---- 3b. hot reload in the middle of the backfill: the new instance goes on ---------------------
+rm -rf "$T/data"
+sed -i 's|^admin = .*|admin = { listen = "127.0.0.1:0"; };|' "$T/labd.conf"
+start_labd --now "$NOW2"
+mv "$T/labd.log" "$T/reload.log" 2>/dev/null; ln -sf reload.log "$T/labd.log"
+wait_for '[ "$(ls "$D" 2>/dev/null | grep -c "^[0-9]*\.json$")" -ge 30 ]' || fail "serve mode stored nothing before the reload"
+http POST /plugins/beacon/reload
+if [ "$CODE" = 501 ]; then
+	echo "skip: hot reload mid-backfill (this labd answers 501: $BODY)"
+	stop_labd
+else
+[ "$CODE" = 200 ] || fail "reload answered $CODE: $BODY"
+before=$(ls "$D" | grep -c '^[0-9]*\.json$')
+i=0
+while ! grep -q 'generation=2' "$T/reload.log" || ! grep 'generation=2' -A100000 "$T/reload.log" | grep -q 'msg="backfill finished"'; do
+	i=$((i + 1)); [ $i -lt 600 ] || fail "backfill did not finish after the reload"
+	kill -0 "$LABD_PID" 2>/dev/null || fail "labd died"
+	sleep 0.1
+done
+stop_labd
+ls "$D" | grep '^[0-9]*\.json$' | sed 's/\.json$//' | sort >"$T/got3.slots"
+cmp -s "$T/want.slots" "$T/got3.slots" || { diff "$T/want.slots" "$T/got3.slots" | head >&2; fail "slots after the reload differ"; }
+sed -n 's/.*msg="slot stored".* slot=\([0-9]*\).*/\1/p' "$T/reload.log" | sort | uniq -d >"$T/dups"
+[ ! -s "$T/dups" ] || fail "slots stored twice across the reload: $(head -5 "$T/dups" | tr '\n' ' ')"
+pass "hot reload after $before slots: the new instance finished the backfill, no gap, nothing stored twice"
+fi
+sed -i 's|^admin = .*|admin = { listen = ""; };|' "$T/labd.conf"
+rm -f "$T/labd.log"
+
+# ---- 5. reprocess over NATS --------------------------------------------------------------------
+SUB="$top_builddir/tests/nats-sub"
+[ -x "$SUB" ] || make -C "$top_builddir" tests/nats-sub >/dev/null 2>&1
+if [ ! -x "$SUB" ]; then
+	echo "skip: reprocess over NATS (no tests/nats-sub: labd built without nats.c)"
+	exit 0
+fi
+sed -i "s|^broker = .*|broker = { backend = \"nats\"; nats = { url = \"$NATS_URL\"; }; subject_prefix = \"lab\"; };|" "$T/labd.conf"
+S=$((FROM + 13))
+echo '{}' | gzip >"$D/$S.json" # a stale document: reprocess must rebuild it
+"$SUB" sub "$NATS_URL" lab.beacon.slot 100000 30 >"$T/events" 2>&1 &
+SUB_PID=$!
+wait_for 'grep -q ready "$T/events"' || fail "nats-sub did not subscribe"
+"$LABD" -c "$T/labd.conf" --now "$NOW2" 2>"$T/serve3.log" &
+LABD_PID=$!
+wait_for 'grep -q "msg=\"beacon started\"" "$T/serve3.log"' || fail "serve mode with NATS did not start"
+"$SUB" pub "$NATS_URL" lab.beacon.reprocess "{\"network\":\"mainnet\",\"slot\":$S}" || fail "cannot publish"
+# (other slots may be announced too: the backfill goes on where it was)
+i=0
+while ! grep -q "lab.beacon.slot {\"network\":\"mainnet\",\"slot\":$S,\"key\":\"beacon/slots/mainnet/$S.json\"}" "$T/events"; do
+	i=$((i + 1)); [ $i -lt 200 ] || { tail -5 "$T/events" >&2; fail "no lab.beacon.slot event for slot $S after reprocess"; }
+	sleep 0.1
+done
+kill "$SUB_PID" 2>/dev/null; wait "$SUB_PID" 2>/dev/null
+kill -TERM "$LABD_PID"; wait "$LABD_PID"; LABD_PID=""
+n=$(gzip -dc "$D/$S.json" | "$FLAT" | awk -F'\t' '$1 == "block"' | wc -l)
+[ "$n" = 26 ] || fail "slot $S was not rebuilt (block fields: $n)"
+pass "lab.beacon.reprocess rebuilt an existing slot and announced it on lab.beacon.slot"
+
+# ---- 6. head loop on the real clock -----------------------------------------------------------
+# A network whose genesis puts slot 9000000 a few seconds ago.  Slots
+# 9000000-9000001 are in ClickHouse at once: the head stores 9000001 right
+# after its boundary (+ head_delay_ms).  Slot 9000002 arrives 2 s after its
+# boundary: the head's first attempt finds no block and a retry within the
+# slot stores it.
+G2=$(( $(date +%s) - 9000000 * 12 - 3 ))
+"$GEN" --network testnet --genesis $G2 --from-slot 9000000 --to-slot 9000001 --out "$T/gen2" >/dev/null || fail "xatu-gen testnet"
+"$GEN" --network testnet --genesis $G2 --from-slot 9000002 --to-slot 9000002 --out "$T/gen3" >/dev/null || fail "xatu-gen testnet"
+grep -q 'status=block' "$T/gen3/manifest" || fail "slot 9000002 of the test data has no block"
+"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen2" >/dev/null || fail "load testnet"
+rm -rf "$T/data"
+sed -i "s|^ethereum = .*|ethereum = { networks = ( { name = \"testnet\"; genesis_time = $G2;|" "$T/labd.conf"
+sed -i 's|validator_set = ( { range = "0-99"; entity = "cfg-entity"; } ); } ); };|} ); };|' "$T/labd.conf"
+sed -i "s|networks = { mainnet = { head_lag_slots = $LAG;|networks = { testnet = { head_lag_slots = 0;|; s|to_slot = $FROM;|to_slot = 9000000;|" "$T/labd.conf"
+"$LABD" -t -c "$T/labd.conf" >"$T/t.log" 2>&1 || { cat "$T/t.log" "$T/labd.conf" >&2; fail "head config"; }
+"$LABD" -c "$T/labd.conf" 2>"$T/head.log" &
+LABD_PID=$!
+wait_head() { # SLOT DEADLINE_UNIX
+	while ! grep -q "msg=\"head slot stored\" network=testnet slot=$1" "$T/head.log"; do
+		[ "$(date +%s)" -lt "$2" ] || fail "the head did not store slot $1 in time"
+		kill -0 "$LABD_PID" 2>/dev/null || fail "labd died"
+		sleep 0.1
+	done
+}
+wait_head 9000001 $((G2 + 9000002 * 12))
+# 2 s into slot 9000002 (its first attempt, at +0.5 s, found nothing)
+while [ "$(date +%s)" -lt $((G2 + 9000002 * 12 + 2)) ]; do sleep 0.1; done
+"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen3" >/dev/null || fail "load slot 9000002"
+wait_head 9000002 $((G2 + 9000003 * 12 + 1))
+kill -TERM "$LABD_PID"; wait "$LABD_PID"; LABD_PID=""
+[ -f "$T/data/beacon/slots/testnet/9000001.json" ] || fail "no document for the head slot"
+pass "head loop: stored a slot right after its boundary, and a late slot by retrying within it"
+
+# under --enable-sanitizers: no report in any labd log of this test
+if grep -l -a -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.log >/dev/null 2>&1; then
+	grep -a -h -A5 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.log | head -30 >&2
+	fail "sanitizer reports in the labd logs"
+fi

@@ -1,0 +1,237 @@
+/* Unit tests of the beacon plugin's pure parts: username rule, attestation
+ * windows, JSON writing, geolocation fallbacks, the slot document. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "../../plugins/beacon/geo.h"
+#include "../../plugins/beacon/jbuf.h"
+#include "../../plugins/beacon/slotdoc.h"
+
+static void check_user(const char *name, const char *want)
+{
+	const char *u;
+	size_t n;
+	sd_username(name, strlen(name), &u, &n);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(u, want, n);
+}
+
+static void test_username(void **st)
+{
+	check_user("pub-b2c375ef/alice/lighthouse-erigon-000", "alice");
+	check_user("noslashname", "");
+	check_user("", "");
+	check_user("ethpandaops/mainnet/teku-001", "ethpandaops");
+	check_user("ethpandaops-fake/eve/node-1", "ethpandaops");
+	check_user("corp-acme/team-x/mainnet/node-1", "team-x");
+	check_user("pub-empty//node", "");
+	check_user("a/b", "b");
+	check_user("pub-dots/../node-1", "..");
+}
+
+static void test_window_start(void **st)
+{
+	/* floor((m - f)/50)*50 + f, then minus mod 50 */
+	assert_int_equal(sd_window_start(4180, 4180), 4150);
+	assert_int_equal(sd_window_start(4229, 4180), 4150);
+	assert_int_equal(sd_window_start(4230, 4180), 4200);
+	assert_int_equal(sd_window_start(4200, 4200), 4200);
+	assert_int_equal(sd_window_start(4249, 4200), 4200);
+	assert_int_equal(sd_window_start(4250, 4200), 4250);
+	assert_int_equal(sd_window_start(0, 0), 0);
+}
+
+static void test_windows_json(void **st)
+{
+	struct sd_vote v[] = { { 9, 4300 }, { 3, 4180 }, { 1, 4229 }, { 2, 4230 }, { 5, 12000 } };
+	struct jbuf b = { 0 };
+	sd_windows_json(&b, v, 5);
+	jbuf_char(&b, '\0');
+	assert_string_equal(b.p, "[{\"start_ms\":4150,\"end_ms\":4200,\"validator_indices\":[1,3]},"
+				 "{\"start_ms\":4200,\"end_ms\":4250,\"validator_indices\":[2]},"
+				 "{\"start_ms\":4250,\"end_ms\":4300,\"validator_indices\":[9]},"
+				 "{\"start_ms\":11950,\"end_ms\":12000,\"validator_indices\":[5]}]");
+	jbuf_free(&b);
+	sd_windows_json(&b, NULL, 0);
+	jbuf_char(&b, '\0');
+	assert_string_equal(b.p, "[]");
+	jbuf_free(&b);
+}
+
+static void test_json_strings(void **st)
+{
+	struct jbuf b = { 0 };
+	const char s[] = "a\"b\\c\td\n\x01\x7f\xff\xc3(\xc3\xa9\0z";
+	jbuf_str(&b, s, sizeof s - 1);
+	jbuf_char(&b, '\0');
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\td\\n\\u0001\\u007f\\ufffd\\ufffd(\xc3\xa9\\u0000z\"");
+	json_object *o = json_tokener_parse(b.p);
+	assert_non_null(o);
+	json_object_put(o);
+	jbuf_free(&b);
+	jbuf_iso(&b, 1714824179, -1);
+	jbuf_char(&b, ' ');
+	jbuf_iso(&b, 0, 5000);
+	jbuf_char(&b, ' ');
+	jbuf_f64(&b, -25.0);
+	jbuf_char(&b, ' ');
+	jbuf_f64(&b, 48.85341);
+	jbuf_char(&b, '\0');
+	assert_string_equal(b.p, "\"2024-05-04T12:02:59+00:00\" \"1970-01-01T00:00:00.005000+00:00\" "
+				 "-25 48.85341");
+	jbuf_free(&b);
+}
+
+static void test_geo_fallbacks(void **st)
+{
+	static const struct geo_src src[] = {
+		{ "Paris", "France", "FR", 2000000, 48.85, 2.35 },
+		{ "Paris", "United States of America", "US", 25000, 33.66, -95.55 },
+		{ "London", "United Kingdom", "GB", 8000000, 51.5, -0.12 },
+		{ "London", "Canada", "CA", 350000, 42.98, -81.23 },
+		{ "New York City", "United States of America", "US", 8000000, 40.71, -74.0 },
+	};
+	struct geo_table t;
+	double lat = 0, lon = 0;
+	assert_int_equal(geo_build_from(&t, src, 5), 0);
+	/* exact city + country code */
+	assert_int_equal(geo_lookup(&t, "Paris", 5, "United States", 13, "US", 2, "NA", 2, &lat, &lon), 1);
+	assert_true(lat == 33.66 && lon == -95.55);
+	/* exact city + country name, case-insensitive */
+	assert_int_equal(geo_lookup(&t, "london", 6, "CANADA", 6, NULL, 0, NULL, 0, &lat, &lon), 1);
+	assert_true(lat == 42.98);
+	/* country given as an ISO code in the name */
+	assert_int_equal(geo_lookup(&t, "London", 6, "CA", 2, NULL, 0, NULL, 0, &lat, &lon), 1);
+	assert_true(lat == 42.98);
+	/* city known, country not: most populous of that name */
+	assert_int_equal(geo_lookup(&t, "Paris", 5, "Freedonia", 9, "", 0, "EU", 2, &lat, &lon), 1);
+	assert_true(lat == 48.85);
+	/* unknown city: most populous city of the country */
+	assert_int_equal(geo_lookup(&t, "Smallville", 10, "United States", 13, "US", 2, "NA", 2, &lat, &lon), 1);
+	assert_true(lat == 40.71);
+	assert_int_equal(geo_lookup(&t, "", 0, "", 0, "US", 2, "", 0, &lat, &lon), 1);
+	assert_true(lat == 40.71);
+	/* continent centres (latitude, longitude) */
+	assert_int_equal(geo_lookup(&t, "Atlantis", 8, "Freedonia", 9, "", 0, "EU", 2, &lat, &lon), 1);
+	assert_true(lat == 50 && lon == 15);
+	assert_int_equal(geo_lookup(&t, NULL, 0, NULL, 0, NULL, 0, "AN", 2, &lat, &lon), 1);
+	assert_true(lat == -90 && lon == 0);
+	assert_int_equal(geo_lookup(&t, NULL, 0, NULL, 0, NULL, 0, "na", 2, &lat, &lon), 1);
+	assert_true(lat == 40 && lon == -100);
+	/* nothing */
+	assert_int_equal(geo_lookup(&t, "", 0, "", 0, "", 0, "", 0, &lat, &lon), 0);
+	assert_int_equal(geo_lookup(&t, "Atlantis", 8, "Freedonia", 9, "", 0, "XX", 2, &lat, &lon), 0);
+	geo_free(&t);
+}
+
+static void test_geo_geonames(void **st)
+{
+	struct geo_table t;
+	double lat = 0, lon = 0;
+	geo_builtin(&t); /* generated from libgeonames at build time */
+	assert_true(t.ncities > 20000);
+	assert_int_equal(geo_lookup(&t, "New York", 8, "United States", 13, "US", 2, "NA", 2, &lat, &lon), 1);
+	assert_true(lat > 40.7 && lat < 40.8);
+	assert_int_equal(geo_lookup(&t, "Smallville", 10, "United States", 13, "US", 2, "NA", 2, &lat, &lon), 1);
+	assert_true(lat > 40.7 && lat < 40.8); /* most populous US city */
+	assert_int_equal(geo_lookup(&t, "Paris", 5, "France", 6, "FR", 2, "EU", 2, &lat, &lon), 1);
+	assert_true(lat > 48.8 && lat < 48.9);
+	assert_int_equal(geo_lookup(&t, "Paris", 5, "United States", 13, "US", 2, "NA", 2, &lat, &lon), 1);
+	assert_true(lat > 33 && lat < 34); /* Paris, Texas */
+	assert_int_equal(geo_lookup(&t, "Ashburn", 7, "United States", 13, "US", 2, "NA", 2, &lat, &lon), 1);
+	assert_true(lat > 39 && lat < 39.1);
+	assert_int_equal(geo_lookup(&t, "Hamilton", 8, "Canada", 6, "CA", 2, "NA", 2, &lat, &lon), 1);
+	assert_true(lat > 43 && lat < 43.5);
+	assert_int_equal(geo_lookup(&t, "Hamilton", 8, "New Zealand", 11, "NZ", 2, "OC", 2, &lat, &lon), 1);
+	assert_true(lat < -37);
+	geo_free(&t);
+}
+
+#define S(x) { (x), sizeof(x) - 1 }
+
+static void test_document(void **st)
+{
+	struct sd_slot s;
+	memset(&s, 0, sizeof s);
+	s.slot = 9000013;
+	s.has_block = 1;
+	for (int i = 0; i < SD_BLOCK_FIELDS; i++)
+		s.block[i].p = NULL;
+	s.block[0] = (struct sd_str)S("9000013");
+	s.block[1] = (struct sd_str)S("1714824179");
+	s.block[4] = (struct sd_str){ "0xabc\0\0", 7 }; /* FixedString padding */
+	s.block[6] = (struct sd_str)S("12x"); /* not a number: null */
+	s.block[10] = (struct sd_str)S("1058");
+	s.proposer = 1058;
+	struct sd_seen bs[] = {
+		{ S("b/x/1"), S("Paris"), S("France"), S("FR"), S("EU"), 400, -1 },
+		{ S("a/y/2"), S(""), S(""), S(""), S(""), 300, -1 },
+	};
+	struct sd_seen blobs[] = {
+		{ S("a/y/2"), S(""), S(""), S(""), S(""), 500, 0 },
+		{ S("a/y/2"), S(""), S(""), S(""), S(""), 510, 1 },
+		{ S("c/z/3"), S("Atlantis"), S("Freedonia"), S(""), S("EU"), 700, 0 },
+	};
+	s.seen[SD_BLOCK_SEEN] = bs;
+	s.nseen[SD_BLOCK_SEEN] = 2;
+	s.seen[SD_BLOB_SEEN] = blobs;
+	s.nseen[SD_BLOB_SEEN] = 3;
+	struct sd_vote v[] = { { 7, 4000 }, { 2, 4010 } };
+	s.votes = v;
+	s.nvotes = 2;
+	s.max_votes = 64;
+	struct jbuf b = { 0 };
+	assert_int_equal(sd_build(&b, &s, "mainnet", 1714824200123, 17, NULL), 0);
+	jbuf_char(&b, '\0');
+	json_object *o = json_tokener_parse(b.p), *x, *y;
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "network", &x));
+	assert_string_equal(json_object_get_string(x), "mainnet");
+	assert_true(json_object_object_get_ex(o, "processed_at", &x));
+	assert_string_equal(json_object_get_string(x), "2024-05-04T12:03:20.123000+00:00");
+	assert_true(json_object_object_get_ex(o, "block", &x));
+	assert_int_equal(json_object_object_length(x), 26);
+	assert_true(json_object_object_get_ex(x, "block_root", &y));
+	assert_string_equal(json_object_get_string(y), "0xabc");
+	assert_true(json_object_object_get_ex(x, "slot_start_date_time", &y));
+	assert_string_equal(json_object_get_string(y), "2024-05-04T12:02:59+00:00");
+	assert_true(json_object_object_get_ex(x, "block_total_bytes", &y));
+	assert_null(y);
+	assert_true(json_object_object_get_ex(o, "entity", &x));
+	assert_null(x);
+	assert_true(json_object_object_get_ex(o, "nodes", &x));
+	assert_int_equal(json_object_object_length(x), 3);
+	assert_true(json_object_object_get_ex(x, "a/y/2", &y));
+	assert_true(json_object_object_get_ex(y, "username", &y));
+	assert_string_equal(json_object_get_string(y), "y");
+	assert_true(json_object_object_get_ex(o, "timings", &x));
+	assert_true(json_object_object_get_ex(x, "blob_seen", &y));
+	assert_true(json_object_object_get_ex(y, "a/y/2", &y));
+	assert_true(json_object_object_get_ex(y, "1", &y));
+	assert_int_equal(json_object_get_int(y), 510);
+	assert_true(json_object_object_get_ex(o, "attestations", &x));
+	assert_true(json_object_object_get_ex(x, "maximum_votes", &y));
+	assert_int_equal(json_object_get_int(y), 64);
+	assert_true(json_object_object_get_ex(x, "windows", &y));
+	assert_int_equal(json_object_array_length(y), 1);
+	json_object_put(o);
+	jbuf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_username),      cmocka_unit_test(test_window_start),
+		cmocka_unit_test(test_windows_json),  cmocka_unit_test(test_json_strings),
+		cmocka_unit_test(test_geo_fallbacks), cmocka_unit_test(test_geo_geonames),
+		cmocka_unit_test(test_document),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
