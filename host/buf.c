@@ -77,62 +77,18 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t min, cp;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2; min = 0x80; cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3; min = 0x800; cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4; min = 0x10000; cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *u = (const unsigned char *)s;
+	char esc[6];
+	size_t i = 0;
 	buf_putc(b, '"');
-	for (size_t i = 0; i < n;) {
-		unsigned char c = p[i];
-		if (c == '"' || c == '\\') {
-			buf_putc(b, '\\');
-			buf_putc(b, (char)c);
-			i++;
-		} else if (c == '\n') {
-			buf_puts(b, "\\n"); i++;
-		} else if (c == '\r') {
-			buf_puts(b, "\\r"); i++;
-		} else if (c == '\t') {
-			buf_puts(b, "\\t"); i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			buf_printf(b, "\\u%04x", c);
-			i++;
-		} else {
-			size_t l = utf8_seq(p + i, n - i);
-			if (l == 0) {
-				buf_puts(b, "\\ufffd");
-				i++;
-			} else {
-				buf_append(b, p + i, l);
-				i += l;
-			}
-		}
+	while (i < n) {
+		size_t run = json_str_plain(u + i, n - i);
+		buf_append(b, s + i, run);
+		i += run;
+		if (i < n)
+			buf_append(b, esc, json_str_escape(u[i++], esc));
 	}
 	buf_putc(b, '"');
 }

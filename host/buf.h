@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "jsonstr.h"
+
 struct buf {
 	char *data;
 	size_t len;
@@ -24,10 +26,8 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
-/* Appends s as a JSON string literal (with quotes); invalid UTF-8 bytes become U+FFFD. */
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), 0 if invalid
- * (overlong, surrogate, beyond U+10FFFF, truncated). */
-size_t utf8_seq(const unsigned char *s, size_t n);
+/* Appends s as a JSON string literal (with quotes); invalid UTF-8 bytes
+ * become U+FFFD.  The escape and utf8_seq() are common/jsonstr.h. */
 void buf_json_str(struct buf *b, const char *s, size_t n);
 /* Hands the data to the caller (who frees it) and resets b. */
 char *buf_steal(struct buf *b, size_t *len);

@@ -15,7 +15,10 @@
  *   transport error                  -> retried, finally LAB_EIO / LAB_ETIMEDOUT
  *   5xx without exception text       -> retried, finally LAB_EUNAVAIL
  *   other 4xx                        -> LAB_EQUERY
- *   200 with malformed TSV           -> LAB_EPARSE
+ *   200 with malformed TSV, or empty -> LAB_EPARSE (a rows query always
+ *   (no names row) for a rows query     gets a names row)
+ * /readyz (clickhouse_ready) is not ready from a transport error, a 5xx
+ * without exception text or a malformed/empty 200 until the next answer.
  * Only reads are retried (a write may have been applied before the
  * connection broke), and a streamed query not once a batch was delivered.
  *
@@ -357,6 +360,10 @@ static void on_done(int status, long code, const struct buf *body, const char *e
 		}
 		snprintf(msg, sizeof msg, "HTTP %ld from ClickHouse%s%.200s", code, t ? ": " : "",
 			 t ? t : "");
+		if (code >= 500) { /* a 5xx without ClickHouse's text: unavailable (/readyz) */
+			ch->last_transport_err = LAB_EUNAVAIL;
+			snprintf(ch->last_err, sizeof ch->last_err, "%.200s", msg);
+		}
 		if (maybe_retry(q, msg))
 			return;
 		finish(q, code >= 500 ? LAB_EUNAVAIL : LAB_EIO, msg);
@@ -385,6 +392,10 @@ static void on_done(int status, long code, const struct buf *body, const char *e
 			finish(q, LAB_EQUERY, err_text(&q->errbody));
 			return;
 		}
+		/* garbage in a 200: whatever answered is not a healthy ClickHouse */
+		ch->last_transport_err = LAB_EPARSE;
+		snprintf(ch->last_err, sizeof ch->last_err,
+			 "malformed TabSeparated result from ClickHouse");
 		finish(q, q->parser.err ? q->parser.err : LAB_EPARSE,
 		       "malformed TabSeparated result from ClickHouse");
 		return;
@@ -399,8 +410,20 @@ static void on_done(int status, long code, const struct buf *body, const char *e
 		schedule_dispatch(ch);
 		return;
 	}
+	/* TabSeparatedWithNames always starts with the names row, also for no
+	 * rows: an empty 200 is not ClickHouse's answer (a proxy, a cut). */
+	if (rc == 0 && q->retryable && !q->parser.header_done)
+		rc = LAB_EPARSE;
+	if (rc == LAB_EPARSE) {
+		ch->last_transport_err = LAB_EPARSE;
+		snprintf(ch->last_err, sizeof ch->last_err, "%s",
+			 q->parser.header_done ? "ClickHouse result ended inside a row"
+					       : "empty result from ClickHouse (no names row)");
+		finish(q, rc, ch->last_err);
+		return;
+	}
 	if (rc < 0) {
-		finish(q, rc, rc == LAB_EPARSE ? "ClickHouse result ended inside a row" : NULL);
+		finish(q, rc, NULL);
 		return;
 	}
 	finish(q, 0, NULL);

@@ -38,8 +38,9 @@ int clickhouse_query(struct clickhouse *ch, const char *plugin, const char *sql,
  * query's callbacks. */
 void clickhouse_cancel(struct ch_query *q);
 
-/* 0 when the last transfer reached the server (or none yet); else nonzero
- * and *why. */
+/* 0 when the last answer came from a working server (or none yet); else
+ * nonzero and *why: the last transfer failed, or was a 5xx without
+ * ClickHouse's exception text, or a malformed/empty 200. */
 int clickhouse_ready(const struct clickhouse *ch, const char **why);
 
 /* Queries running / waiting (tests). */

@@ -13,6 +13,7 @@
 #include "clickhouse.h"
 #include "clock.h"
 #include "config_json.h"
+#include "heap.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,6 +22,10 @@
 #include "reload.h"
 #include "state.h"
 #include "storage.h"
+
+/* Idle heap trim (heap.c): how often to look, and how much free heap to keep. */
+#define HEAP_TRIM_PERIOD_MS 10000
+#define HEAP_TRIM_SLACK (256u << 10)
 
 static const char *const status_names[PS__COUNT] = { "loaded", "running", "stopping", "failed",
 						      "disabled" };
@@ -556,6 +561,7 @@ static void daemon_finish(struct daemon *d)
 		d->admin = NULL;
 	}
 	reload_stop(d); /* file watchers and debounce timers */
+	heap_trim_stop();
 	uv_timer_stop(&d->flush_timer);
 	close_handle((uv_handle_t *)&d->flush_timer);
 	close_handle((uv_handle_t *)&d->exit_timer);
@@ -811,6 +817,8 @@ int daemon_main(const struct daemon_opts *opts)
 				       (uint64_t)hc->state_flush_interval * 1000,
 				       (uint64_t)hc->state_flush_interval * 1000);
 		reload_setup(d); /* private-copy dir, plugin file watchers */
+		/* Freed memory goes back to the kernel once a burst of work is over. */
+		(void)heap_trim_start(d->loop, HEAP_TRIM_PERIOD_MS, HEAP_TRIM_SLACK);
 		for (size_t i = 0; i < d->n_slots; i++)
 			if (d->slots[i].enabled)
 				slot_activate(&d->slots[i]);

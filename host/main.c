@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "heap.h"
 #include "lab/plugin.h"
 #include "plugin_loader.h"
 
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o = { .mode = MODE_SERVE, .config_path = DEFAULT_CONFIG };
+	heap_tune();
 	const char **overrides = calloc((size_t)argc, sizeof *overrides);
 	const char **only = calloc((size_t)argc, sizeof *only);
 	const char *describe_name = NULL;

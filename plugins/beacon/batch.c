@@ -351,6 +351,12 @@ static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_row
 	int which = q->which;
 	free(q);
 	int rc = status;
+	/* ClickHouse names its columns also when no row matches: fewer columns
+	 * than asked for is not its answer (e.g. a proxy's one-line error
+	 * page), and must not read as "no block" (recorded as missed). */
+	size_t want = which == -1 ? SD_BLOCK_FIELDS : which == -2 || which == -3 ? 2 : which == -4 ? 4 : 8;
+	if (rc == 0 && rows && lab_rows_columns(ctx, rows) < want)
+		rc = LAB_EPARSE;
 	if (rc == 0 && rows) {
 		if (which == -1)
 			rc = take_block(b, rows);
@@ -417,25 +423,44 @@ static void range_params(struct batch *b, uint64_t lo, uint64_t hi, lab_param *p
 	p[4] = LAB_PTIME(lab_network_slot_time(ctx, b->net->nw, hi) + 900);
 }
 
+/* Phase 1's queries, in the order pacing = "original" issues them. */
+static const struct {
+	int which;
+	const char *sql;
+} P1[] = {
+	{ -1, SQL_BLOCK },
+	{ SD_BLOCK_SEEN, SQL_BLOCK_SEEN },
+	{ SD_BLOB_SEEN, SQL_BLOB_SEEN },
+	{ SD_BLOCK_P2P, SQL_BLOCK_P2P },
+	{ SD_BLOB_P2P, SQL_BLOB_P2P },
+	{ -2, SQL_COMMITTEE },
+};
+#define NP1 (sizeof P1 / sizeof P1[0])
+
 static void phase1(struct batch *b)
 {
 	uint64_t lo, hi;
-	lab_param p[5];
 	if (!todo_range(b, &lo, &hi)) {
 		finish(b);
 		return;
 	}
-	range_params(b, lo, hi, p);
+	range_params(b, lo, hi, b->qp);
 	b->phase = 1;
 	b->ops++; /* guard while issuing */
-	if (query(b, -1, SQL_BLOCK, p, 5) < 0 || query(b, SD_BLOCK_SEEN, SQL_BLOCK_SEEN, p, 5) < 0 ||
-	    query(b, SD_BLOB_SEEN, SQL_BLOB_SEEN, p, 5) < 0 ||
-	    query(b, SD_BLOCK_P2P, SQL_BLOCK_P2P, p, 5) < 0 ||
-	    query(b, SD_BLOB_P2P, SQL_BLOB_P2P, p, 5) < 0 ||
-	    query(b, -2, SQL_COMMITTEE, p, 5) < 0)
-		b->failed = 1;
+	/* Batched: every query at once.  Original pacing: the first one here,
+	 * each next one from op_done when the one before has answered. */
+	size_t n = b->bc->original ? 1 : NP1;
+	for (b->qnext = 0; b->qnext < n; b->qnext++)
+		if (query(b, P1[b->qnext].which, P1[b->qnext].sql, b->qp, 5) < 0) {
+			b->failed = 1;
+			break;
+		}
 	op_done(b);
 }
+
+/* Original pacing: issue the next query of the current phase, if any; 1 when
+ * one was issued (or failed to issue: op_done then settles the batch). */
+static int serial_next(struct batch *b);
 
 /* Append "?,?,...,?" (n placeholders) to buf. */
 static void placeholders(struct jbuf *s, size_t n)
@@ -444,10 +469,87 @@ static void placeholders(struct jbuf *s, size_t n)
 		jbuf_lit(s, i ? ",?" : "?");
 }
 
+static void query_entities(struct batch *b)
+{
+	size_t np = 0, nent = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->w[i].status == W_TODO && !b->w[i].sd.entity_set)
+			nent++;
+	if (!nent)
+		return;
+	lab_param *p = calloc(nent + 1, sizeof *p);
+	struct jbuf sql = { 0 };
+	if (!p) {
+		b->failed = 1;
+		return;
+	}
+	p[np++] = LAB_PSTR(b->net->name);
+	jbuf_lit(&sql, "SELECT index, entity FROM ethseer_validator_entity FINAL"
+		       " WHERE meta_network_name = ? AND index IN (");
+	for (size_t i = 0; i < b->n; i++)
+		if (b->w[i].status == W_TODO && !b->w[i].sd.entity_set)
+			p[np++] = LAB_PUINT(b->w[i].sd.proposer);
+	placeholders(&sql, np - 1);
+	jbuf_lit(&sql, ") ORDER BY index, entity LIMIT 1 BY index");
+	jbuf_char(&sql, '\0');
+	if (sql.oom || query(b, -3, sql.p, p, np) < 0)
+		b->failed = 1;
+	jbuf_free(&sql);
+	free(p);
+}
+
+/* Attestations: the exact slot window (slot start .. +seconds per slot),
+ * validators with an index, ≤ 12000 ms, the slots' block roots over
+ * [b->vlo, b->vhi]; the per-slot root is matched when the rows are split. */
+static void query_votes(struct batch *b)
+{
+	lab_ctx *ctx = b->bc->ctx;
+	size_t np = 0, nroots = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->w[i].status == W_TODO)
+			nroots++;
+	lab_param *p = calloc(nroots + 8, sizeof *p);
+	struct jbuf sql = { 0 };
+	if (!p) {
+		b->failed = 1;
+		return;
+	}
+	int64_t g = lab_network_genesis(ctx, b->net->nw);
+	uint32_t sps = lab_network_seconds_per_slot(ctx, b->net->nw);
+	range_params(b, b->vlo, b->vhi, p);
+	np = 5;
+	p[np++] = LAB_PUINT(sps);
+	p[np++] = LAB_PINT(g);
+	p[np++] = LAB_PINT(g + (int64_t)sps);
+	jbuf_lit(&sql,
+		 "SELECT slot, beacon_block_root, attesting_validator_index,"
+		 " min(propagation_slot_start_diff)"
+		 " FROM beacon_api_eth_v1_events_attestation" RANGE_WHERE
+		 " AND toInt64(toUnixTimestamp(slot_start_date_time)) - toInt64(slot) * ?"
+		 " BETWEEN ? AND ?"
+		 " AND attesting_validator_index IS NOT NULL"
+		 " AND propagation_slot_start_diff <= 12000 AND beacon_block_root IN (");
+	size_t first = np;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->w[i].status == W_TODO) {
+			const struct sd_str *r = &b->w[i].sd.block[4];
+			p[np] = LAB_PSTR(r->p ? r->p : "");
+			p[np].len = root_len(r);
+			np++;
+		}
+	placeholders(&sql, np - first);
+	jbuf_lit(&sql, ") GROUP BY slot, beacon_block_root, attesting_validator_index");
+	jbuf_char(&sql, '\0');
+	if (sql.oom || query(b, -4, sql.p, p, np) < 0)
+		b->failed = 1;
+	jbuf_free(&sql);
+	free(p);
+}
+
 static void phase2(struct batch *b)
 {
 	lab_ctx *ctx = b->bc->ctx;
-	size_t nblocks = 0, nent = 0;
+	size_t nblocks = 0;
 	uint64_t lo = 0, hi = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct bc_slotw *w = &b->w[i];
@@ -462,8 +564,6 @@ static void phase2(struct batch *b)
 			w->sd.entity = e;
 			w->sd.entity_len = strlen(e);
 			w->sd.entity_set = 1;
-		} else {
-			nent++;
 		}
 		if (!nblocks)
 			lo = b->slots[i];
@@ -471,73 +571,42 @@ static void phase2(struct batch *b)
 		nblocks++;
 	}
 	b->phase = 2;
-	if (!nblocks) {
-		b->phase = 3;
-		b->ops++;
-		op_done(b);
-		return;
-	}
-	lab_param *p = calloc(nblocks + 8, sizeof *p);
-	struct jbuf sql = { 0 };
-	if (!p) {
-		b->failed = 1;
-		b->ops++;
-		op_done(b);
-		return;
-	}
 	b->ops++;
-	if (nent) {
-		size_t np = 0;
-		p[np++] = LAB_PSTR(b->net->name);
-		jbuf_lit(&sql, "SELECT index, entity FROM ethseer_validator_entity FINAL"
-			       " WHERE meta_network_name = ? AND index IN (");
-		for (size_t i = 0; i < b->n; i++)
-			if (b->w[i].status == W_TODO && !b->w[i].sd.entity_set)
-				p[np++] = LAB_PUINT(b->w[i].sd.proposer);
-		placeholders(&sql, np - 1);
-		jbuf_lit(&sql, ") ORDER BY index, entity LIMIT 1 BY index");
-		jbuf_char(&sql, '\0');
-		if (sql.oom || query(b, -3, sql.p, p, np) < 0)
-			b->failed = 1;
-		sql.len = 0;
+	if (nblocks) {
+		b->vlo = lo;
+		b->vhi = hi;
+		query_entities(b);
+		/* original pacing: the attestations after the entities answered */
+		if (b->bc->original && b->ops > 1)
+			b->votes_todo = 1;
+		else if (!b->failed)
+			query_votes(b);
+	} else {
+		b->phase = 3;
 	}
-	/* Attestations: the exact slot window (slot start .. +seconds per slot),
-	 * validators with an index, ≤ 12000 ms, the slots' block roots; the
-	 * per-slot root is matched when the rows are split. */
-	{
-		size_t np = 0;
-		int64_t g = lab_network_genesis(ctx, b->net->nw);
-		uint32_t sps = lab_network_seconds_per_slot(ctx, b->net->nw);
-		range_params(b, lo, hi, p);
-		np = 5;
-		p[np++] = LAB_PUINT(sps);
-		p[np++] = LAB_PINT(g);
-		p[np++] = LAB_PINT(g + (int64_t)sps);
-		jbuf_lit(&sql,
-			 "SELECT slot, beacon_block_root, attesting_validator_index,"
-			 " min(propagation_slot_start_diff)"
-			 " FROM beacon_api_eth_v1_events_attestation" RANGE_WHERE
-			 " AND toInt64(toUnixTimestamp(slot_start_date_time)) - toInt64(slot) * ?"
-			 " BETWEEN ? AND ?"
-			 " AND attesting_validator_index IS NOT NULL"
-			 " AND propagation_slot_start_diff <= 12000 AND beacon_block_root IN (");
-		size_t first = np;
-		for (size_t i = 0; i < b->n; i++)
-			if (b->w[i].status == W_TODO) {
-				const struct sd_str *r = &b->w[i].sd.block[4];
-				p[np] = LAB_PSTR(r->p ? r->p : "");
-				p[np].len = root_len(r);
-				np++;
-			}
-		placeholders(&sql, np - first);
-		jbuf_lit(&sql, ") GROUP BY slot, beacon_block_root, attesting_validator_index");
-		jbuf_char(&sql, '\0');
-		if (sql.oom || query(b, -4, sql.p, p, np) < 0)
-			b->failed = 1;
-	}
-	jbuf_free(&sql);
-	free(p);
 	op_done(b);
+}
+
+static int serial_next(struct batch *b)
+{
+	if (!b->bc->original || b->failed)
+		return 0;
+	if (b->phase == 1 && b->qnext < NP1) {
+		size_t i = b->qnext++;
+		b->ops++; /* guard */
+		if (query(b, P1[i].which, P1[i].sql, b->qp, 5) < 0)
+			b->failed = 1;
+		op_done(b);
+		return 1;
+	}
+	if (b->phase == 2 && b->votes_todo) {
+		b->votes_todo = 0;
+		b->ops++;
+		query_votes(b);
+		op_done(b);
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- phase 3: documents and puts ------------------------------------------- */
@@ -624,6 +693,8 @@ static void phase3(struct batch *b)
 static void op_done(struct batch *b)
 {
 	if (--b->ops > 0)
+		return;
+	if (serial_next(b))
 		return;
 	if (b->failed) {
 		for (size_t i = 0; i < b->n; i++)

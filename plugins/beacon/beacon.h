@@ -18,6 +18,10 @@
 #define BC_MAX_INFLIGHT 2
 #define BC_PENDING_MAX 4096
 #define BC_MISSED_KEEP 256
+/* pacing = "original": the Python backend's designed pace, for comparison
+ * (docs/plugins/beacon.md): one slot per batch, one batch at a time, its
+ * queries one after another, and this pause after each slot. */
+#define BC_ORIGINAL_PAUSE_MS 500
 
 struct beacon;
 struct batch;
@@ -64,6 +68,7 @@ struct bc_net {
 	uint64_t once_next, once_low;
 	int once_inflight;
 	int once_finished;
+	lab_timer *once_timer; /* original pacing: the pause before the next slot */
 	uint64_t n_stored, n_missed, n_failed, n_exists;
 };
 
@@ -71,6 +76,7 @@ struct beacon {
 	lab_ctx *ctx;
 	const char *prefix;
 	int64_t head_delay_ms;
+	int original; /* pacing = "original" */
 	struct bc_net *nets;
 	size_t nnets;
 	struct geo_table geo; /* constant (cities.c) */
@@ -113,6 +119,10 @@ struct batch {
 	struct arena_chunk *arena;
 	struct batch *next_live, **prev_live;
 	uint64_t u64; /* for the caller */
+	lab_param qp[5]; /* phase 1's parameters */
+	size_t qnext;    /* phase 1's next query (original pacing issues them one by one) */
+	uint64_t vlo, vhi; /* the slots with a block (attestation query) */
+	int votes_todo;    /* original pacing: the attestation query is still to issue */
 };
 
 /* Start a batch over `slots` (n ≥ 1, ascending, copied).  done() is called once

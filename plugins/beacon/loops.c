@@ -269,12 +269,24 @@ static void once_check_all(struct beacon *bc)
 		once_flushed(bc->ctx, LAB_EIO, bc);
 }
 
+static void once_resume(lab_ctx *ctx, lab_timer *t, void *ud)
+{
+	struct bc_net *net = ud;
+	net->once_timer = NULL;
+	once_pump(net);
+}
+
 static void once_batch_done(struct batch *b)
 {
 	struct bc_net *net = b->net;
+	struct beacon *bc = net->bc;
 	settle(b, 1);
 	net->once_inflight--;
 	batch_free(b);
+	/* original pacing: a pause before the next slot */
+	if (bc->original && !bc->stopping && net->once_next != UINT64_MAX &&
+	    lab_timer_start(bc->ctx, BC_ORIGINAL_PAUSE_MS, 0, once_resume, net, &net->once_timer) == 0)
+		return;
 	once_pump(net);
 }
 
@@ -282,12 +294,16 @@ static void once_pump(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
 	uint64_t slots[BC_MAX_BATCH];
-	while (!bc->stopping && net->once_inflight < BC_MAX_INFLIGHT &&
+	int inflight = bc->original ? 1 : BC_MAX_INFLIGHT;
+	uint64_t per = bc->original ? 1 : (uint64_t)net->concurrency;
+	if (net->once_timer)
+		return;
+	while (!bc->stopping && net->once_inflight < inflight &&
 	       net->once_next != UINT64_MAX && net->once_next >= net->once_low) {
 		size_t n = 0;
 		uint64_t hi = net->once_next;
-		uint64_t lo = hi - (uint64_t)net->concurrency + 1;
-		if (hi + 1 < (uint64_t)net->concurrency || lo < net->once_low)
+		uint64_t lo = hi - per + 1;
+		if (hi + 1 < per || lo < net->once_low)
 			lo = net->once_low;
 		for (uint64_t s = lo; s <= hi; s++)
 			slots[n++] = s;
@@ -391,6 +407,11 @@ static void backfill_batch_done(struct batch *b)
 					&net->bf_timer);
 		return;
 	}
+	/* original pacing: a pause before the next slot */
+	if (bc->original && !net->bf_finished && !net->bf_timer &&
+	    lab_timer_start(bc->ctx, BC_ORIGINAL_PAUSE_MS, 0, backfill_retry, net,
+			    &net->bf_timer) == 0)
+		return;
 	bc_backfill_pump(net);
 }
 
@@ -398,17 +419,19 @@ void bc_backfill_pump(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
 	uint64_t slots[BC_MAX_BATCH];
+	int inflight = bc->original ? 1 : BC_MAX_INFLIGHT;
+	uint64_t per = bc->original ? 1 : (uint64_t)net->concurrency;
 	if (bc->stopping || !net->bf_have || net->bf_timer)
 		return;
 	/* the next range starts below the lowest batch in flight */
-	while (net->bf_n < BC_MAX_INFLIGHT) {
+	while (net->bf_n < inflight) {
 		uint64_t hi = net->bf_n ? net->bf_fifo[net->bf_n - 1]->slots[0] : net->bf_next + 1;
 		if (net->bf_finished || hi == 0 || hi - 1 < net->target)
 			return;
 		if (net->bf_n && net->bf_fifo[net->bf_n - 1]->slots[0] <= net->target)
 			return;
 		hi--;
-		uint64_t lo = hi + 1 >= (uint64_t)net->concurrency ? hi + 1 - (uint64_t)net->concurrency : 0;
+		uint64_t lo = hi + 1 >= per ? hi + 1 - per : 0;
 		if (lo < net->target)
 			lo = net->target;
 		size_t n = 0;
@@ -536,7 +559,8 @@ static void trail_next(struct bc_net *net)
 	if (bc->stopping || net->trail_busy)
 		return;
 	uint64_t h = net->head_busy ? net->head_slot : UINT64_MAX;
-	for (size_t i = net->npending; i > 0 && n < (size_t)net->concurrency; i--) {
+	size_t per = bc->original ? 1 : (size_t)net->concurrency;
+	for (size_t i = net->npending; i > 0 && n < per; i--) {
 		uint64_t s = net->pending[i - 1];
 		if (s < net->trail_below && s != h)
 			slots[n++] = s;

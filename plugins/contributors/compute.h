@@ -1,32 +1,14 @@
 /*
  * contributors — the pure parts of the plugin (no host calls), linked by
- * the plugin and by tests/unit/test_contributors.c:
- *   - a growable JSON text buffer whose strings are always valid JSON
- *     (control bytes escaped, invalid UTF-8 replaced by U+FFFD),
+ * the plugin and by tests/unit/test_contributors.c (the JSON buffer is
+ * common/jbuf.h, SHA-256 common/sha256.h):
  *   - the username → storage key segment mapping,
- *   - SHA-256 (for that mapping),
  *   - the scheduling gates of the four processors.
  */
 #ifndef CONTRIBUTORS_COMPUTE_H
 #define CONTRIBUTORS_COMPUTE_H
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---- JSON buffer ---------------------------------------------------------
- * Appends never fail visibly: the first allocation failure sets `oom`, and
- * every later append is a no-op.  Check `oom` once at the end. */
-struct cjb {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-void cjb_free(struct cjb *b);
-void cjb_raw(struct cjb *b, const char *s, size_t n);
-void cjb_cstr(struct cjb *b, const char *s); /* raw text, NUL-terminated */
-void cjb_int(struct cjb *b, int64_t v);
-void cjb_uint(struct cjb *b, uint64_t v);
-/* A JSON string literal of `n` bytes of `s` (may contain NUL and any byte). */
-void cjb_str(struct cjb *b, const char *s, size_t n);
 
 /* ---- keys ----------------------------------------------------------------
  * A safe key segment: 1..128 bytes of [A-Za-z0-9._-], not "." or "..". */
@@ -46,8 +28,6 @@ int contrib_safe_segment(const char *s, size_t n);
  */
 #define CONTRIB_KEY_MAX 200
 size_t contrib_user_key(const char *s, size_t n, char *out);
-
-void contrib_sha256(const void *data, size_t len, uint8_t out[32]);
 
 /* ---- scheduling ----------------------------------------------------------
  * A processor (or window) runs when it never ran (last == 0) or at least

@@ -17,6 +17,7 @@
 #include <lab/plugin.h>
 
 #include "compute.h"
+#include "jbuf.h"
 
 enum { P_SUMMARY, P_COUNTRIES, P_USERS, P_USUM, NPROC };
 static const char *const proc_name[NPROC] = { "summary", "countries", "users", "user_summaries" };
@@ -58,7 +59,7 @@ struct contrib;
 struct doc {
 	struct contrib *c;
 	char *key;
-	struct cjb body;
+	struct jbuf body;
 	const char *network; /* NULL = none; points into c->nets */
 	const char *window;  /* NULL = none */
 };
@@ -82,7 +83,7 @@ struct contrib {
 	struct doc *docs;
 	size_t ndocs, puts_pending;
 	int puts_failed;
-	struct cjb describe;
+	struct jbuf describe;
 };
 
 static void pass_next(struct contrib *c);
@@ -117,27 +118,27 @@ static void state_load(struct contrib *c, int p)
 
 static void state_save(struct contrib *c, int p)
 {
-	struct cjb b = { 0 };
-	cjb_cstr(&b, "{\"last_processed\":");
-	cjb_int(&b, c->st[p].last);
-	cjb_cstr(&b, ",\"last_processed_windows\":{");
+	struct jbuf b = { 0 };
+	jbuf_lit(&b, "{\"last_processed\":");
+	jbuf_i64(&b, c->st[p].last);
+	jbuf_lit(&b, ",\"last_processed_windows\":{");
 	int first = 1;
 	for (size_t i = 0; (p == P_COUNTRIES || p == P_USERS) && i < c->nwins; i++) {
 		if (c->st[p].win_last[i] <= 0)
 			continue;
 		if (!first)
-			cjb_raw(&b, ",", 1);
+			jbuf_raw(&b, ",", 1);
 		first = 0;
-		cjb_str(&b, c->wins[i].file, strlen(c->wins[i].file));
-		cjb_raw(&b, ":", 1);
-		cjb_int(&b, c->st[p].win_last[i]);
+		jbuf_str(&b, c->wins[i].file, strlen(c->wins[i].file));
+		jbuf_raw(&b, ":", 1);
+		jbuf_i64(&b, c->st[p].win_last[i]);
 	}
-	cjb_cstr(&b, "}}");
+	jbuf_lit(&b, "}}");
 	int rc = b.oom ? LAB_ENOMEM : lab_state_set(c->ctx, proc_name[p], b.p, b.len);
 	if (rc < 0)
 		lab_logkv(c->ctx, LAB_LOG_WARN, "cannot save state", LAB_FS("processor", proc_name[p]),
 			  LAB_FS("error", lab_strerror(rc)));
-	cjb_free(&b);
+	jbuf_free(&b);
 }
 
 /* ---- rows ----------------------------------------------------------------- */
@@ -204,7 +205,7 @@ static void docs_free(struct contrib *c)
 {
 	for (size_t i = 0; i < c->ndocs; i++) {
 		free(c->docs[i].key);
-		cjb_free(&c->docs[i].body);
+		jbuf_free(&c->docs[i].body);
 	}
 	free(c->docs);
 	c->docs = NULL;
@@ -258,29 +259,29 @@ static int doc_key(struct doc *d, const char *prefix, const char *a, const char 
 
 static void publish_stored(struct contrib *c, const struct doc *d, int p)
 {
-	struct cjb e = { 0 };
-	cjb_cstr(&e, "{\"kind\":");
-	cjb_cstr(&e, "\"");
-	cjb_cstr(&e, proc_name[p]);
-	cjb_cstr(&e, "\"");
+	struct jbuf e = { 0 };
+	jbuf_lit(&e, "{\"kind\":");
+	jbuf_lit(&e, "\"");
+	jbuf_lit(&e, proc_name[p]);
+	jbuf_lit(&e, "\"");
 	if (d->network) {
-		cjb_cstr(&e, ",\"network\":");
-		cjb_str(&e, d->network, strlen(d->network));
+		jbuf_lit(&e, ",\"network\":");
+		jbuf_str(&e, d->network, strlen(d->network));
 	}
 	if (d->window) {
-		cjb_cstr(&e, ",\"window\":");
-		cjb_str(&e, d->window, strlen(d->window));
+		jbuf_lit(&e, ",\"window\":");
+		jbuf_str(&e, d->window, strlen(d->window));
 	}
-	cjb_cstr(&e, ",\"key\":");
-	cjb_str(&e, d->key, strlen(d->key));
-	cjb_cstr(&e, "}");
+	jbuf_lit(&e, ",\"key\":");
+	jbuf_str(&e, d->key, strlen(d->key));
+	jbuf_lit(&e, "}");
 	if (!e.oom) {
 		int rc = lab_publish(c->ctx, "contributors.updated", e.p, e.len);
 		if (rc < 0)
 			lab_logkv(c->ctx, LAB_LOG_WARN, "cannot publish", LAB_FS("key", d->key),
 				  LAB_FS("error", lab_strerror(rc)));
 	}
-	cjb_free(&e);
+	jbuf_free(&e);
 }
 
 static void puts_finished(struct contrib *c)
@@ -351,10 +352,10 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 	struct doc *d = doc_add(c, NULL, NULL);
 	if (!d || doc_key(d, c->prefix, "summary", NULL, NULL) < 0)
 		return LAB_ENOMEM;
-	struct cjb *b = &d->body;
-	cjb_cstr(b, "{\"updated_at\":");
-	cjb_int(b, c->now);
-	cjb_cstr(b, ",\"networks\":{");
+	struct jbuf *b = &d->body;
+	jbuf_lit(b, "{\"updated_at\":");
+	jbuf_i64(b, c->now);
+	jbuf_lit(b, ",\"networks\":{");
 	for (size_t n = 0; n < c->nnets; n++) {
 		uint64_t total = 0, pub = 0;
 		for (size_t r = 0; r < nr; r++)
@@ -363,17 +364,17 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 				pub = col_u64(rows, ctx, r, 4);
 			}
 		if (n)
-			cjb_raw(b, ",", 1);
-		cjb_str(b, c->nets[n], strlen(c->nets[n]));
-		cjb_cstr(b, ":{\"total_nodes\":");
-		cjb_uint(b, total);
-		cjb_cstr(b, ",\"total_public_nodes\":");
-		cjb_uint(b, pub);
+			jbuf_raw(b, ",", 1);
+		jbuf_str(b, c->nets[n], strlen(c->nets[n]));
+		jbuf_lit(b, ":{\"total_nodes\":");
+		jbuf_u64(b, total);
+		jbuf_lit(b, ",\"total_public_nodes\":");
+		jbuf_u64(b, pub);
 		for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
 			int first = 1;
-			cjb_cstr(b, ",\"");
-			cjb_cstr(b, dims[k]);
-			cjb_cstr(b, "\":{");
+			jbuf_lit(b, ",\"");
+			jbuf_lit(b, dims[k]);
+			jbuf_lit(b, "\":{");
 			for (size_t r = 0; r < nr; r++) {
 				const char *s;
 				size_t sl;
@@ -381,21 +382,21 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 				    !col_is(rows, ctx, r, 1, dims[k]))
 					continue;
 				if (!first)
-					cjb_raw(b, ",", 1);
+					jbuf_raw(b, ",", 1);
 				first = 0;
 				col_str(rows, ctx, r, 2, &s, &sl);
-				cjb_str(b, s, sl);
-				cjb_cstr(b, ":{\"total_nodes\":");
-				cjb_uint(b, col_u64(rows, ctx, r, 3));
-				cjb_cstr(b, ",\"public_nodes\":");
-				cjb_uint(b, col_u64(rows, ctx, r, 4));
-				cjb_raw(b, "}", 1);
+				jbuf_str(b, s, sl);
+				jbuf_lit(b, ":{\"total_nodes\":");
+				jbuf_u64(b, col_u64(rows, ctx, r, 3));
+				jbuf_lit(b, ",\"public_nodes\":");
+				jbuf_u64(b, col_u64(rows, ctx, r, 4));
+				jbuf_raw(b, "}", 1);
 			}
-			cjb_raw(b, "}", 1);
+			jbuf_raw(b, "}", 1);
 		}
-		cjb_raw(b, "}", 1);
+		jbuf_raw(b, "}", 1);
 	}
-	cjb_cstr(b, "}}");
+	jbuf_lit(b, "}}");
 	return 0;
 }
 
@@ -420,31 +421,31 @@ static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, 
 				d = doc_add(c, c->nets[n], c->wins[w].file);
 				if (!d || doc_key(d, c->prefix, list, c->nets[n], c->wins[w].file) < 0)
 					return LAB_ENOMEM;
-				cjb_raw(&d->body, "[", 1);
+				jbuf_raw(&d->body, "[", 1);
 			} else if (t != cur) {
-				cjb_cstr(&d->body, "]},");
+				jbuf_lit(&d->body, "]},");
 			}
 			if (d->body.len == 1 || t != cur) {
-				cjb_cstr(&d->body, "{\"time\":");
-				cjb_int(&d->body, t);
-				cjb_cstr(&d->body, ",\"");
-				cjb_cstr(&d->body, list);
-				cjb_cstr(&d->body, "\":[");
+				jbuf_lit(&d->body, "{\"time\":");
+				jbuf_i64(&d->body, t);
+				jbuf_lit(&d->body, ",\"");
+				jbuf_lit(&d->body, list);
+				jbuf_lit(&d->body, "\":[");
 				cur = t;
 			} else {
-				cjb_raw(&d->body, ",", 1);
+				jbuf_raw(&d->body, ",", 1);
 			}
 			col_str(rows, ctx, r, 2, &s, &sl);
-			cjb_cstr(&d->body, "{\"name\":");
-			cjb_str(&d->body, s, sl);
-			cjb_cstr(&d->body, ",\"");
-			cjb_cstr(&d->body, val);
-			cjb_cstr(&d->body, "\":");
-			cjb_uint(&d->body, col_u64(rows, ctx, r, 3));
-			cjb_raw(&d->body, "}", 1);
+			jbuf_lit(&d->body, "{\"name\":");
+			jbuf_str(&d->body, s, sl);
+			jbuf_lit(&d->body, ",\"");
+			jbuf_lit(&d->body, val);
+			jbuf_lit(&d->body, "\":");
+			jbuf_u64(&d->body, col_u64(rows, ctx, r, 3));
+			jbuf_raw(&d->body, "}", 1);
 		}
 		if (d)
-			cjb_cstr(&d->body, "]}]");
+			jbuf_lit(&d->body, "]}]");
 	}
 	return 0;
 }
@@ -459,25 +460,25 @@ static const char *const node_fields[] = { "network",   "client_name",
 					   "latest_slot_start_date_time", "client_implementation",
 					   "client_version" };
 
-static void node_json(struct contrib *c, struct cjb *b, const lab_rows *rows, size_t r)
+static void node_json(struct contrib *c, struct jbuf *b, const lab_rows *rows, size_t r)
 {
-	cjb_raw(b, "{", 1);
+	jbuf_raw(b, "{", 1);
 	for (size_t f = 0; f < sizeof node_fields / sizeof *node_fields; f++) {
 		if (f)
-			cjb_raw(b, ",", 1);
-		cjb_raw(b, "\"", 1);
-		cjb_cstr(b, node_fields[f]);
-		cjb_cstr(b, "\":");
+			jbuf_raw(b, ",", 1);
+		jbuf_raw(b, "\"", 1);
+		jbuf_lit(b, node_fields[f]);
+		jbuf_lit(b, "\":");
 		if (f == 7 || f == 8) {
-			cjb_uint(b, col_u64(rows, c->ctx, r, f + 1));
+			jbuf_u64(b, col_u64(rows, c->ctx, r, f + 1));
 		} else {
 			const char *s;
 			size_t sl;
 			col_str(rows, c->ctx, r, f + 1, &s, &sl);
-			cjb_str(b, s, sl);
+			jbuf_str(b, s, sl);
 		}
 	}
-	cjb_raw(b, "}", 1);
+	jbuf_raw(b, "}", 1);
 }
 
 static int same_user(const lab_rows *rows, lab_ctx *ctx, size_t a, size_t b)
@@ -495,8 +496,8 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 	struct doc *sum = doc_add(c, NULL, NULL);
 	if (!sum || doc_key(sum, c->prefix, "user-summaries", "summary", NULL) < 0)
 		return LAB_ENOMEM;
-	struct cjb sb = { 0 };
-	cjb_cstr(&sb, "{\"contributors\":[");
+	struct jbuf sb = { 0 };
+	jbuf_lit(&sb, "{\"contributors\":[");
 	size_t r = 0;
 	while (r < nr) {
 		size_t e = r + 1;
@@ -512,45 +513,45 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 				  LAB_FS("key", key), LAB_FI("bytes", (int64_t)sl));
 		struct doc *d = doc_add(c, NULL, NULL);
 		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0) {
-			cjb_free(&sb);
+			jbuf_free(&sb);
 			return LAB_ENOMEM;
 		}
-		struct cjb nodes = { 0 };
-		cjb_raw(&nodes, "[", 1);
+		struct jbuf nodes = { 0 };
+		jbuf_raw(&nodes, "[", 1);
 		for (size_t i = r; i < e; i++) {
 			if (i > r)
-				cjb_raw(&nodes, ",", 1);
+				jbuf_raw(&nodes, ",", 1);
 			node_json(c, &nodes, rows, i);
 		}
-		cjb_raw(&nodes, "]", 1);
-		cjb_cstr(&d->body, "{\"name\":");
-		cjb_str(&d->body, s, sl);
-		cjb_cstr(&d->body, ",\"nodes\":");
-		cjb_raw(&d->body, nodes.p ? nodes.p : "", nodes.len);
-		cjb_cstr(&d->body, ",\"updated_at\":");
-		cjb_int(&d->body, c->now);
-		cjb_raw(&d->body, "}", 1);
+		jbuf_raw(&nodes, "]", 1);
+		jbuf_lit(&d->body, "{\"name\":");
+		jbuf_str(&d->body, s, sl);
+		jbuf_lit(&d->body, ",\"nodes\":");
+		jbuf_raw(&d->body, nodes.p ? nodes.p : "", nodes.len);
+		jbuf_lit(&d->body, ",\"updated_at\":");
+		jbuf_i64(&d->body, c->now);
+		jbuf_raw(&d->body, "}", 1);
 		if (nodes.oom)
 			d->body.oom = 1;
 		if (r)
-			cjb_raw(&sb, ",", 1);
-		cjb_cstr(&sb, "{\"name\":");
-		cjb_str(&sb, s, sl);
-		cjb_cstr(&sb, ",\"node_count\":");
-		cjb_uint(&sb, e - r);
-		cjb_cstr(&sb, ",\"updated_at\":");
-		cjb_int(&sb, c->now);
-		cjb_cstr(&sb, ",\"nodes\":");
-		cjb_raw(&sb, nodes.p ? nodes.p : "", nodes.len);
-		cjb_raw(&sb, "}", 1);
+			jbuf_raw(&sb, ",", 1);
+		jbuf_lit(&sb, "{\"name\":");
+		jbuf_str(&sb, s, sl);
+		jbuf_lit(&sb, ",\"node_count\":");
+		jbuf_u64(&sb, e - r);
+		jbuf_lit(&sb, ",\"updated_at\":");
+		jbuf_i64(&sb, c->now);
+		jbuf_lit(&sb, ",\"nodes\":");
+		jbuf_raw(&sb, nodes.p ? nodes.p : "", nodes.len);
+		jbuf_raw(&sb, "}", 1);
 		if (nodes.oom)
 			sb.oom = 1;
-		cjb_free(&nodes);
+		jbuf_free(&nodes);
 		r = e;
 	}
-	cjb_cstr(&sb, "],\"updated_at\":");
-	cjb_int(&sb, c->now);
-	cjb_raw(&sb, "}", 1);
+	jbuf_lit(&sb, "],\"updated_at\":");
+	jbuf_i64(&sb, c->now);
+	jbuf_raw(&sb, "}", 1);
 	/* doc_add may have moved the array: find the summary again (index 0). */
 	c->docs[0].body = sb;
 	return 0;
@@ -807,7 +808,7 @@ static void free_all(struct contrib *c)
 	for (int p = 0; p < NPROC; p++)
 		free(c->st[p].win_last);
 	docs_free(c);
-	cjb_free(&c->describe);
+	jbuf_free(&c->describe);
 	free(c);
 }
 
@@ -969,7 +970,7 @@ static int contrib_run(void *self)
 	return 0;
 }
 
-static void duration_text(struct cjb *b, int64_t s)
+static void duration_text(struct jbuf *b, int64_t s)
 {
 	char t[32];
 	int64_t a = s < 0 ? -s : s;
@@ -982,38 +983,38 @@ static void duration_text(struct cjb *b, int64_t s)
 	else if (a && a % 60 == 0)
 		u = "m", v = s / 60;
 	snprintf(t, sizeof t, "%" PRId64 "%s", v, u);
-	cjb_str(b, t, strlen(t));
+	jbuf_str(b, t, strlen(t));
 }
 
 static const char *contrib_describe(void *self)
 {
 	struct contrib *c = self;
-	struct cjb *b = &c->describe;
-	cjb_free(b);
+	struct jbuf *b = &c->describe;
+	jbuf_free(b);
 	b->oom = 0;
-	cjb_cstr(b, "{\"enabled\":true,\"description\":\"Xatu public contributors\",\"path_prefix\":");
-	cjb_str(b, c->prefix, strlen(c->prefix));
-	cjb_cstr(b, ",\"networks\":[");
+	jbuf_lit(b, "{\"enabled\":true,\"description\":\"Xatu public contributors\",\"path_prefix\":");
+	jbuf_str(b, c->prefix, strlen(c->prefix));
+	jbuf_lit(b, ",\"networks\":[");
 	for (size_t i = 0; i < c->nnets; i++) {
 		if (i)
-			cjb_raw(b, ",", 1);
-		cjb_str(b, c->nets[i], strlen(c->nets[i]));
+			jbuf_raw(b, ",", 1);
+		jbuf_str(b, c->nets[i], strlen(c->nets[i]));
 	}
-	cjb_cstr(b, "],\"time_windows\":[");
+	jbuf_lit(b, "],\"time_windows\":[");
 	for (size_t i = 0; i < c->nwins; i++) {
 		if (i)
-			cjb_raw(b, ",", 1);
-		cjb_cstr(b, "{\"file\":");
-		cjb_str(b, c->wins[i].file, strlen(c->wins[i].file));
-		cjb_cstr(b, ",\"step\":");
+			jbuf_raw(b, ",", 1);
+		jbuf_lit(b, "{\"file\":");
+		jbuf_str(b, c->wins[i].file, strlen(c->wins[i].file));
+		jbuf_lit(b, ",\"step\":");
 		duration_text(b, c->wins[i].step);
-		cjb_cstr(b, ",\"label\":");
-		cjb_str(b, c->wins[i].label, strlen(c->wins[i].label));
-		cjb_cstr(b, ",\"range\":");
+		jbuf_lit(b, ",\"label\":");
+		jbuf_str(b, c->wins[i].label, strlen(c->wins[i].label));
+		jbuf_lit(b, ",\"range\":");
 		duration_text(b, c->wins[i].range);
-		cjb_raw(b, "}", 1);
+		jbuf_raw(b, "}", 1);
 	}
-	cjb_cstr(b, "]}");
+	jbuf_lit(b, "]}");
 	return b->oom ? NULL : b->p;
 }
 

@@ -11,77 +11,19 @@
 const char *const tm_set_names[TM_NSETS] = { "all", "mev", "non_mev", "solo_mev",
 					     "solo_non_mev" };
 
-void tm_buf_free(struct tm_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
+/* A JSON string of a C string (jbuf_str: always valid JSON). */
+static void jstr(struct jbuf *b, const char *s) { jbuf_str(b, s, strlen(s)); }
 
-void tm_buf_add(struct tm_buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1) {
-			if (cap > SIZE_MAX / 2) {
-				b->oom = 1;
-				return;
-			}
-			cap *= 2;
-		}
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void tm_buf_puts(struct tm_buf *b, const char *s) { tm_buf_add(b, s, strlen(s)); }
-
-void tm_buf_jstr(struct tm_buf *b, const char *s)
-{
-	tm_buf_add(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[8];
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			tm_buf_add(b, esc, 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			snprintf(esc, sizeof esc, "\\u%04x", *p);
-			tm_buf_add(b, esc, 6);
-		} else {
-			tm_buf_add(b, (const char *)p, 1);
-		}
-	}
-	tm_buf_add(b, "\"", 1);
-}
-
-void tm_buf_i64(struct tm_buf *b, int64_t v)
-{
-	char s[24];
-	int n = snprintf(s, sizeof s, "%" PRId64, v);
-	tm_buf_add(b, s, (size_t)n);
-}
-
-void tm_buf_f64(struct tm_buf *b, double v)
+void tm_json_f64(struct jbuf *b, double v)
 {
 	char e[40], s[400];
 	int p, exp10;
 	if (!isfinite(v)) {
-		tm_buf_puts(b, "null");
+		jbuf_lit(b, "null");
 		return;
 	}
 	if (v == 0) {
-		tm_buf_puts(b, signbit(v) ? "-0.0" : "0.0");
+		jbuf_lit(b, signbit(v) ? "-0.0" : "0.0");
 		return;
 	}
 	/* Shortest precision that reads back as the same double. */
@@ -95,12 +37,12 @@ void tm_buf_f64(struct tm_buf *b, double v)
 	if (exp10 >= -4 && exp10 < 16) {
 		int dec = p - 1 - exp10;
 		snprintf(s, sizeof s, "%.*f", dec > 0 ? dec : 0, v);
-		tm_buf_puts(b, s);
+		jbuf_lit(b, s);
 		if (!strchr(s, '.'))
-			tm_buf_puts(b, ".0");
+			jbuf_lit(b, ".0");
 		return;
 	}
-	tm_buf_puts(b, e); /* "1e+16", "1.5e-05": Python's spelling too */
+	jbuf_lit(b, e); /* "1e+16", "1.5e-05": Python's spelling too */
 }
 
 double tm_round_half_even(double x)
@@ -129,34 +71,34 @@ int64_t tm_bucket_kb(uint64_t total)
 	return tm_bucket_kb_qc((int64_t)(total / 32768), rem > 16384 ? 1 : rem == 16384 ? 0 : -1);
 }
 
-int tm_block_timings_json(const struct tm_bt_row *r, size_t n, struct tm_buf *o)
+int tm_block_timings_json(const struct tm_bt_row *r, size_t n, struct jbuf *o)
 {
 	static const char *const names[] = { "mins", "maxs", "avgs", "p05s", "p50s", "p95s" };
-	tm_buf_puts(o, "{\"timestamps\":[");
+	jbuf_lit(o, "{\"timestamps\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			tm_buf_add(o, ",", 1);
-		tm_buf_i64(o, r[i].ts);
+			jbuf_char(o, ',');
+		jbuf_i64(o, r[i].ts);
 	}
 	for (size_t k = 0; k < 6; k++) {
-		tm_buf_puts(o, "],\"");
-		tm_buf_puts(o, names[k]);
-		tm_buf_puts(o, "\":[");
+		jbuf_lit(o, "],\"");
+		jbuf_lit(o, names[k]);
+		jbuf_lit(o, "\":[");
 		for (size_t i = 0; i < n; i++) {
 			const double v[6] = { r[i].min, r[i].max, r[i].avg,
 					      r[i].p05, r[i].p50, r[i].p95 };
 			if (i)
-				tm_buf_add(o, ",", 1);
-			tm_buf_f64(o, v[k]);
+				jbuf_char(o, ',');
+			tm_json_f64(o, v[k]);
 		}
 	}
-	tm_buf_puts(o, "],\"blocks\":[");
+	jbuf_lit(o, "],\"blocks\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			tm_buf_add(o, ",", 1);
-		tm_buf_i64(o, r[i].blocks);
+			jbuf_char(o, ',');
+		jbuf_i64(o, r[i].blocks);
 	}
-	tm_buf_puts(o, "]}");
+	jbuf_lit(o, "]}");
 	return o->oom ? -1 : 0;
 }
 
@@ -168,7 +110,7 @@ static int cmp_group(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct tm_buf *o)
+int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct jbuf *o)
 {
 	size_t m = 0;
 	if (n)
@@ -184,36 +126,65 @@ int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct tm_buf *o)
 			g[m++] = g[i];
 		}
 	}
-	tm_buf_puts(o, "{\"sizes_kb\":[");
+	jbuf_lit(o, "{\"sizes_kb\":[");
 	int first = 1;
 	for (size_t i = 0; i < m; i++) {
 		if (!g[i].cnt[TM_ALL])
 			continue;
 		if (!first)
-			tm_buf_add(o, ",", 1);
+			jbuf_char(o, ',');
 		first = 0;
-		tm_buf_i64(o, group_kb(&g[i]));
+		jbuf_i64(o, group_kb(&g[i]));
 	}
-	tm_buf_puts(o, "],\"arrival_times_ms\":{");
+	jbuf_lit(o, "],\"arrival_times_ms\":{");
 	for (int s = 0; s < TM_NSETS; s++) {
 		if (s)
-			tm_buf_add(o, ",", 1);
-		tm_buf_jstr(o, tm_set_names[s]);
-		tm_buf_puts(o, ":[");
+			jbuf_char(o, ',');
+		jstr(o, tm_set_names[s]);
+		jbuf_lit(o, ":[");
 		first = 1;
 		for (size_t i = 0; i < m; i++) {
 			if (!g[i].cnt[s])
 				continue;
 			if (!first)
-				tm_buf_add(o, ",", 1);
+				jbuf_char(o, ',');
 			first = 0;
 			/* Arrivals are integers, so the sum is exact below 2^53
 			 * and sum/count equals the mean however it is summed. */
-			tm_buf_f64(o, tm_round_half_even((double)g[i].sum[s] / (double)g[i].cnt[s]));
+			tm_json_f64(o, tm_round_half_even((double)g[i].sum[s] / (double)g[i].cnt[s]));
 		}
-		tm_buf_add(o, "]", 1);
+		jbuf_char(o, ']');
 	}
-	tm_buf_puts(o, "}}");
+	jbuf_lit(o, "}}");
+	return o->oom ? -1 : 0;
+}
+
+int tm_describe_json(const char *prefix, const char *const *nets, size_t nnet,
+		     const struct tm_window *wins, size_t nwin, struct jbuf *o)
+{
+	jbuf_lit(o, "{\"enabled\":true,\"description\":\"Beacon chain block timing metrics\","
+		    "\"path_prefix\":");
+	jstr(o, prefix);
+	jbuf_lit(o, ",\"networks\":[");
+	for (size_t i = 0; i < nnet; i++) {
+		if (i)
+			jbuf_char(o, ',');
+		jstr(o, nets[i]);
+	}
+	jbuf_lit(o, "],\"time_windows\":[");
+	for (size_t i = 0; i < nwin; i++) {
+		const struct tm_window *w = &wins[i];
+		jbuf_lit(o, i ? ",{\"file\":" : "{\"file\":");
+		jstr(o, w->file);
+		jbuf_lit(o, ",\"step\":");
+		jstr(o, w->step_text);
+		jbuf_lit(o, ",\"label\":");
+		jstr(o, w->label);
+		jbuf_lit(o, ",\"range\":");
+		jstr(o, w->range_text);
+		jbuf_char(o, '}');
+	}
+	jbuf_lit(o, "]}");
 	return o->oom ? -1 : 0;
 }
 

@@ -1,8 +1,10 @@
 /*
  * compute.h — the pure part of the timings plugin: rounding, size buckets,
- * number formatting, the two documents, ISO-8601 times and the schedule
- * decision.  No host calls: the unit tests link compute.c directly, and the
- * document builders run on worker threads.
+ * number formatting, the two documents, the describe entry, ISO-8601
+ * times and the schedule decision.  Output goes to a struct jbuf
+ * (common/jbuf.h; its strings are always valid JSON).  No host calls: the
+ * unit tests link compute.c directly, and the document builders run on
+ * worker threads.
  */
 #ifndef TIMINGS_COMPUTE_H
 #define TIMINGS_COMPUTE_H
@@ -10,23 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable text buffer.  On allocation failure `oom` is set and further
- * appends are ignored; check it once at the end. */
-struct tm_buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
+#include "jbuf.h" /* common/: the plugins' JSON output buffer */
 
-void tm_buf_free(struct tm_buf *b);
-void tm_buf_add(struct tm_buf *b, const char *s, size_t n);
-void tm_buf_puts(struct tm_buf *b, const char *s);
-/* A JSON string literal (quotes, escapes; bytes >= 0x80 are copied). */
-void tm_buf_jstr(struct tm_buf *b, const char *s);
-void tm_buf_i64(struct tm_buf *b, int64_t v);
 /* A double as Python's repr() writes it: shortest round-trip digits, always
- * with a '.' or exponent ("32.0", "0.1", "1e+16"); non-finite -> null. */
-void tm_buf_f64(struct tm_buf *b, double v);
+ * with a '.' or exponent ("32.0", "0.1", "1e+16"); non-finite -> null.
+ * (SPEC 9.1 wants floats, so not jbuf_f64, which writes "32".) */
+void tm_json_f64(struct jbuf *b, double v);
 
 /* Round half to even (independent of the FPU rounding mode). */
 double tm_round_half_even(double x);
@@ -45,7 +36,7 @@ struct tm_bt_row {
 };
 
 /* {"timestamps":[...],"mins":[...],...,"blocks":[...]} in row order. */
-int tm_block_timings_json(const struct tm_bt_row *rows, size_t n, struct tm_buf *out);
+int tm_block_timings_json(const struct tm_bt_row *rows, size_t n, struct jbuf *out);
 
 /* The five size_cdf sets, in output order. */
 enum { TM_ALL, TM_MEV, TM_NON_MEV, TM_SOLO_MEV, TM_SOLO_NON_MEV, TM_NSETS };
@@ -63,7 +54,20 @@ struct tm_cdf_group {
 /* Merges groups into buckets (tm_bucket_kb_qc), averages each set per bucket
  * with round half to even, and writes
  * {"sizes_kb":[...],"arrival_times_ms":{"all":[...],...}}.  `g` is reordered. */
-int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct tm_buf *out);
+int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct jbuf *out);
+
+/* A configured time window; the texts are the configuration's. */
+struct tm_window {
+	const char *file, *step_text, *label, *range_text;
+	int64_t step, range;
+};
+
+/* The module entry of config.json (docs/plugins/timings.md):
+ * {"enabled":true,"description":...,"path_prefix":...,"networks":[...],
+ *  "time_windows":[{"file","step","label","range"}]}.  The strings come from
+ * the configuration and are written as valid JSON whatever their bytes. */
+int tm_describe_json(const char *prefix, const char *const *nets, size_t nnet,
+		     const struct tm_window *wins, size_t nwin, struct jbuf *out);
 
 /* "2026-11-23T00:37:14+00:00" (Python's isoformat of an aware UTC time). */
 void tm_iso8601(int64_t t, char out[32]);

@@ -66,11 +66,6 @@ static const struct {
 enum { K_BLOCK_TIMINGS, K_SIZE_CDF, K_N };
 static const char *const kind_names[K_N] = { "block_timings", "size_cdf" };
 
-struct window {
-	const char *file, *step_text, *label, *range_text;
-	int64_t step, range;
-};
-
 struct job {
 	int kind;
 	size_t net, win;
@@ -82,7 +77,7 @@ struct job {
 	size_t n, cap;
 	int row_err;
 	/* the document, built on a worker */
-	struct tm_buf doc;
+	struct jbuf doc;
 	int build_rc;
 	uint64_t t_query, t_build;
 };
@@ -93,7 +88,7 @@ struct timings {
 	int64_t interval;
 	const char **nets;
 	size_t nnet;
-	struct window *wins;
+	struct tm_window *wins;
 	size_t nwin;
 	json_object *state[K_N]; /* {"last_processed":{"NET/WIN":"ISO"}} */
 
@@ -209,8 +204,9 @@ static const char sql_block_timings[] =
 
 /*
  * The five inputs of size_cdf joined in ClickHouse, one JOIN per SELECT
- * (18.16), groups by q = total / 32768 and c = sign(total % 32768 - 16384)
- * (multiIf: 18.16 has no sign())
+ * (18.16), every joined subquery named (modern servers refuse anonymous
+ * ones: joined_subquery_requires_alias), groups by q = total / 32768 and
+ * c = sign(total % 32768 - 16384) (multiIf: 18.16 has no sign())
  * so that the half-to-even bucket rounding is decided in C exactly.
  * Canonical blocks with a non-NULL size INNER JOIN the per-slot minimum
  * arrival (both needed); blobs, MEV and entity are LEFT joins (absent = 0).
@@ -239,30 +235,30 @@ static const char sql_size_cdf[] =
 	"      FROM canonical_beacon_block FINAL"
 	"      WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
 	"       AND block_total_bytes_compressed IS NOT NULL"
-	"     ) ALL INNER JOIN ("
+	"     ) AS blk ALL INNER JOIN ("
 	"      SELECT slot, min(propagation_slot_start_diff) AS arrival"
 	"      FROM beacon_api_eth_v1_events_block FINAL"
 	"      WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
 	"      GROUP BY slot"
-	"     ) USING (slot)"
-	"    ) ANY LEFT JOIN ("
+	"     ) AS arr USING (slot)"
+	"    ) AS blk_arr ANY LEFT JOIN ("
 	"     SELECT slot, count() * 131072 AS blob_bytes"
 	"     FROM canonical_beacon_blob_sidecar FINAL"
 	"     WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
 	"     GROUP BY slot"
-	"    ) USING (slot)"
-	"   ) ANY LEFT JOIN ("
+	"    ) AS blobs USING (slot)"
+	"   ) AS with_blobs ANY LEFT JOIN ("
 	"    SELECT slot, toUInt8(1) AS mev"
 	"    FROM mev_relay_proposer_payload_delivered FINAL"
 	"    WHERE slot_start_date_time BETWEEN ? AND ? AND meta_network_name = ?"
 	"    GROUP BY slot"
-	"   ) USING (slot)"
-	"  ) ANY LEFT JOIN ("
+	"   ) AS mevs USING (slot)"
+	"  ) AS with_mev ANY LEFT JOIN ("
 	"   SELECT `index` AS proposer_index, toUInt8(any(entity) = 'solo_stakers') AS solo"
 	"   FROM ethseer_validator_entity FINAL"
 	"   WHERE meta_network_name = ?"
 	"   GROUP BY `index`"
-	"  ) USING (proposer_index)"
+	"  ) AS ents USING (proposer_index)"
 	" )"
 	" GROUP BY q, c ORDER BY q, c";
 
@@ -272,7 +268,7 @@ static void job_reset(struct job *j)
 {
 	free(j->bt);
 	free(j->cdf);
-	tm_buf_free(&j->doc);
+	jbuf_free(&j->doc);
 	memset(j, 0, sizeof *j);
 }
 
@@ -447,7 +443,7 @@ static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_row
 static int start_job(struct timings *tm, int kind, size_t net, size_t win)
 {
 	struct job *j = &tm->job;
-	const struct window *w = &tm->wins[win];
+	const struct tm_window *w = &tm->wins[win];
 	const char *nw = tm->nets[net];
 	int rc;
 	job_reset(j);
@@ -609,7 +605,7 @@ static int read_windows(struct timings *tm)
 		return LAB_ENOMEM;
 	tm->nwin = count;
 	for (size_t i = 0; i < count; i++) {
-		struct window *w = &tm->wins[i];
+		struct tm_window *w = &tm->wins[i];
 		const lab_cfg *e;
 		if (!n) {
 			w->file = default_windows[i].file;
@@ -644,32 +640,10 @@ static int read_windows(struct timings *tm)
 
 static int build_describe(struct timings *tm)
 {
-	struct tm_buf b = { 0 };
-	tm_buf_puts(&b, "{\"enabled\":true,\"description\":\"Beacon chain block timing metrics\","
-			"\"path_prefix\":");
-	tm_buf_jstr(&b, tm->prefix);
-	tm_buf_puts(&b, ",\"networks\":[");
-	for (size_t i = 0; i < tm->nnet; i++) {
-		if (i)
-			tm_buf_add(&b, ",", 1);
-		tm_buf_jstr(&b, tm->nets[i]);
-	}
-	tm_buf_puts(&b, "],\"time_windows\":[");
-	for (size_t i = 0; i < tm->nwin; i++) {
-		const struct window *w = &tm->wins[i];
-		tm_buf_puts(&b, i ? ",{\"file\":" : "{\"file\":");
-		tm_buf_jstr(&b, w->file);
-		tm_buf_puts(&b, ",\"step\":");
-		tm_buf_jstr(&b, w->step_text);
-		tm_buf_puts(&b, ",\"label\":");
-		tm_buf_jstr(&b, w->label);
-		tm_buf_puts(&b, ",\"range\":");
-		tm_buf_jstr(&b, w->range_text);
-		tm_buf_add(&b, "}", 1);
-	}
-	tm_buf_puts(&b, "]}");
-	if (b.oom) {
-		tm_buf_free(&b);
+	struct jbuf b = { 0 };
+	if (tm_describe_json(tm->prefix, (const char *const *)tm->nets, tm->nnet, tm->wins,
+			     tm->nwin, &b) < 0) {
+		jbuf_free(&b);
 		return LAB_ENOMEM;
 	}
 	tm->describe = b.p;

@@ -2,7 +2,9 @@
  * through the storage front and the s3 backend (gzip, SigV4, one PUT
  * each), CONCURRENCY in flight, against $S3_ENDPOINT / $S3_BUCKET with
  * $S3_ACCESS_KEY_ID / $S3_SECRET_ACCESS_KEY / $S3_REGION (what
- * tests/services/with-services.sh s3 exports).  Prints one line:
+ * tests/services/with-services.sh s3 exports).  With BENCH_FS_ROOT set, the
+ * fs backend under that directory instead (gzip, temp file, rename).
+ * Prints one line:
  *   puts=N concurrency=C bytes=B seconds=S puts_per_s=R failed=F
  * Exit 0 when every put succeeded. */
 #include <stdint.h>
@@ -92,6 +94,10 @@ int main(int argc, char **argv)
 		return 1;
 	memset(&hc, 0, sizeof hc);
 	hc.storage_backend = "s3";
+	if (getenv("BENCH_FS_ROOT") && *getenv("BENCH_FS_ROOT")) {
+		hc.storage_backend = "fs";
+		hc.fs_root = getenv("BENCH_FS_ROOT");
+	}
 	hc.s3_endpoint = (char *)env("S3_ENDPOINT", "");
 	hc.s3_bucket = (char *)env("S3_BUCKET", "lab-data");
 	hc.s3_region = (char *)env("S3_REGION", "us-east-1");

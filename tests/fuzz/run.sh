@@ -35,16 +35,16 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-# name: host sources (relative to host/), pkg-config modules, max input length.
+# name: sources (relative to host/, or common/NAME.c), pkg-config modules, max input length.
 TARGETS="config state networks storage_key admin gzip"
 [ -f "$top/host/ch_rows.c" ] && TARGETS="$TARGETS ch_rows"
 [ -f "$top/host/ch_sql.c" ] && TARGETS="$TARGETS ch_sql"
 srcs() {
 	case $1 in
 	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c log.c buf.c" ;;
-	state) echo "state.c storage.c storage_fs.c storage_s3.c sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
+	state) echo "state.c storage.c storage_fs.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
 	networks) echo "networks.c log.c buf.c" ;;
-	storage_key) echo "storage.c storage_fs.c storage_s3.c sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
+	storage_key) echo "storage.c storage_fs.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
 	admin) echo "admin.c metrics.c log.c buf.c" ;;
 	gzip) echo "gzip.c" ;;
 	ch_rows) echo "ch_rows.c buf.c" ;;
@@ -88,9 +88,9 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 # No -Werror: the gcc build enforces warnings; a clang-only warning in a host
 # file should not stop the fuzzing.
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra
-	-Wno-unused-parameter -I$top/sdk/include -I$top/host
+	-Wno-unused-parameter -I$top/sdk/include -I$top/host -I$top/common
 	-DLAB_SYSCONFDIR=\"/etc/lab\" -DLAB_PLUGINDIR=\"/usr/lib/lab/plugins\""
-newest_hdr=$(ls -t "$top"/host/*.h "$top"/sdk/include/lab/*.h | head -n 1)
+newest_hdr=$(ls -t "$top"/host/*.h "$top"/common/*.h "$top"/sdk/include/lab/*.h | head -n 1)
 
 # out.o from src.c unless out.o is newer than src.c and every header.
 compile() { # src out extra-flags
@@ -107,8 +107,12 @@ build() { # target
 	pcf=$(pkg-config --cflags $(pkgs "$t"))
 	objs=""
 	for s in $(srcs "$t"); do
-		o="$B/obj/${s%.c}.o"
-		compile "$top/host/$s" "$o" "-fsanitize=fuzzer-no-link $pcf" || return 1
+		case $s in
+		common/*) src=$top/$s ;;
+		*) src=$top/host/$s ;;
+		esac
+		o="$B/obj/$(basename "${s%.c}").o"
+		compile "$src" "$o" "-fsanitize=fuzzer-no-link $pcf" || return 1
 		objs="$objs $o"
 	done
 	compile "$here/fuzz_$t.c" "$B/obj/fuzz_$t.o" "-fsanitize=fuzzer-no-link $pcf" || return 1

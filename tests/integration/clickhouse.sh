@@ -6,7 +6,7 @@
 # message on a bad query; 10^6 rows streamed and as one row set (rows/s
 # printed); cancellation from a batch callback; 50 concurrent queries;
 # metrics.  Fault injection (labelled): a closed port and a killed server
-# must end in LAB_EIO after the retries, a fake HTTP server answering 501 to
+# must end in LAB_EIO after the retries, the fault proxy (tests/faultproxy.c) answering 501 to
 # every POST in LAB_EUNAVAIL.
 . "$(dirname "$0")/lib.sh"
 
@@ -81,26 +81,28 @@ n=$(grep -c 'clickhouse query retry' "$T/labd.log")
 [ "$n" -eq 3 ] || fail "expected 3 retries, saw $n"
 pass "closed port: 3 retries with backoff, then LAB_EIO ($(($(date +%s) - start)) s)"
 
-if command -v python3 >/dev/null 2>&1; then
-	# FAULT INJECTION: python's http.server answers 501 to POST.
-	(cd "$T" && exec python3 -m http.server --bind 127.0.0.1 0 >"$T/fake.log" 2>&1) &
-	FAKE=$!
-	i=0
-	while [ $i -lt 100 ]; do
-		FPORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/fake.log" | head -n 1)
-		[ -n "$FPORT" ] && break
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -n "$FPORT" ] || { kill "$FAKE"; fail "fake server did not start"; }
-	run down -D clickhouse.url="http://127.0.0.1:$FPORT"
-	rc=$?
-	kill "$FAKE" 2>/dev/null
-	wait "$FAKE" 2>/dev/null
-	[ $rc -eq 0 ] || fail "501 fake"
-	grep -q 'querier: down status=-13.*HTTP 501' "$T/labd.log" || fail "501 should end in LAB_EUNAVAIL"
-	pass "5xx without a ClickHouse exception: retried, then LAB_EUNAVAIL"
-fi
+# FAULT INJECTION: tests/faultproxy in "status 501" mode answers every
+# request with a bare 501 (no ClickHouse exception text); a real server
+# cannot be made to do that.
+PROXY="$top_builddir/tests/faultproxy"
+[ -x "$PROXY" ] || fail "tests/faultproxy not built"
+echo "status 501" >"$T/proxy.mode"
+"$PROXY" 1 "$T/proxy.mode" "$T/proxy.port" 2>"$T/proxy.log" &
+FAKE=$!
+i=0
+while [ ! -s "$T/proxy.port" ] && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+FPORT=$(cat "$T/proxy.port" 2>/dev/null)
+[ -n "$FPORT" ] || { kill "$FAKE"; fail "fault proxy did not start"; }
+run down -D clickhouse.url="http://127.0.0.1:$FPORT"
+rc=$?
+kill "$FAKE" 2>/dev/null
+wait "$FAKE" 2>/dev/null
+[ $rc -eq 0 ] || fail "501 fake"
+grep -q 'querier: down status=-13.*HTTP 501' "$T/labd.log" || fail "501 should end in LAB_EUNAVAIL"
+pass "5xx without a ClickHouse exception: retried, then LAB_EUNAVAIL"
 
 kill -9 "$CLICKHOUSE_PID"
 sleep 0.2

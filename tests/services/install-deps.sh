@@ -22,3 +22,5 @@ if [ -n "$missing" ]; then
 fi
 # s3rver (S3 imitation for the integration tests) comes from the npm registry.
 sh "$(dirname "$0")/s3rver.sh" install
+# chdb (modern ClickHouse in-process, for tests/integration/modern-clickhouse.sh) too.
+sh "$(dirname "$0")/chdb.sh" install

@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "../../plugins/beacon/geo.h"
-#include "../../plugins/beacon/jbuf.h"
+#include "jbuf.h"
 #include "../../plugins/beacon/slotdoc.h"
 
 static void check_user(const char *name, const char *want)

@@ -1,6 +1,7 @@
-/* Unit tests of the contributors plugin's pure parts: JSON strings (control
- * bytes, invalid UTF-8), the username → key mapping with every hostile name
- * of the generator, SHA-256, scheduling gates. */
+/* Unit tests of the contributors plugin's pure parts: JSON strings as the
+ * plugin writes them (common/jbuf: control bytes, invalid UTF-8), the
+ * username → key mapping with every hostile name of the generator (its hash
+ * is common/sha256), scheduling gates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,14 +13,15 @@
 #include <cmocka.h>
 
 #include "compute.h"
+#include "jbuf.h"
 
 static void check_json(const char *in, size_t n, const char *want)
 {
-	struct cjb b = { 0 };
-	cjb_str(&b, in, n);
+	struct jbuf b = { 0 };
+	jbuf_str(&b, in, n);
 	assert_false(b.oom);
 	assert_string_equal(b.p, want);
-	cjb_free(&b);
+	jbuf_free(&b);
 }
 
 static void test_json_strings(void **st)
@@ -42,36 +44,12 @@ static void test_json_strings(void **st)
 static void test_json_numbers(void **st)
 {
 	(void)st;
-	struct cjb b = { 0 };
-	cjb_int(&b, -5);
-	cjb_raw(&b, ",", 1);
-	cjb_uint(&b, UINT64_MAX);
+	struct jbuf b = { 0 };
+	jbuf_i64(&b, -5);
+	jbuf_raw(&b, ",", 1);
+	jbuf_u64(&b, UINT64_MAX);
 	assert_string_equal(b.p, "-5,18446744073709551615");
-	cjb_free(&b);
-}
-
-static void hexs(const uint8_t *d, char *out)
-{
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
-}
-
-static void test_sha256(void **st)
-{
-	(void)st;
-	uint8_t d[32];
-	char h[65];
-	contrib_sha256("abc", 3, d);
-	hexs(d, h);
-	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	contrib_sha256("", 0, d);
-	hexs(d, h);
-	assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	char a[1000];
-	memset(a, 'a', sizeof a);
-	contrib_sha256(a, sizeof a, d);
-	hexs(d, h);
-	assert_string_equal(h, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+	jbuf_free(&b);
 }
 
 /* Key segments must be [A-Za-z0-9._%-]+, not "." or "..", at most 200 bytes. */
@@ -112,6 +90,10 @@ static void test_user_keys(void **st)
 	check_key("a.b/", 4, "a%2Eb%2F");
 	/* empty and long names are hashed */
 	check_key("", 0, "%he3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	char a1000[1000]; /* several blocks; SHA-256 itself: tests/unit/test_sha256.c */
+	memset(a1000, 'a', sizeof a1000);
+	check_key(a1000, sizeof a1000,
+		  "%h41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 	char u300[300];
 	memset(u300, 'u', sizeof u300);
 	check_key(u300, 300, NULL);
@@ -188,7 +170,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_strings),   cmocka_unit_test(test_json_numbers),
-		cmocka_unit_test(test_sha256),         cmocka_unit_test(test_user_keys),
+		cmocka_unit_test(test_user_keys),
 		cmocka_unit_test(test_user_keys_injective), cmocka_unit_test(test_safe_segment),
 		cmocka_unit_test(test_due),
 	};

@@ -12,6 +12,7 @@
 #include "fake_http.h"
 #include "http.h"
 #include "lab/plugin.h"
+#include "testutil.h"
 
 static int port;
 static uv_loop_t loop;
@@ -54,20 +55,8 @@ static int data_cb(const char *d, size_t n, void *ud)
 	return 0;
 }
 
-static void watchdog(uv_timer_t *t) { (void)t; }
-
 /* Runs the loop until *flag >= want or ms pass. */
-static void run_until(int *flag, int want, uint64_t ms)
-{
-	uv_timer_t wd;
-	uv_timer_init(&loop, &wd);
-	uv_timer_start(&wd, watchdog, 10, 10);
-	uint64_t end = uv_now(&loop) + ms;
-	while ((!flag || *flag < want) && uv_now(&loop) < end)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&wd, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-}
+static void run_until(int *flag, int want, uint64_t ms) { tu_run_until(&loop, flag, want, ms); }
 
 static int start(const char *method, const char *path, const void *body, size_t len,
 		 long timeout_ms, int gzip, struct res *r, http_data_cb on_data, struct http_req **out)

@@ -1,7 +1,6 @@
 /* Per-plugin state over the fs storage backend on a real loop. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include "metrics.h"
 #include "state.h"
 #include "storage.h"
+#include "testutil.h"
 
 struct fx {
 	char dir[256];
@@ -38,18 +38,11 @@ static void run(struct fx *f)
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
 	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "%s/labd-state-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
+	tu_mkdtemp(f->dir, sizeof f->dir, "state");
 	snprintf(f->root, sizeof f->root, "%s/root", f->dir);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->hc.storage_backend = "fs";
@@ -66,7 +59,7 @@ static int teardown(void **state)
 	storage_close(f->s);
 	run(f);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(f->dir);
 	metrics_free();
 	free(f);
 	return 0;
@@ -480,7 +473,7 @@ static void test_flush_failure(void **state)
 	FILE *fp;
 
 	assert_int_equal(state_set(st, "v", "1", 1), 0);
-	nftw(f->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(f->root);
 	fp = fopen(f->root, "w"); /* the root is now a plain file */
 	assert_non_null(fp);
 	fclose(fp);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "storage.h"
+#include "testutil.h"
 
 struct fx {
 	char dir[256];
@@ -33,46 +34,16 @@ struct fx {
 	struct storage *s;
 };
 
-struct result {
-	int called;
-	int status;
-	char *data;
-	size_t len;
-};
-
-static void on_done(int status, const void *data, size_t len, void *ud)
-{
-	struct result *r = ud;
-	r->called++;
-	r->status = status;
-	free(r->data);
-	r->data = NULL;
-	r->len = len;
-	if (data) {
-		r->data = malloc(len + 1);
-		assert_non_null(r->data);
-		memcpy(r->data, data, len);
-		r->data[len] = '\0';
-	}
-}
-
 static void run(struct fx *f)
 {
 	uv_run(&f->loop, UV_RUN_DEFAULT);
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
 	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "%s/labd-storage-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
+	tu_mkdtemp(f->dir, sizeof f->dir, "storage");
 	snprintf(f->root, sizeof f->root, "%s/data/root", f->dir); /* mkdir -p at open */
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->hc.storage_backend = "fs";
@@ -92,7 +63,7 @@ static int teardown(void **state)
 	}
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	chmod(f->root, 0755);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(f->dir);
 	metrics_free();
 	free(f);
 	return 0;
@@ -120,27 +91,27 @@ static char *slurp(const char *path, size_t *len)
 static void put_sync(struct fx *f, const char *key, const char *body, const char *ctype,
 		     const char *cache, unsigned flags, int expect)
 {
-	struct result r = { 0 };
+	struct tu_result r = { 0 };
 	assert_int_equal(storage_put(f->s, "t", key, body, strlen(body), ctype, cache, flags,
-				     on_done, &r, NULL), 0);
+				     tu_on_done, &r, NULL), 0);
 	run(f);
 	assert_int_equal(r.called, 1);
 	assert_int_equal(r.status, expect);
 	free(r.data);
 }
 
-static void get_sync(struct fx *f, const char *key, struct result *r)
+static void get_sync(struct fx *f, const char *key, struct tu_result *r)
 {
 	memset(r, 0, sizeof *r);
-	assert_int_equal(storage_get(f->s, "t", key, on_done, r, NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", key, tu_on_done, r, NULL), 0);
 	run(f);
 	assert_int_equal(r->called, 1);
 }
 
 static int exists_sync(struct fx *f, const char *key)
 {
-	struct result r = { 0 };
-	assert_int_equal(storage_exists(f->s, "t", key, on_done, &r, NULL), 0);
+	struct tu_result r = { 0 };
+	assert_int_equal(storage_exists(f->s, "t", key, tu_on_done, &r, NULL), 0);
 	run(f);
 	assert_int_equal(r.called, 1);
 	return r.status;
@@ -181,17 +152,17 @@ static void test_key_check(void **state)
 static void test_bad_calls_refused(void **state)
 {
 	struct fx *f = *state;
-	struct result r = { 0 };
+	struct tu_result r = { 0 };
 	struct storage_op *op = (void *)1;
 
-	assert_int_equal(storage_put(f->s, "t", "a/../b", "x", 1, NULL, NULL, 0, on_done, &r, &op),
+	assert_int_equal(storage_put(f->s, "t", "a/../b", "x", 1, NULL, NULL, 0, tu_on_done, &r, &op),
 			 LAB_EPERM);
 	assert_null(op);
-	assert_int_equal(storage_get(f->s, "t", ".lab-meta/x.json", on_done, &r, NULL), LAB_EPERM);
+	assert_int_equal(storage_get(f->s, "t", ".lab-meta/x.json", tu_on_done, &r, NULL), LAB_EPERM);
 	assert_int_equal(storage_put(f->s, "t", "a", "x", 1, "text/plain\r\nX-Evil: 1", NULL, 0,
-				     on_done, &r, NULL),
+				     tu_on_done, &r, NULL),
 			 LAB_EINVAL);
-	assert_int_equal(storage_put(f->s, "t", "a", NULL, 3, NULL, NULL, 0, on_done, &r, NULL),
+	assert_int_equal(storage_put(f->s, "t", "a", NULL, 3, NULL, NULL, 0, tu_on_done, &r, NULL),
 			 LAB_EINVAL);
 	assert_int_equal(storage_pending(f->s), 0);
 	run(f);
@@ -205,7 +176,7 @@ static void test_put_get_roundtrip(void **state)
 	struct fx *f = *state;
 	const char *body = "{\"slot\":123,\"name\":\"caf\xc3\xa9\",\"list\":[1,2,3]}";
 	char path[512];
-	struct result r;
+	struct tu_result r;
 	size_t n;
 	char *disk;
 
@@ -268,7 +239,7 @@ static int find_tmp(const char *p, const struct stat *sb, int flag, struct FTW *
 static void test_put_atomic_no_temp_files(void **state)
 {
 	struct fx *f = *state;
-	struct result r[8];
+	struct tu_result r[8];
 	char key[64];
 	int i;
 
@@ -276,7 +247,7 @@ static void test_put_atomic_no_temp_files(void **state)
 	for (i = 0; i < 8; i++) {
 		snprintf(key, sizeof key, "state/modules/m%d.json", i % 3);
 		assert_int_equal(storage_put(f->s, "t", key, "{\"a\":1}", 7, NULL, "no-store",
-					     i % 2 ? LAB_PUT_ATOMIC : 0, on_done, &r[i], NULL), 0);
+					     i % 2 ? LAB_PUT_ATOMIC : 0, tu_on_done, &r[i], NULL), 0);
 	}
 	assert_int_equal(storage_pending(f->s), 8);
 	run(f);
@@ -293,7 +264,7 @@ static void test_put_atomic_no_temp_files(void **state)
 static void test_exists_delete_missing(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	char path[512];
 	struct stat st;
 
@@ -303,7 +274,7 @@ static void test_exists_delete_missing(void **state)
 	assert_int_equal(exists_sync(f, "x"), 0); /* a "directory" is no object */
 
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_delete(f->s, "t", "x/y.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_delete(f->s, "t", "x/y.json", tu_on_done, &r, NULL), 0);
 	run(f);
 	assert_int_equal(r.called, 1);
 	assert_int_equal(r.status, 0);
@@ -313,7 +284,7 @@ static void test_exists_delete_missing(void **state)
 
 	/* Deleting what is not there succeeds; getting it is LAB_ENOENT. */
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_delete(f->s, "t", "x/y.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_delete(f->s, "t", "x/y.json", tu_on_done, &r, NULL), 0);
 	run(f);
 	assert_int_equal(r.status, 0);
 	get_sync(f, "x/y.json", &r);
@@ -329,7 +300,7 @@ static void test_plain_file_returned_as_is(void **state)
 {
 	struct fx *f = *state;
 	char path[512];
-	struct result r;
+	struct tu_result r;
 	FILE *fp;
 
 	snprintf(path, sizeof path, "%s/plain.json", f->root);
@@ -353,7 +324,7 @@ static void test_plain_file_returned_as_is(void **state)
 	/* ...unless the caller asked for the raw bytes. */
 	memset(&r, 0, sizeof r);
 	assert_int_equal(storage_get_flags(f->s, "t", "plain.json", STORAGE_GET_RAW_ON_ERROR,
-					   on_done, &r, NULL), 0);
+					   tu_on_done, &r, NULL), 0);
 	run(f);
 	assert_int_equal(r.status, LAB_EPARSE);
 	assert_int_equal(r.len, 9);
@@ -376,7 +347,7 @@ static void test_key_conflict(void **state)
 static void test_same_key_order(void **state)
 {
 	struct fx *f = *state;
-	struct result r[6];
+	struct tu_result r[6];
 	char body[32];
 	int i;
 
@@ -384,9 +355,9 @@ static void test_same_key_order(void **state)
 	for (i = 0; i < 5; i++) {
 		snprintf(body, sizeof body, "{\"v\":%d}", i);
 		assert_int_equal(storage_put(f->s, "t", "o.json", body, strlen(body), NULL, NULL, 0,
-					     on_done, &r[i], NULL), 0);
+					     tu_on_done, &r[i], NULL), 0);
 	}
-	assert_int_equal(storage_get(f->s, "t", "o.json", on_done, &r[5], NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", "o.json", tu_on_done, &r[5], NULL), 0);
 	run(f);
 	for (i = 0; i < 6; i++)
 		assert_int_equal(r[i].status, 0);
@@ -397,10 +368,10 @@ static void test_same_key_order(void **state)
 static void test_cancel(void **state)
 {
 	struct fx *f = *state;
-	struct result r = { 0 }, g;
+	struct tu_result r = { 0 }, g;
 	struct storage_op *op = NULL;
 
-	assert_int_equal(storage_put(f->s, "t", "c.json", "{\"c\":1}", 7, NULL, NULL, 0, on_done,
+	assert_int_equal(storage_put(f->s, "t", "c.json", "{\"c\":1}", 7, NULL, NULL, 0, tu_on_done,
 				     &r, &op), 0);
 	assert_non_null(op);
 	storage_cancel(op);
@@ -415,7 +386,7 @@ static void test_cancel(void **state)
 
 	/* Cancelling a get as well. */
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_get(f->s, "t", "c.json", on_done, &r, &op), 0);
+	assert_int_equal(storage_get(f->s, "t", "c.json", tu_on_done, &r, &op), 0);
 	storage_cancel(op);
 	run(f);
 	assert_int_equal(r.called, 0);
@@ -425,12 +396,12 @@ static void test_cancel(void **state)
 static void test_close_with_ops_in_flight(void **state)
 {
 	struct fx *f = *state;
-	struct result r[3];
+	struct tu_result r[3];
 
 	memset(r, 0, sizeof r);
-	assert_int_equal(storage_put(f->s, "t", "k1", "a", 1, NULL, NULL, LAB_PUT_ATOMIC, on_done,
+	assert_int_equal(storage_put(f->s, "t", "k1", "a", 1, NULL, NULL, LAB_PUT_ATOMIC, tu_on_done,
 				     &r[0], NULL), 0);
-	assert_int_equal(storage_get(f->s, "t", "k2", on_done, &r[1], NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", "k2", tu_on_done, &r[1], NULL), 0);
 	assert_int_equal(storage_ready(f->s, NULL), 0); /* starts a probe too */
 	storage_close(f->s);
 	f->s = NULL;
@@ -444,7 +415,7 @@ static void test_close_with_ops_in_flight(void **state)
 static void test_metrics_counted(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 
 	put_sync(f, "m.json", "{\"x\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}", NULL, NULL, 0, 0);
 	get_sync(f, "m.json", &r);
@@ -465,7 +436,7 @@ static void test_metrics_counted(void **state)
 
 	/* Host writes are labelled "host". */
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_put(f->s, NULL, "config.json", "{}", 2, NULL, NULL, 0, on_done,
+	assert_int_equal(storage_put(f->s, NULL, "config.json", "{}", 2, NULL, NULL, 0, tu_on_done,
 				     &r, NULL), 0);
 	run(f);
 	assert_metric(metric_get(M_STORAGE_OPS, "host", "put", "ok"), 1);
@@ -507,7 +478,7 @@ static void test_root_lost_at_run_time(void **state)
 
 	assert_int_equal(storage_ready(f->s, &why), 0);
 	run(f); /* the probe it started is done */
-	nftw(f->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(f->root);
 	fp = fopen(f->root, "w");
 	assert_non_null(fp);
 	fclose(fp);

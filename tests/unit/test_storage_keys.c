@@ -6,7 +6,6 @@
  * accepted key is stored exactly at ROOT/KEY and nowhere else. */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "storage.h"
+#include "testutil.h"
 
 struct fx {
 	char dir[256];
@@ -34,35 +34,11 @@ struct fx {
 	struct storage *s;
 };
 
-struct result {
-	int called;
-	int status;
-};
-
-static void on_done(int status, const void *data, size_t len, void *ud)
-{
-	(void)data;
-	(void)len;
-	struct result *r = ud;
-	r->called++;
-	r->status = status;
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
 	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "%s/labd-keys-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
+	tu_mkdtemp(f->dir, sizeof f->dir, "keys");
 	/* ROOT is two levels down: an escape by one or two ".." would land in
 	 * DIR/data or DIR, which the tests check stay empty. */
 	snprintf(f->root, sizeof f->root, "%s/data/root", f->dir);
@@ -81,7 +57,7 @@ static int teardown(void **state)
 	storage_close(f->s);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(f->dir);
 	metrics_free();
 	free(f);
 	return 0;
@@ -112,11 +88,12 @@ static void assert_nothing_escaped(struct fx *f)
 
 static int put_sync(struct fx *f, const char *key)
 {
-	struct result r = { 0 };
-	int rc = storage_put(f->s, "t", key, "x", 1, NULL, NULL, 0, on_done, &r, NULL);
+	struct tu_result r = { 0 };
+	int rc = storage_put(f->s, "t", key, "x", 1, NULL, NULL, 0, tu_on_done, &r, NULL);
 	if (rc < 0)
 		return rc;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
+	free(r.data);
 	assert_int_equal(r.called, 1);
 	return r.status;
 }

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "storage.h"
+#include "testutil.h"
 
 static int port;
 
@@ -133,30 +134,7 @@ struct fx {
 	char endpoint[64];
 };
 
-struct result {
-	int called;
-	int status;
-	char *data;
-	size_t len;
-};
-
-static void on_done(int status, const void *data, size_t len, void *ud)
-{
-	struct result *r = ud;
-	r->called++;
-	r->status = status;
-	free(r->data);
-	r->data = NULL;
-	r->len = len;
-	if (data) {
-		r->data = malloc(len + 1);
-		assert_non_null(r->data);
-		memcpy(r->data, data, len);
-		r->data[len] = '\0';
-	}
-}
-
-static void wait_for(struct fx *f, struct result *r)
+static void wait_for(struct fx *f, struct tu_result *r)
 {
 	while (!r->called)
 		uv_run(&f->loop, UV_RUN_ONCE);
@@ -230,11 +208,11 @@ static int ready_settled(struct fx *f, const char **why)
 	return rc;
 }
 
-static void put_sync(struct fx *f, const char *key, const char *body, struct result *r)
+static void put_sync(struct fx *f, const char *key, const char *body, struct tu_result *r)
 {
 	memset(r, 0, sizeof *r);
 	assert_int_equal(storage_put(f->s, "t", key, body, strlen(body), NULL, NULL,
-				     LAB_PUT_ATOMIC, on_done, r, NULL),
+				     LAB_PUT_ATOMIC, tu_on_done, r, NULL),
 			 0);
 	wait_for(f, r);
 	assert_int_equal(r->called, 1);
@@ -245,7 +223,7 @@ static void put_sync(struct fx *f, const char *key, const char *body, struct res
 static void test_roundtrip(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	static const char doc[] = "{\"hello\":\"s3\",\"n\":[1,2,3]}";
 
 	put_sync(f, "obj.json", doc, &r);
@@ -256,12 +234,12 @@ static void test_roundtrip(void **state)
 	pthread_mutex_unlock(&mu);
 
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_exists(f->s, "t", "obj.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_exists(f->s, "t", "obj.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, 1);
 
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_get(f->s, "t", "obj.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", "obj.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.len, strlen(doc));
@@ -269,31 +247,31 @@ static void test_roundtrip(void **state)
 	free(r.data);
 
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_delete(f->s, "t", "obj.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_delete(f->s, "t", "obj.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, 0);
 
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_exists(f->s, "t", "obj.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_exists(f->s, "t", "obj.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, 0); /* HEAD 404 */
 
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_get(f->s, "t", "obj.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", "obj.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, LAB_ENOENT);
 
 	/* Deleting a missing object succeeds: the stub answers 404 for a path
 	 * it does not know, and 404 counts as gone. */
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_delete(f->s, "t", "nothing/here.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_delete(f->s, "t", "nothing/here.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, 0);
 
 	/* Without Content-Encoding the front sniffs: a fake magic fails to
 	 * decode, like on fs. */
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_get(f->s, "t", "plain.txt", on_done, &r, NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", "plain.txt", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, LAB_EPARSE);
 
@@ -305,7 +283,7 @@ static void test_roundtrip(void **state)
 static void test_large_body(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	size_t n = 200 * 1024;
 	char *big = malloc(n);
 	uint32_t x = 12345;
@@ -316,7 +294,7 @@ static void test_large_body(void **state)
 		big[i] = (char)(x >> 24);
 	}
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_put(f->s, "t", "obj.json", big, n, NULL, NULL, 0, on_done, &r,
+	assert_int_equal(storage_put(f->s, "t", "obj.json", big, n, NULL, NULL, 0, tu_on_done, &r,
 				     NULL),
 			 0);
 	wait_for(f, &r);
@@ -325,7 +303,7 @@ static void test_large_body(void **state)
 	assert_true(stored_len > 16 * 1024);
 	pthread_mutex_unlock(&mu);
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_get(f->s, "t", "obj.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", "obj.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.len, n);
@@ -337,7 +315,7 @@ static void test_large_body(void **state)
 static void test_key_encoding(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	put_sync(f, "a b/\xc3\xa9~x.json", "{}", &r);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(__atomic_load_n(&n_space, __ATOMIC_SEQ_CST), 1);
@@ -346,7 +324,7 @@ static void test_key_encoding(void **state)
 static void test_retry_500_then_200(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	uint64_t t0 = uv_hrtime();
 
 	put_sync(f, "flaky.json", "{\"x\":1}", &r);
@@ -361,7 +339,7 @@ static void test_retry_500_then_200(void **state)
 static void test_403_not_retried(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	const char *why = NULL;
 
 	put_sync(f, "deny.json", "{}", &r);
@@ -380,7 +358,7 @@ static void test_403_not_retried(void **state)
 static void test_429_bounded(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	put_sync(f, "busy.json", "{}", &r);
 	assert_int_equal(r.status, LAB_EUNAVAIL);
 	assert_int_equal(__atomic_load_n(&n_busy, __ATOMIC_SEQ_CST), 4); /* 1 + max_retries */
@@ -389,13 +367,13 @@ static void test_429_bounded(void **state)
 static void test_unreachable(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	const char *why = NULL;
 
 	put_sync(f, "obj.json", "{}", &r);
 	assert_int_equal(r.status, LAB_EIO); /* connection refused, twice */
 	memset(&r, 0, sizeof r);
-	assert_int_equal(storage_get(f->s, "t", "obj.json", on_done, &r, NULL), 0);
+	assert_int_equal(storage_get(f->s, "t", "obj.json", tu_on_done, &r, NULL), 0);
 	wait_for(f, &r);
 	assert_int_equal(r.status, LAB_EIO);
 	/* The bucket check fails too. */
@@ -409,7 +387,7 @@ static void test_unreachable(void **state)
 static void test_timeout(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	uint64_t t0 = uv_hrtime();
 
 	put_sync(f, "stall.json", "{}", &r);
@@ -422,7 +400,7 @@ static void test_timeout(void **state)
 static void test_probe_403(void **state)
 {
 	struct fx *f = *state;
-	struct result r;
+	struct tu_result r;
 	const char *why = NULL;
 
 	assert_int_equal(ready_settled(f, &why), LAB_EPERM);

@@ -1,5 +1,6 @@
 /* jbuf — growable buffer with JSON writers (see jbuf.h). */
 #include "jbuf.h"
+#include "jsonstr.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -19,10 +20,15 @@ static int grow(struct jbuf *b, size_t need)
 {
 	if (b->oom)
 		return -1;
-	if (b->len + need <= b->cap)
+	if (need > SIZE_MAX - b->len - 1) {
+		b->oom = 1;
+		return -1;
+	}
+	need += b->len + 1; /* the NUL */
+	if (need <= b->cap)
 		return 0;
 	size_t cap = b->cap ? b->cap : 1024;
-	while (cap < b->len + need) {
+	while (cap < need) {
 		if (cap > SIZE_MAX / 2) {
 			b->oom = 1;
 			return -1;
@@ -45,6 +51,7 @@ void jbuf_raw(struct jbuf *b, const char *s, size_t n)
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
+	b->p[b->len] = '\0';
 }
 
 void jbuf_lit(struct jbuf *b, const char *s) { jbuf_raw(b, s, strlen(s)); }
@@ -87,74 +94,19 @@ void jbuf_f64(struct jbuf *b, double v)
 		jbuf_raw(b, t, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	unsigned cp = c & (0x7fu >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 void jbuf_str(struct jbuf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, run = 0;
+	char esc[6];
+	size_t i = 0;
 	jbuf_char(b, '"');
 	while (i < n) {
-		unsigned c = u[i];
-		size_t l = c >= 0x20 && c != '"' && c != '\\' && c != 0x7f ? utf8_len(u + i, n - i) : 0;
-		if (l) {
-			i += l;
-			run += l;
-			continue;
-		}
-		jbuf_raw(b, s + i - run, run);
-		run = 0;
-		char esc[8];
-		if (c == '"')
-			jbuf_lit(b, "\\\"");
-		else if (c == '\\')
-			jbuf_lit(b, "\\\\");
-		else if (c == '\n')
-			jbuf_lit(b, "\\n");
-		else if (c == '\r')
-			jbuf_lit(b, "\\r");
-		else if (c == '\t')
-			jbuf_lit(b, "\\t");
-		else if (c < 0x20 || c == 0x7f) {
-			snprintf(esc, sizeof esc, "\\u%04x", c);
-			jbuf_lit(b, esc);
-		} else {
-			jbuf_lit(b, "\\ufffd"); /* invalid UTF-8 byte */
-		}
-		i++;
+		size_t run = json_str_plain(u + i, n - i);
+		jbuf_raw(b, s + i, run);
+		i += run;
+		if (i < n)
+			jbuf_raw(b, esc, json_str_escape(u[i++], esc));
 	}
-	jbuf_raw(b, s + i - run, run);
 	jbuf_char(b, '"');
 }
 

@@ -1,12 +1,16 @@
 /*
- * jbuf — a small growable byte buffer with JSON writers, for the beacon
- * plugin's documents.  Strings from ClickHouse are untrusted: they may hold
+ * jbuf — a small growable byte buffer with JSON writers, for the JSON
+ * documents of the plugins (beacon, contributors, timings).  Pure libc (common/, see
+ * common/README.md).  Strings from ClickHouse are untrusted: they may hold
  * control bytes, NULs and invalid UTF-8; jbuf_str() always writes a valid
- * JSON string (invalid UTF-8 bytes become U+FFFD).
- * A buffer that failed to grow stays failed (`oom`); check it once at the end.
+ * JSON string (control bytes escaped, each invalid UTF-8 byte becomes
+ * U+FFFD).  Once anything was written, `p` is NUL-terminated (the NUL is not
+ * counted in `len`); an empty buffer may have p == NULL.
+ * A buffer that failed to grow stays failed (`oom`) and later appends are
+ * no-ops; check it once at the end.
  */
-#ifndef BEACON_JBUF_H
-#define BEACON_JBUF_H
+#ifndef LAB_COMMON_JBUF_H
+#define LAB_COMMON_JBUF_H
 
 #include <stddef.h>
 #include <stdint.h>

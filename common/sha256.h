@@ -1,7 +1,9 @@
-/* SHA-256 (FIPS 180-4), small and self-contained: the S3 backend sends the
- * hex digest of every request body in x-amz-content-sha256. */
-#ifndef LAB_HOST_SHA256_H
-#define LAB_HOST_SHA256_H
+/* SHA-256 (FIPS 180-4), small and self-contained (common/: libc only, see
+ * common/README.md).  The S3 backend sends the hex digest of every request
+ * body in x-amz-content-sha256; the contributors plugin names the storage key
+ * of a long or empty username after its digest. */
+#ifndef LAB_COMMON_SHA256_H
+#define LAB_COMMON_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

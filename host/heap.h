@@ -1,0 +1,17 @@
+/* The process heap: glibc malloc tuning for a long-running daemon whose work
+ * comes in bursts (a backfill, an hourly timings run) between idle periods. */
+#ifndef LAB_HOST_HEAP_H
+#define LAB_HOST_HEAP_H
+
+#include <uv.h>
+
+/* Call once, before any thread starts. */
+void heap_tune(void);
+
+/* Checks every `period_ms` whether the heap holds more than `slack` free
+ * bytes and gives them back to the kernel.  The timer is unref'd: it never
+ * keeps the loop alive.  heap_trim_stop() closes it. */
+int heap_trim_start(uv_loop_t *loop, uint64_t period_ms, size_t slack);
+void heap_trim_stop(void);
+
+#endif
