@@ -158,9 +158,28 @@ static const char SQL_COMMITTEE[] =
 
 /* ---- phase 1 callbacks ---------------------------------------------------- */
 
+/* What a query fetches: one of these, or a seen list (SD_BLOCK_SEEN..SD_BLOB_P2P). */
+enum { Q_BLOCK = -1, Q_COMMITTEE = -2, Q_ENTITY = -3, Q_VOTES = -4 };
+
+/* Columns each query selects (see the SQL above and query_entities/query_votes). */
+static size_t query_columns(int which)
+{
+	switch (which) {
+	case Q_BLOCK:
+		return SD_BLOCK_FIELDS;
+	case Q_COMMITTEE:
+	case Q_ENTITY:
+		return 2;
+	case Q_VOTES:
+		return 4;
+	default:
+		return 8;
+	}
+}
+
 struct qctx {
 	struct batch *b;
-	int which; /* -1 block, -2 committee, -3 entity, -4 attestations, 0..3 seen lists */
+	int which; /* Q_* or a seen list */
 };
 
 static int row_str(struct batch *b, const lab_rows *r, size_t row, size_t col, struct sd_str *out)
@@ -354,17 +373,16 @@ static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_row
 	/* ClickHouse names its columns also when no row matches: fewer columns
 	 * than asked for is not its answer (e.g. a proxy's one-line error
 	 * page), and must not read as "no block" (recorded as missed). */
-	size_t want = which == -1 ? SD_BLOCK_FIELDS : which == -2 || which == -3 ? 2 : which == -4 ? 4 : 8;
-	if (rc == 0 && rows && lab_rows_columns(ctx, rows) < want)
+	if (rc == 0 && rows && lab_rows_columns(ctx, rows) < query_columns(which))
 		rc = LAB_EPARSE;
 	if (rc == 0 && rows) {
-		if (which == -1)
+		if (which == Q_BLOCK)
 			rc = take_block(b, rows);
-		else if (which == -2)
+		else if (which == Q_COMMITTEE)
 			rc = take_committee(b, rows);
-		else if (which == -3)
+		else if (which == Q_ENTITY)
 			rc = take_entity(b, rows);
-		else if (which == -4)
+		else if (which == Q_VOTES)
 			rc = take_votes(b, rows);
 		else
 			rc = take_seen(b, rows, which);
@@ -428,12 +446,12 @@ static const struct {
 	int which;
 	const char *sql;
 } P1[] = {
-	{ -1, SQL_BLOCK },
+	{ Q_BLOCK, SQL_BLOCK },
 	{ SD_BLOCK_SEEN, SQL_BLOCK_SEEN },
 	{ SD_BLOB_SEEN, SQL_BLOB_SEEN },
 	{ SD_BLOCK_P2P, SQL_BLOCK_P2P },
 	{ SD_BLOB_P2P, SQL_BLOB_P2P },
-	{ -2, SQL_COMMITTEE },
+	{ Q_COMMITTEE, SQL_COMMITTEE },
 };
 #define NP1 (sizeof P1 / sizeof P1[0])
 
@@ -492,7 +510,7 @@ static void query_entities(struct batch *b)
 	placeholders(&sql, np - 1);
 	jbuf_lit(&sql, ") ORDER BY index, entity LIMIT 1 BY index");
 	jbuf_char(&sql, '\0');
-	if (sql.oom || query(b, -3, sql.p, p, np) < 0)
+	if (sql.oom || query(b, Q_ENTITY, sql.p, p, np) < 0)
 		b->failed = 1;
 	jbuf_free(&sql);
 	free(p);
@@ -540,7 +558,7 @@ static void query_votes(struct batch *b)
 	placeholders(&sql, np - first);
 	jbuf_lit(&sql, ") GROUP BY slot, beacon_block_root, attesting_validator_index");
 	jbuf_char(&sql, '\0');
-	if (sql.oom || query(b, -4, sql.p, p, np) < 0)
+	if (sql.oom || query(b, Q_VOTES, sql.p, p, np) < 0)
 		b->failed = 1;
 	jbuf_free(&sql);
 	free(p);

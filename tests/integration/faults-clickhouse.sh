@@ -47,7 +47,7 @@ server=$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)
 echo $! >"$CH_DIR/pid"
 wait_long 60 '[ "$(curl -s --max-time 1 "$CLICKHOUSE_URL/ping")" = "Ok." ]' || fail "clickhouse did not restart"
 wait_long 30 'readyz_ok' || fail "/readyz did not return to 200 after ClickHouse came back: $CODE $BODY"
-wait_long 60 'grep -q "msg=\"backfill finished\"" "$T/labd.log"' || fail "backfill did not finish after the restart"
+wait_long 60 'grep -q "msg=\"backfill finished\"" "$T/labd.log" && all_stored "$T/d1"' || fail "backfill did not finish after the restart"
 check_cursor "$T/d1" "$LABD_PID" "after recovery"
 stop_labd
 [ "$STOP_RC" = 0 ] || fail "labd exited $STOP_RC"
@@ -99,7 +99,7 @@ for f in "status 500|HTTP 500" "status 503|HTTP 503" "garbage|clickhouse: ClickH
 	pass "fault '$mode': labd up, /readyz $why, cursor at $CURSOR holds, recovered"
 done
 fault pass
-wait_long 60 'grep -q "msg=\"backfill finished\"" "$T/labd.log"' || fail "backfill did not finish after the faults"
+wait_long 60 'grep -q "msg=\"backfill finished\"" "$T/labd.log" && all_stored "$T/d2"' || fail "backfill did not finish after the faults"
 stop_labd
 [ "$STOP_RC" = 0 ] || fail "labd exited $STOP_RC"
 stop_proxy

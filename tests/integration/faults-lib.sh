@@ -57,6 +57,7 @@ reference_run() {
 	[ "$(ls "$T/ref/$SLOTDIR" | wc -l)" -gt 100 ] || fail "reference run stored too few documents"
 	docs_flat "$T/ref" >"$T/ref.flat" || fail "reference documents are not JSON"
 	missed_of "$T/ref" >"$T/ref.missed"
+	NREF=$(ls "$T/ref/$SLOTDIR" | wc -l)
 }
 
 # docs_flat ROOT: every slot document flattened (SLOT<TAB>path...<TAB>value),
@@ -162,6 +163,15 @@ alive() { kill -0 "$LABD_PID" 2>/dev/null || fail "labd died ($1)"; }
 readyz_has() { http GET /readyz; [ "$CODE" = 503 ] && case $BODY in *"$1"*) true ;; *) false ;; esac; }
 readyz_ok() { http GET /readyz; [ "$CODE" = 200 ]; }
 ndocs() { ls "$1/$SLOTDIR" 2>/dev/null | grep -c "^[0-9]*\.json${SFX:-}\$"; }
+# all_stored ROOT: every reference document is there and nothing of the
+# data range is still pending a retry.  "backfill finished" alone is not
+# the end: slots of a partly failed batch are retried by the trailing loop
+# at its next slot tick, after the backfill cursor has passed them.
+all_stored() {
+	[ "$(ndocs "$1")" -ge "$NREF" ] || return 1
+	p=$(state_flat "$1" | awk -F'\t' -v lo=$FROM -v hi=$TO '$1 == "slot_mainnet" && $2 == "pending" && $4 >= lo && $4 <= hi' | wc -l)
+	[ "$p" = 0 ]
+}
 
 # san_check: under --enable-sanitizers, no report in labd's logs (the crash
 # plugin's own segfault reports, crash.*.log, are expected)

@@ -21,7 +21,6 @@ T0=$(date +%s)
 stage_plugins
 load_beacon_data
 reference_run
-NREF=$(ls "$T/ref/$SLOTDIR" | wc -l)
 pass "reference: undisturbed --once stored $NREF documents"
 
 # no_partial ROOT WHAT: no temporary file, every visible document complete
@@ -29,13 +28,6 @@ no_partial() {
 	tmps=$(find "$1" -name '*.tmp*' 2>/dev/null | head -3)
 	[ -z "$tmps" ] || fail "$2: temporary files visible: $tmps"
 	docs_flat "$1" >/dev/null || fail "$2: a visible document is truncated or not JSON"
-}
-# all_stored ROOT: every reference document is there and nothing of the
-# data range is still pending a retry
-all_stored() {
-	[ "$(ndocs "$1")" -ge "$NREF" ] || return 1
-	p=$(state_flat "$1" | awk -F'\t' -v lo=$FROM -v hi=$TO '$1 == "slot_mainnet" && $2 == "pending" && $4 >= lo && $4 <= hi' | wc -l)
-	[ "$p" = 0 ]
 }
 
 # ---- 1. S3 ---------------------------------------------------------------------------
