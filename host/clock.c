@@ -1,4 +1,5 @@
 #include "clock.h"
+#include "civil.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,17 +48,6 @@ static int digits(const char **p, int n, int *out)
 	*p += n;
 	*out = v;
 	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (no time zone games). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 int clock_parse_rfc3339(const char *s, int64_t *unix_ms)

@@ -278,27 +278,38 @@ static void state_loaded(int status, struct state *st, void *ud)
 	slot_begin(s);
 }
 
+int daemon_slot_open_image(struct slot *s, struct plugin_image **out, char *err, size_t errlen)
+{
+	struct daemon *d = s->d;
+	struct plugin_image *img = NULL;
+	/* Serve mode loads private copies (reload.c), so files may be overwritten in place. */
+	int rc = plugin_image_open(s->name, s->path, d->copy_dir[0] ? d->copy_dir : NULL, &img, err,
+				   errlen);
+	if (rc)
+		return rc;
+	const struct plugin_conf *pc = config_plugin(d->cfg, s->name);
+	struct plugin_conf tmp = { 0 };
+	if (!pc) {
+		tmp.name = s->name;
+		tmp.path = s->path;
+		pc = &tmp;
+	}
+	rc = config_validate_plugin(d->cfg, pc, img->desc->settings, err, errlen);
+	if (rc) {
+		plugin_image_close(img);
+		return rc;
+	}
+	*out = img;
+	return 0;
+}
+
 /* Loads the image and starts the chain; failures are recorded in the slot. */
 static void slot_activate(struct slot *s)
 {
 	struct daemon *d = s->d;
 	struct plugin_image *img = NULL;
 	char err[600];
-	/* Serve mode loads private copies (reload.c), so files may be overwritten in place. */
-	int rc = plugin_image_open(s->name, s->path, d->copy_dir[0] ? d->copy_dir : NULL, &img, err,
-				   sizeof err);
-	if (rc == 0) {
-		const struct plugin_conf *pc = config_plugin(d->cfg, s->name);
-		struct plugin_conf tmp = { 0 };
-		if (!pc) {
-			tmp.name = s->name;
-			tmp.path = s->path;
-			pc = &tmp;
-		}
-		rc = config_validate_plugin(d->cfg, pc, img->desc->settings, err, sizeof err);
-		if (rc)
-			plugin_image_close(img);
-	}
+	int rc = daemon_slot_open_image(s, &img, err, sizeof err);
 	if (rc) {
 		slot_fail(s, err);
 		if (d->opts.mode == MODE_ONCE) {

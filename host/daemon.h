@@ -15,6 +15,7 @@ enum daemon_mode { MODE_SERVE, MODE_ONCE, MODE_TEST };
 
 struct instance;
 struct state;
+struct plugin_image;
 
 /* A configured plugin across its loaded generations. */
 struct slot {
@@ -80,6 +81,9 @@ void daemon_slot_status(struct slot *s, int status);
 void daemon_slot_event(struct slot *s, const char *event); /* lab.host.plugin */
 void daemon_slot_started(struct slot *s); /* inst just started: RUNNING, event, run sub */
 void daemon_slot_activate(struct slot *s);
+/* The slot's plugin file loaded (a private copy in serve mode) and its config
+ * section validated against the settings it declares; err says why not. */
+int daemon_slot_open_image(struct slot *s, struct plugin_image **out, char *err, size_t errlen);
 void daemon_slot_deactivate(struct slot *s, void (*then)(struct slot *s));
 struct slot *daemon_find_slot(struct daemon *d, const char *name);
 

@@ -324,22 +324,7 @@ int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 	uint64_t t0 = clock_monotonic_ms();
 	note_file(s);
 	struct plugin_image *img = NULL;
-	int rc = plugin_image_open(s->name, s->path, d->copy_dir[0] ? d->copy_dir : NULL, &img, why,
-				   sizeof why);
-	if (rc == 0) {
-		const struct plugin_conf *pc = config_plugin(d->cfg, s->name);
-		struct plugin_conf tmp = { 0 };
-		if (!pc) {
-			tmp.name = s->name;
-			tmp.path = s->path;
-			pc = &tmp;
-		}
-		rc = config_validate_plugin(d->cfg, pc, img->desc->settings, why, sizeof why);
-		if (rc) {
-			plugin_image_close(img);
-			img = NULL;
-		}
-	}
+	int rc = daemon_slot_open_image(s, &img, why, sizeof why);
 	if (rc) {
 		early_failure(s, trigger, why);
 		snprintf(err, errlen, "%s", why);

@@ -1,5 +1,6 @@
 /* compute.c — pure computation of the timings plugin (see compute.h). */
 #include "compute.h"
+#include "civil.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -186,17 +187,6 @@ int tm_describe_json(const char *prefix, const char *const *nets, size_t nnet,
 	}
 	jbuf_lit(o, "]}");
 	return o->oom ? -1 : 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 void tm_iso8601(int64_t t, char out[32])
