@@ -87,6 +87,7 @@ struct contrib {
 };
 
 static void pass_next(struct contrib *c);
+static void pass_start(struct contrib *c, int force);
 
 /* ---- state ---------------------------------------------------------------- */
 
@@ -731,16 +732,7 @@ static void pass_end(struct contrib *c)
 	}
 	if (c->again && !c->stopping) {
 		c->again = 0;
-		c->force = 1;
-		/* start the next pass from the loop, not from this callback's stack */
-		c->busy = 1;
-		c->now = lab_now(c->ctx);
-		c->task = 0;
-		c->pass_failed = 0;
-		memset(c->ran, 0, sizeof c->ran);
-		memset(c->failed, 0, sizeof c->failed);
-		memset(c->norecord, 0, sizeof c->norecord);
-		pass_next(c);
+		pass_start(c, 1); /* a run was asked for while this pass ran */
 	}
 }
 
