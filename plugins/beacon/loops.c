@@ -144,13 +144,33 @@ int bc_json_u64(json_object *o, uint64_t *out)
 	return 0;
 }
 
-/* State is untrusted: anything malformed is ignored (and logged). */
+/* The latest slot state may name: the wallclock's slot plus one epoch of
+ * slack for a clock stepped back between runs.  A slot beyond it was never
+ * processed (the head never runs ahead of the clock), so the state is
+ * corrupt; left alone such a cursor would be stuck forever (its time does
+ * not fit a query: `out of range` every tick). */
+static uint64_t state_slot_limit(struct bc_net *net)
+{
+	return current_slot(net->bc, net) + lab_network_slots_per_epoch(net->bc->ctx, net->nw);
+}
+
+static void state_future(struct bc_net *net, const char *field, uint64_t value, uint64_t limit,
+			 const char *then)
+{
+	lab_logkv(net->bc->ctx, LAB_LOG_WARN, "state names a slot in the future, reset",
+		  LAB_FS("network", net->name), LAB_FS("field", field), LAB_FI("value", value),
+		  LAB_FI("latest_valid", limit), LAB_FS("reset", then));
+}
+
+/* State is untrusted: anything malformed is ignored (and logged), slots in
+ * the future included. */
 void bc_state_load(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
 	char key[160];
 	const char *js;
 	size_t len;
+	uint64_t limit = state_slot_limit(net);
 	snprintf(key, sizeof key, "slot_%s", net->name);
 	if (lab_state_get(bc->ctx, key, &js, &len) < 0)
 		return;
@@ -173,28 +193,53 @@ void bc_state_load(struct bc_net *net)
 		    json_object_object_get_ex(bf, "target", &tg) && bc_json_u64(tg, &target) == 0 &&
 		    json_object_is_type(nx, json_type_int)) {
 			int64_t next = json_object_get_int64(nx);
-			net->bf_have = 1;
-			if (next < 0) {
+			if (target > limit || (next >= 0 && (uint64_t)next > limit)) {
+				state_future(net, target > limit ? "backfill.target" : "backfill.next",
+					     target > limit ? target : (uint64_t)next, limit,
+					     "backfill restarts from the head");
+			} else if (next < 0) {
+				net->bf_have = 1;
 				/* finished down to the old target; a lower target continues below it */
 				net->bf_finished = net->target >= target || target == 0;
 				net->bf_next = target > 0 ? target - 1 : 0;
 			} else {
+				net->bf_have = 1;
 				net->bf_next = (uint64_t)next;
 				net->bf_finished = net->bf_next < net->target;
 			}
 		}
 	}
-	if (json_object_object_get_ex(o, "last_head", &v) && bc_json_u64(v, &u) == 0)
-		net->last_head = u;
+	if (json_object_object_get_ex(o, "last_head", &v) && bc_json_u64(v, &u) == 0) {
+		if (u <= limit)
+			net->last_head = u;
+		else /* (a backfill cursor without a head restarts from the head, too) */
+			state_future(net, "last_head", u, limit, "first start");
+	}
+	size_t future = 0;
+	uint64_t latest = 0;
 	if (json_object_object_get_ex(o, "pending", &v) && json_object_is_type(v, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(v); i++)
-			if (bc_json_u64(json_object_array_get_idx(v, i), &u) == 0)
-				pending_add(net, u);
+			if (bc_json_u64(json_object_array_get_idx(v, i), &u) == 0) {
+				if (u <= limit) {
+					pending_add(net, u);
+				} else {
+					future++;
+					latest = u > latest ? u : latest;
+				}
+			}
 	if (json_object_object_get_ex(o, "missed", &v) && json_object_is_type(v, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(v) && net->nmissed < BC_MISSED_KEEP;
 		     i++)
-			if (bc_json_u64(json_object_array_get_idx(v, i), &u) == 0)
-				net->missed[net->nmissed++] = u;
+			if (bc_json_u64(json_object_array_get_idx(v, i), &u) == 0) {
+				if (u <= limit) {
+					net->missed[net->nmissed++] = u;
+				} else {
+					future++;
+					latest = u > latest ? u : latest;
+				}
+			}
+	if (future)
+		state_future(net, "pending/missed", latest, limit, "dropped");
 	json_object_put(o);
 }
 
@@ -608,7 +653,9 @@ void bc_serve_begin(struct beacon *bc)
 		bc_state_save(net);
 		lab_logkv(ctx, LAB_LOG_INFO, "beacon started", LAB_FS("network", net->name),
 			  LAB_FI("head", h), LAB_FI("backfill_next", net->bf_next),
-			  LAB_FI("backfill_target", net->target), LAB_FI("pending", net->npending));
+			  LAB_FI("backfill_target", net->target),
+			  LAB_FS("backfill", net->bf_finished ? "finished" : "running"),
+			  LAB_FI("pending", net->npending));
 		head_schedule(net);
 		uint64_t sps_ms = (uint64_t)lab_network_seconds_per_slot(ctx, net->nw) * 1000;
 		lab_timer_start(ctx, 2000, sps_ms ? sps_ms : 12000, bc_trail_fire, net, NULL);

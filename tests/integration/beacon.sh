@@ -19,6 +19,8 @@
 # Takes about 50 s (section 6 waits for two real slot boundaries).
 [ "${1:-}" = --inner ] || exec "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/services/with-services.sh" clickhouse,nats -- "$0" --inner
 . "$top_srcdir/tests/integration/lib.sh"
+# a failure keeps the daemons' logs, state and documents in $T (printed)
+trap 'rc=$?; [ $rc = 0 ] || KEEP_TMP=1; cleanup' EXIT
 
 FLAT="$top_builddir/tests/beacon-flat"
 GEN="$top_builddir/tests/fixtures/xatu-gen"
@@ -274,32 +276,104 @@ n=$(grep -c 'msg="slot stored"' "$T/labd2.log")
 [ "$n" = 0 ] || fail "second pass stored $n slots again"
 pass "second --once skips every stored slot (exists)"
 
-# ---- 3. serve mode: backfill killed mid-way resumes without gaps or repeats -------------------
+# ---- 3. serve mode: kill -9 mid-backfill and after it, restart: no gap, nothing twice ----
+# The kills land at chosen points, not after a sleep (issue 25: after a
+# sleep the backfill had sometimes finished and flushed its state already;
+# the restarted daemon, with nothing left to do, never logged "backfill
+# finished", which the test waited for):
+#   A. labd frozen (SIGSTOP) once 30 documents exist and a state flush holds
+#      a cursor inside the data range, then killed: the restart resumes at
+#      the cursor (the first run is throttled to one slot per batch and two
+#      ClickHouse connections, so such a flush comes before the end);
+#   B. killed after the backfill finished and flushed: the restart finds
+#      nothing to do and stores nothing.
+# "Done" is what labd guarantees, read from storage: every document, no slot
+# of the data range pending a retry, backfill.next = -1 flushed to state.
+# On a failure the daemons' logs and the state stay in $T (printed).
 rm -rf "$T/data"
 # head = FROM+600: the hour of trailing (300 slots) is above the data; the
 # backfill walks TO..FROM.
 NOW2=$(date -u -d "@$((GENESIS + (FROM + 600 + LAG) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ)
 sed -i 's/concurrency = 16;/concurrency = 4;/' "$T/labd.conf"
-"$LABD" -c "$T/labd.conf" --now "$NOW2" 2>"$T/serve1.log" &
+ndocs() { ls "$D" 2>/dev/null | grep -c '^[0-9]*\.json$'; }
+state_get() { # FIELD: backfill.next, or pending (one line each)
+	{ gzip -dc "$STATE" 2>/dev/null || cat "$STATE" 2>/dev/null; } | "$FLAT" 2>/dev/null |
+		awk -F'\t' -v f="$1" '$1 == "slot_mainnet" && ($2 "." $3 == f || $2 == f) { print $NF }'
+}
+all_done() {
+	[ "$(ndocs)" -ge "$NDOCS" ] && [ "$(state_get backfill.next)" = -1 ] &&
+		[ "$(state_get pending | awk -v lo=$FROM -v hi=$TO '$1 >= lo && $1 <= hi' | wc -l)" = 0 ]
+}
+restart_failed() { # LOG WHAT
+	echo "--- $1 (last 30 lines)" >&2; tail -n 30 "$T/$1" >&2
+	echo "--- state: backfill.next=$(state_get backfill.next), $(ndocs) of $NDOCS documents; logs and state kept in $T" >&2
+	kill -9 "$LABD_PID" 2>/dev/null
+	fail "$2"
+}
+"$LABD" -c "$T/labd.conf" --now "$NOW2" -D plugins.beacon.networks.mainnet.backfill.concurrency=1 \
+	-D clickhouse.max_concurrency=2 2>"$T/serve1.log" &
 LABD_PID=$!
-wait_for '[ "$(ls "$T/data/beacon/slots/mainnet" 2>/dev/null | wc -l)" -ge 30 ]' || fail "serve mode stored nothing"
-sleep 1.2 # let one state flush pass
+i=0
+while :; do
+	i=$((i + 1)); [ $i -lt 600 ] || restart_failed serve1.log "no state flush with a cursor in the data range within 60 s"
+	kill -0 "$LABD_PID" 2>/dev/null || fail "labd died"
+	if [ "$(ndocs)" -ge 30 ]; then
+		kill -STOP "$LABD_PID" # frozen: neither documents nor state move now
+		c=$(state_get backfill.next)
+		[ "$c" != -1 ] || restart_failed serve1.log "the backfill finished before a kill in its middle"
+		[ -n "$c" ] && [ "$c" -le $TO ] && [ "$(ndocs)" -lt "$NDOCS" ] && break
+		kill -CONT "$LABD_PID"
+	fi
+	sleep 0.1
+done
 kill -9 "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=""
-first=$(ls "$T/data/beacon/slots/mainnet" | grep -c '^[0-9]*\.json$')
+first=$(ndocs)
+t0=$(date +%s%N)
 "$LABD" -c "$T/labd.conf" --now "$NOW2" 2>"$T/serve2.log" &
 LABD_PID=$!
 i=0
-while ! grep -q 'msg="backfill finished"' "$T/serve2.log"; do
-	i=$((i + 1)); [ $i -lt 600 ] || fail "backfill did not finish after the restart"
+until all_done; do
+	i=$((i + 1)); [ $i -lt 600 ] || restart_failed serve2.log "backfill did not finish within 60 s after the restart (killed at $first documents, cursor $c)"
+	kill -0 "$LABD_PID" 2>/dev/null || fail "labd died"
+	sleep 0.1
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+# B: killed with the backfill finished and flushed
+kill -9 "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=""
+"$LABD" -c "$T/labd.conf" --now "$NOW2" 2>"$T/serve3.log" &
+LABD_PID=$!
+wait_for 'grep -q "msg=\"beacon started\"" "$T/serve3.log"' || restart_failed serve3.log "no start after a kill with the backfill finished"
+grep -q 'msg="beacon started".* backfill=finished' "$T/serve3.log" || restart_failed serve3.log "the restart does not know the backfill is finished"
+kill -TERM "$LABD_PID"; wait "$LABD_PID"; LABD_PID=""
+[ "$(state_get backfill.next)" = -1 ] || fail "backfill.next after the third run: $(state_get backfill.next)"
+ls "$D" | grep '^[0-9]*\.json$' | sed 's/\.json$//' | sort >"$T/got2.slots"
+cmp -s "$T/want.slots" "$T/got2.slots" || { diff "$T/want.slots" "$T/got2.slots" | head >&2; fail "slots after the restarts differ (gap?)"; }
+cat "$T/serve1.log" "$T/serve2.log" "$T/serve3.log" | sed -n 's/.*msg="slot stored".* slot=\([0-9]*\).*/\1/p' | sort | uniq -d >"$T/dups"
+[ ! -s "$T/dups" ] || fail "slots stored twice: $(head -5 "$T/dups" | tr '\n' ' ')"
+pass "kill -9 at $first documents with cursor $c flushed: the restart finished in $ms ms; killed again after the end: nothing to redo; all $NDOCS documents, none stored twice"
+
+# ---- 3c. a backfill cursor in the future is corrupt state: reset with a warning --------------
+# (issue 15, finding 9: next = 1e18 was kept, and every tick failed with
+# `out of range`).  Also a pending slot in the future.  The documents of 3
+# stay: the backfill walks down again from last_head, skipping them.
+printf '{"slot_mainnet":{"backfill":{"next":1000000000000000000,"target":%s},"last_head":%s,"pending":[1000000000000000000],"missed":[]}}' \
+	$FROM $((FROM + 600)) | gzip >"$STATE"
+"$LABD" -c "$T/labd.conf" --now "$NOW2" 2>"$T/serve4.log" &
+LABD_PID=$!
+i=0
+until all_done && [ -z "$(state_get pending | awk '$1 > 9100000')" ]; do
+	i=$((i + 1)); [ $i -lt 600 ] || restart_failed serve4.log "backfill stuck with a cursor in the future"
 	kill -0 "$LABD_PID" 2>/dev/null || fail "labd died"
 	sleep 0.1
 done
 kill -TERM "$LABD_PID"; wait "$LABD_PID"; LABD_PID=""
-ls "$D" | grep '^[0-9]*\.json$' | sed 's/\.json$//' | sort >"$T/got2.slots"
-cmp -s "$T/want.slots" "$T/got2.slots" || { diff "$T/want.slots" "$T/got2.slots" | head >&2; fail "slots after the restart differ (gap?)"; }
-cat "$T/serve1.log" "$T/serve2.log" | sed -n 's/.*msg="slot stored".* slot=\([0-9]*\).*/\1/p' | sort | uniq -d >"$T/dups"
-[ ! -s "$T/dups" ] || fail "slots stored twice: $(head -5 "$T/dups" | tr '\n' ' ')"
-pass "backfill killed after $first slots resumed: all $NDOCS documents, none stored twice"
+grep -q 'level=warn.*msg="state names a slot in the future, reset".* field=backfill.next value=1000000000000000000' "$T/serve4.log" ||
+	fail "no warning for the cursor in the future"
+grep -q 'msg="state names a slot in the future, reset".* field=pending/missed' "$T/serve4.log" ||
+	fail "no warning for the pending slot in the future"
+! grep -q 'out of range' "$T/serve4.log" || fail "queries for slots in the future: $(grep -m1 'out of range' "$T/serve4.log")"
+grep -q 'msg="slot stored"' "$T/serve4.log" && fail "slots stored again after the reset"
+pass "backfill.next = 1e18 and a pending slot in the future: reset with a warning, the backfill finished again, nothing stored twice"
 
 # ---- 3b. hot reload in the middle of the backfill: the new instance goes on ---------------------
 rm -rf "$T/data"
