@@ -2,8 +2,8 @@
 # The main job on the embedded default (SPEC §1, README): build labd and its
 # plugins, start a local ClickHouse with sample Xatu data, then run
 # `labd --once` with the shipped etc/labd.conf — fs storage, in-process
-# broker, the beacon, timings, contributors and example plugins — writing
-# everything under ./out:
+# broker, the beacon, timings and contributors plugins (the tutorial example
+# plugin stays disabled, as shipped) — writing everything under ./out:
 #   out/plugins/      the plugins labd loads (staged with fixed modes)
 #   out/services/     the ClickHouse server's config, data and logs
 #   out/gen/          the generated Xatu tables (TSV) and their manifest
@@ -99,12 +99,8 @@ rc=0
 	-D plugin_dir="$top/out/plugins" \
 	-D storage.fs.root="$top/out/data" \
 	-D clickhouse.url="$CLICKHOUSE_URL" \
-	-D plugins.beacon.enabled=true \
 	-D plugins.beacon.networks.mainnet.head_lag_slots=$LAG \
 	-D plugins.beacon.networks.mainnet.backfill.to_fork=electra \
-	-D plugins.timings.enabled=true \
-	-D plugins.contributors.enabled=true \
-	-D plugins.example.enabled=true \
 	2>out/labd.log || rc=$?
 t_done=$(date +%s)
 if [ $rc != 0 ]; then

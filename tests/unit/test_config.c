@@ -839,7 +839,9 @@ static void test_describe(void **st)
 	free(text);
 }
 
-/* etc/labd.conf must load (plugin_dir overridden) and document the example plugin. */
+/* etc/labd.conf must load (plugin_dir overridden), be safe for production
+ * (the real plugins enabled, the tutorial example documented but disabled,
+ * no made-up validator entities) and document the example plugin. */
 static void test_example_conf(void **st)
 {
 	struct config *c;
@@ -863,9 +865,16 @@ static void test_example_conf(void **st)
 	assert_string_equal(c->host.plugin_dir, "/tmp/plugins");
 	const struct plugin_conf *p = config_plugin(c, "example");
 	assert_non_null(p);
-	assert_int_equal(p->enabled, 1);
+	assert_int_equal(p->enabled, 0);
 	assert_string_equal(p->path, "/tmp/plugins/example.so");
+	static const char *const real[] = { "beacon", "timings", "contributors" };
+	for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
+		const struct plugin_conf *rp = config_plugin(c, real[i]);
+		assert_non_null(rp);
+		assert_int_equal(rp->enabled, 1);
+	}
 	assert_int_equal(c->host.n_networks, 1);
+	assert_int_equal(c->host.networks[0].n_validators, 0);
 	assert_string_equal(c->host.networks[0].name, "mainnet");
 	assert_int_equal(c->host.networks[0].genesis_time, 1606824023);
 	assert_int_equal(c->host.networks[0].config_file[0], '/');
