@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libuv1-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev
 libgeonames-dev zlib1g-dev libmicrohttpd-dev libcmocka-dev
-valgrind clang curl ca-certificates gzip procps binutils iproute2
+valgrind clang curl jq ca-certificates gzip procps binutils iproute2
 clickhouse-server clickhouse-client nats-server nodejs abigail-tools"
 missing=""
 for p in $PKGS; do
