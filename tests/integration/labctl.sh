@@ -70,3 +70,22 @@ out=$(LAB_LIBEXECDIR=$T/libexec ctl hello a "b c") || fail "subcommand"
 LAB_LIBEXECDIR=$T/libexec ctl nosuch 2>/dev/null; [ $? -eq 2 ] || fail "an unknown command must exit 2"
 pass "labctl COMMAND runs \$LAB_LIBEXECDIR/labctl-COMMAND"
 stop_labd
+
+# ---- bash completion -----------------------------------------------------------------
+if command -v bash >/dev/null 2>&1; then
+	comp() { # comp FILE WORDS...: the completions of the last word
+		f=$1
+		shift
+		bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); compopt() { :; }
+			_${COMP_WORDS[0]}; printf "%s\n" "${COMPREPLY[@]}"' comp "$f" "$@"
+	}
+	c=$top_srcdir/tools/bash-completion
+	comp "$c/labd" labd --pl | grep -qx -- --plugin || fail "labd --pl does not complete"
+	comp "$c/labd" labd -D "plugin_dir=$T/plugins" --plugin "" | grep -qx example ||
+		fail "labd --plugin does not complete plugin names"
+	comp "$c/labd" labd -D clickhouse.u | grep -qx 'clickhouse.url=' || fail "labd -D does not complete keys"
+	comp "$c/labctl" labctl st | grep -qx status || fail "labctl st does not complete"
+	LAB_LIBEXECDIR=$T/libexec comp "$c/labctl" labctl hel | grep -qx hello ||
+		fail "labctl does not complete labctl-NAME programs"
+	pass "bash completion of labd (options, plugins, -D keys) and labctl (commands, subcommands)"
+fi
