@@ -49,7 +49,7 @@ per_min=$(awk -v l="$lines" -v s="$SECS" 'BEGIN { printf "%.1f", l * 60 / s }')
 # Without the first minute (start-up lines, the backfill's first burst).
 late=$(awk -v t0="$(date -u -d "@$(( $(stat -c %Y "$T/t.log") + 60 ))" +%Y-%m-%dT%H:%M:%S)" \
 	'{ ts = $1; sub(/^ts=/, "", ts); if (substr(ts, 1, 19) >= t0) n++ } END { print n + 0 }' "$T/labd.log")
-late_per_min=$(awk -v l="$late" -v s="$SECS" 'BEGIN { printf "%.1f", s > 60 ? l * 60 / (s - 60) : 0 }')
+late_per_min=$(awk -v l="$late" -v s="$SECS" 'BEGIN { printf "%.1f", (s > 60 ? l * 60 / (s - 60) : 0) }')
 stored=$(find "$T/data/beacon" -name '*.json' ! -path '*/.lab-meta/*' 2>/dev/null | wc -l)
 figure log_volume_seconds "$SECS" s
 figure log_volume_lines "$lines" lines
