@@ -41,7 +41,10 @@ once_down() { # once_down WHAT: runs beacon --once, checks exit 1 within 8 s
 	rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	[ $rc -eq 1 ] || fail "$1: exit status $rc (1 expected)"
-	[ $ms -le 8000 ] || fail "$1: took $ms ms with ClickHouse down (at most 8000)"
+	# Under valgrind (tests/valgrind.sh) everything is ~10x slower: only the
+	# outcome is checked there.
+	[ $ms -le 8000 ] || [ "${LABD_UNDER_VALGRIND:-0}" = 1 ] ||
+		fail "$1: took $ms ms with ClickHouse down (at most 8000)"
 	grep -q 'msg="ClickHouse unreachable; ending the one-shot run"' "$T/labd.log" ||
 		fail "$1: the reason is not logged"
 	grep -q 'msg="labd exiting" exit_code=1' "$T/labd.log" || fail "$1: no exit line"
