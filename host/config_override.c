@@ -185,11 +185,84 @@ static void mark_override(config_setting_t *s, unsigned idx)
 	s->line = idx;
 }
 
+/* Copies src (a setting of a scratch config) under dst_parent as `name`
+ * (NULL inside lists and arrays), every node marked as coming from -D. */
+static int copy_tree(config_setting_t *dst_parent, const char *name, const config_setting_t *src,
+		     unsigned idx)
+{
+	int type = config_setting_type(src);
+	config_setting_t *d = config_setting_add(dst_parent, name, type);
+	if (!d)
+		return -1;
+	mark_override(d, idx);
+	switch (type) {
+	case CONFIG_TYPE_INT: return config_setting_set_int(d, config_setting_get_int(src)) ? 0 : -1;
+	case CONFIG_TYPE_INT64:
+		return config_setting_set_int64(d, config_setting_get_int64(src)) ? 0 : -1;
+	case CONFIG_TYPE_FLOAT:
+		return config_setting_set_float(d, config_setting_get_float(src)) ? 0 : -1;
+	case CONFIG_TYPE_BOOL: return config_setting_set_bool(d, config_setting_get_bool(src)) ? 0 : -1;
+	case CONFIG_TYPE_STRING:
+		return config_setting_set_string(d, config_setting_get_string(src)) ? 0 : -1;
+	default:
+		for (int i = 0; i < config_setting_length(src); i++) {
+			const config_setting_t *c = config_setting_get_elem(src, (unsigned)i);
+			if (copy_tree(d, type == CONFIG_TYPE_GROUP ? config_setting_name(c) : NULL, c,
+				      idx) < 0)
+				return -1;
+		}
+		return 0;
+	}
+}
+
+static int aggregate_text(const char *v)
+{
+	v += strspn(v, " \t");
+	return *v == '{' || *v == '(' || *v == '[';
+}
+
+/* -D a.b={ ... } (or a list/array): the value, in libconfig syntax, replaces
+ * the whole setting.  This is how a command line swaps a group whose members
+ * exclude each other (beacon's backfill takes one of to_fork, to_slot,
+ * to_date): setting one member would leave the file's other one beside it. */
+static int set_aggregate(config_setting_t *parent, config_setting_t *s, const char *name,
+			 const char *value, unsigned idx, const char *key, char *err, size_t errlen)
+{
+	struct buf text = BUF_INIT;
+	config_t tmp;
+	int rc = 0;
+	buf_puts(&text, "v = ");
+	buf_puts(&text, value);
+	buf_puts(&text, ";");
+	if (text.oom) {
+		buf_free(&text);
+		snprintf(err, errlen, "out of memory");
+		return LAB_ENOMEM;
+	}
+	config_init(&tmp);
+	if (!config_read_string(&tmp, text.data)) {
+		config_error(err, errlen, config_override_file, idx, key, "bad value: %s",
+			     config_error_text(&tmp));
+		rc = LAB_ECONFIG;
+	} else if (s && !config_setting_remove(parent, name)) {
+		config_error(err, errlen, config_override_file, idx, key, "cannot replace this setting");
+		rc = LAB_ECONFIG;
+	} else if (copy_tree(parent, name, config_lookup(&tmp, "v"), idx) < 0) {
+		config_error(err, errlen, config_override_file, idx, key, "cannot set this value");
+		rc = LAB_ECONFIG;
+	}
+	config_destroy(&tmp);
+	buf_free(&text);
+	return rc;
+}
+
 /* Sets (creating under parent if s is NULL) the last component of a -D key. */
 static int set_value(config_setting_t *parent, config_setting_t *s, const char *name,
 		     const lab_setting *decl, const char *value, unsigned idx, const char *key,
 		     char *err, size_t errlen)
 {
+	if (aggregate_text(value))
+		return set_aggregate(parent, s, name, value, idx, key, err, errlen);
 	int type = s ? config_setting_type(s) : decl ? decl_type(decl) : infer_type(value);
 	long long ll = 0;
 	double dv = 0;
@@ -219,7 +292,8 @@ static int set_value(config_setting_t *parent, config_setting_t *s, const char *
 		break;
 	default:
 		config_error(err, errlen, config_override_file, idx, key,
-			     "is a group or list; -D sets only single values");
+			     "is a group or list: give the whole value in libconfig syntax, "
+			     "e.g. -D 'a.b={ x = 1; }'");
 		return LAB_ECONFIG;
 	}
 	if (want) {

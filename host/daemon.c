@@ -881,6 +881,11 @@ out_loop:
 	networks_free(d->nets);
 	config_json_free();
 	reload_cleanup(d); /* pending reload images, retired configs, private-copy dir */
+	/* The last line of a run, so an operator can tell an exit from a hang
+	 * (a -t run ends with its own verdict line instead). */
+	if (opts->mode != MODE_TEST)
+		log_kv(exit_code ? LAB_LOG_WARN : LAB_LOG_INFO, NULL, "labd exiting",
+		       LAB_FI("exit_code", exit_code));
 out_early:
 	free(d->loop);
 	metrics_free();

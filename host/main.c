@@ -37,7 +37,8 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  -c, --config FILE     configuration file (default %s)\n"
 		"  -D key.path=value     override a setting, e.g. -D plugins.beacon.enabled=false\n"
-		"                        (repeatable; applied after the file, before validation)\n"
+		"                        (repeatable; applied after the file, before validation);\n"
+		"                        a value {...}, (...) or [...] replaces a whole group or list\n"
 		"  -t, --test            check configuration and plugins, then exit\n"
 		"      --once            one-shot run (see above)\n"
 		"      --plugin NAME     with --once: run only NAME (repeatable); a named plugin\n"
@@ -52,7 +53,7 @@ static void usage(FILE *out)
 		"Signals: SIGINT/SIGTERM stop gracefully (drain, flush state); a second one exits at once.\n"
 		"         SIGHUP reloads the plugin sections of the configuration (docs/reload.md).\n"
 		"Plugin files are hot-reloaded when they change on disk. labctl(1) (labctl -h) drives\n"
-		"the admin API: labctl list | reload NAME | enable NAME | disable NAME | run NAME.\n"
+		"the admin API: labctl status | list | reload NAME | enable NAME | disable NAME | run NAME.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n",
 		DEFAULT_CONFIG);
 }

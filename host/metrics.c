@@ -58,6 +58,12 @@ static const struct family families[M_COUNT] = {
 	[M_STATE_CORRUPT] = { "lab_state_corrupt_total",
 			      "Corrupt state files moved aside (the plugin started fresh).",
 			      MT_COUNTER, 1, { "plugin" } },
+	[M_STATE_OPS] = { "lab_state_ops_total",
+			  "Storage operations on durable plugin state by operation and result.",
+			  MT_COUNTER, 3, { "plugin", "op", "result" } },
+	[M_STATE_BYTES] = { "lab_state_bytes_total",
+			    "Bytes of durable plugin state written to or read from storage.",
+			    MT_COUNTER, 2, { "plugin", "op" } },
 };
 
 static const double bucket_le[NBUCKETS] = {

@@ -21,6 +21,8 @@ enum metric_id {
 	M_BROKER_DROPPED,       /* counter {plugin} (events that could not be sent) */
 	M_STATE_FLUSHES,        /* counter {result} */
 	M_STATE_CORRUPT,        /* counter {plugin} (state files moved aside) */
+	M_STATE_OPS,            /* counter {plugin,op,result} (state reads and writes) */
+	M_STATE_BYTES,          /* counter {plugin,op} */
 	M_COUNT
 };
 

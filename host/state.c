@@ -296,9 +296,9 @@ static void load_corrupt(struct loader *ld, const char *why, const void *raw, si
 	       LAB_FS("key", st->key), LAB_FS("reason", why), LAB_FS("aside", aside),
 	       LAB_FI("bytes", (int64_t)len));
 	metric_add(M_STATE_CORRUPT, 1, st->name);
-	rc = storage_put(st->s, st->name, aside, raw ? raw : "", raw ? len : 0,
-			 "application/octet-stream", "no-store", LAB_PUT_ATOMIC, aside_saved, ld,
-			 NULL);
+	rc = storage_put_flags(st->s, st->name, aside, raw ? raw : "", raw ? len : 0,
+			       "application/octet-stream", "no-store", LAB_PUT_ATOMIC, STORAGE_STATE,
+			       aside_saved, ld, NULL);
 	if (rc < 0)
 		aside_saved(rc, NULL, 0, ld);
 }
@@ -356,7 +356,7 @@ int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud
 	}
 	ld->cb = cb;
 	ld->ud = ud;
-	rc = storage_get_flags(s, plugin, ld->st->key, STORAGE_GET_RAW_ON_ERROR, load_got, ld,
+	rc = storage_get_flags(s, plugin, ld->st->key, STORAGE_GET_RAW_ON_ERROR | STORAGE_STATE, load_got, ld,
 			       NULL);
 	if (rc < 0) {
 		state_free(ld->st);
@@ -491,8 +491,9 @@ static int flush_start(struct state *st)
 	else if (n > STATE_FILE_MAX)
 		rc = LAB_ERANGE; /* it could not be loaded back */
 	else
-		rc = storage_put(st->s, st->name, st->key, text, n, "application/json", "no-store",
-				 LAB_PUT_ATOMIC, flush_done, st, &st->op);
+		rc = storage_put_flags(st->s, st->name, st->key, text, n, "application/json",
+				       "no-store", LAB_PUT_ATOMIC, STORAGE_STATE, flush_done, st,
+				       &st->op);
 	if (rc < 0) {
 		st->op = NULL;
 		metric_add(M_STATE_FLUSHES, 1, "failed");

@@ -33,7 +33,7 @@ struct storage_op {
 	storage_cb cb;
 	void *ud;
 	int cancelled;
-	unsigned get_flags;
+	unsigned hflags; /* STORAGE_GET_RAW_ON_ERROR, STORAGE_STATE */
 	unsigned hash;
 	struct storage_op *hnext;  /* bucket chain (running ops only) */
 	struct storage_op *qnext;  /* FIFO of ops waiting on the same key */
@@ -236,13 +236,20 @@ static void op_finish(struct storage_op *op, int status, const void *data, size_
 {
 	struct storage *s = op->s;
 	struct storage_op *next;
-	const char *result = status >= 0 ? "ok" : status == LAB_ENOENT ? "not_found" : "failed";
+	/* An existence check answers 0 for a missing key: that is not_found
+	 * too, like a get of a missing key. */
+	int missing = status == LAB_ENOENT || (op->req.op == SB_EXISTS && status == 0);
+	const char *result = missing ? "not_found" : status >= 0 ? "ok" : "failed";
+	int is_state = (op->hflags & STORAGE_STATE) != 0;
 
-	metric_add(M_STORAGE_OPS, 1, op->req.plugin, op_names[op->req.op], result);
+	metric_add(is_state ? M_STATE_OPS : M_STORAGE_OPS, 1, op->req.plugin, op_names[op->req.op],
+		   result);
 	if (op->req.op == SB_PUT && status >= 0)
-		metric_add(M_STORAGE_BYTES, (double)op->gz_len, op->req.plugin, "put");
+		metric_add(is_state ? M_STATE_BYTES : M_STORAGE_BYTES, (double)op->gz_len,
+			   op->req.plugin, "put");
 	else if (op->req.op == SB_GET && op->req.data)
-		metric_add(M_STORAGE_BYTES, (double)op->req.data_len, op->req.plugin, "get");
+		metric_add(is_state ? M_STATE_BYTES : M_STORAGE_BYTES, (double)op->req.data_len,
+			   op->req.plugin, "get");
 	if (!op->cancelled && op->cb)
 		op->cb(status, data, len, op->ud);
 
@@ -255,8 +262,8 @@ static void op_finish(struct storage_op *op, int status, const void *data, size_
 		if (rc >= 0)
 			break;
 		struct storage_op *failed = next;
-		metric_add(M_STORAGE_OPS, 1, failed->req.plugin, op_names[failed->req.op],
-			   "failed");
+		metric_add(failed->hflags & STORAGE_STATE ? M_STATE_OPS : M_STORAGE_OPS, 1,
+			   failed->req.plugin, op_names[failed->req.op], "failed");
 		if (!failed->cancelled && failed->cb)
 			failed->cb(rc, NULL, 0, failed->ud);
 		next = key_leave(s, failed);
@@ -285,7 +292,7 @@ static void decode_after(uv_work_t *w, int status)
 	}
 	log_kv(LAB_LOG_WARN, op->req.plugin, "stored object cannot be decoded",
 	       LAB_FS("key", op->req.key), LAB_FS("error", lab_strerror(rc)));
-	if ((rc == LAB_EPARSE || rc == LAB_ERANGE) && (op->get_flags & STORAGE_GET_RAW_ON_ERROR))
+	if ((rc == LAB_EPARSE || rc == LAB_ERANGE) && (op->hflags & STORAGE_GET_RAW_ON_ERROR))
 		op_finish(op, rc, op->req.data, op->req.data_len);
 	else
 		op_finish(op, rc, NULL, 0);
@@ -370,7 +377,7 @@ static char *put_str(char **p, const char *v)
 
 static int op_issue(struct storage *s, enum sb_op kind, const char *plugin, const char *key,
 		    const void *data, size_t len, const char *ctype, const char *cache,
-		    unsigned flags, unsigned get_flags, storage_cb cb, void *ud,
+		    unsigned flags, unsigned hflags, storage_cb cb, void *ud,
 		    struct storage_op **out)
 {
 	struct storage_op *op;
@@ -420,7 +427,7 @@ static int op_issue(struct storage *s, enum sb_op kind, const char *plugin, cons
 	op->s = s;
 	op->cb = cb;
 	op->ud = ud;
-	op->get_flags = get_flags;
+	op->hflags = hflags;
 	op->req.op = kind;
 	op->req.key = put_str(&p, key);
 	op->req.plugin = put_str(&p, plugin);
@@ -450,6 +457,15 @@ int storage_put(struct storage *s, const char *plugin, const char *key, const vo
 {
 	return op_issue(s, SB_PUT, plugin, key, data, len, content_type, cache_control, flags, 0,
 			cb, ud, out);
+}
+
+int storage_put_flags(struct storage *s, const char *plugin, const char *key, const void *data,
+		      size_t len, const char *content_type, const char *cache_control,
+		      unsigned flags, unsigned hflags, storage_cb cb, void *ud,
+		      struct storage_op **out)
+{
+	return op_issue(s, SB_PUT, plugin, key, data, len, content_type, cache_control, flags,
+			hflags, cb, ud, out);
 }
 
 int storage_get(struct storage *s, const char *plugin, const char *key, storage_cb cb, void *ud,

@@ -72,6 +72,15 @@ int storage_delete(struct storage *s, const char *plugin, const char *key, stora
  * the callback gets that status together with the raw stored bytes (so a
  * caller can keep a copy of a corrupt object). */
 #define STORAGE_GET_RAW_ON_ERROR (1u << 0)
+/* The operation reads or writes a plugin's durable state (host/state.c):
+ * counted in lab_state_ops_total / lab_state_bytes_total instead of the
+ * document counters lab_storage_ops_total / lab_storage_bytes_total. */
+#define STORAGE_STATE (1u << 1)
+/* storage_put with host flags (STORAGE_STATE). */
+int storage_put_flags(struct storage *s, const char *plugin, const char *key, const void *data,
+		      size_t len, const char *content_type, const char *cache_control,
+		      unsigned flags, unsigned hflags, storage_cb cb, void *ud,
+		      struct storage_op **out);
 int storage_get_flags(struct storage *s, const char *plugin, const char *key, unsigned flags,
 		      storage_cb cb, void *ud, struct storage_op **out);
 

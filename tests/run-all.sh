@@ -49,8 +49,23 @@ run_valgrind() {
 	passed=$((passed + p)) failed=$((failed + f))
 }
 
+# The Debian package build, lintian, install test and the in-tree demo
+# (tests/packaging.sh, issue 20): once, not in every build's make check.
+run_packaging() {
+	echo "=== packaging (tests/packaging.sh)"
+	sh "$top/tests/packaging.sh" >build/packaging.log 2>&1
+	rc=$?
+	sed 's/^/    /' build/packaging.log
+	case $rc in
+	0) passed=$((passed + 1)) ;;
+	77) skipped=$((skipped + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+}
+
 run_build build
 [ -f build/test-suite.log ] && run_valgrind
+run_packaging
 run_build build-asan --enable-sanitizers
 
 echo "$passed passed, $failed failed, $skipped skipped"

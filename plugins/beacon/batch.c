@@ -660,8 +660,7 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 				lab_publish(ctx, "beacon.slot", e.p, e.len);
 			jbuf_free(&e);
 		}
-		lab_logkv(ctx, LAB_LOG_DEBUG, "slot stored", LAB_FS("network", b->net->name),
-			  LAB_FI("slot", w->sd.slot));
+		bc_log_slot(b->net, 0, w->sd.slot);
 	}
 	op_done(b);
 }

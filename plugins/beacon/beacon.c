@@ -222,7 +222,9 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 		}
 		if (set > 1)
 			return cfg_error(ctx, node, "backfill",
-					 "takes exactly one of to_fork, to_slot, to_date");
+					 "takes exactly one of to_fork, to_slot, to_date (on the "
+					 "command line, replace the whole group: "
+					 "-D 'plugins.beacon.networks.NET.backfill={ to_slot = N; }')");
 		if (net->head_lag < 0 || net->head_lag > 100000)
 			return cfg_error(ctx, node, "head_lag_slots", "must be between 0 and 100000");
 		if (net->concurrency < 1 || net->concurrency > BC_MAX_BATCH)

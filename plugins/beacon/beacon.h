@@ -18,6 +18,8 @@
 #define BC_MAX_INFLIGHT 2
 #define BC_PENDING_MAX 4096
 #define BC_MISSED_KEEP 256
+/* One "slots processed" info line per network at most this often. */
+#define BC_LOG_SUMMARY_MS 60000
 /* pacing = "original": the Python backend's designed pace, for comparison
  * (docs/plugins/beacon.md): one slot per batch, one batch at a time, its
  * queries one after another, and this pause after each slot. */
@@ -70,6 +72,10 @@ struct bc_net {
 	int once_finished;
 	lab_timer *once_timer; /* original pacing: the pause before the next slot */
 	uint64_t n_stored, n_missed, n_failed, n_exists;
+
+	/* the per-interval log summary (bc_log_slot) */
+	uint64_t log_stored, log_missed;
+	uint64_t log_since_ms; /* monotonic; 0 = no summary interval open */
 };
 
 struct beacon {
@@ -134,6 +140,9 @@ void batch_free(struct batch *b);
 /* loops.c */
 struct json_object;
 int bc_json_u64(struct json_object *o, uint64_t *out); /* non-negative integer */
+/* A slot stored (missed = 0) or recorded as missed: logged at debug, counted,
+ * and summarised at info once per BC_LOG_SUMMARY_MS per network. */
+void bc_log_slot(struct bc_net *net, int missed, uint64_t slot);
 void bc_state_load(struct bc_net *net);
 void bc_state_save(struct bc_net *net);
 void bc_once_begin(struct beacon *bc);

@@ -129,8 +129,37 @@ static void missed_add(struct bc_net *net, uint64_t slot)
 		net->nmissed--;
 	}
 	net->missed[net->nmissed++] = slot;
-	lab_logkv(net->bc->ctx, LAB_LOG_INFO, "slot missed", LAB_FS("network", net->name),
-		  LAB_FI("slot", slot));
+	bc_log_slot(net, 1, slot);
+}
+
+/* Slots one by one at debug, a summary at info: a slot without a block is
+ * normal (about 1 in 100 on mainnet, every slot of a range Xatu does not
+ * cover), and one info line per slot flooded journald on a backfill. */
+void bc_log_slot(struct bc_net *net, int missed, uint64_t slot)
+{
+	lab_ctx *ctx = net->bc->ctx;
+	lab_logkv(ctx, LAB_LOG_DEBUG, missed ? "slot missed" : "slot stored",
+		  LAB_FS("network", net->name), LAB_FI("slot", slot));
+	if (missed)
+		net->log_missed++;
+	else
+		net->log_stored++;
+	uint64_t now = lab_monotonic_ms(ctx);
+	if (!net->log_since_ms) {
+		net->log_since_ms = now ? now : 1;
+		return;
+	}
+	if (now - net->log_since_ms < BC_LOG_SUMMARY_MS)
+		return;
+	int backfilling = net->bf_have && !net->bf_finished;
+	lab_logkv(ctx, LAB_LOG_INFO, "slots processed", LAB_FS("network", net->name),
+		  LAB_FI("stored", net->log_stored), LAB_FI("missed", net->log_missed),
+		  LAB_FI("seconds", (now - net->log_since_ms) / 1000),
+		  LAB_FI("head", net->last_head),
+		  LAB_FS("backfill", backfilling ? "running" : net->bf_finished ? "finished" : "idle"),
+		  LAB_FI("backfill_next", backfilling ? net->bf_next : 0));
+	net->log_stored = net->log_missed = 0;
+	net->log_since_ms = now ? now : 1;
 }
 
 int bc_json_u64(json_object *o, uint64_t *out)
@@ -510,7 +539,7 @@ static void head_batch_done(struct batch *b)
 	if (st == W_STORED || st == W_EXISTS) {
 		net->head_ok = 1;
 		pending_del(net, slot);
-		lab_logkv(bc->ctx, LAB_LOG_INFO, "head slot stored", LAB_FS("network", net->name),
+		lab_logkv(bc->ctx, LAB_LOG_DEBUG, "head slot stored", LAB_FS("network", net->name),
 			  LAB_FI("slot", slot));
 		bc_state_save(net);
 		head_schedule(net);

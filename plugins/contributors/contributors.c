@@ -723,7 +723,12 @@ static void on_once_flushed(lab_ctx *ctx, int status, void *ud)
 static void pass_end(struct contrib *c)
 {
 	c->busy = 0;
-	lab_logkv(c->ctx, LAB_LOG_INFO, "pass finished", LAB_FI("failed", c->pass_failed));
+	/* A pass that found nothing due (most minutes) is not news at info. */
+	int ran = 0;
+	for (int p = 0; p < NPROC; p++)
+		ran |= c->ran[p];
+	lab_logkv(c->ctx, ran || c->pass_failed ? LAB_LOG_INFO : LAB_LOG_DEBUG, "pass finished",
+		  LAB_FI("failed", c->pass_failed));
 	if (c->once) {
 		int rc = lab_state_flush(c->ctx, on_once_flushed, c);
 		if (rc < 0)

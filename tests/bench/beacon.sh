@@ -22,11 +22,7 @@ GENESIS=1606824023
 FROM=9000000
 TO=$((FROM + N - 1))
 NOW=$(date -u -d "@$((GENESIS + (TO + 3) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ)
-"$top_srcdir/tests/fixtures/load-schema.sh" "$CLICKHOUSE_URL" >/dev/null || exit 1
-"$top_builddir/tests/fixtures/xatu-gen" --network mainnet --genesis $GENESIS --from-slot $FROM \
-	--to-slot $TO --out "$T/gen" >/dev/null || exit 1
-"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen" >/dev/null || exit 1
-rm -rf "$T/gen"
+load_xatu $FROM $TO
 stage_plugins
 cat >"$T/labd.conf" <<CONF
 log = { level = "warn"; };

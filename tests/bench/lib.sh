@@ -15,3 +15,12 @@ free_port() {
 	while ss -tanH "sport = :$p" 2>/dev/null | grep -q .; do p=$((p + 1)); done
 	echo "$p"
 }
+# load_xatu FROM TO: the Xatu schema and generated mainnet slots FROM..TO
+# (tests/fixtures/xatu-gen, genesis $GENESIS) loaded into $CLICKHOUSE_URL.
+load_xatu() {
+	"$top_srcdir/tests/fixtures/load-schema.sh" "$CLICKHOUSE_URL" >/dev/null || exit 1
+	"$top_builddir/tests/fixtures/xatu-gen" --network mainnet --genesis "$GENESIS" --from-slot "$1" \
+		--to-slot "$2" --out "$T/gen" >/dev/null || exit 1
+	"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen" >/dev/null || exit 1
+	rm -rf "$T/gen"
+}

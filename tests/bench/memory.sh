@@ -19,11 +19,7 @@ GENESIS=1606824023
 CUR=$((($(date +%s) - GENESIS) / 12))
 TO=$((CUR - 1))
 FROM=$((TO - 4 * N + 1))
-"$top_srcdir/tests/fixtures/load-schema.sh" "$CLICKHOUSE_URL" >/dev/null || exit 1
-"$top_builddir/tests/fixtures/xatu-gen" --network mainnet --genesis $GENESIS --from-slot $FROM \
-	--to-slot $TO --out "$T/gen" >/dev/null || exit 1
-"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen" >/dev/null || exit 1
-rm -rf "$T/gen"
+load_xatu $FROM $TO
 stage_plugins
 for p in beacon timings contributors example; do
 	[ -f "$T/plugins/$p.so" ] || { echo "$p.so not built" >&2; exit 1; }

@@ -152,9 +152,9 @@ pass "SIGHUP: enabled plugin started, unchanged plugin untouched"
 
 tools=$top_srcdir/tools/labctl
 if command -v curl >/dev/null 2>&1; then
-	out=$(sh "$tools" -a "127.0.0.1:$PORT" reload example) || fail "labctl reload: $out"
+	out=$(sh "$tools" -a "127.0.0.1:$PORT" --json reload example) || fail "labctl reload: $out"
 	echo "$out" | grep -q '"state":"running"' || fail "labctl reload output: $out"
-	sh "$tools" -a "127.0.0.1:$PORT" list | grep -q '"name":"lifecycle"' || fail "labctl list"
+	sh "$tools" -a "127.0.0.1:$PORT" --json list | grep -q '"name":"lifecycle"' || fail "labctl list"
 	pass "labctl list / reload"
 fi
 

@@ -131,7 +131,7 @@ pass "group/world-writable plugin directory or file refused by -t"
 
 # ---- etc/labd.service hardening (docs/security.md)
 unit="$top_srcdir/etc/labd.service"
-for k in NoNewPrivileges=yes ProtectSystem=strict User=lab PrivateTmp=yes ProtectHome=yes \
+for k in NoNewPrivileges=yes ProtectSystem=strict User=labd PrivateTmp=yes ProtectHome=yes \
 	SystemCallFilter=@system-service MemoryDenyWriteExecute=yes Restart=on-failure \
 	ReadWritePaths=/var/lib/lab "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"; do
 	grep -qx "$k" "$unit" || fail "etc/labd.service lacks $k"

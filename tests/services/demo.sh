@@ -2,8 +2,8 @@
 # The main job on the embedded default (SPEC §1, README): build labd and its
 # plugins, start a local ClickHouse with sample Xatu data, then run
 # `labd --once` with the shipped etc/labd.conf — fs storage, in-process
-# broker, the beacon, timings, contributors and example plugins — writing
-# everything under ./out:
+# broker, the beacon, timings and contributors plugins (the tutorial example
+# plugin stays disabled, as shipped) — writing everything under ./out:
 #   out/plugins/      the plugins labd loads (staged with fixed modes)
 #   out/services/     the ClickHouse server's config, data and logs
 #   out/gen/          the generated Xatu tables (TSV) and their manifest
@@ -46,11 +46,19 @@ NOW=$(date -u -d "@$NOW_UNIX" +%Y-%m-%dT%H:%M:%SZ)
 
 # ---- build -------------------------------------------------------------------
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1
-mkdir -p build
-[ -f build/Makefile ] || (cd build && ../configure -q)
-say "building in ./build (log in out/build.log)"
+# A tree configured in place (./configure run here) cannot be configured
+# again in ./build ("source directory already configured"): then the demo
+# builds in place.
+if [ -f config.status ] && [ ! -f build/Makefile ]; then
+	B=.
+else
+	B=build
+	mkdir -p build
+	[ -f build/Makefile ] || (cd build && ../configure -q)
+fi
+say "building in ./$B (log in out/build.log)"
 mkdir -p out
-if ! { make -C build -s -j"$jobs" && make -C build -s tests/fixtures/xatu-gen; } >out/build.log 2>&1; then
+if ! { make -C "$B" -s -j"$jobs" && make -C "$B" -s tests/fixtures/xatu-gen; } >out/build.log 2>&1; then
 	tail -n 40 out/build.log >&2
 	say "build failed (full log in out/build.log)"
 	exit 1
@@ -61,7 +69,7 @@ t_built=$(date +%s)
 mkdir -p out/plugins
 chmod 755 out out/plugins
 rm -f out/plugins/*.so
-cp build/plugins/*/.libs/*.so out/plugins/
+cp "$B"/plugins/*/.libs/*.so out/plugins/
 chmod 644 out/plugins/*.so
 
 # ---- ClickHouse --------------------------------------------------------------
@@ -86,7 +94,7 @@ say "ClickHouse ready at $CLICKHOUSE_URL"
 # ---- sample Xatu data ----------------------------------------------------------
 say "loading the Xatu schema and $SLOTS mainnet slots ($FROM..$TO)"
 tests/fixtures/load-schema.sh "$CLICKHOUSE_URL" 2>/dev/null
-build/tests/fixtures/xatu-gen --network mainnet --genesis $GENESIS \
+"$B"/tests/fixtures/xatu-gen --network mainnet --genesis $GENESIS \
 	--from-slot $FROM --to-slot $TO --out out/gen >/dev/null
 tests/fixtures/load.sh "$CLICKHOUSE_URL" out/gen >/dev/null
 
@@ -94,17 +102,13 @@ tests/fixtures/load.sh "$CLICKHOUSE_URL" out/gen >/dev/null
 say "running labd --once --now $NOW (log in out/labd.log)"
 t_run=$(date +%s)
 rc=0
-./build/labd --once -c etc/labd.conf --now "$NOW" \
+"./$B/labd" --once -c etc/labd.conf --now "$NOW" \
 	-D 'admin.listen=""' \
 	-D plugin_dir="$top/out/plugins" \
 	-D storage.fs.root="$top/out/data" \
 	-D clickhouse.url="$CLICKHOUSE_URL" \
-	-D plugins.beacon.enabled=true \
 	-D plugins.beacon.networks.mainnet.head_lag_slots=$LAG \
 	-D plugins.beacon.networks.mainnet.backfill.to_fork=electra \
-	-D plugins.timings.enabled=true \
-	-D plugins.contributors.enabled=true \
-	-D plugins.example.enabled=true \
 	2>out/labd.log || rc=$?
 t_done=$(date +%s)
 if [ $rc != 0 ]; then

@@ -451,6 +451,9 @@ static void test_overrides(void **st)
 		{ "log.9x=1", "log.9x", "invalid setting name" },
 		{ "bogus=1", "bogus", "unknown setting" },
 		{ "log.format=json\"", "log.format", "must be logfmt or json" },
+		{ "plugins.example.g={ x = ; }", "plugins.example.g", "bad value" },
+		{ "plugins.example.g={ x = 1; } y", "plugins.example.g", "bad value" },
+		{ "log={ level = \"loud\"; }", "log.level", "must be one of" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *o[] = { "log.level=warn", bad[i].ov };
@@ -459,6 +462,44 @@ static void test_overrides(void **st)
 		if (strncmp(err, expect, strlen(expect)) != 0 || !strstr(err, bad[i].why))
 			fail_msg("%s: got \"%s\"", bad[i].ov, err);
 	}
+}
+
+/* -D with a value in libconfig syntax replaces a whole group (a one-of group
+ * such as beacon's backfill), list or array. */
+static void test_override_groups(void **st)
+{
+	struct config *c;
+	(void)st;
+	const char *text = "plugins = { beacon = { networks = { mainnet = {\n"
+			   "  backfill = { to_fork = \"deneb\"; concurrency = 16; }; }; }; };\n"
+			   "  timings = { networks = [ \"mainnet\", \"sepolia\" ]; }; };\n";
+	const char *ov[] = { "plugins.beacon.networks.mainnet.backfill={ to_slot = 11649024; }",
+			     "plugins.timings.networks=[ \"holesky\" ]",
+			     "plugins.x.l=( { a = 1; b = [ 1.5, 2.5 ]; }, \"s\", 5000000000L, true )" };
+	assert_int_equal(load(text, ov, 3, &c), 0);
+	const config_setting_t *b = config_lookup(&c->cfg, "plugins.beacon.networks.mainnet.backfill");
+	assert_non_null(b);
+	assert_int_equal(config_setting_length(b), 1); /* to_fork and concurrency are gone */
+	assert_null(config_setting_get_member(b, "to_fork"));
+	const config_setting_t *s = config_setting_get_member(b, "to_slot");
+	assert_non_null(s);
+	assert_int_equal(config_setting_get_int(s), 11649024);
+	assert_string_equal(config_setting_source_file(s), "-D");
+	assert_int_equal(config_setting_source_line(s), 1);
+	s = config_lookup(&c->cfg, "plugins.timings.networks");
+	assert_int_equal(config_setting_type(s), CONFIG_TYPE_ARRAY);
+	assert_int_equal(config_setting_length(s), 1);
+	assert_string_equal(config_setting_get_string_elem(s, 0), "holesky");
+	s = config_lookup(&c->cfg, "plugins.x.l");
+	assert_int_equal(config_setting_type(s), CONFIG_TYPE_LIST);
+	assert_int_equal(config_setting_length(s), 4);
+	const config_setting_t *g = config_setting_get_elem(s, 0);
+	assert_int_equal(config_setting_get_int(config_setting_get_member(g, "a")), 1);
+	assert_true(config_setting_get_float_elem(config_setting_get_member(g, "b"), 1) == 2.5);
+	assert_string_equal(config_setting_get_string_elem(s, 1), "s");
+	assert_true(config_setting_get_int64_elem(s, 2) == 5000000000LL);
+	assert_int_equal(config_setting_get_bool_elem(s, 3), 1);
+	config_free(c);
 }
 
 static void test_ranges(void **st)
@@ -839,7 +880,9 @@ static void test_describe(void **st)
 	free(text);
 }
 
-/* etc/labd.conf must load (plugin_dir overridden) and document the example plugin. */
+/* etc/labd.conf must load (plugin_dir overridden), be safe for production
+ * (the real plugins enabled, the tutorial example documented but disabled,
+ * no made-up validator entities) and document the example plugin. */
 static void test_example_conf(void **st)
 {
 	struct config *c;
@@ -863,9 +906,16 @@ static void test_example_conf(void **st)
 	assert_string_equal(c->host.plugin_dir, "/tmp/plugins");
 	const struct plugin_conf *p = config_plugin(c, "example");
 	assert_non_null(p);
-	assert_int_equal(p->enabled, 1);
+	assert_int_equal(p->enabled, 0);
 	assert_string_equal(p->path, "/tmp/plugins/example.so");
+	static const char *const real[] = { "beacon", "timings", "contributors" };
+	for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
+		const struct plugin_conf *rp = config_plugin(c, real[i]);
+		assert_non_null(rp);
+		assert_int_equal(rp->enabled, 1);
+	}
 	assert_int_equal(c->host.n_networks, 1);
+	assert_int_equal(c->host.networks[0].n_validators, 0);
 	assert_string_equal(c->host.networks[0].name, "mainnet");
 	assert_int_equal(c->host.networks[0].genesis_time, 1606824023);
 	assert_int_equal(c->host.networks[0].config_file[0], '/');
@@ -894,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_overrides),
+		cmocka_unit_test(test_override_groups),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_validate_plugin),

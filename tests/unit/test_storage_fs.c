@@ -422,6 +422,7 @@ static void test_metrics_counted(void **state)
 	free(r.data);
 	get_sync(f, "missing.json", &r);
 	assert_int_equal(exists_sync(f, "m.json"), 1);
+	assert_int_equal(exists_sync(f, "missing.json"), 0);
 	put_sync(f, "m.json/sub", "x", NULL, NULL, 0, LAB_EEXIST);
 
 	assert_metric(metric_get(M_STORAGE_OPS, "t", "put", "ok"), 1);
@@ -429,6 +430,8 @@ static void test_metrics_counted(void **state)
 	assert_metric(metric_get(M_STORAGE_OPS, "t", "get", "ok"), 1);
 	assert_metric(metric_get(M_STORAGE_OPS, "t", "get", "not_found"), 1);
 	assert_metric(metric_get(M_STORAGE_OPS, "t", "exists", "ok"), 1);
+	/* A missing key is not_found for an existence check too (docs/metrics.md). */
+	assert_metric(metric_get(M_STORAGE_OPS, "t", "exists", "not_found"), 1);
 	/* Stored (gzip) bytes, the same both ways. */
 	assert_true(metric_get(M_STORAGE_BYTES, "t", "put") > 18);
 	assert_metric(metric_get(M_STORAGE_BYTES, "t", "put"),
