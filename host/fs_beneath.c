@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +74,70 @@ int fsb_is_file(int dir, const char *name)
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return S_ISREG(st.st_mode);
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+}
+
+int fsb_read_file(int dir, const char *name, size_t max, char **data, size_t *len)
+{
+	struct stat st;
+	size_t cap, n = 0;
+	char *buf = NULL;
+	/* O_NONBLOCK: a FIFO planted in the tree must not hang a worker. */
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENOENT; /* a directory (prefix of other keys) is not a file */
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	/* The size is a hint: the file may grow or shrink while it is read. */
+	cap = (size_t)st.st_size + 1;
+	if (!(buf = malloc(cap)))
+		goto fail;
+	for (;;) {
+		ssize_t k;
+		if (n + 1 >= cap) {
+			char *nb;
+			if (cap > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if (!(nb = realloc(buf, cap * 2)))
+				goto fail;
+			buf = nb;
+			cap *= 2;
+		}
+		k = read(fd, buf + n, cap - 1 - n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+fail:
+	free(buf);
+	close_keep_errno(fd);
+	return -1;
 }
 
 static int write_all(int fd, const char *p, size_t n)

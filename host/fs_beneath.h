@@ -22,6 +22,12 @@ int fsb_open_dir(int at, const char *rel, size_t len, int create);
  * else (a symlink is never followed), -1 with errno on other errors. */
 int fsb_is_file(int dir, const char *name);
 
+/* Reads the regular file `name` in `dir` (a symlink is refused with ELOOP,
+ * a FIFO does not block, anything but a regular file is ENOENT) into a
+ * malloc'ed, NUL-terminated buffer: *data, *len bytes.  EFBIG past `max`
+ * bytes. */
+int fsb_read_file(int dir, const char *name, size_t max, char **data, size_t *len);
+
 /* Puts `len` bytes at `name` in `dir`, replacing what was there atomically:
  * a reader sees the old file or the new one, never a part.  The data goes
  * to an anonymous O_TMPFILE inode that is linked in under `name` when the

@@ -148,34 +148,12 @@ static int open_meta_dir(struct fs_work *w, int root, int create)
 	return fd;
 }
 
-/* Reads DIR's shared headers into buf; returns the length, 0 when there are
- * none, -1 on error. */
-static ssize_t read_dir_meta(int mdir, char *buf, size_t cap)
-{
-	int fd = openat(mdir, FS_DIR_META, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	ssize_t n = 0, k;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	while ((size_t)n < cap && (k = read(fd, buf + n, cap - (size_t)n)) != 0) {
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -1;
-			break;
-		}
-		n += k;
-	}
-	close(fd);
-	return n;
-}
-
 /* State of one batch's directory handles, opened as the batch needs them. */
 struct batch_ctx {
 	int root, dir, mdir;
 	int dir_dirty, mdir_dirty; /* an atomic write needs a directory fsync */
 	int dmeta_read;
-	ssize_t dmeta_len;         /* DIR's shared headers, 0 when none */
+	size_t dmeta_len;          /* DIR's shared headers, 0 when none */
 	char dmeta[FS_META_MAX];
 	char name[512], tmp[512];  /* NAME_MAX + suffixes fit */
 };
@@ -203,9 +181,17 @@ static int put_meta(struct fs_work *w, struct batch_ctx *b, int sync)
 	if (b->mdir < 0 && (b->mdir = open_meta_dir(w, b->root, 1)) < 0)
 		return -1;
 	if (!b->dmeta_read) {
-		b->dmeta_len = read_dir_meta(b->mdir, b->dmeta, sizeof b->dmeta);
-		if (b->dmeta_len < 0)
+		char *d;
+		size_t n;
+		if (fsb_read_file(b->mdir, FS_DIR_META, FS_META_MAX, &d, &n) == 0) {
+			memcpy(b->dmeta, d, n);
+			b->dmeta_len = n;
+			free(d);
+		} else if (errno == ENOENT) {
+			b->dmeta_len = 0;
+		} else {
 			return fail(w, "read");
+		}
 		b->dmeta_read = 1;
 	}
 	if (name_fmt(b->name, sizeof b->name, w->name, ".json", 0, 0) != 0)
@@ -218,9 +204,9 @@ static int put_meta(struct fs_work *w, struct batch_ctx *b, int sync)
 		    fsync(b->mdir) != 0)
 			return fail(w, "meta");
 		memcpy(b->dmeta, w->meta, w->meta_len);
-		b->dmeta_len = (ssize_t)w->meta_len;
+		b->dmeta_len = w->meta_len;
 	}
-	if ((size_t)b->dmeta_len == w->meta_len && memcmp(b->dmeta, w->meta, w->meta_len) == 0) {
+	if (b->dmeta_len == w->meta_len && memcmp(b->dmeta, w->meta, w->meta_len) == 0) {
 		/* Shared headers: a sidecar left from an earlier put would win. */
 		r = fsb_is_file(b->mdir, b->name);
 		if (r < 0 || (r == 1 && unlinkat(b->mdir, b->name, 0) != 0 && errno != ENOENT))
@@ -326,10 +312,9 @@ static void get_work(uv_work_t *uw)
 {
 	struct fs_work *w = uw->data;
 	struct sb_req *req = w->req;
-	struct stat st;
-	size_t cap, len = 0;
-	char *data = NULL;
-	int root, dir, fd;
+	char *data;
+	size_t len;
+	int root, dir;
 
 	errno = 0;
 	if ((root = open_root(w)) < 0)
@@ -338,70 +323,14 @@ static void get_work(uv_work_t *uw)
 	close(root); /* w->err already holds a failure's errno */
 	if (dir < 0)
 		return;
-	/* O_NONBLOCK: a FIFO planted in the tree must not hang a worker. */
-	fd = openat(dir, w->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		fail(w, "open");
+	if (fsb_read_file(dir, w->name, STORAGE_BODY_MAX, &data, &len) == 0) {
+		req->data = data;
+		req->data_len = len;
+		req->encoding = SB_ENC_UNKNOWN;
+	} else {
+		fail(w, errno == ENOENT ? "open" : "read");
+	}
 	close(dir);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) != 0) {
-		fail(w, "stat");
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		w->err = ENOENT; /* a directory (prefix of other keys) is not an object */
-		w->step = "open";
-		goto out;
-	}
-	if ((uint64_t)st.st_size > STORAGE_BODY_MAX) {
-		w->err = EFBIG;
-		w->step = "stat";
-		goto out;
-	}
-	cap = (size_t)st.st_size + 1;
-	data = malloc(cap);
-	if (!data) {
-		errno = ENOMEM;
-		fail(w, "read");
-		goto out;
-	}
-	for (;;) {
-		ssize_t k;
-		if (len == cap) {
-			char *nd;
-			if (cap > STORAGE_BODY_MAX) {
-				w->err = EFBIG;
-				w->step = "read";
-				goto out;
-			}
-			nd = realloc(data, cap * 2);
-			if (!nd) {
-				errno = ENOMEM;
-				fail(w, "read");
-				goto out;
-			}
-			data = nd;
-			cap *= 2;
-		}
-		k = read(fd, data + len, cap - len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			fail(w, "read");
-			goto out;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	req->data = data;
-	req->data_len = len;
-	req->encoding = SB_ENC_UNKNOWN;
-	data = NULL;
-out:
-	free(data);
-	close(fd);
 }
 
 static void exists_work(uv_work_t *uw)

@@ -78,7 +78,8 @@ run() {
 	now=$(date -u -d "@$((GENESIS + (top + 3) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ)
 	sleep 1
 	t0=$(q "SELECT toUnixTimestamp(now())")
-	/usr/bin/time -f "%e %U %S %M" -o "$T/time" "$LABD" -c "$T/labd.conf" --once --plugin beacon \
+	# shellcheck disable=SC2086 # RUN_LABD may be a command with arguments
+	/usr/bin/time -f "%e %U %S %M" -o "$T/time" ${RUN_LABD:-$LABD} -c "$T/labd.conf" --once --plugin beacon \
 		--now "$now" -D "plugins.beacon.networks.mainnet.backfill.to_slot=$((top - n + 1))" \
 		-D "storage.fs.root=\"$D\"" "$@" \
 		2>"$T/labd.log" || { tail "$T/labd.log" >&2; exit 1; }
@@ -113,19 +114,47 @@ run() {
 }
 fig() { awk -v k="$1" '$1 == k { print $2 }' "$T/fig"; }
 # repeat NAME TOP: REPEAT runs at concurrency 16 (NAME, NAME_r2, ...), then
-# NAME_labd_cpu_vs_clickhouse_median and _spread (min-max) over them.
+# NAME_labd_cpu_vs_clickhouse_median and _spread (min-max) over them.  With
+# BEACON_BENCH_BASELINE=/path/to/another/labd each run is followed by one of
+# that binary (base_NAME...), so a change is compared under the same load.
+# With BEACON_BENCH_PERF=DIR one more run of each binary goes through
+# `perf record -g` (not counted in the figures); the top entries of
+# `perf report --no-children` go to DIR/NAME.txt.
 repeat() {
-	name=$1 top=$2 i=1
-	while [ $i -le "$REPEAT" ]; do
-		suffix=
-		[ $i -gt 1 ] && suffix=_r$i
-		run "$name$suffix" "$N" "$top" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16"
-		i=$((i + 1))
+	rname=$1 rtop=$2 ri=1
+	while [ $ri -le "$REPEAT" ]; do
+		rsuffix=
+		[ $ri -gt 1 ] && rsuffix=_r$ri
+		run "$rname$rsuffix" "$N" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16"
+		if [ -n "${BEACON_BENCH_BASELINE:-}" ]; then
+			RUN_LABD=$BEACON_BENCH_BASELINE
+			run "base_$rname$rsuffix" "$N" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16"
+			RUN_LABD=
+		fi
+		ri=$((ri + 1))
 	done
-	grep "^beacon_${name}\(_r[0-9]*\)\?_labd_cpu_vs_clickhouse " "$T/fig" | awk '{ print $2 }' | sort -n >"$T/ratios"
-	med=$(awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }' "$T/ratios")
-	figure "beacon_${name}_labd_cpu_vs_clickhouse_median" "$med" % | tee -a "$T/fig"
-	figure "beacon_${name}_labd_cpu_vs_clickhouse_spread" "$(head -n 1 "$T/ratios")-$(tail -n 1 "$T/ratios")" % | tee -a "$T/fig"
+	for rp in "" base_; do
+		grep "^beacon_$rp${rname}\(_r[0-9]*\)\?_labd_cpu_vs_clickhouse " "$T/fig" | awk '{ print $2 }' |
+			sort -n >"$T/ratios"
+		[ -s "$T/ratios" ] || continue
+		med=$(awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }' "$T/ratios")
+		figure "beacon_$rp${rname}_labd_cpu_vs_clickhouse_median" "$med" % | tee -a "$T/fig"
+		figure "beacon_$rp${rname}_labd_cpu_vs_clickhouse_spread" "$(head -n 1 "$T/ratios")-$(tail -n 1 "$T/ratios")" % |
+			tee -a "$T/fig"
+	done
+	if [ -n "${BEACON_BENCH_PERF:-}" ]; then
+		mkdir -p "$BEACON_BENCH_PERF"
+		for rp in "" base_; do
+			[ -z "$rp" ] || [ -n "${BEACON_BENCH_BASELINE:-}" ] || continue
+			bin=$LABD
+			[ -z "$rp" ] || bin=$BEACON_BENCH_BASELINE
+			RUN_LABD="perf record -q -g -o $BEACON_BENCH_PERF/$rp$rname.data -- $bin"
+			run "perf_$rp$rname" "$N" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16" >/dev/null
+			RUN_LABD=
+			perf report -i "$BEACON_BENCH_PERF/$rp$rname.data" --no-children --stdio --percent-limit 1 \
+				--sort sym 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 25 >"$BEACON_BENCH_PERF/$rp$rname.txt"
+		done
+	fi
 }
 : >"$T/fig"
 for c in $CONCS; do
