@@ -187,8 +187,8 @@ static int put_meta(struct fs_work *w, struct batch_ctx *b, int sync)
 			memcpy(b->dmeta, d, n);
 			b->dmeta_len = n;
 			free(d);
-		} else if (errno == ENOENT) {
-			b->dmeta_len = 0;
+		} else if (errno == ENOENT || errno == EFBIG) {
+			b->dmeta_len = 0; /* none, or not one labd wrote: (re)written below */
 		} else {
 			return fail(w, "read");
 		}

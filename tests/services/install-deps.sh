@@ -6,7 +6,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
 libuv1-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev
 libgeonames-dev zlib1g-dev libmicrohttpd-dev libcmocka-dev
 valgrind clang curl ca-certificates gzip procps binutils iproute2
-clickhouse-server clickhouse-client nats-server nodejs abigail-tools"
+clickhouse-server clickhouse-client nats-server nodejs abigail-tools
+jq awscli"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
