@@ -1,7 +1,9 @@
 #!/bin/sh
 # Upload an fs storage tree to an S3 bucket with each object's headers
-# (Content-Type, Content-Encoding, Cache-Control) taken from its sidecar in
-# ROOT/.lab-meta/.  `aws s3 sync` cannot set headers per object.
+# (Content-Type, Content-Encoding, Cache-Control) taken from ROOT/.lab-meta/:
+# the object's own sidecar .lab-meta/KEY.json if it has one, else the
+# headers its directory's objects share, .lab-meta/DIR/.lab-meta
+# (docs/storage.md).  `aws s3 sync` cannot set headers per object.
 #
 #   storage-sync.sh ROOT s3://BUCKET[/PREFIX] [extra aws-cli options...]
 #   SINCE=/var/lib/lab/.synced storage-sync.sh ...   # only files newer than the marker
@@ -29,7 +31,9 @@ cd "$root"
 find . -path ./.lab-meta -prune -o -type f ! -name '*.tmp.*' $newer -print |
 while IFS= read -r f; do
 	key=${f#./}
+	case $key in */*) dir=${key%/*}/ ;; *) dir= ;; esac
 	meta=".lab-meta/$key.json"
+	[ -f "$meta" ] || meta=".lab-meta/${dir}.lab-meta"
 	if [ -f "$meta" ]; then
 		ctype=$(jq -r '."Content-Type" // "application/octet-stream"' "$meta")
 		cenc=$(jq -r '."Content-Encoding" // "gzip"' "$meta")

@@ -102,7 +102,7 @@ ms=$(((t1 - t0) / 1000000))
 pass "--once stored $NDOCS documents for $NSLOTS slots in ${ms} ms ($(awk -v n=$NSLOTS -v ms=$ms 'BEGIN { printf "%.1f", n * 1000 / (ms ? ms : 1) }') slots/s, includes start-up)"
 
 # headers
-META="$T/data/.lab-meta/beacon/slots/mainnet/$FROM.json.json"
+META=$(meta_file "$T/data" "beacon/slots/mainnet/$FROM.json")
 grep -q '"Cache-Control":"public,max-age=86400,s-maxage=86400"' "$META" || fail "Cache-Control of a slot document: $(cat "$META")"
 grep -q '"Content-Type":"application/json"' "$META" || fail "Content-Type of a slot document"
 

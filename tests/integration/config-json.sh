@@ -19,7 +19,7 @@ CONF
 "$LABD" --once -c "$T/labd.conf" 2>"$T/labd.log" || fail "--once failed"
 [ -f "$T/data/config.json" ] || fail "config.json not written"
 gzip -dc "$T/data/config.json" >"$T/c.json" || fail "config.json is not gzip"
-meta="$T/data/.lab-meta/config.json.json"
+meta=$(meta_file "$T/data" config.json)
 [ "$("$J" "$meta" /Content-Type)" = application/json ] || fail "Content-Type: $(cat "$meta")"
 [ "$("$J" "$meta" /Cache-Control)" = "no-store, no-cache, must-revalidate" ] ||
 	fail "Cache-Control: $(cat "$meta")"

@@ -109,3 +109,11 @@ metric() { # metric 'name{labels}' -> value or empty
 	http GET /metrics
 	printf '%s\n' "$BODY" | awk -v k="$1" '$1 == k { print $2 }'
 }
+
+# meta_file ROOT KEY: the fs backend's headers document that applies to KEY
+# (docs/storage.md): its own sidecar if it has one, else its directory's
+# shared one.
+meta_file() {
+	case $2 in */*) d=${2%/*}/ ;; *) d= ;; esac
+	if [ -f "$1/.lab-meta/$2.json" ]; then echo "$1/.lab-meta/$2.json"; else echo "$1/.lab-meta/${d}.lab-meta"; fi
+}

@@ -155,7 +155,7 @@ for kind in block_timings size_cdf; do
 			f="$T/data/$k"
 			[ -f "$f" ] || fail "missing $k"
 			gunzip -c <"$f" >"$T/$kind.$net.$w.json" 2>/dev/null || fail "$k is not gzip"
-			meta="$T/data/.lab-meta/$k.json"
+			meta=$(meta_file "$T/data" "$k")
 			grep -q '"Content-Type":"application/json"' "$meta" &&
 				grep -q '"Content-Encoding":"gzip"' "$meta" &&
 				grep -q '"Cache-Control":"max-age=3600"' "$meta" || fail "headers of $k: $(cat "$meta")"

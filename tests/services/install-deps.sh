@@ -18,8 +18,8 @@ libgeonames-dev zlib1g-dev libmicrohttpd-dev
 curl ca-certificates gzip procps iproute2
 clickhouse-server clickhouse-client"
 # The tests: cmocka, memcheck, clang (libFuzzer), servers, the ABI check,
-# jq (labctl's tables), promtool (alert rules), the Debian package build.
-[ $demo = 1 ] || PKGS="$PKGS libcmocka-dev valgrind clang binutils jq nats-server nodejs abigail-tools
+# jq (labctl's tables), awscli (storage-sync.sh), promtool (alert rules), the Debian package build.
+[ $demo = 1 ] || PKGS="$PKGS libcmocka-dev valgrind clang binutils jq awscli nats-server nodejs abigail-tools
 prometheus debhelper lintian fakeroot"
 missing=""
 for p in $PKGS; do

@@ -1,4 +1,5 @@
 /* Storage front + fs backend on a real libuv loop in a temporary directory. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -195,17 +196,20 @@ static void test_put_get_roundtrip(void **state)
 	assert_int_equal((unsigned char)disk[1], 0x8b);
 	free(disk);
 
-	snprintf(path, sizeof path, "%s/.lab-meta/beacon/slots/mainnet/123.json.json", f->root);
+	/* The directory's first object sets its shared headers; no sidecar. */
+	snprintf(path, sizeof path, "%s/.lab-meta/beacon/slots/mainnet/.lab-meta", f->root);
 	disk = slurp(path, &n);
 	assert_non_null(disk);
 	assert_non_null(strstr(disk, "\"Content-Type\":\"application/json\""));
 	assert_non_null(strstr(disk, "\"Content-Encoding\":\"gzip\""));
 	assert_non_null(strstr(disk, "\"Cache-Control\":\"max-age=3600\""));
 	free(disk);
+	snprintf(path, sizeof path, "%s/.lab-meta/beacon/slots/mainnet/123.json.json", f->root);
+	assert_int_equal(access(path, F_OK), -1);
 
 	/* Custom headers; octet-stream default for other extensions. */
 	put_sync(f, "blob.bin", "\x01\x02\x03", NULL, "public,max-age=86400,s-maxage=86400", 0, 0);
-	snprintf(path, sizeof path, "%s/.lab-meta/blob.bin.json", f->root);
+	snprintf(path, sizeof path, "%s/.lab-meta/.lab-meta", f->root);
 	disk = slurp(path, &n);
 	assert_non_null(disk);
 	assert_non_null(strstr(disk, "\"Content-Type\":\"application/octet-stream\""));
@@ -330,6 +334,169 @@ static void test_plain_file_returned_as_is(void **state)
 	assert_int_equal(r.len, 9);
 	assert_memory_equal(r.data, "\x1f\x8bgarbage", 9);
 	free(r.data);
+}
+
+/* Entries of a directory, "." and ".." not counted; -1 if it cannot be read. */
+static int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int file_has(const char *path, const char *text)
+{
+	size_t n;
+	char *d = slurp(path, &n);
+	int r = d && strstr(d, text) != NULL;
+	free(d);
+	return r;
+}
+
+/* The objects of one directory share one headers file; an object whose
+ * headers differ gets a sidecar, removed again when they match once more
+ * (a sidecar would win over the shared file). */
+static void test_headers_shared_per_directory(void **state)
+{
+	struct fx *f = *state;
+	const char *slot_cc = "public,max-age=86400,s-maxage=86400";
+	char path[512], key[64];
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof key, "d/%d.json", i);
+		put_sync(f, key, "{}", NULL, slot_cc, i % 2 ? LAB_PUT_ATOMIC : 0, 0);
+	}
+	snprintf(path, sizeof path, "%s/.lab-meta/d", f->root);
+	assert_int_equal(count_entries(path), 1);
+	snprintf(path, sizeof path, "%s/.lab-meta/d/.lab-meta", f->root);
+	assert_true(file_has(path, slot_cc));
+
+	put_sync(f, "d/5.json", "{}", NULL, "no-store", 0, 0);
+	snprintf(path, sizeof path, "%s/.lab-meta/d/5.json.json", f->root);
+	assert_true(file_has(path, "\"Cache-Control\":\"no-store\""));
+	put_sync(f, "d/5.json", "{}", NULL, slot_cc, LAB_PUT_ATOMIC, 0);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* A delete removes the object's sidecar; the shared file stays. */
+	put_sync(f, "d/7.json", "{}", "text/plain", slot_cc, 0, 0);
+	snprintf(path, sizeof path, "%s/.lab-meta/d/7.json.json", f->root);
+	assert_true(file_has(path, "\"Content-Type\":\"text/plain\""));
+	struct tu_result r = { 0 };
+	assert_int_equal(storage_delete(f->s, "t", "d/7.json", tu_on_done, &r, NULL), 0);
+	run(f);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s/.lab-meta/d", f->root);
+	assert_int_equal(count_entries(path), 1);
+
+	/* On fs, .lab-meta is reserved as a directory at any depth. */
+	put_sync(f, "a/.lab-meta/b.json", "{}", NULL, NULL, 0, LAB_EPERM);
+	put_sync(f, "a/.lab-meta", "{}", NULL, NULL, 0, 0);
+}
+
+/* issue 15 finding 10: a symlink inside the root (to a directory or a file,
+ * in the object tree or under .lab-meta) is never followed, so nothing
+ * lands, is read or is removed outside the root. */
+static void test_symlink_not_followed(void **state)
+{
+	struct fx *f = *state;
+	char out[512], link[512], path[600];
+	struct tu_result r;
+	FILE *fp;
+
+	snprintf(out, sizeof out, "%s/outside", f->dir);
+	assert_int_equal(mkdir(out, 0755), 0);
+	snprintf(path, sizeof path, "%s/mainnet", out);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/mainnet/1.json", out);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("precious", fp);
+	fclose(fp);
+
+	/* A directory symlink in the key's path. */
+	snprintf(link, sizeof link, "%s/beacon", f->root);
+	assert_int_equal(symlink(out, link), 0);
+	put_sync(f, "beacon/mainnet/1.json", "{\"x\":1}", NULL, NULL, 0, LAB_EPERM);
+	put_sync(f, "beacon/mainnet/2.json", "{\"x\":2}", NULL, NULL, LAB_PUT_ATOMIC, LAB_EPERM);
+	get_sync(f, "beacon/mainnet/1.json", &r);
+	assert_int_equal(r.status, LAB_EPERM);
+	assert_null(r.data);
+	assert_int_equal(exists_sync(f, "beacon/mainnet/1.json"), LAB_EPERM);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(storage_delete(f->s, "t", "beacon/mainnet/1.json", tu_on_done, &r, NULL), 0);
+	run(f);
+	assert_int_equal(r.status, LAB_EPERM);
+
+	/* A file symlink: read refused; a put replaces the link, not its target. */
+	snprintf(link, sizeof link, "%s/leak.json", f->root);
+	assert_int_equal(symlink(path, link), 0);
+	get_sync(f, "leak.json", &r);
+	assert_int_equal(r.status, LAB_EPERM);
+	assert_null(r.data);
+	assert_int_equal(exists_sync(f, "leak.json"), 0);
+	put_sync(f, "leak.json", "{\"mine\":1}", NULL, NULL, LAB_PUT_ATOMIC, 0);
+	struct stat st;
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+
+	/* A symlink under .lab-meta (where headers go). */
+	snprintf(link, sizeof link, "%s/.lab-meta/meta", f->root);
+	assert_int_equal(symlink(out, link), 0);
+	put_sync(f, "meta/mainnet/3.json", "{}", NULL, NULL, 0, LAB_EPERM);
+
+	/* Nothing outside changed: one directory holding the one file. */
+	assert_int_equal(count_entries(out), 1);
+	snprintf(path, sizeof path, "%s/mainnet", out);
+	assert_int_equal(count_entries(path), 1);
+	snprintf(path, sizeof path, "%s/mainnet/1.json", out);
+	assert_true(file_has(path, "precious"));
+	size_t n;
+	char *d = slurp(path, &n);
+	assert_int_equal(n, 8);
+	free(d);
+	/* Refusals are the key's fault, not the root's. */
+	assert_int_equal(storage_ready(f->s, NULL), 0);
+}
+
+/* Many writes to one directory queue up and run in batches, in order. */
+static void test_batched_writes(void **state)
+{
+	struct fx *f = *state;
+	struct tu_result r[200];
+	char key[64], path[512];
+	int i;
+
+	memset(r, 0, sizeof r);
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof key, "many/%d.json", i % 150);
+		assert_int_equal(storage_put(f->s, "t", key, i < 150 ? "{\"v\":1}" : "{\"v\":2}", 7,
+					     NULL, NULL, i % 3 ? 0 : LAB_PUT_ATOMIC, tu_on_done, &r[i],
+					     NULL), 0);
+	}
+	run(f);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(r[i].called, 1);
+		assert_int_equal(r[i].status, 0);
+	}
+	snprintf(path, sizeof path, "%s/many", f->root);
+	assert_int_equal(count_entries(path), 150);
+	for (i = 0; i < 150; i++) {
+		struct tu_result g;
+		snprintf(key, sizeof key, "many/%d.json", i);
+		get_sync(f, key, &g);
+		assert_int_equal(g.status, 0);
+		assert_memory_equal(g.data, i < 50 ? "{\"v\":2}" : "{\"v\":1}", 7);
+		free(g.data);
+	}
 }
 
 static void test_key_conflict(void **state)
@@ -668,6 +835,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exists_delete_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_file_returned_as_is, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headers_shared_per_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batched_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_key_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_with_ops_in_flight, setup, teardown),
