@@ -145,9 +145,9 @@ int mev_take_payloads(struct batch *b, const lab_rows *r)
 	" builder_pubkey AS bp, proposer_pubkey AS pp, toString(proposer_fee_recipient) AS fr," \
 	" toString(value) AS v, gas_limit AS gl, gas_used AS gu,"                         \
 	" toInt64(timestamp_ms) - (toInt64(slot) * ? + ?) * 1000 AS st,"                  \
-	" intDiv(st + 12000, 50) AS bk FROM mev_relay_bid_trace" WINDOW_WHERE
+	" intDiv(st + 12000, 50) AS bk"
 #define WEI_OK "match(v, '^(0|[1-9][0-9]{0,77})$')"
-#define OUT_COLS "slot, relay_name, kind, ph, bh, bp, pp, fr, v, gl, gu, st, bk"
+#define OUT_COLS "slot, relay_name, kind, ph, bh, bp, pp, fr, v, gl, gu, st"
 
 struct bid_sql {
 	struct jbuf sql;
@@ -160,27 +160,35 @@ struct bid_sql {
 static void add_cols(struct bid_sql *q, const struct batch *b, uint64_t lo, uint64_t hi)
 {
 	lab_ctx *ctx = b->bc->ctx;
-	jbuf_lit(&q->sql, BID_COLS);
+	jbuf_lit(&q->sql, BID_COLS ", multiIf(NOT " WEI_OK ", 2, ");
 	q->p[q->np++] = LAB_PUINT(lab_network_seconds_per_slot(ctx, b->net->nw));
 	q->p[q->np++] = LAB_PINT(lab_network_genesis(ctx, b->net->nw));
+	if (q->nwin) { /* the block's payload hash: a winning row */
+		jbuf_lit(&q->sql, "(slot, block_hash) IN (");
+		for (size_t i = 0; i < q->nwin; i++) {
+			jbuf_lit(&q->sql, i ? ",(?,?)" : "(?,?)");
+			q->p[q->np++] = q->win[2 * i];
+			q->p[q->np++] = q->win[2 * i + 1];
+		}
+		jbuf_lit(&q->sql, ")");
+	} else {
+		jbuf_lit(&q->sql, "0");
+	}
+	jbuf_lit(&q->sql, ", 1, 0) AS kind, if(kind = 0, bk, 0) AS k_bk, if(kind = 0, bh, '') AS k_bh,"
+			  " if(kind = 0, bp, '') AS k_bp, if(kind = 0, pp, '') AS k_pp,"
+			  " if(kind = 0, fr, '') AS k_fr, if(kind = 2, toInt64(rowNumberInAllBlocks()), 0) AS rn"
+			  " FROM mev_relay_bid_trace" WINDOW_WHERE);
 	window_params(b, lo, hi, q->p + q->np);
 	q->np += 5;
 }
 
-static void add_win(struct bid_sql *q, int not)
-{
-	jbuf_lit(&q->sql, not ? " AND (slot, block_hash) NOT IN (" : " AND (slot, block_hash) IN (");
-	for (size_t i = 0; i < q->nwin; i++) {
-		jbuf_lit(&q->sql, i ? ",(?,?)" : "(?,?)");
-		q->p[q->np++] = q->win[2 * i];
-		q->p[q->np++] = q->win[2 * i + 1];
-	}
-	jbuf_char(&q->sql, ')');
-}
-
 /* The statement (see the file comment), columns:
  * slot, relay, kind, parent_hash, block_hash, builder, proposer, fee recipient,
- * value, gas_limit, gas_used, slot_time. */
+ * value, gas_limit, gas_used, slot_time.  One scan of the table: each row
+ * gets its kind (malformed, winning hash, competing), and the LIMIT BY keys
+ * depend on it — competing bids by (bucket, hash, builder, proposer,
+ * fee recipient) then the top 2 per bucket; winners one per relay, the
+ * latest first; malformed rows each their own (rn), so all are counted. */
 static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_sql *q)
 {
 	size_t nwin = 0;
@@ -188,7 +196,7 @@ static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_s
 		if (b->w[i].status == W_TODO && b->w[i].sd.block[13].p)
 			nwin++;
 	lab_param *win = calloc(2 * nwin + 1, sizeof *win);
-	q->cap = 3 * 7 + 4 * nwin;
+	q->cap = 7 + 2 * nwin;
 	q->p = calloc(q->cap, sizeof *q->p);
 	if (!win || !q->p) {
 		free(win);
@@ -210,36 +218,16 @@ static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_s
 	q->win = win;
 	q->nwin = nwin;
 
-	jbuf_lit(&q->sql, "SELECT " OUT_COLS " FROM (");
-	/* competing bids: identical ones once (highest value, then earliest),
-	 * then the top 2 per relay and bucket */
-	jbuf_lit(&q->sql, "SELECT slot, relay_name, toUInt8(0) AS kind, ph, bh, bp, pp, fr, v, gl, gu, st, bk"
-			  " FROM (SELECT * FROM (SELECT ");
+	jbuf_lit(&q->sql, "SELECT " OUT_COLS " FROM (SELECT " OUT_COLS ", bk FROM (SELECT * FROM (SELECT ");
 	add_cols(q, b, lo, hi);
-	jbuf_lit(&q->sql, " AND st BETWEEN -12000 AND 12000 AND " WEI_OK);
-	if (nwin)
-		add_win(q, 1);
-	jbuf_lit(&q->sql, " ORDER BY slot, relay_name, bk, bh, bp, pp, fr, length(v) DESC, v DESC, st"
-			  " LIMIT 1 BY slot, relay_name, bk, bh, bp, pp, fr)"
-			  " ORDER BY slot, relay_name, bk, length(v) DESC, v DESC, st, bh, bp, pp, fr"
-			  " LIMIT 2 BY slot, relay_name, bk)");
-	/* the winning bid per relay: the block's payload hash, the latest */
-	if (nwin) {
-		jbuf_lit(&q->sql, " UNION ALL SELECT slot, relay_name, toUInt8(1) AS kind, ph, bh, bp, pp,"
-				  " fr, v, gl, gu, st, bk FROM (SELECT * FROM (SELECT ");
-		add_cols(q, b, lo, hi);
-		jbuf_lit(&q->sql, " AND " WEI_OK);
-		add_win(q, 0);
-		jbuf_lit(&q->sql, ") ORDER BY slot, relay_name, st DESC, length(v) DESC, v DESC, bh, bp, pp,"
-				  " fr, ph LIMIT 1 BY slot, relay_name)");
-	}
-	/* rows with a malformed value: dropped, but counted */
-	jbuf_lit(&q->sql, " UNION ALL SELECT slot, relay_name, toUInt8(2) AS kind, ph, bh, bp, pp, fr,"
-			  " v, gl, gu, st, bk FROM (SELECT ");
-	add_cols(q, b, lo, hi);
-	jbuf_lit(&q->sql, " AND NOT " WEI_OK ")");
-	/* the end marker */
-	jbuf_lit(&q->sql, " UNION ALL SELECT toUInt32(0), '', toUInt8(3), '', '', '', '', '', '',"
+	jbuf_lit(&q->sql, " AND (kind != 0 OR st BETWEEN -12000 AND 12000)"
+			  " ORDER BY slot, relay_name, kind, k_bk, k_bh, k_bp, k_pp, k_fr, rn,"
+			  " if(kind = 1, -st, 0), length(v) DESC, v DESC, st, bh, bp, pp, fr, ph"
+			  " LIMIT 1 BY slot, relay_name, kind, k_bk, k_bh, k_bp, k_pp, k_fr, rn)"
+			  " ORDER BY slot, relay_name, kind, if(kind = 0, bk, rn), length(v) DESC, v DESC,"
+			  " st, bh, bp, pp, fr"
+			  " LIMIT 2 BY slot, relay_name, kind, if(kind = 0, bk, rn))"
+			  " UNION ALL SELECT toUInt32(0), '', toUInt8(3), '', '', '', '', '', '',"
 			  " toUInt64(0), toUInt64(0), toInt64(0), toInt64(0))"
 			  " ORDER BY kind = 3, slot, relay_name, kind, bk, length(v) DESC, v DESC, st, bh,"
 			  " bp, pp, fr");
