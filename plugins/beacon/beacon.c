@@ -1,7 +1,9 @@
 /*
  * beacon — one JSON document per slot (SPEC §9.3): the block, its proposer
  * and entity, where the nodes that saw it are, when they saw the block and
- * its blobs, and the attestation windows.
+ * its blobs, and the attestation windows; with `mev`, the relay bids and
+ * delivered payloads (SPEC §9.5, mev.c); and per network the rolling
+ * locally built blocks document (local_blocks.c).
  *
  * Per network three loops share one batch engine (batch.c):
  *   head      at each slot boundary (+ head_delay_ms) the slot
@@ -22,6 +24,7 @@
  *
  * This file: settings, life cycle, reprocess requests.  loops.c: state and
  * the loops.  batch.c: queries and documents.  slotdoc.c: the document.
+ * mev.c, mevdoc.c: relay bids and payloads.  local_blocks.c: recent.json.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -298,8 +301,10 @@ static void beacon_destroy(void *self)
 		return;
 	while (bc->batches)
 		batch_free(bc->batches);
-	for (size_t i = 0; i < bc->nnets; i++)
+	for (size_t i = 0; i < bc->nnets; i++) {
 		free(bc->nets[i].pending);
+		free(bc->nets[i].lbb_req);
+	}
 	free(bc->nets);
 	free(bc->describe);
 	free(bc);
@@ -414,7 +419,8 @@ static const char *beacon_describe(void *self)
 
 LAB_PLUGIN_DEFINE(.name = "beacon", .version = "1.0.0",
 		  .description = "Per-slot beacon chain documents: block, proposer, entity, nodes, "
-				 "seen times, attestation windows",
+				 "seen times, attestation windows, relay bids, delivered payloads; "
+				 "locally built blocks",
 		  .settings = settings, .init = beacon_init, .start = beacon_start,
 		  .stop = beacon_stop, .destroy = beacon_destroy, .once = beacon_once,
 		  .run = beacon_run, .describe = beacon_describe)

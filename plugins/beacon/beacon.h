@@ -43,6 +43,7 @@ struct bc_net {
 	int lbb;             /* locally built blocks document */
 	int64_t lbb_slots;   /* its window: the last lbb_slots slots up to the head */
 	int lbb_busy;        /* its query or put is in flight */
+	void *lbb_req;       /* that request (local_blocks.c) */
 	uint64_t mev_malformed; /* wei values dropped (not canonical decimal), since start */
 
 	/* backfill */

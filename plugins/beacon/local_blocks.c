@@ -233,6 +233,7 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 		lab_logkv(ctx, LAB_LOG_DEBUG, "locally built blocks stored", LAB_FS("network", net->name));
 	}
 	free(q);
+	net->lbb_req = NULL;
 	net->lbb_busy = 0;
 	if (net->bc->once)
 		bc_once_check_all(net->bc);
@@ -243,6 +244,7 @@ static void failed(struct bc_net *net, struct lbb_req *q, int rc, const char *er
 	lab_logkv(net->bc->ctx, LAB_LOG_WARN, "locally built blocks query failed",
 		  LAB_FS("network", net->name), LAB_FS("error", errmsg ? errmsg : lab_strerror(rc)));
 	free(q);
+	net->lbb_req = NULL;
 	net->lbb_busy = 0;
 	if (net->bc->once) {
 		net->n_failed++;
@@ -305,8 +307,10 @@ void bc_lbb_refresh(struct bc_net *net, uint64_t head)
 		LAB_PTIME(lab_network_slot_time(ctx, net->nw, head)),
 	};
 	net->lbb_busy = 1;
+	net->lbb_req = q; /* freed by destroy if the host cancels it without calling back */
 	int rc = lab_query(ctx, SQL_LBB, p, 5, on_rows, q);
 	if (rc < 0) {
+		net->lbb_req = NULL;
 		net->lbb_busy = 0;
 		lab_logkv(ctx, LAB_LOG_WARN, "cannot query", LAB_FS("network", net->name),
 			  LAB_FS("what", "locally built blocks"), LAB_FS("error", lab_strerror(rc)));
