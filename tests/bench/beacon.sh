@@ -69,13 +69,17 @@ run() {
 	raw=$(find "$D/beacon/slots/mainnet" -name '*.json' -exec gzip -dc {} + | wc -c)
 	gz=$(find "$D/beacon/slots/mainnet" -name '*.json' -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
 	# ClickHouse's own time for the plugin's queries in this run's window.
-	q "SELECT sum(query_duration_ms), count() FROM system.query_log
+	# (and the CPU time of its threads: query time includes waiting for a
+	# CPU when the machine is busy)
+	q "SELECT sum(query_duration_ms), count(),
+		intDiv(sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds')]), 1000)
+		FROM system.query_log
 		WHERE type = 2 AND event_time BETWEEN toDateTime($t0) AND toDateTime($t1)
 		AND query LIKE '%meta_network_name = %'
 		AND query NOT LIKE '%system.query_log%' FORMAT TabSeparated" >"$T/ch"
-	read -r ch_ms nq <"$T/ch"
+	read -r ch_ms nq ch_cpu <"$T/ch"
 	awk -v p="beacon_$name" -v n="$n" -v w="$wall" -v u="$usr" -v s="$sys" -v ch="$ch_ms" \
-		-v q="$nq" -v st="$stored" -v m="$maxrss" -v raw="$raw" -v gz="$gz" 'BEGIN {
+		-v q="$nq" -v st="$stored" -v m="$maxrss" -v raw="$raw" -v gz="$gz" -v chc="$ch_cpu" 'BEGIN {
 		cpu = (u + s) * 1000
 		printf "%s_slots %d slots\n%s_documents %d documents\n%s_wall %.2f s\n", p, n, p, st, p, w
 		printf "%s_throughput %.1f slots/s\n", p, n / w
@@ -84,6 +88,8 @@ run() {
 		printf "%s_clickhouse_queries %d queries\n", p, q
 		printf "%s_clickhouse_time_per_slot %.2f ms\n", p, ch / n
 		printf "%s_labd_cpu_vs_clickhouse %.1f %%\n", p, ch ? 100 * cpu / ch : 0
+		printf "%s_clickhouse_cpu_per_slot %.2f ms\n", p, chc / n
+		printf "%s_labd_cpu_vs_clickhouse_cpu %.1f %%\n", p, chc ? 100 * cpu / chc : 0
 		printf "%s_labd_user_cpu_vs_clickhouse %.1f %%\n", p, ch ? 100 * u * 1000 / ch : 0
 		# ClickHouse query time over wall time: above 100 % when queries overlap
 		printf "%s_clickhouse_time_vs_wall %.0f %%\n", p, w ? 100 * ch / (w * 1000) : 0
