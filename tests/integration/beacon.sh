@@ -488,12 +488,13 @@ n=$(gzip -dc "$D/$S.json" | "$FLAT" | awk -F'\t' '$1 == "block"' | wc -l)
 pass "lab.beacon.reprocess rebuilt an existing slot and announced it on lab.beacon.slot"
 
 # ---- 6. head loop on the real clock -----------------------------------------------------------
-# A network whose genesis puts slot 9000000 a few seconds ago.  Slots
+# A network whose genesis puts slot 9000000 20 s ahead (time to generate
+# and load its 13 tables on a busy machine before it starts).  Slots
 # 9000000-9000001 are in ClickHouse at once: the head stores 9000001 right
 # after its boundary (+ head_delay_ms).  Slot 9000002 arrives 2 s after its
 # boundary: the head's first attempt finds no block and a retry within the
 # slot stores it.
-G2=$(( $(date +%s) - 9000000 * 12 - 3 ))
+G2=$(( $(date +%s) - 9000000 * 12 + 20 ))
 "$GEN" --network testnet --genesis $G2 --from-slot 9000000 --to-slot 9000001 --out "$T/gen2" >/dev/null || fail "xatu-gen testnet"
 "$GEN" --network testnet --genesis $G2 --from-slot 9000002 --to-slot 9000002 --out "$T/gen3" >/dev/null || fail "xatu-gen testnet"
 grep -q 'status=block' "$T/gen3/manifest" || fail "slot 9000002 of the test data has no block"
