@@ -14,6 +14,7 @@
  * window functions, `LIMIT n BY` for "first per client".
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ void batch_free(struct batch *b)
 			free(b->w[i].sd.seen[k]);
 		free(b->w[i].sd.votes);
 	}
+	mev_free(b);
 	while (b->arena) {
 		struct arena_chunk *c = b->arena;
 		b->arena = c->next;
@@ -80,7 +82,7 @@ int bc_key(const struct beacon *bc, const struct bc_net *net, uint64_t slot, cha
 	return n > 0 && (size_t)n < size ? 0 : LAB_ERANGE;
 }
 
-static struct bc_slotw *slot_w(struct batch *b, uint64_t slot)
+size_t batch_slot_index(const struct batch *b, uint64_t slot)
 {
 	size_t lo = 0, hi = b->n;
 	while (lo < hi) {
@@ -90,7 +92,13 @@ static struct bc_slotw *slot_w(struct batch *b, uint64_t slot)
 		else
 			hi = mid;
 	}
-	return lo < b->n && b->slots[lo] == slot ? &b->w[lo] : NULL;
+	return lo < b->n && b->slots[lo] == slot ? lo : SIZE_MAX;
+}
+
+static struct bc_slotw *slot_w(struct batch *b, uint64_t slot)
+{
+	size_t i = batch_slot_index(b, slot);
+	return i == SIZE_MAX ? NULL : &b->w[i];
 }
 
 static void finish(struct batch *b)
@@ -102,6 +110,7 @@ static void finish(struct batch *b)
 }
 
 static void op_done(struct batch *b);
+void batch_op_done(struct batch *b) { op_done(b); }
 
 /* ---- SQL ------------------------------------------------------------------ */
 
@@ -159,7 +168,7 @@ static const char SQL_COMMITTEE[] =
 /* ---- phase 1 callbacks ---------------------------------------------------- */
 
 /* What a query fetches: one of these, or a seen list (SD_BLOCK_SEEN..SD_BLOB_P2P). */
-enum { Q_BLOCK = -1, Q_COMMITTEE = -2, Q_ENTITY = -3, Q_VOTES = -4 };
+enum { Q_BLOCK = -1, Q_COMMITTEE = -2, Q_ENTITY = -3, Q_VOTES = -4, Q_PAYLOADS = BC_Q_PAYLOADS };
 
 /* Columns each query selects (see the SQL above and query_entities/query_votes). */
 static size_t query_columns(int which)
@@ -172,6 +181,8 @@ static size_t query_columns(int which)
 		return 2;
 	case Q_VOTES:
 		return 4;
+	case Q_PAYLOADS:
+		return MEV_PAYLOAD_COLUMNS;
 	default:
 		return 8;
 	}
@@ -384,6 +395,8 @@ static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_row
 			rc = take_entity(b, rows);
 		else if (which == Q_VOTES)
 			rc = take_votes(b, rows);
+		else if (which == Q_PAYLOADS)
+			rc = mev_take_payloads(b, rows);
 		else
 			rc = take_seen(b, rows, which);
 	}
@@ -397,7 +410,7 @@ static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_row
 	op_done(b);
 }
 
-static int query(struct batch *b, int which, const char *sql, const lab_param *p, size_t np)
+int batch_query(struct batch *b, int which, const char *sql, const lab_param *p, size_t np)
 {
 	struct qctx *q = malloc(sizeof *q);
 	if (!q)
@@ -418,7 +431,7 @@ static int query(struct batch *b, int which, const char *sql, const lab_param *p
 }
 
 /* The todo range [lo, hi]; 0 when nothing is left to do. */
-static int todo_range(struct batch *b, uint64_t *lo, uint64_t *hi)
+int batch_todo_range(const struct batch *b, uint64_t *lo, uint64_t *hi)
 {
 	int any = 0;
 	for (size_t i = 0; i < b->n; i++)
@@ -458,7 +471,7 @@ static const struct {
 static void phase1(struct batch *b)
 {
 	uint64_t lo, hi;
-	if (!todo_range(b, &lo, &hi)) {
+	if (!batch_todo_range(b, &lo, &hi)) {
 		finish(b);
 		return;
 	}
@@ -469,10 +482,13 @@ static void phase1(struct batch *b)
 	 * each next one from op_done when the one before has answered. */
 	size_t n = b->bc->original ? 1 : NP1;
 	for (b->qnext = 0; b->qnext < n; b->qnext++)
-		if (query(b, P1[b->qnext].which, P1[b->qnext].sql, b->qp, 5) < 0) {
+		if (batch_query(b, P1[b->qnext].which, P1[b->qnext].sql, b->qp, 5) < 0) {
 			b->failed = 1;
 			break;
 		}
+	/* MEV payloads: their own ±180 s window, not serialised by original pacing */
+	if (b->net->mev && !b->failed && mev_query_payloads(b) < 0)
+		b->failed = 1;
 	op_done(b);
 }
 
@@ -510,7 +526,7 @@ static void query_entities(struct batch *b)
 	placeholders(&sql, np - 1);
 	jbuf_lit(&sql, ") ORDER BY index, entity LIMIT 1 BY index");
 	jbuf_char(&sql, '\0');
-	if (sql.oom || query(b, Q_ENTITY, sql.p, p, np) < 0)
+	if (sql.oom || batch_query(b, Q_ENTITY, sql.p, p, np) < 0)
 		b->failed = 1;
 	jbuf_free(&sql);
 	free(p);
@@ -558,7 +574,7 @@ static void query_votes(struct batch *b)
 	placeholders(&sql, np - first);
 	jbuf_lit(&sql, ") GROUP BY slot, beacon_block_root, attesting_validator_index");
 	jbuf_char(&sql, '\0');
-	if (sql.oom || query(b, Q_VOTES, sql.p, p, np) < 0)
+	if (sql.oom || batch_query(b, Q_VOTES, sql.p, p, np) < 0)
 		b->failed = 1;
 	jbuf_free(&sql);
 	free(p);
@@ -612,7 +628,7 @@ static int serial_next(struct batch *b)
 	if (b->phase == 1 && b->qnext < NP1) {
 		size_t i = b->qnext++;
 		b->ops++; /* guard */
-		if (query(b, P1[i].which, P1[i].sql, b->qp, 5) < 0)
+		if (batch_query(b, P1[i].which, P1[i].sql, b->qp, 5) < 0)
 			b->failed = 1;
 		op_done(b);
 		return 1;
@@ -665,44 +681,64 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 	op_done(b);
 }
 
-static void phase3(struct batch *b)
+void batch_doc_failed(struct batch *b, size_t i, int rc)
+{
+	b->w[i].status = W_FAILED;
+	lab_logkv(b->bc->ctx, LAB_LOG_WARN, "cannot store slot", LAB_FS("network", b->net->name),
+		  LAB_FI("slot", b->w[i].sd.slot), LAB_FS("error", lab_strerror(rc)));
+}
+
+int batch_doc_open(struct batch *b, size_t i, struct jbuf *doc)
 {
 	lab_ctx *ctx = b->bc->ctx;
+	int64_t took = (int64_t)(lab_monotonic_ms(ctx) - b->t0);
+	return sd_build_open(doc, &b->w[i].sd, b->net->name, lab_now_ms(ctx), took, &b->bc->geo) < 0
+		       ? LAB_ENOMEM
+		       : 0;
+}
+
+void batch_put_doc(struct batch *b, size_t i, const struct jbuf *doc)
+{
+	lab_ctx *ctx = b->bc->ctx;
+	char key[512];
+	int rc = doc->oom ? LAB_ENOMEM : bc_key(b->bc, b->net, b->w[i].sd.slot, key, sizeof key);
+	struct putctx *pc = rc == 0 ? malloc(sizeof *pc) : NULL;
+	if (rc == 0 && !pc)
+		rc = LAB_ENOMEM;
+	if (rc == 0) {
+		pc->b = b;
+		pc->i = i;
+		b->ops++;
+		rc = lab_storage_put(ctx, key, doc->p, doc->len, "application/json",
+				     "public,max-age=86400,s-maxage=86400", on_put, pc);
+		if (rc < 0) {
+			b->ops--;
+			free(pc);
+		}
+	}
+	if (rc < 0)
+		batch_doc_failed(b, i, rc);
+}
+
+static void phase3(struct batch *b)
+{
+	if (b->net->mev) { /* the documents are written as the bids stream in */
+		mev_docs(b);
+		return;
+	}
 	b->phase = 3;
 	b->ops++;
 	for (size_t i = 0; i < b->n; i++) {
-		struct bc_slotw *w = &b->w[i];
-		if (w->status != W_TODO)
+		if (b->w[i].status != W_TODO)
 			continue;
-		char key[512];
 		struct jbuf doc = { 0 };
-		int64_t took = (int64_t)(lab_monotonic_ms(ctx) - b->t0);
-		int rc = bc_key(b->bc, b->net, w->sd.slot, key, sizeof key);
-		if (rc == 0)
-			rc = sd_build(&doc, &w->sd, b->net->name, lab_now_ms(ctx), took,
-				      &b->bc->geo) < 0
-				     ? LAB_ENOMEM
-				     : 0;
-		struct putctx *pc = rc == 0 ? malloc(sizeof *pc) : NULL;
-		if (rc == 0 && !pc)
-			rc = LAB_ENOMEM;
-		if (rc == 0) {
-			pc->b = b;
-			pc->i = i;
-			b->ops++;
-			rc = lab_storage_put(ctx, key, doc.p, doc.len, "application/json",
-					     "public,max-age=86400,s-maxage=86400", on_put, pc);
-			if (rc < 0) {
-				b->ops--;
-				free(pc);
-			}
-		}
+		int rc = batch_doc_open(b, i, &doc);
+		jbuf_char(&doc, '}');
+		if (rc < 0)
+			batch_doc_failed(b, i, rc);
+		else
+			batch_put_doc(b, i, &doc);
 		jbuf_free(&doc);
-		if (rc < 0) {
-			w->status = W_FAILED;
-			lab_logkv(ctx, LAB_LOG_WARN, "cannot store slot", LAB_FS("network", b->net->name),
-				  LAB_FI("slot", w->sd.slot), LAB_FS("error", lab_strerror(rc)));
-		}
 	}
 	op_done(b);
 }

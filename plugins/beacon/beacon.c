@@ -1,7 +1,9 @@
 /*
  * beacon — one JSON document per slot (SPEC §9.3): the block, its proposer
  * and entity, where the nodes that saw it are, when they saw the block and
- * its blobs, and the attestation windows.
+ * its blobs, and the attestation windows; with `mev`, the relay bids and
+ * delivered payloads (SPEC §9.5, mev.c); and per network the rolling
+ * locally built blocks document (local_blocks.c).
  *
  * Per network three loops share one batch engine (batch.c):
  *   head      at each slot boundary (+ head_delay_ms) the slot
@@ -22,6 +24,7 @@
  *
  * This file: settings, life cycle, reprocess requests.  loops.c: state and
  * the loops.  batch.c: queries and documents.  slotdoc.c: the document.
+ * mev.c, mevdoc.c: relay bids and payloads.  local_blocks.c: recent.json.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -45,11 +48,23 @@ static const lab_setting backfill_settings[] = {
 	{ 0 },
 };
 
+static const lab_setting lbb_settings[] = {
+	{ .name = "enabled", .type = LAB_SET_BOOL, .def = "true",
+	  .desc = "write PREFIX/locally_built_blocks/NETWORK/recent.json on every head tick" },
+	{ .name = "slots", .type = LAB_SET_INT, .def = "16",
+	  .desc = "slots the document covers, up to the head slot (1-1024)" },
+	{ 0 },
+};
+
 static const lab_setting network_settings[] = {
 	{ .name = "head_lag_slots", .type = LAB_SET_INT, .def = "3",
 	  .desc = "the head loop processes current_slot - head_lag_slots" },
 	{ .name = "backfill", .type = LAB_SET_GROUP, .children = backfill_settings,
 	  .desc = "backfill target (exactly one of to_fork, to_slot, to_date) and concurrency" },
+	{ .name = "mev", .type = LAB_SET_BOOL, .def = "true",
+	  .desc = "relay bids and delivered payloads in every slot document" },
+	{ .name = "locally_built_blocks", .type = LAB_SET_GROUP, .children = lbb_settings,
+	  .desc = "the rolling document of blocks that validator clients built themselves" },
 	{ 0 },
 };
 
@@ -201,11 +216,17 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 	net->concurrency = 16;
 	net->to_fork = "deneb";
 	net->target_kind = BC_TO_FORK;
+	net->mev = 1;
+	net->lbb = 1;
+	net->lbb_slots = 16;
 	if (node) {
 		const char *s;
 		int64_t v;
 		lab_cfg_int(ctx, node, "head_lag_slots", &net->head_lag);
 		lab_cfg_int(ctx, node, "backfill.concurrency", &net->concurrency);
+		lab_cfg_bool(ctx, node, "mev", &net->mev);
+		lab_cfg_bool(ctx, node, "locally_built_blocks.enabled", &net->lbb);
+		lab_cfg_int(ctx, node, "locally_built_blocks.slots", &net->lbb_slots);
 		if (lab_cfg_string(ctx, node, "backfill.to_fork", &s) == 0) {
 			net->to_fork = s;
 			set++;
@@ -229,6 +250,9 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 			return cfg_error(ctx, node, "head_lag_slots", "must be between 0 and 100000");
 		if (net->concurrency < 1 || net->concurrency > BC_MAX_BATCH)
 			return cfg_error(ctx, node, "backfill.concurrency", "must be between 1 and 256");
+		if (net->lbb_slots < 1 || net->lbb_slots > 1024)
+			return cfg_error(ctx, node, "locally_built_blocks.slots",
+					 "must be between 1 and 1024");
 	}
 	return resolve_target(bc, net, node);
 }
@@ -279,8 +303,10 @@ static void beacon_destroy(void *self)
 		return;
 	while (bc->batches)
 		batch_free(bc->batches);
-	for (size_t i = 0; i < bc->nnets; i++)
+	for (size_t i = 0; i < bc->nnets; i++) {
 		free(bc->nets[i].pending);
+		free(bc->nets[i].lbb_req);
+	}
 	free(bc->nets);
 	free(bc->describe);
 	free(bc);
@@ -395,7 +421,8 @@ static const char *beacon_describe(void *self)
 
 LAB_PLUGIN_DEFINE(.name = "beacon", .version = "1.0.0",
 		  .description = "Per-slot beacon chain documents: block, proposer, entity, nodes, "
-				 "seen times, attestation windows",
+				 "seen times, attestation windows, relay bids, delivered payloads; "
+				 "locally built blocks",
 		  .settings = settings, .init = beacon_init, .start = beacon_start,
 		  .stop = beacon_stop, .destroy = beacon_destroy, .once = beacon_once,
 		  .run = beacon_run, .describe = beacon_describe)

@@ -13,6 +13,7 @@
 
 #include "geo.h"
 #include "slotdoc.h"
+#include "mevdoc.h"
 
 #define BC_MAX_BATCH 256
 #define BC_MAX_INFLIGHT 2
@@ -40,6 +41,12 @@ struct bc_net {
 	const char *to_fork, *to_date;
 	int64_t to_slot;
 	uint64_t target; /* resolved backfill target slot */
+	int mev;             /* relay bids and delivered payloads in slot documents (SPEC §9.5) */
+	int lbb;             /* locally built blocks document */
+	int64_t lbb_slots;   /* its window: the last lbb_slots slots up to the head */
+	int lbb_busy;        /* its query or put is in flight */
+	void *lbb_req;       /* that request (local_blocks.c) */
+	uint64_t mev_malformed; /* wei values dropped (not canonical decimal), since start */
 
 	/* backfill */
 	uint64_t bf_next; /* next slot to take (downward); below target = finished */
@@ -102,6 +109,7 @@ enum bc_wstatus { W_TODO = 0, W_EXISTS, W_STORED, W_NOBLOCK, W_FAILED };
 struct bc_slotw {
 	struct sd_slot sd;
 	int status;
+	struct jbuf payloads; /* {RELAY:{"payloads":[...]}} of this slot (mev.c); empty = {} */
 };
 
 typedef void (*bc_batch_done)(struct batch *b);
@@ -129,6 +137,7 @@ struct batch {
 	size_t qnext;    /* phase 1's next query (original pacing issues them one by one) */
 	uint64_t vlo, vhi; /* the slots with a block (attestation query) */
 	int votes_todo;    /* original pacing: the attestation query is still to issue */
+	struct mev_stream *mev; /* mev.c: the bid query streaming into documents */
 };
 
 /* Start a batch over `slots` (n ≥ 1, ascending, copied).  done() is called once
@@ -136,6 +145,30 @@ struct batch {
 int batch_start(struct beacon *bc, struct bc_net *net, int kind, int force, const uint64_t *slots,
 		size_t n, bc_batch_done done, struct batch **out);
 void batch_free(struct batch *b);
+
+/* For mev.c: the batch engine's steps it builds on. */
+#define BC_Q_PAYLOADS (-5)
+int batch_query(struct batch *b, int which, const char *sql, const lab_param *p, size_t np);
+void batch_op_done(struct batch *b);
+size_t batch_slot_index(const struct batch *b, uint64_t slot); /* SIZE_MAX: not in the batch */
+/* [lo, hi] of the slots still to do; 0 when none. */
+int batch_todo_range(const struct batch *b, uint64_t *lo, uint64_t *hi);
+/* The slot document of w[i] up to "attestations" (no closing brace). */
+int batch_doc_open(struct batch *b, size_t i, struct jbuf *doc);
+/* Store a finished document of w[i] (copied); on failure w[i] is W_FAILED. */
+void batch_put_doc(struct batch *b, size_t i, const struct jbuf *doc);
+void batch_doc_failed(struct batch *b, size_t i, int rc);
+
+/* mev.c: relay bids and delivered payloads (SPEC §9.5). */
+#define MEV_PAYLOAD_COLUMNS 6
+int mev_query_payloads(struct batch *b);                     /* phase 1 */
+int mev_take_payloads(struct batch *b, const lab_rows *rows); /* its rows */
+void mev_docs(struct batch *b); /* phase 3: documents written while the bids stream in */
+void mev_free(struct batch *b);
+
+/* local_blocks.c: the rolling locally built blocks document of a network,
+ * for slots [head - lbb_slots + 1, head]; nothing when one is in flight. */
+void bc_lbb_refresh(struct bc_net *net, uint64_t head);
 
 /* loops.c */
 struct json_object;
@@ -149,6 +182,7 @@ void bc_once_begin(struct beacon *bc);
 void bc_serve_begin(struct beacon *bc);
 void bc_backfill_pump(struct bc_net *net);
 void bc_trail_fire(lab_ctx *ctx, lab_timer *t, void *ud); /* a trailing round now */
+void bc_once_check_all(struct beacon *bc); /* --once: report when every part finished */
 
 /* Storage key of a slot document. */
 int bc_key(const struct beacon *bc, const struct bc_net *net, uint64_t slot, char *buf,

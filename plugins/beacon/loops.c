@@ -327,10 +327,10 @@ static void once_flushed(lab_ctx *ctx, int status, void *ud)
 
 static void once_pump(struct bc_net *net);
 
-static void once_check_all(struct beacon *bc)
+void bc_once_check_all(struct beacon *bc)
 {
 	for (size_t i = 0; i < bc->nnets; i++)
-		if (!bc->nets[i].once_finished)
+		if (!bc->nets[i].once_finished || bc->nets[i].lbb_busy)
 			return;
 	for (size_t i = 0; i < bc->nnets; i++) {
 		struct bc_net *net = &bc->nets[i];
@@ -395,7 +395,7 @@ static void once_pump(struct bc_net *net)
 	}
 	if (net->once_inflight == 0 && !net->once_finished) {
 		net->once_finished = 1;
-		once_check_all(bc);
+		bc_once_check_all(bc);
 	}
 }
 
@@ -408,9 +408,10 @@ void bc_once_begin(struct beacon *bc)
 		net->once_next = hi >= net->target ? hi : UINT64_MAX;
 		lab_logkv(bc->ctx, LAB_LOG_INFO, "once", LAB_FS("network", net->name),
 			  LAB_FI("from", hi), LAB_FI("to", net->target));
+		bc_lbb_refresh(net, hi);
 	}
 	if (bc->nnets == 0) {
-		once_check_all(bc); /* nothing to do: success */
+		bc_once_check_all(bc); /* nothing to do: success */
 		return;
 	}
 	for (size_t i = 0; i < bc->nnets; i++)
@@ -583,6 +584,7 @@ static void head_fire(lab_ctx *ctx, lab_timer *t, void *ud)
 		net->head_slot = h;
 		if (h > net->last_head)
 			net->last_head = h;
+		bc_lbb_refresh(net, h); /* once per head tick, the whole window again */
 	}
 	pending_del(net, h); /* the head owns it while it retries */
 	if (batch_start(bc, net, BK_HEAD, 0, &h, 1, head_batch_done, NULL) < 0) {

@@ -122,8 +122,7 @@ void sd_windows_json(struct jbuf *b, struct sd_vote *votes, size_t n)
 	jbuf_char(b, ']');
 }
 
-/* Integer text (optionally negative) as is; anything else as null. */
-static void put_int(struct jbuf *b, const struct sd_str *v)
+void sd_put_int(struct jbuf *b, const struct sd_str *v)
 {
 	size_t i = 0;
 	if (!v->p || v->n == 0 || v->n > 20) {
@@ -144,8 +143,7 @@ static void put_int(struct jbuf *b, const struct sd_str *v)
 	jbuf_raw(b, v->p, v->n);
 }
 
-/* FixedString values are NUL-padded: drop the padding. */
-static void put_str(struct jbuf *b, const struct sd_str *v)
+void sd_put_str(struct jbuf *b, const struct sd_str *v)
 {
 	if (!v->p) {
 		jbuf_lit(b, "null");
@@ -266,6 +264,14 @@ static void put_timings(struct jbuf *b, const struct sd_seen *v, size_t n, int b
 int sd_build(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
 	     int64_t processing_ms, const struct geo_table *geo)
 {
+	int rc = sd_build_open(b, s, network, processed_ms, processing_ms, geo);
+	jbuf_char(b, '}');
+	return rc < 0 || b->oom ? -2 : 0;
+}
+
+int sd_build_open(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
+		  int64_t processing_ms, const struct geo_table *geo)
+{
 	static const char *const timing_names[4] = { "block_seen", "blob_seen",
 						     "block_first_seen_p2p",
 						     "blob_first_seen_p2p" };
@@ -286,11 +292,11 @@ int sd_build(struct jbuf *b, struct sd_slot *s, const char *network, int64_t pro
 		jbuf_lit(b, fields[i].name);
 		jbuf_lit(b, "\":");
 		if (fields[i].kind == SD_INT)
-			put_int(b, &s->block[i]);
+			sd_put_int(b, &s->block[i]);
 		else if (fields[i].kind == SD_TIME)
 			put_time(b, &s->block[i]);
 		else
-			put_str(b, &s->block[i]);
+			sd_put_str(b, &s->block[i]);
 	}
 	jbuf_lit(b, "},\"proposer\":{\"slot\":");
 	jbuf_u64(b, s->slot);
@@ -340,6 +346,6 @@ int sd_build(struct jbuf *b, struct sd_slot *s, const char *network, int64_t pro
 	sd_windows_json(b, s->votes, s->nvotes);
 	jbuf_lit(b, ",\"maximum_votes\":");
 	jbuf_u64(b, s->max_votes);
-	jbuf_lit(b, "}}");
+	jbuf_char(b, '}');
 	return b->oom ? -2 : 0;
 }

@@ -74,4 +74,14 @@ int64_t sd_window_start(int64_t ms, int64_t first);
 int sd_build(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
 	     int64_t processing_ms, const struct geo_table *geo);
 
+/* The same without its closing brace, so that more keys can follow
+ * (SPEC §9.5: "relay_bids", "delivered_payloads"). */
+int sd_build_open(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
+		  int64_t processing_ms, const struct geo_table *geo);
+
+/* Integer text (optionally negative) as is; anything else (and NULL) as null. */
+void sd_put_int(struct jbuf *b, const struct sd_str *v);
+/* A string without FixedString NUL padding; NULL as null. */
+void sd_put_str(struct jbuf *b, const struct sd_str *v);
+
 #endif

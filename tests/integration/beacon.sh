@@ -15,7 +15,10 @@
 #   5. lab.beacon.reprocess over NATS rebuilds a stored slot and announces
 #      it on lab.beacon.slot;
 #   6. the head loop, on the real clock, stores a slot after its boundary
-#      and retries within a slot whose data is late.
+#      and retries within a slot whose data is late; the locally built
+#      blocks document takes late rows at the next tick.
+# Relay bids, delivered payloads and locally built blocks (SPEC §9.5) are
+# checked against raw rows with every selection rule applied in awk.
 # Configuration errors are checked first.  Prints the --once throughput.
 # Takes about 70 s (section 6 waits for two real slot boundaries).
 [ "${1:-}" = --inner ] || exec "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/services/with-services.sh" clickhouse,nats -- "$0" --inner
@@ -224,6 +227,136 @@ awk -F'\t' '$2 == "attestations" && $3 == "windows" && $5 == "start_ms" { if ($1
 	$2 == "attestations" && $3 == "windows" && $5 == "validator_indices" { k = $1 "/" $4; if (k == lk && $7 <= lv) bad = 1; lk = k; lv = $7 }
 	END { exit bad }' "$T/flat" || fail "windows or indices not ascending"
 pass "attestation windows: $(wc -l <"$T/want.att") votes (other roots, > 12000 ms and NULL indices excluded), ascending"
+
+# ---- relay bids, delivered payloads (SPEC §9.5): raw rows from SQL, the rules in awk ----
+# Every rule is applied here, independently of the plugin's one statement:
+# malformed values dropped first; the ±12 s window and the block's payload
+# hash excluded; identical bids once (highest value, then earliest); the top
+# 2 per relay and 50 ms bucket by value (ties: earlier, then block_hash...);
+# the winner per relay = the payload hash, latest, no window; relays bytewise.
+# Wei values are compared as text padded to 78 digits, never as numbers.
+q "SELECT slot, toString(any(execution_payload_block_hash)) FROM beacon_api_eth_v2_beacon_block
+	WHERE meta_network_name = 'mainnet' AND slot BETWEEN $FROM AND $TO GROUP BY slot FORMAT TabSeparated" |
+	tr -d '\000' | sort >"$T/win.hash"
+q "SELECT slot, relay_name, toString(block_hash), builder_pubkey, proposer_pubkey, toString(proposer_fee_recipient),
+	value, gas_limit, gas_used, timestamp_ms - (toInt64(slot) * 12 + $GENESIS) * 1000, toString(parent_hash)
+	FROM mev_relay_bid_trace WHERE meta_network_name = 'mainnet' AND slot BETWEEN $FROM AND $TO
+	FORMAT TabSeparated" | tr -d '\000' >"$T/bids.raw"
+awk -F'\t' -v OFS='\t' '
+	FNR == NR && FILENAME ~ /want.slots$/ { doc[$1] = 1; next }
+	FILENAME ~ /win.hash$/ { win[$1] = ($2 == "\\N" ? "" : $2); next }
+	!($1 in doc) { next }
+	$7 !~ /^(0|[1-9][0-9]*)$/ || length($7) > 78 { bad[$1]++; next }
+	{ pad = sprintf("%078d", 0); pad = substr(pad, 1, 78 - length($7)) $7
+	  st = $10 + 0; bk = st - ((st % 50) + 50) % 50
+	  if ($3 == win[$1] && win[$1] != "") {   # a winning row: latest, then highest value, then hashes
+		k = $1 SUBSEP $2; key = sprintf("%020.0f", st + 1e15) pad
+		if (!(k in w) || key > wk[k] || (key == wk[k] && $3 $4 $5 $6 $11 < wt[k])) { w[k] = $0; wk[k] = key; wt[k] = $3 $4 $5 $6 $11 }
+		next }
+	  if (st < -12000 || st > 12000) next
+	  k = $1 SUBSEP $2 SUBSEP bk SUBSEP $3 SUBSEP $4 SUBSEP $5 SUBSEP $6
+	  ndup[k]++
+	  if (!(k in best) || pad > bp[k] || (pad == bp[k] && st < bs[k])) { best[k] = $0; bp[k] = pad; bs[k] = st; bb[k] = bk } }
+	END {
+	  for (k in best) { split(best[k], f, "\t"); print f[1], f[2], 0, bb[k], bp[k], f[10], f[3], f[4], f[5], f[6], best[k] > "/dev/stdout" }
+	  for (k in w) { split(w[k], f, "\t"); print f[1], f[2], 1, 0, 0, 0, "", "", "", "", w[k] }
+	  for (s in bad) print s, bad[s] > "'"$T/want.malformed"'"
+	  n = 0; for (k in ndup) if (ndup[k] > 1) n++; print n > "'"$T/bids.dedup"'" }' \
+	"$T/want.slots" "$T/win.hash" "$T/bids.raw" |
+	LC_ALL=C sort -t "$(printf '\t')" -k1,1n -k2,2 -k3,3n -k4,4n -k5,5r -k6,6n -k7,7 -k8,8 -k9,9 -k10,10 |
+	awk -F'\t' -v OFS='\t' '
+	{ g = $1 SUBSEP $2 SUBSEP $4; if ($3 == 0 && g == lg && ++c > 2) { cut++; next } if (g != lg) c = 1; lg = g
+	  r = $1 SUBSEP $2; i = (r == lr) ? i + 1 : 0; lr = r
+	  s = $11 "\t" $12 "\t" $13 "\t" $14 "\t" $15 "\t" $16 "\t" $17 "\t" $18 "\t" $19 "\t" $20 "\t" $21
+	  split(s, f, "\t"); st = f[10] + 0
+	  p = f[1] "\trelay_bids\t" f[2] "\tbids\t" i "\t"
+	  print p "slot\t" f[1]; print p "parent_hash\t" f[11]; print p "block_hash\t" f[3]
+	  print p "builder_pubkey\t" f[4]; print p "proposer_pubkey\t" f[5]; print p "proposer_fee_recipient\t" f[6]
+	  print p "value\t" f[7]; print p "gas_limit\t" f[8]; print p "gas_used\t" f[9]
+	  print p "slot_time\t" st; print p "time_bucket\t" st - ((st % 50) + 50) % 50 }
+	END { print cut + 0 > "'"$T/bids.cut"'" }' | sort >"$T/want.bids"
+awk -F'\t' '$2 == "relay_bids"' "$T/flat" | sort >"$T/got.bids"
+[ -s "$T/want.bids" ] || fail "no relay bids in the test data"
+cmp -s "$T/want.bids" "$T/got.bids" || { diff "$T/want.bids" "$T/got.bids" | head >&2; fail "relay_bids differ from the rules applied to the raw rows"; }
+[ "$(cat "$T/bids.cut")" -gt 0 ] || fail "the test data never exceeds 2 bids in a bucket (the top-2 cut is untested)"
+[ "$(cat "$T/bids.dedup")" -gt 0 ] || fail "the test data has no identical bids (dedup untested)"
+awk -F'\t' '$2 == "relay_bids" && $6 == "slot_time" && $7 > 12000' "$T/flat" | grep -q . || fail "no winning bid after +12 s listed"
+awk -F'\t' '$2 == "relay_bids" && $6 == "value" && (length($7) > 20 || (length($7) == 20 && $7 > "18446744073709551615"))' "$T/flat" | grep -q . ||
+	fail "no bid above 2^64 wei"
+awk -F'\t' '$2 == "relay_bids" && $6 == "slot" { n[$1 SUBSEP $3]++ } $2 == "relay_bids" && $6 == "block_hash" { h[$1 SUBSEP $3] = $7 }
+	END { for (k in n) if (n[k] == 1) { split(k, a, SUBSEP); print a[1] "\t" h[k] } }' "$T/flat" | sort >"$T/only1"
+join -t "$(printf '\t')" "$T/only1" "$T/win.hash" | awk -F'\t' '$2 == $3' | grep -q . || fail "no relay with only the winning bid"
+# relay keys bytewise ("Manifold" before "aestus"), bids in listing order
+awk -F'\t' '$2 == "relay_bids" && $5 == 0 && $6 == "slot" { print $1 "\t" $3 }' "$T/flat" >"$T/relay.order"
+LC_ALL=C sort -c -t "$(printf '\t')" -k1,1n -k2,2 "$T/relay.order" || fail "relay keys not bytewise ascending in the document"
+grep -q '	Manifold$' "$T/relay.order" || fail "no capitalised relay name in the test data"
+[ "$(for f in "$D"/*.json; do gzip -dc "$f" | grep -c '"attestations":{.*},"relay_bids":{.*},"delivered_payloads":{.*}}$'; done | grep -c '^1$')" = "$NDOCS" ] ||
+	fail "not every document ends with relay_bids then delivered_payloads"
+# malformed values: dropped (above), and counted per slot in the log
+sed -n 's/.*msg="malformed wei values dropped" network=mainnet slot=\([0-9]*\) count=\([0-9]*\).*/\1	\2/p' "$T/labd.log" | sort >"$T/got.malformed"
+sort "$T/want.malformed" >"$T/want.malformed.s"
+[ -s "$T/want.malformed.s" ] || fail "no malformed wei value in the test data"
+cmp -s "$T/want.malformed.s" "$T/got.malformed" || { diff "$T/want.malformed.s" "$T/got.malformed" | head >&2; fail "malformed wei values counted differently"; }
+pass "relay_bids: $(grep -c '	slot	' "$T/want.bids") bids equal the rules applied in awk to the raw rows ($(cat "$T/bids.cut") cut by the top 2, $(cat "$T/bids.dedup") identical bids once, late and only winners, > 2^64 wei, bytewise relays); $(awk '{ n += $2 } END { print n }' "$T/want.malformed.s") malformed values dropped and counted"
+
+q "SELECT DISTINCT slot, relay_name, toString(block_hash), block_number, proposer_pubkey, toString(proposer_fee_recipient)
+	FROM mev_relay_proposer_payload_delivered WHERE meta_network_name = 'mainnet' AND slot BETWEEN $FROM AND $TO
+	FORMAT TabSeparated" | tr -d '\000' | LC_ALL=C sort -t "$(printf '\t')" -k1,1n -k2,2 -k3,3 -k4,4n -k5,5 -k6,6 |
+	join -t "$(printf '\t')" - "$T/want.slots" | awk -F'\t' '{ r = $1 SUBSEP $2; i = (r == lr) ? i + 1 : 0; lr = r
+		p = $1 "\tdelivered_payloads\t" $2 "\tpayloads\t" i "\t"
+		print p "slot\t" $1; print p "block_hash\t" $3; print p "block_number\t" $4
+		print p "proposer_pubkey\t" $5; print p "proposer_fee_recipient\t" $6 }' | sort >"$T/want.pay"
+awk -F'\t' '$2 == "delivered_payloads"' "$T/flat" | sort >"$T/got.pay"
+[ -s "$T/want.pay" ] || fail "no delivered payloads in the test data"
+cmp -s "$T/want.pay" "$T/got.pay" || { diff "$T/want.pay" "$T/got.pay" | head >&2; fail "delivered_payloads differ from SQL"; }
+pass "delivered_payloads: $(grep -c '	slot	' "$T/want.pay") distinct payloads per relay (resent rows once) match SQL"
+
+# ---- locally built blocks: the rolling document of the last 16 slots ----------------------
+LBB="$T/data/beacon/locally_built_blocks/mainnet/recent.json"
+[ -f "$LBB" ] || fail "no locally_built_blocks/mainnet/recent.json"
+grep -q '"Cache-Control":"public,max-age=1,s-maxage=1"' "$T/data/.lab-meta/beacon/locally_built_blocks/mainnet/recent.json.json" ||
+	fail "Cache-Control of recent.json"
+gzip -dc "$LBB" | "$FLAT" >"$T/lbb.flat" || fail "recent.json is not JSON"
+q "SELECT slot, meta_client_name, toString(event_date_time), block_total_bytes, toString(execution_payload_value),
+	toString(consensus_payload_value), execution_payload_gas_used, execution_payload_transactions_count
+	FROM beacon_api_eth_v3_validator_block FINAL WHERE meta_network_name = 'mainnet' AND slot BETWEEN $((TO - 15)) AND $TO
+	ORDER BY slot DESC, meta_client_name, event_date_time FORMAT TabSeparated" |
+	awk -F'\t' '{ if ($1 != ls) { si = (NR == 1) ? 0 : si + 1; bi = 0 } else bi++; ls = $1
+		p = "slot_blocks\t" si "\tblocks\t" bi "\t"; t = $3; sub(/ /, "T", t)
+		print "slot_blocks\t" si "\tslot\t" $1; print p "slot\t" $1
+		if (index($2, "pub-bin/") != 1) print p "metadata\tmeta_client_name\t" $2; print p "metadata\tevent_date_time\t" t "+00:00"
+		print p "block_total_bytes\t" $4; print p "execution_payload_value\t" $5; print p "consensus_payload_value\t" $6
+		print p "execution_payload_gas_used\t" $7; print p "execution_payload_transactions_count\t" $8 }' | sort -u >"$T/want.lbb"
+awk -F'\t' 'BEGIN { split("slot meta_client_name event_date_time block_total_bytes execution_payload_value consensus_payload_value execution_payload_gas_used execution_payload_transactions_count", k, " "); for (i in k) want[k[i]] = 1 }
+	$1 == "slot_blocks" && ($(NF - 1) in want) && !($(NF - 1) == "meta_client_name" && index($NF, "pub-bin/") == 1)' "$T/lbb.flat" | sort -u >"$T/got.lbb"
+[ "$(grep -c '	meta_client_name	' "$T/want.lbb")" -gt 16 ] || fail "too few locally built blocks in the test data"
+cmp -s "$T/want.lbb" "$T/got.lbb" || { diff "$T/want.lbb" "$T/got.lbb" | head >&2; fail "locally built blocks differ from SQL"; }
+grep -q 'execution_payload_value	\\N$' "$T/want.lbb" || fail "no NULL wei value among the locally built blocks"
+gzip -dc "$LBB" | grep -q '^{"network":"mainnet","updated_at":'"$NOW_UNIX"',"slot_blocks":\[{"slot":'"$TO"',' || fail "recent.json does not start with network, updated_at = now, the head slot"
+pass "locally_built_blocks/mainnet/recent.json: $(grep -c '	meta_client_name	' "$T/want.lbb") blocks of slots $((TO - 15))..$TO match SQL (slot descending, client, time; NULLs null)"
+
+# ---- mev = false: both keys absent, the rest unchanged; a failing bid query fails the slot ---------
+"$LABD" -c "$T/labd.conf" --once --plugin beacon --now "$NOW" -D "plugins.beacon.networks.mainnet.mev=false" \
+	-D "plugins.beacon.networks.mainnet.backfill.to_slot=$((TO - 5))" -D "storage.fs.root=\"$T/data-nomev\"" \
+	2>"$T/nomev.log" || fail "--once with mev = false"
+n=0
+for f in "$T/data-nomev/beacon/slots/mainnet"/*.json; do
+	s=$(basename "$f" .json)
+	gzip -dc "$f" | grep -q '"relay_bids"\|"delivered_payloads"' && fail "mev = false: slot $s has MEV keys"
+	gzip -dc "$f" | "$FLAT" | grep -v processing_time_ms | sed "s/^/$s	/" >"$T/pa"
+	awk -F'\t' -v s="$s" '$1 == s && $2 != "relay_bids" && $2 != "delivered_payloads" && $2 != "processing_time_ms"' "$T/flat" >"$T/pb"
+	cmp -s "$T/pa" "$T/pb" || { diff "$T/pa" "$T/pb" | head >&2; fail "mev = false changed other fields of slot $s"; }
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || fail "mev = false stored nothing"
+q "RENAME TABLE mev_relay_bid_trace TO mev_relay_bid_trace_away" >/dev/null
+"$LABD" -c "$T/labd.conf" --once --plugin beacon --now "$NOW" \
+	-D "plugins.beacon.networks.mainnet.backfill.to_slot=$((TO - 5))" -D "storage.fs.root=\"$T/data-nobids\"" \
+	2>"$T/nobids.log" && { q "RENAME TABLE mev_relay_bid_trace_away TO mev_relay_bid_trace" >/dev/null; fail "--once succeeded without the bid table"; }
+q "RENAME TABLE mev_relay_bid_trace_away TO mev_relay_bid_trace" >/dev/null
+[ -z "$(ls "$T/data-nobids/beacon/slots/mainnet" 2>/dev/null)" ] || fail "a document was stored although its bid query failed"
+grep -q 'msg="slot query failed".*mev_relay_bid_trace' "$T/nobids.log" || fail "the failing bid query was not logged"
+pass "mev = false: $n documents without relay_bids/delivered_payloads, otherwise equal; a failing bid query stores nothing and fails the run"
 
 # ---- nodes: username rule and coordinates ---------------------------------------------
 awk -F'\t' '$1 == "client" { delete kv; for (i = 3; i <= NF; i++) { p = index($i, "="); kv[substr($i, 1, p - 1)] = substr($i, p + 1) }
@@ -456,6 +589,9 @@ sed -i "s|^ethereum = .*|ethereum = { networks = ( { name = \"testnet\"; genesis
 sed -i 's|validator_set = ( { range = "0-99"; entity = "cfg-entity"; } ); } ); };|} ); };|' "$T/labd.conf"
 sed -i "s|networks = { mainnet = { head_lag_slots = $LAG;|networks = { testnet = { head_lag_slots = 0;|; s|to_slot = $FROM;|to_slot = 9000000;|" "$T/labd.conf"
 "$LABD" -t -c "$T/labd.conf" >"$T/t.log" 2>&1 || { cat "$T/t.log" "$T/labd.conf" >&2; fail "head config"; }
+"$SUB" sub "$NATS_URL" lab.beacon.locally_built_blocks 100000 60 >"$T/lbb.events" 2>&1 &
+SUB_PID=$!
+wait_for 'grep -q ready "$T/lbb.events"' || fail "nats-sub did not subscribe"
 [ "$(date +%s)" -lt $((G2 + 9000001 * 12)) ] || fail "loading the head data took too long (labd would start after slot 9000001 began)"
 "$LABD" -c "$T/labd.conf" 2>"$T/head.log" &
 LABD_PID=$!
@@ -471,9 +607,19 @@ wait_head 9000001 $((G2 + 9000002 * 12))
 while [ "$(date +%s)" -lt $((G2 + 9000002 * 12 + 2)) ]; do sleep 0.1; done
 "$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen3" >/dev/null || fail "load slot 9000002"
 wait_head 9000002 $((G2 + 9000003 * 12 + 1))
+# recent.json is rewritten on every head tick over its whole window: the
+# blocks of 9000002, loaded after that slot's own tick, appear at the next.
+LBBT="$T/data/beacon/locally_built_blocks/testnet/recent.json"
+while ! gzip -dc "$LBBT" 2>/dev/null | grep -q '"slot_blocks":\[{"slot":9000002,'; do
+	[ "$(date +%s)" -lt $((G2 + 9000003 * 12 + 4)) ] || fail "the late blocks of 9000002 did not appear in recent.json at the next head tick"
+	sleep 0.2
+done
+grep -q 'lab.beacon.locally_built_blocks {"network":"testnet","key":"beacon/locally_built_blocks/testnet/recent.json"}' "$T/lbb.events" ||
+	fail "no lab.beacon.locally_built_blocks event"
+kill "$SUB_PID" 2>/dev/null; wait "$SUB_PID" 2>/dev/null
 kill -TERM "$LABD_PID"; wait "$LABD_PID"; LABD_PID=""
 [ -f "$T/data/beacon/slots/testnet/9000001.json" ] || fail "no document for the head slot"
-pass "head loop: stored a slot right after its boundary, and a late slot by retrying within it"
+pass "head loop: stored a slot right after its boundary, and a late slot by retrying within it; recent.json took that slot's late blocks at the next tick, announced on lab.beacon.locally_built_blocks"
 
 # under --enable-sanitizers: no report in any labd log of this test
 if grep -l -a -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.log >/dev/null 2>&1; then

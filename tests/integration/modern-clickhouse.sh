@@ -12,7 +12,7 @@
 #      chdb (ClickHouse 26.x in-process, npm; tests/services/chdb.sh) and runs
 #      each distinct captured statement there: any error, on either engine,
 #      any row count or row set that differs from 18.16, or fewer statement
-#      shapes than the plugin has (beacon 8, timings 2, contributors 4) fails.
+#      shapes than the plugin has (beacon 11, timings 2, contributors 4) fails.
 # Skips (77) only when chdb is not installed (tests/services/install-deps.sh
 # installs it).  Takes about 40 s, most of it beacon's --once and chdb's start.
 if [ "${1:-}" != --inner ]; then
@@ -50,7 +50,7 @@ q "SELECT name FROM system.tables WHERE database = 'default' ORDER BY name FORMA
 while read -r t; do
 	printf '%s\t%s\n' "$t" "$(q "SELECT count() FROM $t FORMAT TabSeparated")"
 done <"$T/tables" >"$T/counts"
-[ "$(wc -l <"$T/counts")" -ge 11 ] || fail "expected the 11 Xatu tables, got: $(cat "$T/tables")"
+[ "$(wc -l <"$T/counts")" -ge 13 ] || fail "expected the 13 Xatu tables, got: $(cat "$T/tables")"
 pass "schema and 3 xatu-gen data sets loaded into ClickHouse $(q 'SELECT version() FORMAT TabSeparated')"
 
 # ---- 2. every plugin's flow against 18.16, through the recording proxy ---------------
@@ -115,7 +115,7 @@ node "$top_srcdir/tests/chdb-replay.js" --chdb "$CHDB" --schema "$top_srcdir/tes
 	--db-dir "$T/chdb" --data "$T/gen1" --data "$T/gen2" --data "$T/gen3" --counts "$T/counts" \
 	--capture beacon="$T/beacon.jsonl" --capture timings="$T/timings.jsonl" \
 	--capture contributors="$T/contributors.jsonl" \
-	--min-templates beacon=8 --min-templates timings=2 --min-templates contributors=4 >"$T/replay.out" 2>&1
+	--min-templates beacon=11 --min-templates timings=2 --min-templates contributors=4 >"$T/replay.out" 2>&1
 rc=$?
 sed 's/^/  /' "$T/replay.out"
 [ $rc = 0 ] || fail "plugin SQL does not run the same on modern ClickHouse (chdb); see above"

@@ -135,4 +135,12 @@ awk -F/ '
 echo "documents per prefix:"
 awk -F/ '{ if (NF == 1) p = $1; else if ($1 == "state") p = "state/modules"; else p = $1 "/" $2; c[p]++ }
 	END { for (p in c) printf "  %5d  %s\n", c[p], p }' out/documents.txt | LC_ALL=C sort -k2
+# The MEV parts of the beacon documents (docs/plugins/beacon.md, SPEC §9.5).
+last=$(sed -n 's|^beacon/slots/mainnet/\([0-9]*\)\.json$|\1|p' out/documents.txt | sort -n | tail -1)
+if [ -n "$last" ]; then
+	bids=$(gzip -dc "out/data/beacon/slots/mainnet/$last.json" | grep -o '"time_bucket":' | wc -l)
+	echo "slot $last: $bids relay bids; locally built blocks of the last 16 slots:" \
+		"$(gzip -dc out/data/beacon/locally_built_blocks/mainnet/recent.json 2>/dev/null | grep -o '"block_version":' | wc -l) blocks" \
+		"(out/data/beacon/locally_built_blocks/mainnet/recent.json)"
+fi
 echo "total: $(wc -l <out/documents.txt | tr -d ' ') documents; build $((t_built - t_start)) s, data + labd $((t_done - t_built)) s (labd --once $((t_done - t_run)) s)"

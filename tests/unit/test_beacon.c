@@ -1,5 +1,6 @@
 /* Unit tests of the beacon plugin's pure parts: username rule, attestation
- * windows, JSON writing, geolocation fallbacks, the slot document. */
+ * windows, JSON writing, geolocation fallbacks, the slot document, wei
+ * amounts, 50 ms buckets and the relay-keyed MEV groups. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "../../plugins/beacon/geo.h"
 #include "jbuf.h"
 #include "../../plugins/beacon/slotdoc.h"
+#include "../../plugins/beacon/mevdoc.h"
 
 static void check_user(const char *name, const char *want)
 {
@@ -225,13 +227,100 @@ static void test_document(void **st)
 	jbuf_free(&b);
 }
 
+static void test_wei(void **st)
+{
+	static const char *const good[] = {
+		"0", "1", "18446744073709551616", /* 2^64 */
+		"115792089237316195423570985008687907853269984665640564039457584007913129639935", /* 2^256-1 */
+	};
+	static const char *const bad[] = {
+		"", "00", "01", "-1", "+1", "1.0", "1e18", " 1", "1 ", "0x10", "12a",
+		"1000000000000000000000000000000000000000000000000000000000000000000000000000000", /* 79 digits */
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		assert_true(mev_wei_ok(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_false(mev_wei_ok(bad[i], strlen(bad[i])));
+	assert_false(mev_wei_ok("1\0002", 3)); /* a NUL inside */
+	assert_false(mev_wei_ok(NULL, 0));
+}
+
+static void test_time_bucket(void **st)
+{
+	assert_int_equal(mev_time_bucket(0), 0);
+	assert_int_equal(mev_time_bucket(49), 0);
+	assert_int_equal(mev_time_bucket(50), 50);
+	assert_int_equal(mev_time_bucket(-1), -50);
+	assert_int_equal(mev_time_bucket(-50), -50);
+	assert_int_equal(mev_time_bucket(-51), -100);
+	assert_int_equal(mev_time_bucket(-12000), -12000);
+	assert_int_equal(mev_time_bucket(12589), 12550);
+}
+
+static struct sd_str mk(const char *s)
+{
+	struct sd_str v = { s, strlen(s) };
+	return v;
+}
+
+static void test_mev_groups(void **st)
+{
+	struct jbuf b = { 0 };
+	struct mev_group g;
+	struct mev_bid x = { .slot = 7, .parent_hash = mk("0xp"), .block_hash = { "0xb\0\0", 5 },
+			     .builder_pubkey = mk("0xk"), .proposer_pubkey = mk("0xq"),
+			     .proposer_fee_recipient = mk("0xf"),
+			     .value = mk("123456789012345678901234567890"), .gas_limit = 0,
+			     .gas_used = 5, .slot_time = -1 };
+	mg_begin(&g, &b, "bids");
+	assert_int_equal(mg_item(&g, "Manifold", 8), 0);
+	mev_bid_json(&b, &x);
+	assert_int_equal(mg_item(&g, "Manifold", 8), 0);
+	mev_bid_json(&b, &x);
+	assert_int_equal(mg_item(&g, "aestus", 6), 0); /* bytewise after "Manifold" */
+	mev_bid_json(&b, &x);
+	assert_int_equal(mg_item(&g, "Manifold", 8), -1); /* out of order */
+	mg_end(&g);
+	assert_false(b.oom);
+	const char *one = "{\"slot\":7,\"parent_hash\":\"0xp\",\"block_hash\":\"0xb\","
+			  "\"builder_pubkey\":\"0xk\",\"proposer_pubkey\":\"0xq\","
+			  "\"proposer_fee_recipient\":\"0xf\",\"value\":\"123456789012345678901234567890\","
+			  "\"gas_limit\":0,\"gas_used\":5,\"slot_time\":-1,\"time_bucket\":-50}";
+	char want[2048];
+	snprintf(want, sizeof want, "{\"Manifold\":{\"bids\":[%s,%s]},\"aestus\":{\"bids\":[%s]}}", one,
+		 one, one);
+	assert_string_equal(b.p, want);
+	jbuf_free(&b);
+
+	/* no item: an empty object */
+	mg_begin(&g, &b, "payloads");
+	mg_end(&g);
+	assert_string_equal(b.p, "{}");
+	jbuf_free(&b);
+
+	struct mev_payload pl = { .slot = 9, .block_hash = mk("0xb"), .proposer_pubkey = mk("0xq"),
+				  .proposer_fee_recipient = { NULL, 0 }, .block_number = 18000000 };
+	mg_begin(&g, &b, "payloads");
+	assert_int_equal(mg_item(&g, "a\"b", 3), 0); /* relay names are escaped */
+	mev_payload_json(&b, &pl);
+	mg_end(&g);
+	assert_string_equal(b.p, "{\"a\\\"b\":{\"payloads\":[{\"slot\":9,\"block_hash\":\"0xb\","
+				 "\"block_number\":18000000,\"proposer_pubkey\":\"0xq\","
+				 "\"proposer_fee_recipient\":null}]}}");
+	json_object *o = json_tokener_parse(b.p);
+	assert_non_null(o);
+	json_object_put(o);
+	jbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_username),      cmocka_unit_test(test_window_start),
 		cmocka_unit_test(test_windows_json),  cmocka_unit_test(test_json_strings),
 		cmocka_unit_test(test_geo_fallbacks), cmocka_unit_test(test_geo_geonames),
-		cmocka_unit_test(test_document),
+		cmocka_unit_test(test_document),      cmocka_unit_test(test_wei),
+		cmocka_unit_test(test_time_bucket),   cmocka_unit_test(test_mev_groups),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
