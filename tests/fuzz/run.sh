@@ -39,6 +39,7 @@ done
 TARGETS="config state networks storage_key admin gzip"
 [ -f "$top/host/ch_rows.c" ] && TARGETS="$TARGETS ch_rows"
 [ -f "$top/host/ch_sql.c" ] && TARGETS="$TARGETS ch_sql"
+TARGETS="$TARGETS plugin_elf"
 srcs() {
 	case $1 in
 	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c log.c buf.c" ;;
@@ -49,6 +50,7 @@ srcs() {
 	gzip) echo "gzip.c" ;;
 	ch_rows) echo "ch_rows.c buf.c" ;;
 	ch_sql) echo "ch_sql.c buf.c" ;;
+	plugin_elf) echo "plugin_elf.c" ;;
 	esac
 }
 pkgs() {
@@ -58,6 +60,7 @@ pkgs() {
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libuv" ;;
+	plugin_elf) echo "libuv" ;;
 	*) echo "libuv json-c" ;;
 	esac
 }
@@ -66,6 +69,7 @@ maxlen() {
 	storage_key) echo 2100 ;;
 	admin) echo 8192 ;;
 	gzip) echo 65536 ;;
+	plugin_elf) echo 4096 ;;
 	*) echo 16384 ;;
 	esac
 }
