@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "listen_addr.h"
 #include "log.h"
 
 #ifndef LAB_PLUGINDIR
@@ -373,6 +374,10 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 
 	DUP(h->admin_listen, str_at(c, "admin.listen", &n));
 	h->admin_listen_set = n != NULL;
+	/* The check the admin endpoint makes when it binds, so -t agrees. */
+	if (h->admin_listen[0] && listen_addr_parse(h->admin_listen, NULL) != 0)
+		return bad(err, errlen, c, n, "admin.listen",
+			   "must be a numeric \"A.B.C.D:PORT\" or \"[IPv6]:PORT\" (port 0-65535), or \"\" to turn the endpoint off");
 	DUP(h->admin_token, str_at(c, "admin.token", NULL));
 
 	s = str_at(c, "plugin_dir", &n);
@@ -392,7 +397,9 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (strcmp(s, "fs") != 0 && strcmp(s, "s3") != 0)
 		return bad(err, errlen, c, n, "storage.backend", "must be fs or s3");
 	DUP(h->storage_backend, s);
-	DUP(h->fs_root, str_at(c, "storage.fs.root", NULL));
+	DUP(h->fs_root, str_at(c, "storage.fs.root", &n));
+	if (strcmp(s, "fs") == 0 && !h->fs_root[0])
+		return bad(err, errlen, c, n, "storage.fs.root", "must not be empty with backend fs");
 	DUP(h->s3_endpoint, str_at(c, "storage.s3.endpoint", NULL));
 	DUP(h->s3_region, str_at(c, "storage.s3.region", NULL));
 	DUP(h->s3_bucket, str_at(c, "storage.s3.bucket", NULL));

@@ -42,11 +42,11 @@ TARGETS="config state networks storage_key admin gzip"
 TARGETS="$TARGETS plugin_elf"
 srcs() {
 	case $1 in
-	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c log.c buf.c" ;;
+	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c listen_addr.c log.c buf.c" ;;
 	state) echo "state.c storage.c storage_fs.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
 	networks) echo "networks.c log.c buf.c" ;;
 	storage_key) echo "storage.c storage_fs.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
-	admin) echo "admin.c metrics.c log.c buf.c" ;;
+	admin) echo "admin.c listen_addr.c metrics.c log.c buf.c" ;;
 	gzip) echo "gzip.c" ;;
 	ch_rows) echo "ch_rows.c buf.c" ;;
 	ch_sql) echo "ch_sql.c buf.c" ;;
