@@ -45,10 +45,13 @@ static const lab_setting s3_keys[] = {
 static const lab_setting storage_keys[] = {
 	STR("backend", "fs"), GROUP("fs", fs_keys), GROUP("s3", s3_keys), END
 };
+#define NUM_TEXT_(n) #n
+#define NUM_TEXT(n) NUM_TEXT_(n)
 static const lab_setting clickhouse_keys[] = {
 	STR("url", "http://127.0.0.1:8123"), STR("database", "default"), STR("user", "default"),
 	STR("password", ""), DUR("timeout", "60s"),
-	{ "max_concurrency", LAB_SET_INT, "8", NULL, NULL, 0 }, END
+	{ "max_concurrency", LAB_SET_INT, "8", NULL, NULL, 0 },
+	{ "max_result_mb", LAB_SET_INT, NUM_TEXT(CH_MAX_RESULT_MB_DEFAULT), NULL, NULL, 0 }, END
 };
 static const lab_setting nats_keys[] = { STR("url", "nats://127.0.0.1:4222"), END };
 static const lab_setting broker_keys[] = {
@@ -445,6 +448,10 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (h->ch_max_concurrency < 1 || h->ch_max_concurrency > 256)
 		return bad(err, errlen, c, n, "clickhouse.max_concurrency",
 			   "must be between 1 and 256");
+	h->ch_max_result_mb = int_at(c, "clickhouse.max_result_mb", &n);
+	if (h->ch_max_result_mb < 1 || h->ch_max_result_mb > 65536)
+		return bad(err, errlen, c, n, "clickhouse.max_result_mb",
+			   "must be between 1 and 65536");
 
 	s = str_at(c, "broker.backend", &n);
 	if (strcmp(s, "local") != 0 && strcmp(s, "nats") != 0)
