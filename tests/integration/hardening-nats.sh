@@ -25,18 +25,27 @@ stage_plugins
 write_conf 'example = { interval = "1s"; };'
 
 # ---- 2. a server that never answers
-python3 "$top_srcdir/tests/nats-silent.py" >"$T/silent.port" &
-SILENT_PID=$!
-trap 'kill $SILENT_PID 2>/dev/null; cleanup' EXIT
-wait_for '[ -s "$T/silent.port" ]' || fail "fake server did not start"
-SILENT=nats://127.0.0.1:$(cat "$T/silent.port")
+# labd connects to the real server; the server goes away and a fake that
+# accepts connections but never answers takes its port: nats.c's reconnect
+# thread then waits in recv() holding the connection's lock.
+PORT_NATS=${NATS_URL##*:}
+NATS_DIR="$LABD_SERVICES_DIR/nats"
+NATS_SVC="$top_srcdir/tests/services/nats.sh"
+SILENT_PID=""
+trap '[ -z "$SILENT_PID" ] || kill $SILENT_PID 2>/dev/null; cleanup' EXIT
 ticks() { grep -c 'plugin=example msg=tick' "$T/labd.log"; }
 
-start_labd -D broker.backend=nats -D "broker.nats.url=$SILENT"
+start_labd -D broker.backend=nats -D "broker.nats.url=$NATS_URL"
+wait_for 'grep -q "msg=\"nats: connected\"" "$T/labd.log"' || fail "not connected"
+SVC_QUIET=1 "$NATS_SVC" stop "$NATS_DIR" >/dev/null || fail "cannot stop nats-server"
+python3 "$top_srcdir/tests/nats-silent.py" "$PORT_NATS" >"$T/silent.port" &
+SILENT_PID=$!
+wait_for '[ -s "$T/silent.port" ]' || fail "fake server did not start"
 watch_health
+n0=$(ticks)
 sleep 8
 check_health "silent NATS server"
-n=$(ticks)
+n=$(($(ticks) - n0))
 [ "$n" -ge 5 ] || fail "the example timer stalled: $n ticks in 8 s"
 http POST /plugins/example/run
 [ "$CODE" = 200 ] || fail "admin API with a silent NATS server: $CODE $BODY"
@@ -57,7 +66,7 @@ t1=$(date +%s)
 pass "SIGTERM with a silent NATS server: exit 0 after $((t1 - t0)) s"
 
 # Two signals: the second exits at once.
-start_labd -D broker.backend=nats -D "broker.nats.url=$SILENT"
+start_labd -D broker.backend=nats -D "broker.nats.url=$NATS_URL"
 sleep 2
 kill -TERM "$LABD_PID"
 sleep 0.2
@@ -69,6 +78,9 @@ wait "$LABD_PID"
 LABD_PID=""
 pass "a second SIGTERM exits at once"
 kill "$SILENT_PID"
+wait "$SILENT_PID" 2>/dev/null
+SILENT_PID=""
+NATS_PORT=$PORT_NATS SVC_QUIET=1 "$NATS_SVC" start "$NATS_DIR" >/dev/null || fail "cannot restart nats-server"
 
 # ---- 3. the first events reach a subscriber that was there first
 for run in 1 2 3; do
