@@ -74,6 +74,9 @@ void ch_parser_reset(struct ch_parser *p);
 /* Feeds bytes; 0, LAB_EPARSE (sticky), LAB_ENOMEM or the batch callback's
  * error.  On error *used (if given) is the number of bytes consumed. */
 int ch_parser_feed(struct ch_parser *p, const char *data, size_t len, size_t *used);
+/* Bytes the parser holds now (rows not yet handed on, the current row):
+ * what a size cap on an answer must bound. */
+size_t ch_parser_held(const struct ch_parser *p);
 /* End of input: LAB_EPARSE when it stopped inside a row; flushes the last
  * partial batch in batch mode. */
 int ch_parser_finish(struct ch_parser *p);

@@ -135,6 +135,13 @@ static int hexdig(char c)
 
 static const unsigned char special[256] = { ['\t'] = 1, ['\n'] = 1, ['\\'] = 1 };
 
+size_t ch_parser_held(const struct ch_parser *p)
+{
+	const struct lab_rows *r = &p->rows;
+	return r->names.cap + r->name_cap * sizeof *r->name_off +
+	       r->cells_cap * sizeof *r->cells + r->data.cap;
+}
+
 int ch_parser_feed(struct ch_parser *p, const char *data, size_t len, size_t *used)
 {
 	size_t i = 0;

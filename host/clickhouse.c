@@ -55,6 +55,7 @@ struct clickhouse {
 	char *url;     /* base URL with the query-string arguments */
 	char *userpwd; /* "user:password" or NULL */
 	long timeout_ms;
+	size_t max_result; /* bytes one answer may hold in memory (clickhouse.max_result_mb) */
 	size_t max_running, running, queued;
 	struct list plugins; /* struct ch_plugin */
 	struct list ready;   /* plugins with waiting queries, round-robin order */
@@ -158,6 +159,7 @@ int clickhouse_open(uv_loop_t *loop, const struct host_conf *hc, struct clickhou
 	}
 	ch->timeout_ms = hc->ch_timeout > 0 ? (long)hc->ch_timeout * 1000 : 0;
 	ch->max_running = hc->ch_max_concurrency > 0 ? (size_t)hc->ch_max_concurrency : 4;
+	ch->max_result = (size_t)(hc->ch_max_result_mb > 0 ? hc->ch_max_result_mb : CH_MAX_RESULT_MB_DEFAULT) << 20;
 	list_init(&ch->plugins);
 	list_init(&ch->ready);
 	list_init(&ch->active);
@@ -248,6 +250,7 @@ static const char *result_label(int status)
 	case LAB_ETIMEDOUT: return "timeout";
 	case LAB_EPARSE: return "parse_error";
 	case LAB_ECANCELED: return "cancelled";
+	case LAB_ERANGE: return "too_large";
 	default: return "failed";
 	}
 }
@@ -344,7 +347,14 @@ static void on_done(int status, long code, const struct buf *body, const char *e
 	}
 	ch->last_transport_err = 0;
 	if (status == q->cb_err && status < 0 && !q->parse_failed) {
-		finish(q, status, NULL); /* on_rows asked to stop, or out of memory */
+		/* on_rows asked to stop, out of memory, or the answer is too large */
+		char why[160];
+		if (status == LAB_ERANGE)
+			snprintf(why, sizeof why,
+				 "the answer needs more than clickhouse.max_result_mb = %zu MiB%s",
+				 q->ch->max_result >> 20,
+				 q->stream ? " for one batch of rows" : " (stream it, or narrow the query)");
+		finish(q, status, status == LAB_ERANGE ? why : NULL);
 		return;
 	}
 	q->code = code;
@@ -492,6 +502,8 @@ static int on_data(const char *data, size_t len, void *ud)
 		buf_append(&q->errbody, data + from, len - from);
 		return 0;
 	}
+	if (rc == 0 && ch_parser_held(&q->parser) > q->ch->max_result)
+		rc = LAB_ERANGE; /* an endless or huge answer: never grow past the cap */
 	if (rc < 0) {
 		q->cb_err = rc;
 		return rc;

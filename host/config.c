@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "listen_addr.h"
 #include "log.h"
 
 #ifndef LAB_PLUGINDIR
@@ -44,10 +45,13 @@ static const lab_setting s3_keys[] = {
 static const lab_setting storage_keys[] = {
 	STR("backend", "fs"), GROUP("fs", fs_keys), GROUP("s3", s3_keys), END
 };
+#define NUM_TEXT_(n) #n
+#define NUM_TEXT(n) NUM_TEXT_(n)
 static const lab_setting clickhouse_keys[] = {
 	STR("url", "http://127.0.0.1:8123"), STR("database", "default"), STR("user", "default"),
 	STR("password", ""), DUR("timeout", "60s"),
-	{ "max_concurrency", LAB_SET_INT, "8", NULL, NULL, 0 }, END
+	{ "max_concurrency", LAB_SET_INT, "8", NULL, NULL, 0 },
+	{ "max_result_mb", LAB_SET_INT, NUM_TEXT(CH_MAX_RESULT_MB_DEFAULT), NULL, NULL, 0 }, END
 };
 static const lab_setting nats_keys[] = { STR("url", "nats://127.0.0.1:4222"), END };
 static const lab_setting broker_keys[] = {
@@ -373,6 +377,10 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 
 	DUP(h->admin_listen, str_at(c, "admin.listen", &n));
 	h->admin_listen_set = n != NULL;
+	/* The check the admin endpoint makes when it binds, so -t agrees. */
+	if (h->admin_listen[0] && listen_addr_parse(h->admin_listen, NULL) != 0)
+		return bad(err, errlen, c, n, "admin.listen",
+			   "must be a numeric \"A.B.C.D:PORT\" or \"[IPv6]:PORT\" (port 0-65535), or \"\" to turn the endpoint off");
 	DUP(h->admin_token, str_at(c, "admin.token", NULL));
 
 	s = str_at(c, "plugin_dir", &n);
@@ -392,7 +400,9 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (strcmp(s, "fs") != 0 && strcmp(s, "s3") != 0)
 		return bad(err, errlen, c, n, "storage.backend", "must be fs or s3");
 	DUP(h->storage_backend, s);
-	DUP(h->fs_root, str_at(c, "storage.fs.root", NULL));
+	DUP(h->fs_root, str_at(c, "storage.fs.root", &n));
+	if (strcmp(s, "fs") == 0 && !h->fs_root[0])
+		return bad(err, errlen, c, n, "storage.fs.root", "must not be empty with backend fs");
 	DUP(h->s3_endpoint, str_at(c, "storage.s3.endpoint", NULL));
 	DUP(h->s3_region, str_at(c, "storage.s3.region", NULL));
 	DUP(h->s3_bucket, str_at(c, "storage.s3.bucket", NULL));
@@ -438,6 +448,10 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (h->ch_max_concurrency < 1 || h->ch_max_concurrency > 256)
 		return bad(err, errlen, c, n, "clickhouse.max_concurrency",
 			   "must be between 1 and 256");
+	h->ch_max_result_mb = int_at(c, "clickhouse.max_result_mb", &n);
+	if (h->ch_max_result_mb < 1 || h->ch_max_result_mb > 65536)
+		return bad(err, errlen, c, n, "clickhouse.max_result_mb",
+			   "must be between 1 and 65536");
 
 	s = str_at(c, "broker.backend", &n);
 	if (strcmp(s, "local") != 0 && strcmp(s, "nats") != 0)

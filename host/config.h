@@ -7,6 +7,9 @@
 #ifndef LAB_HOST_CONFIG_H
 #define LAB_HOST_CONFIG_H
 
+/* Default of clickhouse.max_result_mb (MiB one ClickHouse answer may hold). */
+#define CH_MAX_RESULT_MB_DEFAULT 256
+
 #include <libconfig.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,6 +63,7 @@ struct host_conf {
 	char *ch_url, *ch_database, *ch_user, *ch_password; /* password is secret */
 	int64_t ch_timeout; /* seconds */
 	int64_t ch_max_concurrency;
+	int64_t ch_max_result_mb; /* cap of one answer held in memory */
 
 	char *broker_backend; /* "local" | "nats" */
 	char *nats_url;

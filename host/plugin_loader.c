@@ -1,4 +1,5 @@
 #include "plugin_loader.h"
+#include "plugin_elf.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,24 +27,12 @@ static int check_owner_mode(const char *what, const char *path, const struct sta
 	return 0;
 }
 
-int plugin_check_file(const char *path, char *err, size_t errlen)
+/* Copies the directory part of `path` ("." when there is none). */
+static char *dir_of(const char *path)
 {
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return errno == ENOENT ? LAB_ENOENT : LAB_EIO;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
-		return LAB_EINVAL;
-	}
-	int rc = check_owner_mode("plugin file", path, &st, err, errlen);
-	if (rc)
-		return rc;
-
 	char *dir = strdup(path);
 	if (!dir)
-		return LAB_ENOMEM;
+		return NULL;
 	char *slash = strrchr(dir, '/');
 	if (slash == dir)
 		dir[1] = '\0';
@@ -51,14 +40,92 @@ int plugin_check_file(const char *path, char *err, size_t errlen)
 		*slash = '\0';
 	else
 		strcpy(dir, ".");
-	if (stat(dir, &st) != 0) {
-		snprintf(err, errlen, "cannot stat plugin directory %s: %s", dir, strerror(errno));
+	return dir;
+}
+
+/*
+ * Every directory from `dir` (resolved, absolute) up to "/" must be safe,
+ * as sshd's StrictModes demands: whoever can write one of them can swap
+ * what lies below.  The plugin's own directory must not be writable by
+ * group or others at all (a sticky, root-owned dir like /tmp is still
+ * unsafe: others can plant a NAME.so before it exists).  Above it, a
+ * root-owned sticky directory (/tmp) is allowed: others cannot rename or
+ * remove the entries they do not own in it.
+ */
+static int check_dir_chain(const char *dir, char *err, size_t errlen)
+{
+	char *d = strdup(dir);
+	if (!d)
+		return LAB_ENOMEM;
+	int rc = 0;
+	for (int first = 1;; first = 0) {
+		struct stat st;
+		if (stat(d, &st) != 0) {
+			snprintf(err, errlen, "cannot stat plugin directory %s: %s", d, strerror(errno));
+			rc = LAB_EIO;
+			break;
+		}
+		int sticky_root = !first && (st.st_mode & S_ISVTX) && st.st_uid == 0;
+		if (!sticky_root) {
+			rc = check_owner_mode(first ? "plugin directory" : "directory above the plugin", d,
+					      &st, err, errlen);
+			if (rc)
+				break;
+		}
+		char *slash = strrchr(d, '/');
+		if (!slash || (slash == d && d[1] == '\0'))
+			break; /* "/" checked */
+		if (slash == d)
+			d[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	free(d);
+	return rc;
+}
+
+/* The resolved directory of `path` (without following its last component). */
+static int check_dir_of(const char *path, char *err, size_t errlen)
+{
+	char *dir = dir_of(path);
+	if (!dir)
+		return LAB_ENOMEM;
+	char *real = realpath(dir, NULL);
+	if (!real) {
+		snprintf(err, errlen, "cannot resolve plugin directory %s: %s", dir, strerror(errno));
 		free(dir);
 		return LAB_EIO;
 	}
-	/* A sticky, root-owned dir like /tmp is still unsafe for plugins. */
-	rc = check_owner_mode("plugin directory", dir, &st, err, errlen);
+	int rc = check_dir_chain(real, err, errlen);
+	free(real);
 	free(dir);
+	return rc;
+}
+
+int plugin_check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	/* The file the loader will really open: symlinks resolved. */
+	char *real = realpath(path, NULL);
+	if (!real || stat(real, &st) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+		free(real);
+		return e == ENOENT ? LAB_ENOENT : LAB_EIO;
+	}
+	int rc = 0;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		rc = LAB_EINVAL;
+	}
+	if (!rc)
+		rc = check_owner_mode("plugin file", real, &st, err, errlen);
+	if (!rc)
+		rc = check_dir_of(real, err, errlen);
+	/* A symlink is only as safe as the directories that hold it. */
+	if (!rc && strcmp(real, path) != 0)
+		rc = check_dir_of(path, err, errlen);
+	free(real);
 	return rc;
 }
 
@@ -177,6 +244,18 @@ done:
 	return rc;
 }
 
+static int check_elf(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return LAB_EIO;
+	}
+	int rc = plugin_elf_check_fd(fd, err, errlen);
+	close(fd);
+	return rc;
+}
+
 int plugin_image_open(const char *name, const char *path, const char *copy_dir,
 		      struct plugin_image **out, char *err, size_t errlen)
 {
@@ -210,6 +289,13 @@ int plugin_image_open(const char *name, const char *path, const char *copy_dir,
 			goto fail;
 		}
 		load = img->copy_path;
+	}
+	/* The copy is ours and no longer changes; without one (-t, --once,
+	 * --describe) the file is checked as it is now. */
+	rc = check_elf(load, reason, sizeof reason);
+	if (rc) {
+		snprintf(err, errlen, "plugin %s: %s: %s", name, path, reason);
+		goto fail;
 	}
 	dlerror();
 	img->dl = dlopen(load, RTLD_NOW | RTLD_LOCAL);

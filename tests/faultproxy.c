@@ -26,6 +26,10 @@
  *   oneline        answer 200 with one line of HTML (parses as an empty
  *                  TabSeparatedWithNames result with one column)
  *   empty          answer 200 with an empty body
+ *   endless        answer 200 with a TabSeparatedWithNames header and rows
+ *                  that never end (no Content-Length), as fast as the client
+ *                  reads, until it hangs up
+ *   endless-field  the same, but one field that never ends (no newline)
  * Every accepted connection is logged to stderr with its mode.
  * One process per connection (fork): simple, and loads here are tiny.
  */
@@ -182,6 +186,18 @@ static void canned(int fd, const char *mode)
 	} else if (!strcmp(mode, "oneline")) {
 		static const char b[] = "<html><body>upstream is having a bad day</body></html>\n";
 		answer(fd, 200, "text/html", b, sizeof b - 1);
+	} else if (!strncmp(mode, "endless", 7)) {
+		static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/tab-separated-values\r\n"
+					   "Connection: close\r\n\r\nx\n";
+		char b[65536];
+		int rows = strcmp(mode, "endless-field") != 0;
+		memset(b, 'a', sizeof b);
+		for (size_t i = 63; rows && i < sizeof b; i += 64)
+			b[i] = '\n';
+		if (write_all(fd, head, sizeof head - 1) == 0)
+			while (write_all(fd, b, sizeof b) == 0)
+				;
+		close(fd);
 	} else {
 		answer(fd, 200, "text/plain", "", 0);
 	}
@@ -294,7 +310,8 @@ int main(int argc, char **argv)
 			if (!strcmp(mode, "cut"))
 				reset_close(cfd);
 			else if (!strncmp(mode, "status ", 7) || !strcmp(mode, "garbage") ||
-				 !strcmp(mode, "oneline") || !strcmp(mode, "empty"))
+				 !strcmp(mode, "oneline") || !strcmp(mode, "empty") ||
+				 !strncmp(mode, "endless", 7))
 				canned(cfd, mode);
 			else
 				relay(cfd, mode);

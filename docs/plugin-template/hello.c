@@ -3,6 +3,7 @@
  * Every `interval` it counts the blocks a network saw in the last hour
  * (ClickHouse), stores the count as a JSON document and announces it.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,12 +72,18 @@ static int hello_init(lab_ctx *ctx, void **self)
 		free(h); /* init failed: the host will not call destroy */
 		return rc;
 	}
-	/* State survives restarts and reloads.  Treat it as untrusted input. */
-	if (lab_state_get(ctx, "runs", &json, &len) == 0 && len < 21) {
-		char buf[21];
+	/* State survives restarts and reloads.  Treat it as untrusted input:
+	 * the value is not NUL-terminated, and it may be negative, not a
+	 * number, or too large (strtoll saturates with ERANGE, and counting on
+	 * from INT64_MAX would be a signed overflow). */
+	if (lab_state_get(ctx, "runs", &json, &len) == 0 && len > 0 && len < 21) {
+		char buf[21], *end;
 		memcpy(buf, json, len);
 		buf[len] = '\0';
-		h->runs = strtoll(buf, NULL, 10);
+		errno = 0;
+		long long v = strtoll(buf, &end, 10);
+		if (errno == 0 && *end == '\0' && v >= 0 && v < INT64_MAX)
+			h->runs = v;
 	}
 	*self = h;
 	return 0;
@@ -101,7 +108,8 @@ static void on_stored(lab_ctx *ctx, int status, const void *data, size_t len, vo
 		return;
 	}
 	/* Record the work in state only once its document is stored. */
-	h->runs++;
+	if (h->runs < INT64_MAX)
+		h->runs++;
 	int n = snprintf(json, sizeof json, "%" PRId64, h->runs);
 	int rc = lab_state_set(ctx, "runs", json, (size_t)n);
 	if (rc < 0)

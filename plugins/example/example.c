@@ -9,6 +9,7 @@
  * Build out of tree with:
  *   cc -shared -fPIC $(pkg-config --cflags lab-plugin) example.c -o example.so
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,10 +45,32 @@ static void save_count(struct example *ex)
 		lab_logf(ex->ctx, LAB_LOG_WARN, "cannot save the counter: %s", lab_strerror(rc));
 }
 
+/*
+ * The counter as saved in state, or -1.  State is untrusted input: the
+ * value is not NUL-terminated (copy it, bounded, before strtoll), and it
+ * may be negative, not a number, or beyond int64_t (strtoll saturates and
+ * sets ERANGE; counting on from INT64_MAX would overflow).
+ */
+static int64_t parse_count(const char *json, size_t len)
+{
+	char buf[24];
+	char *end;
+	if (len == 0 || len >= sizeof buf || json[0] < '0' || json[0] > '9')
+		return -1;
+	memcpy(buf, json, len);
+	buf[len] = '\0';
+	errno = 0;
+	long long v = strtoll(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0 || v == INT64_MAX)
+		return -1;
+	return v;
+}
+
 static void tick(struct example *ex)
 {
 	char event[64];
-	ex->count++;
+	if (ex->count < INT64_MAX) /* saturate: signed overflow is undefined */
+		ex->count++;
 	save_count(ex);
 	lab_logkv(ex->ctx, LAB_LOG_INFO, ex->message, LAB_FI("count", ex->count),
 		  LAB_FI("now", lab_now(ex->ctx)));
@@ -83,10 +106,12 @@ static int example_init(lab_ctx *ctx, void **self)
 	}
 	/* State is untrusted: a bad value restarts the count instead of failing. */
 	if (lab_state_get(ctx, "counter", &json, &len) == 0) {
-		char *end;
-		long long v = strtoll(json, &end, 10);
-		if (end != json && v >= 0)
+		int64_t v = parse_count(json, len);
+		if (v >= 0)
 			ex->count = v;
+		else
+			lab_logkv(ctx, LAB_LOG_WARN, "state counter is not a count; starting from 0",
+				  LAB_FI("length", (int64_t)len));
 	}
 	*self = ex;
 	return 0;

@@ -39,16 +39,19 @@ done
 TARGETS="config state networks storage_key admin gzip"
 [ -f "$top/host/ch_rows.c" ] && TARGETS="$TARGETS ch_rows"
 [ -f "$top/host/ch_sql.c" ] && TARGETS="$TARGETS ch_sql"
+TARGETS="$TARGETS plugin_elf broker_incoming"
 srcs() {
 	case $1 in
-	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c log.c buf.c" ;;
+	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c listen_addr.c log.c buf.c" ;;
 	state) echo "state.c storage.c storage_fs.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
 	networks) echo "networks.c log.c buf.c" ;;
 	storage_key) echo "storage.c storage_fs.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
-	admin) echo "admin.c metrics.c log.c buf.c" ;;
+	admin) echo "admin.c listen_addr.c metrics.c log.c buf.c" ;;
 	gzip) echo "gzip.c" ;;
 	ch_rows) echo "ch_rows.c buf.c" ;;
 	ch_sql) echo "ch_sql.c buf.c" ;;
+	plugin_elf) echo "plugin_elf.c" ;;
+	broker_incoming) echo "broker.c metrics.c log.c buf.c" ;;
 	esac
 }
 pkgs() {
@@ -58,6 +61,7 @@ pkgs() {
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libuv" ;;
+	plugin_elf|broker_incoming) echo "libuv" ;;
 	*) echo "libuv json-c" ;;
 	esac
 }
@@ -66,6 +70,7 @@ maxlen() {
 	storage_key) echo 2100 ;;
 	admin) echo 8192 ;;
 	gzip) echo 65536 ;;
+	plugin_elf) echo 4096 ;;
 	*) echo 16384 ;;
 	esac
 }
@@ -82,13 +87,16 @@ if [ -n "$only" ]; then
 fi
 
 command -v "$CC" >/dev/null 2>&1 || { echo "run.sh: $CC not found" >&2; exit 2; }
-mkdir -p "$B/obj" "$B/corpus" "$B/artifacts" "$B/logs" || exit 2
+mkdir -p "$B/obj" "$B/corpus" "$B/artifacts" "$B/logs" "$B/include" || exit 2
+# configure's host/build_config.h, as an empty stand-in: the fuzzed broker
+# front is built without the nats backend.
+[ -f "$B/include/build_config.h" ] || : >"$B/include/build_config.h"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 # No -Werror: the gcc build enforces warnings; a clang-only warning in a host
 # file should not stop the fuzzing.
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra
-	-Wno-unused-parameter -I$top/sdk/include -I$top/host -I$top/common
+	-Wno-unused-parameter -I$top/sdk/include -I$top/host -I$top/common -I$B/include
 	-DLAB_SYSCONFDIR=\"/etc/lab\" -DLAB_PLUGINDIR=\"/usr/lib/lab/plugins\""
 newest_hdr=$(ls -t "$top"/host/*.h "$top"/common/*.h "$top"/sdk/include/lab/*.h | head -n 1)
 

@@ -103,12 +103,13 @@ wait_long 5 'grep -q "msg=\"nats: cannot connect; retrying in the background\"" 
 	fail "no connect warning"
 ready_is 503 || fail "readyz with NATS down: $CODE (labd $(kill -0 "$LABD_PID" 2>/dev/null && echo alive || echo gone))"
 echo "$BODY" | grep -q 'broker: nats: connecting' || fail "readyz reason: $BODY"
-# lab.host.plugin loaded and started could not be sent: counted.
-dropped_ge() { dropped=$(metric 'lab_broker_dropped_total{plugin="host"}'); [ "${dropped:-0}" -ge "$1" ]; }
-wait_long 10 'dropped_ge 2' || fail "events sent while never connected were not counted: '$dropped'"
+# lab.host.plugin loaded and started wait for the first connection (issue 15):
+# none is dropped (checked below).
 NATS_PORT=$PORT_NATS SVC_QUIET=1 "$NATS_SVC" start "$NATS_DIR" >/dev/null || fail "cannot restart nats-server"
 wait_long 10 'ready_is 200' || fail "labd did not connect after start: $BODY"
 grep -q 'msg="nats: connected"' "$T/labd.log" || fail "no connected log"
+dropped=$(metric 'lab_broker_dropped_total{plugin="host"}')
+[ "${dropped:-0}" = 0 ] || fail "events dropped while connecting: $dropped"
 stop_labd
 [ "$STOP_RC" = 0 ] || fail "labd exit $STOP_RC"
-pass "labd starts with NATS down (readyz: connecting, $dropped events counted) and connects later"
+pass "labd starts with NATS down (readyz: connecting, nothing dropped) and connects later"

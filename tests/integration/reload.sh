@@ -92,7 +92,7 @@ bad_case() { # bad_case NAME EXPECTED_ERROR_TEXT
 	pass "bad file ($1): 500, old version 2.0.0 still running and counting, last_error set"
 }
 head -c 8192 /dev/urandom >"$P/example.so" # in-place overwrite
-bad_case garbage 'cannot load'
+bad_case garbage 'not a loadable shared object'
 install "$P/badmajor.so"
 bad_case "wrong ABI" 'ABI 2.0 is incompatible'
 install "$P/example-initfail.so"

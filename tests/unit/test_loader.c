@@ -130,7 +130,99 @@ static void test_garbage_file(void **st)
 	fputs("\x7f" "ELF this is not really a shared object", f);
 	fclose(f);
 	assert_int_equal(open_as("garbage", path, &img), LAB_EABI);
-	assert_non_null(strstr(err, "cannot load"));
+	assert_non_null(strstr(err, "not a loadable shared object"));
+}
+
+/* Issue 15 finding 1: dlopen of a truncated file mapped segments past its
+ * end and the first touch killed the process with SIGBUS.  Every prefix
+ * length that cuts a segment must be refused with a message, and the
+ * private copy must not be left behind. */
+static void test_truncated(void **st)
+{
+	struct plugin_image *img;
+	char copies[512], path[512], cmd[4096];
+	struct stat sb;
+	snprintf(copies, sizeof copies, "%s/copies-trunc", tmpdir);
+	assert_int_equal(mkdir(copies, 0700), 0);
+	assert_int_equal(stat(built("lifecycle"), &sb), 0);
+	snprintf(path, sizeof path, "%s/lifecycle.so", tmpdir);
+	const long cuts[] = { 0, 10, 64, 200, 4096, 8000, (long)sb.st_size / 2, (long)sb.st_size - 1 };
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		snprintf(cmd, sizeof cmd, "rm -f '%s' && head -c %ld '%s' > '%s' && chmod 644 '%s'", path,
+			 cuts[i], built("lifecycle"), path, path);
+		assert_int_equal(system(cmd), 0);
+		img = NULL;
+		int rc = plugin_image_open("lifecycle", path, copies, &img, err, sizeof err);
+		if (rc == 0) {
+			/* Only a cut inside trailing section data may load. */
+			assert_true(cuts[i] > 4096);
+			plugin_image_close(img);
+			continue;
+		}
+		assert_int_equal(rc, LAB_EABI);
+		assert_null(img);
+		assert_non_null(strstr(err, "plugin lifecycle: "));
+		assert_non_null(strstr(err, "not a loadable shared object"));
+	}
+	assert_int_equal(rmdir(copies), 0); /* fails if a copy was left behind */
+}
+
+/* A 0644 copy of the lifecycle plugin at `dst`. */
+static void place_lifecycle(const char *dst)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 644 '%s'", built("lifecycle"), dst, dst);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Issue 15 finding 8: the check follows symlinks to the real file and
+ * checks every directory up to "/", like sshd's StrictModes. */
+static void test_symlink_to_writable_dir(void **st)
+{
+	struct plugin_image *img;
+	char open_dir[512], target[600], link[512], cmd[4096];
+	snprintf(open_dir, sizeof open_dir, "%s/open", tmpdir);
+	assert_int_equal(mkdir(open_dir, 0777), 0);
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	snprintf(target, sizeof target, "%s/lifecycle.so", open_dir);
+	place_lifecycle(target);
+	snprintf(link, sizeof link, "%s/lifecycle.so", tmpdir);
+	unlink(link);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(open_as("lifecycle", link, &img), LAB_EPERM);
+	assert_non_null(strstr(err, open_dir));
+	/* The same file in a safe directory, reached through a safe link: fine. */
+	assert_int_equal(chmod(open_dir, 0755), 0);
+	assert_int_equal(open_as("lifecycle", link, &img), 0);
+	plugin_image_close(img);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", link, open_dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_writable_grandparent(void **st)
+{
+	struct plugin_image *img;
+	char mid[512], leaf[600], path[700], cmd[4096];
+	snprintf(mid, sizeof mid, "%s/mid", tmpdir);
+	snprintf(leaf, sizeof leaf, "%s/leaf", mid);
+	assert_int_equal(mkdir(mid, 0755), 0);
+	assert_int_equal(mkdir(leaf, 0755), 0);
+	snprintf(path, sizeof path, "%s/lifecycle.so", leaf);
+	place_lifecycle(path);
+	assert_int_equal(open_as("lifecycle", path, &img), 0);
+	plugin_image_close(img);
+	assert_int_equal(chmod(mid, 0777), 0);
+	assert_int_equal(open_as("lifecycle", path, &img), LAB_EPERM);
+	assert_non_null(strstr(err, "directory above the plugin"));
+	assert_non_null(strstr(err, mid));
+	/* Sticky and root-owned (like /tmp) is safe above the plugin's dir. */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(mid, 01777), 0);
+		assert_int_equal(open_as("lifecycle", path, &img), 0);
+		plugin_image_close(img);
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", mid);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_writable_file(void **st)
@@ -219,6 +311,9 @@ int main(void)
 		cmocka_unit_test(test_no_symbol),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_garbage_file),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_symlink_to_writable_dir),
+		cmocka_unit_test(test_writable_grandparent),
 		cmocka_unit_test(test_writable_file),
 		cmocka_unit_test(test_writable_dir),
 		cmocka_unit_test(test_foreign_owner),
