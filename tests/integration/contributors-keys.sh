@@ -18,8 +18,10 @@
 #     the raw name for raw names, from the key for escaped ones — from
 #     s3rver, and from the fs tree served by tests/http-file-server (which
 #     decodes the path once); each answer is that user's document.
-# s3rver does not check SigV4 signatures (tests/services/s3rver.sh); what is
-# checked against it is that the objects land under the raw UTF-8 keys.
+# s3rver does not check SigV4 signatures (tests/services/s3rver.sh), so
+# labd reaches it through tests/sigv4-check-proxy.js, which verifies each
+# one independently of libcurl (a checker in front of the real server, not
+# a fake of it); s3rver shows that the objects land under the raw UTF-8 keys.
 [ "${1:-}" = --inner ] || exec "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/services/with-services.sh" clickhouse,s3 -- "$0" --inner
 . "$top_srcdir/tests/integration/lib.sh"
 command -v node >/dev/null 2>&1 || { echo "SKIP: node is not installed (s3rver, encodeURIComponent)"; exit 77; }
@@ -29,7 +31,8 @@ for x in tests/json-get tests/http-file-server; do
 	[ -x "$top_builddir/$x" ] || make -C "$top_builddir" "$x" >/dev/null || fail "cannot build $x"
 done
 SRV_PID=""
-trap '[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; cleanup' EXIT
+SIG_PID=""
+trap 'for p in $SRV_PID $SIG_PID; do kill "$p" 2>/dev/null; done; cleanup' EXIT
 
 NOW_UNIX=1700003600
 NOW=$(date -u -d "@$NOW_UNIX" +%Y-%m-%dT%H:%M:%SZ)
@@ -144,7 +147,13 @@ kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
 pass "fs tree over HTTP: $n user documents fetched through URLs built by encodeURIComponent"
 
 # ---- 2. S3 (s3rver) ------------------------------------------------------------------
-conf "storage = { backend = \"s3\"; s3 = { endpoint = \"$S3_ENDPOINT\"; bucket = \"$S3_BUCKET\";
+# labd talks to s3rver through tests/sigv4-check-proxy.js, which verifies
+# every SigV4 signature (s3rver does not).
+node "$top_srcdir/tests/sigv4-check-proxy.js" "$S3_ENDPOINT" "$S3_SECRET_ACCESS_KEY" "$T/sigv4.log" >"$T/sigv4.out" 2>&1 &
+SIG_PID=$!
+wait_for 'grep -q "^listening" "$T/sigv4.out"' || { cat "$T/sigv4.out" >&2; fail "sigv4-check-proxy did not start"; }
+SIG_URL="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/sigv4.out")"
+conf "storage = { backend = \"s3\"; s3 = { endpoint = \"$SIG_URL\"; bucket = \"$S3_BUCKET\";
 	region = \"$S3_REGION\"; access_key_id = \"\${S3_ACCESS_KEY_ID}\";
 	secret_access_key = \"\${S3_SECRET_ACCESS_KEY}\"; timeout = \"5s\"; max_retries = 2; }; };"
 B="$S3_ENDPOINT/$S3_BUCKET"
@@ -157,12 +166,26 @@ s3() {
 		--aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" \
 		-H "x-amz-content-sha256: $h" "$2"
 }
+# the verifier itself: curl's signature passes, a wrong secret does not
+[ "$(s3 GET "$SIG_URL/$S3_BUCKET/?list-type=2" "$T/got")" = 200 ] || fail "sigv4-check-proxy refused curl's signature"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+	--user "$S3_ACCESS_KEY_ID:wrong" -H "x-amz-content-sha256: $EMPTY_SHA" "$SIG_URL/$S3_BUCKET/?list-type=2")
+[ "$code" = 403 ] || fail "sigv4-check-proxy accepted a wrong secret: HTTP $code"
+: >"$T/sigv4.log"
 for k in $STALE $KEEP; do
 	printf '%s' "$OLD_DOC" | gzip -n >"$T/old.gz"
 	code=$(s3 PUT "$B/$USERS/$(enc "$k").json" "$T/put.out" "$T/old.gz")
 	[ "$code" = 200 ] || fail "cannot plant $k.json in s3rver: HTTP $code"
 done
 "$LABD" -c "$T/labd.conf" --once --plugin contributors --now "$NOW" 2>"$T/labd.log" || fail "--once (s3) failed"
+grep '^bad' "$T/sigv4.log" | head -3 | grep . && fail "labd sent requests whose SigV4 signature does not verify"
+nput=$(grep -c "^ok PUT /$S3_BUCKET/$USERS/" "$T/sigv4.log")
+[ "$nput" = $nnames ] || fail "$nput verified PUTs of user documents, want $nnames"
+grep -q "^ok PUT /$S3_BUCKET/$USERS/j%C3%BCrgen.json\$" "$T/sigv4.log" &&
+	grep -q "^ok PUT /$S3_BUCKET/$USERS/d%20a%20v%20e.json\$" "$T/sigv4.log" &&
+	grep -q "^ok DELETE /$S3_BUCKET/$USERS/j%25C3%25BCrgen.json\$" "$T/sigv4.log" ||
+	fail "no verified PUT/DELETE of the UTF-8, space and escaped keys: $(grep users/ "$T/sigv4.log" | head -5)"
+pass "s3: every request's SigV4 signature verifies, UTF-8 and space keys included ($nput user PUTs)"
 s3_get() { [ "$(s3 GET "$1" "$2")" = 200 ]; }
 n=$(check_served "$B" s3_get) || exit 1
 code=$(s3 GET "$B/?list-type=2&prefix=$USERS/" "$T/list")
