@@ -29,6 +29,7 @@ NOW=$(date -u -d "@$NOW_UNIX" +%Y-%m-%dT%H:%M:%SZ)
 # proxy [COLUMN=VALUE...]: (re)start the proxy; PROXY_URL is where it listens.
 proxy() {
 	[ -z "$PROXY_PID" ] || { kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null; }
+	rm -f "$T/proxy.out" # else the wait below may read the old proxy's port
 	node "$top_srcdir/tests/ch-capture-proxy.js" "$CLICKHOUSE_URL" "$T/capture.jsonl" "$@" >"$T/proxy.out" 2>&1 &
 	PROXY_PID=$!
 	wait_for 'grep -q "^listening" "$T/proxy.out"' || { cat "$T/proxy.out" >&2; fail "proxy did not start"; }
@@ -83,10 +84,12 @@ while read -r col val procs; do
 	done
 	proxy "$col=$val"
 	conf
-	if "$LABD" -c "$T/labd.conf" --once --plugin contributors \
-		--now "$(date -u -d "@$((NOW_UNIX + 60 * n))" +%Y-%m-%dT%H:%M:%SZ)" 2>"$T/labd.log"; then
-		fail "$col=$val: labd --once exited 0"
-	fi
+	"$LABD" -c "$T/labd.conf" --once --plugin contributors \
+		--now "$(date -u -d "@$((NOW_UNIX + 60 * n))" +%Y-%m-%dT%H:%M:%SZ)" 2>"$T/labd.log"
+	rc=$?
+	[ $rc = 1 ] || fail "$col=$val: labd --once exited $rc, not 1"
+	grep -q 'msg="pass finished" failed=1' "$T/labd.log" || fail "$col=$val: the pass did not finish"
+	grep -q 'Sanitizer\|runtime error' "$T/labd.log" && fail "$col=$val: sanitizer report"
 	for p in $procs; do
 		grep 'malformed ClickHouse answer, nothing stored' "$T/labd.log" | grep -q "processor=$p " ||
 			fail "$col=$val: no malformed-answer error for $p"
