@@ -268,17 +268,23 @@ static struct doc *doc_add(struct contrib *c, const char *network, const char *w
 	return d;
 }
 
-static int doc_key(struct doc *d, const char *prefix, const char *a, const char *b,
-		   const char *cc)
+/* "PREFIX/A[/B[/C]].json", malloc'ed, or NULL. */
+static char *key_of(const char *prefix, const char *a, const char *b, const char *cc)
 {
 	size_t n = strlen(prefix) + strlen(a) + (b ? strlen(b) + 1 : 0) +
 		   (cc ? strlen(cc) + 1 : 0) + 8;
-	d->key = malloc(n);
-	if (!d->key)
-		return LAB_ENOMEM;
-	snprintf(d->key, n, "%s/%s%s%s%s%s.json", prefix, a, b ? "/" : "", b ? b : "",
-		 cc ? "/" : "", cc ? cc : "");
-	return 0;
+	char *k = malloc(n);
+	if (k)
+		snprintf(k, n, "%s/%s%s%s%s%s.json", prefix, a, b ? "/" : "", b ? b : "",
+			 cc ? "/" : "", cc ? cc : "");
+	return k;
+}
+
+static int doc_key(struct doc *d, const char *prefix, const char *a, const char *b,
+		   const char *cc)
+{
+	d->key = key_of(prefix, a, b, cc);
+	return d->key ? 0 : LAB_ENOMEM;
 }
 
 static void publish_stored(struct contrib *c, const struct doc *d, int p)
@@ -557,14 +563,13 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 		if (!contrib_raw_segment(s, sl))
 			lab_logkv(ctx, LAB_LOG_DEBUG, "username stored under its escaped key",
 				  LAB_FS("key", key), LAB_FI("bytes", (int64_t)sl));
-		struct doc *d = doc_add(c, NULL, NULL), stale_doc = { 0 };
+		struct doc *d = doc_add(c, NULL, NULL);
 		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0 ||
 		    (contrib_user_stale_key(s, sl, stale) &&
-		     doc_key(&stale_doc, c->prefix, "user-summaries", "users", stale) < 0)) {
+		     !(d->stale_key = key_of(c->prefix, "user-summaries", "users", stale)))) {
 			jbuf_free(&sb);
 			return LAB_ENOMEM;
 		}
-		d->stale_key = stale_doc.key;
 		struct jbuf nodes = { 0 };
 		jbuf_raw(&nodes, "[", 1);
 		for (size_t i = r; i < e; i++) {
