@@ -47,6 +47,18 @@ static inline size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Like utf8_seq(), but 0 also for a control character: C0 (below U+0020),
+ * DEL (U+007F) and C1 (U+0080..U+009F, encoded C2 80..C2 9F).  Used where
+ * a name must be printable text (storage keys, SPEC §9.2 usernames). */
+static inline size_t utf8_text_seq(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return 0;
+	if (s[0] == 0xc2 && n > 1 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 0;
+	return utf8_seq(s, n);
+}
+
 /* Length of the longest prefix of s[0..n) that a JSON string holds as it
  * is: valid UTF-8 without '"', '\\', control bytes or DEL. */
 static inline size_t json_str_plain(const unsigned char *s, size_t n)

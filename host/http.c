@@ -414,18 +414,21 @@ int http_start(struct http *h, const struct http_request *req, const struct http
 		if (strcmp(m, "POST") != 0)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
 	}
-	/* No "Expect: 100-continue" round trip for large bodies. */
-	r->hdrs = curl_slist_append(NULL, "Expect:");
-	for (size_t i = 0; r->hdrs && i < req->nheaders; i++) {
+	/* No "Expect: 100-continue" round trip for large bodies — except with
+	 * SigV4: libcurl before 8.3.0 (Debian 12 has 7.88) names a header
+	 * removed this way in SignedHeaders although it never sends it (curl
+	 * issue 11664), and servers that check refuse the signature. */
+	int oom = !req->aws_sigv4 && !(r->hdrs = curl_slist_append(NULL, "Expect:"));
+	for (size_t i = 0; !oom && i < req->nheaders; i++) {
 		struct curl_slist *n = curl_slist_append(r->hdrs, req->headers[i]);
 		if (!n) {
 			curl_slist_free_all(r->hdrs);
 			r->hdrs = NULL;
-			break;
+			oom = 1;
 		}
 		r->hdrs = n;
 	}
-	if (!r->hdrs) {
+	if (oom) {
 		curl_easy_cleanup(e);
 		free(r);
 		return LAB_ENOMEM;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonstr.h"
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
@@ -67,8 +68,9 @@ int storage_key_check(const char *key)
 	n = strnlen(key, STORAGE_KEY_MAX + 1);
 	if (n == 0 || n > STORAGE_KEY_MAX || key[0] == '/' || key[n - 1] == '/')
 		return LAB_EPERM;
-	for (i = 0; i <= n; i++) {
+	for (i = 0; i <= n;) {
 		unsigned char c = (unsigned char)key[i];
+		size_t l;
 		if (c == '/' || c == '\0') {
 			size_t sl = i - seg;
 			const char *sp = key + seg;
@@ -78,11 +80,14 @@ int storage_key_check(const char *key)
 			if (seg == 0 && sl == strlen(STORAGE_META_DIR) &&
 			    memcmp(sp, STORAGE_META_DIR, sl) == 0)
 				return LAB_EPERM;
-			seg = i + 1;
+			seg = ++i;
 			continue;
 		}
-		if (c < 0x20 || c == 0x7f || c == '\\')
+		/* S3 keys are UTF-8, and a browser asks for the key it decoded
+		 * from UTF-8 percent-escapes (SPEC §9.2): only printable UTF-8. */
+		if (c == '\\' || !(l = utf8_text_seq((const unsigned char *)key + i, n - i)))
 			return LAB_EPERM;
+		i += l;
 	}
 	return 0;
 }

@@ -39,8 +39,11 @@ unsigned storage_pending(const struct storage *s);
 
 /* 0 if the key is safe (SPEC §5 storage rules), LAB_EPERM otherwise.
  * Refused: empty, longer than STORAGE_KEY_MAX, a leading or trailing "/",
- * an empty, "." or ".." segment, bytes < 0x20 or 0x7f, backslash, and a
- * first segment equal to the fs backend's metadata directory (.lab-meta). */
+ * an empty, "." or ".." segment, invalid UTF-8 (overlong forms, surrogates
+ * and truncated sequences included), control characters (below U+0020,
+ * U+007F, U+0080..U+009F), backslash, and a first segment equal to the fs
+ * backend's metadata directory (.lab-meta).  Everything else is allowed:
+ * spaces, '%', '?', '#' and any printable UTF-8 (SPEC §9.2 raw usernames). */
 int storage_key_check(const char *key);
 
 /*

@@ -16,17 +16,46 @@
 // the sorted lines so that statements without ORDER BY compare equal.
 // Prints "listening PORT" on stdout once it accepts connections (port 0:
 // the kernel picks one).  Stops on SIGTERM/SIGINT.
+//
+// ch-capture-proxy.js UPSTREAM_URL LOG.jsonl COLUMN=VALUE...
+// also turns the proxy into a FAKE for a fault the real server cannot be
+// made to produce (tests/integration/contributors-parse.sh): in every
+// TabSeparatedWithNames answer, each cell of a column named COLUMN is
+// replaced by VALUE (e.g. total=nan, slot=18446744073709551616) — a hostile
+// or broken ClickHouse answering NaN, inf or out-of-range numbers where the
+// real server's types cannot.  The log records the answer as sent to labd.
 'use strict';
 const http = require('http');
 const fs = require('fs');
 const crypto = require('crypto');
 
-if (process.argv.length !== 4) {
-	process.stderr.write('usage: ch-capture-proxy.js UPSTREAM_URL LOG.jsonl\n');
+if (process.argv.length < 4) {
+	process.stderr.write('usage: ch-capture-proxy.js UPSTREAM_URL LOG.jsonl [COLUMN=VALUE...]\n');
 	process.exit(2);
 }
 const upstream = new URL(process.argv[2]);
 const logFd = fs.openSync(process.argv[3], 'a');
+const setCells = new Map(process.argv.slice(4).map((a) => {
+	const i = a.indexOf('=');
+	if (i <= 0) {
+		process.stderr.write('ch-capture-proxy.js: expected COLUMN=VALUE, got ' + a + '\n');
+		process.exit(2);
+	}
+	return [a.slice(0, i), a.slice(i + 1)];
+}));
+
+// The body with the cells of the columns named in setCells replaced.
+function rewrite(body) {
+	const text = body.toString('latin1');
+	const lines = text.split('\n');
+	const cols = lines[0].split('\t').map((name) => setCells.get(name));
+	if (!cols.some((v) => v !== undefined)) return body;
+	for (let i = 1; i < lines.length; i++) {
+		if (lines[i] === '') continue;
+		lines[i] = lines[i].split('\t').map((cell, j) => (cols[j] !== undefined ? cols[j] : cell)).join('\t');
+	}
+	return Buffer.from(lines.join('\n'), 'latin1');
+}
 
 // rows, header and digest of a TabSeparatedWithNames body.
 function describe(body) {
@@ -57,7 +86,8 @@ const server = http.createServer((req, res) => {
 			const rc = [];
 			ur.on('data', (c) => rc.push(c));
 			ur.on('end', () => {
-				const body = Buffer.concat(rc);
+				let body = Buffer.concat(rc);
+				if (setCells.size && ur.statusCode === 200) body = rewrite(body);
 				const u = new URL(req.url, 'http://x');
 				let sql = u.searchParams.get('query') || '';
 				const text = reqBody.toString('utf8');

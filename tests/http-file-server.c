@@ -4,9 +4,15 @@
  *   http-file-server DIR PORTFILE
  *
  * Listens on 127.0.0.1 on a free port, writes the port to PORTFILE, and
- * answers `GET /NAME` with DIR/NAME (200) or 404, one connection at a time,
- * until SIGTERM/SIGINT.  NAME must be [A-Za-z0-9._-]+ and not start with '.'.
- * Every request is appended to DIR/../requests.log as "METHOD PATH STATUS". */
+ * answers `GET /PATH` with DIR/PATH (200) or 404, one connection at a time,
+ * until SIGTERM/SIGINT.  As a web server or a bucket does, the path ends at
+ * '?' or '#' and is percent-decoded exactly once ("%2541" is the file
+ * "%41"), so a URL a browser built with encodeURIComponent() from a file
+ * name finds that file (tests/integration/contributors-keys.sh).  Refused
+ * (400): a bad escape, a decoded NUL, backslash or control byte, and an
+ * empty, "." or ".." segment.
+ * Every request is appended to DIR/../requests.log as "METHOD PATH STATUS"
+ * (the path as received). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,15 +28,44 @@
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { stop = 1; }
 
-static int name_ok(const char *p)
+static int hexval(char c)
 {
-	if (!*p || *p == '.')
-		return 0;
-	for (; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '.' || *p == '_' || *p == '-'))
-			return 0;
-	return 1;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int bad_segment(const char *s, size_t n)
+{
+	return n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/* The file path of a request target ("/a/b%20c?x" -> "a/b c"), decoded
+ * once; 0, or -1 when refused. */
+static int target_path(const char *in, char *out, size_t cap)
+{
+	size_t o = 0, seg = 0;
+	if (*in++ != '/')
+		return -1;
+	for (; *in && *in != '?' && *in != '#'; in++) {
+		int c = (unsigned char)*in;
+		if (c == '%') {
+			int h = hexval(in[1]), l = h < 0 ? -1 : hexval(in[2]);
+			if (l < 0)
+				return -1;
+			c = h * 16 + l;
+			in += 2;
+		}
+		if (c < 0x20 || c == 0x7f || c == '\\' || o + 1 >= cap)
+			return -1;
+		if (c == '/') {
+			if (bad_segment(out + seg, o - seg))
+				return -1;
+			seg = o + 1;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return bad_segment(out + seg, o - seg) ? -1 : 0;
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -48,7 +83,7 @@ static void write_all(int fd, const char *p, size_t n)
 
 static void serve(int c, const char *dir, FILE *log)
 {
-	char req[4096], method[16], path[1024], file[2048], head[256];
+	char req[4096], method[16], path[1024], name[1024], file[2048], head[256];
 	size_t len = 0;
 	/* Read the request head (up to the blank line). */
 	while (len < sizeof req - 1) {
@@ -67,8 +102,8 @@ static void serve(int c, const char *dir, FILE *log)
 	char *body = NULL;
 	size_t blen = 0;
 	if (sscanf(req, "%15s %1023s", method, path) == 2 && strcmp(method, "GET") == 0 &&
-	    path[0] == '/' && name_ok(path + 1)) {
-		snprintf(file, sizeof file, "%s/%s", dir, path + 1);
+	    target_path(path, name, sizeof name) == 0) {
+		snprintf(file, sizeof file, "%s/%s", dir, name);
 		int fd = open(file, O_RDONLY);
 		struct stat st;
 		status = 404;

@@ -1,6 +1,7 @@
 /* contributors — pure helpers; see compute.h. */
 #include "compute.h"
 
+#include "jsonstr.h"
 #include "sha256.h"
 
 #include <string.h>
@@ -25,15 +26,30 @@ int contrib_safe_segment(const char *s, size_t n)
 	return 1;
 }
 
-size_t contrib_user_key(const char *s, size_t n, char *out)
+/* SPEC §9.2: the raw name is the key when it is printable UTF-8 of 1..128
+ * bytes without / \\ % ? # and not "." or "..".  '/' and '\\' would split or
+ * escape the key, '%' keeps raw and escaped keys apart, '?' and '#' end the
+ * path of the URL a browser builds from the name. */
+int contrib_raw_segment(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (n == 0 || n > CONTRIB_RAW_MAX)
+		return 0;
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	for (size_t i = 0, l; i < n; i += l) {
+		if (u[i] == '/' || u[i] == '\\' || u[i] == '%' || u[i] == '?' || u[i] == '#')
+			return 0;
+		if (!(l = utf8_text_seq(u + i, n - i)))
+			return 0;
+	}
+	return 1;
+}
+
+size_t contrib_user_escaped_key(const char *s, size_t n, char *out)
 {
 	static const char HEX[] = "0123456789ABCDEF";
 	size_t o = 0;
-	if (contrib_safe_segment(s, n)) {
-		memcpy(out, s, n);
-		out[n] = '\0';
-		return n;
-	}
 	if (n >= 1 && n <= 64) {
 		for (size_t i = 0; i < n; i++) {
 			unsigned c = (unsigned char)s[i];
@@ -52,6 +68,26 @@ size_t contrib_user_key(const char *s, size_t n, char *out)
 	out[o++] = 'h';
 	sha256_hex(s, n, out + o); /* 64 lower-case hex digits and the NUL */
 	return o + 2 * SHA256_LEN;
+}
+
+size_t contrib_user_key(const char *s, size_t n, char *out)
+{
+	if (contrib_raw_segment(s, n)) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+		return n;
+	}
+	return contrib_user_escaped_key(s, n, out);
+}
+
+int contrib_user_stale_key(const char *s, size_t n, char *out)
+{
+	/* Before SPEC §9.2 named the raw rule, only safe segments were raw:
+	 * every other raw name was stored under its escaped form. */
+	if (!contrib_raw_segment(s, n) || contrib_safe_segment(s, n))
+		return 0;
+	contrib_user_escaped_key(s, n, out);
+	return 1;
 }
 
 /* ---- scheduling --------------------------------------------------------- */

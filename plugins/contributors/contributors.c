@@ -59,6 +59,7 @@ struct contrib;
 struct doc {
 	struct contrib *c;
 	char *key;
+	char *stale_key; /* user documents: labd 1.0's escaped copy to remove, or NULL */
 	struct jbuf body;
 	const char *network; /* NULL = none; points into c->nets */
 	const char *window;  /* NULL = none */
@@ -83,6 +84,7 @@ struct contrib {
 	struct doc *docs;
 	size_t ndocs, puts_pending;
 	int puts_failed;
+	int row_err; /* a cell of the current answer did not parse (LAB_EPARSE) */
 	struct jbuf describe;
 };
 
@@ -142,30 +144,50 @@ static void state_save(struct contrib *c, int p)
 	jbuf_free(&b);
 }
 
-/* ---- rows ----------------------------------------------------------------- */
+/* ---- rows -----------------------------------------------------------------
+ * ClickHouse answers are untrusted: a cell that does not convert (NaN, inf,
+ * a negative or out-of-range count, a missing column) sets c->row_err, and
+ * the task then fails without storing anything, so the previous documents
+ * stay and the work is not recorded (as beacon and timings do).  A NULL
+ * string is read as "" (the Xatu geo columns are nullable). */
 
-static void col_str(const lab_rows *rows, lab_ctx *ctx, size_t r, size_t col, const char **s,
-		    size_t *n)
+static void col_str(struct contrib *c, const lab_rows *rows, size_t r, size_t col,
+		    const char **s, size_t *n)
 {
-	if (ctx->api->rows_str(rows, r, col, s, n) < 0 || !*s) {
+	int rc = lab_rows_str(c->ctx, rows, r, col, s, n);
+	if (rc < 0 || !*s) {
+		if (rc < 0 && rc != LAB_ENOENT)
+			c->row_err = LAB_EPARSE;
 		*s = "";
 		*n = 0;
 	}
 }
 
-static uint64_t col_u64(const lab_rows *rows, lab_ctx *ctx, size_t r, size_t col)
+static uint64_t col_u64(struct contrib *c, const lab_rows *rows, size_t r, size_t col)
 {
 	uint64_t v = 0;
-	if (ctx->api->rows_u64(rows, r, col, &v) < 0)
+	if (lab_rows_u64(c->ctx, rows, r, col, &v) < 0) {
+		c->row_err = LAB_EPARSE;
 		v = 0;
+	}
 	return v;
 }
 
-static int col_is(const lab_rows *rows, lab_ctx *ctx, size_t r, size_t col, const char *want)
+static int64_t col_i64(struct contrib *c, const lab_rows *rows, size_t r, size_t col)
+{
+	int64_t v = 0;
+	if (lab_rows_i64(c->ctx, rows, r, col, &v) < 0) {
+		c->row_err = LAB_EPARSE;
+		v = 0;
+	}
+	return v;
+}
+
+static int col_is(struct contrib *c, const lab_rows *rows, size_t r, size_t col, const char *want)
 {
 	const char *s;
 	size_t n;
-	col_str(rows, ctx, r, col, &s, &n);
+	col_str(c, rows, r, col, &s, &n);
 	return n == strlen(want) && memcmp(s, want, n) == 0;
 }
 
@@ -206,6 +228,7 @@ static void docs_free(struct contrib *c)
 {
 	for (size_t i = 0; i < c->ndocs; i++) {
 		free(c->docs[i].key);
+		free(c->docs[i].stale_key);
 		jbuf_free(&c->docs[i].body);
 	}
 	free(c->docs);
@@ -245,17 +268,23 @@ static struct doc *doc_add(struct contrib *c, const char *network, const char *w
 	return d;
 }
 
-static int doc_key(struct doc *d, const char *prefix, const char *a, const char *b,
-		   const char *cc)
+/* "PREFIX/A[/B[/C]].json", malloc'ed, or NULL. */
+static char *key_of(const char *prefix, const char *a, const char *b, const char *cc)
 {
 	size_t n = strlen(prefix) + strlen(a) + (b ? strlen(b) + 1 : 0) +
 		   (cc ? strlen(cc) + 1 : 0) + 8;
-	d->key = malloc(n);
-	if (!d->key)
-		return LAB_ENOMEM;
-	snprintf(d->key, n, "%s/%s%s%s%s%s.json", prefix, a, b ? "/" : "", b ? b : "",
-		 cc ? "/" : "", cc ? cc : "");
-	return 0;
+	char *k = malloc(n);
+	if (k)
+		snprintf(k, n, "%s/%s%s%s%s%s.json", prefix, a, b ? "/" : "", b ? b : "",
+			 cc ? "/" : "", cc ? cc : "");
+	return k;
+}
+
+static int doc_key(struct doc *d, const char *prefix, const char *a, const char *b,
+		   const char *cc)
+{
+	d->key = key_of(prefix, a, b, cc);
+	return d->key ? 0 : LAB_ENOMEM;
 }
 
 static void publish_stored(struct contrib *c, const struct doc *d, int p)
@@ -297,6 +326,21 @@ static void puts_finished(struct contrib *c)
 	task_done(c, ok);
 }
 
+/* The stale escaped copy is gone (or was never there).  A failure leaves it
+ * for the next pass to remove; the document itself is stored either way. */
+static void on_stale_deleted(lab_ctx *ctx, int status, const void *data, size_t len, void *ud)
+{
+	struct doc *d = ud;
+	struct contrib *c = d->c;
+	(void)data;
+	(void)len;
+	if (status < 0 && status != LAB_ENOENT)
+		lab_logkv(ctx, LAB_LOG_WARN, "cannot remove the escaped copy of a user document",
+			  LAB_FS("key", d->stale_key), LAB_FS("error", lab_strerror(status)));
+	if (--c->puts_pending == 0)
+		puts_finished(c);
+}
+
 static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void *ud)
 {
 	struct doc *d = ud;
@@ -310,6 +354,17 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 		c->puts_failed = 1;
 	} else {
 		publish_stored(c, d, task_proc(c, c->task, &w));
+		/* Only now that the raw key holds the document: a reader never
+		 * finds neither copy. */
+		if (d->stale_key) {
+			int rc = lab_storage_delete(ctx, d->stale_key, on_stale_deleted, d);
+			if (rc == 0)
+				c->puts_pending++;
+			else
+				lab_logkv(ctx, LAB_LOG_WARN,
+					  "cannot remove the escaped copy of a user document",
+					  LAB_FS("key", d->stale_key), LAB_FS("error", lab_strerror(rc)));
+		}
 	}
 	if (--c->puts_pending == 0)
 		puts_finished(c);
@@ -349,7 +404,6 @@ static const char *const dims[] = { "countries", "continents", "cities",
 /* rows: net, dim, k, total, public (sorted by net, dim, k) */
 static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 {
-	lab_ctx *ctx = c->ctx;
 	struct doc *d = doc_add(c, NULL, NULL);
 	if (!d || doc_key(d, c->prefix, "summary", NULL, NULL) < 0)
 		return LAB_ENOMEM;
@@ -360,9 +414,9 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 	for (size_t n = 0; n < c->nnets; n++) {
 		uint64_t total = 0, pub = 0;
 		for (size_t r = 0; r < nr; r++)
-			if (col_is(rows, ctx, r, 0, c->nets[n]) && col_is(rows, ctx, r, 1, "")) {
-				total = col_u64(rows, ctx, r, 3);
-				pub = col_u64(rows, ctx, r, 4);
+			if (col_is(c, rows, r, 0, c->nets[n]) && col_is(c, rows, r, 1, "")) {
+				total = col_u64(c, rows, r, 3);
+				pub = col_u64(c, rows, r, 4);
 			}
 		if (n)
 			jbuf_raw(b, ",", 1);
@@ -379,18 +433,18 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 			for (size_t r = 0; r < nr; r++) {
 				const char *s;
 				size_t sl;
-				if (!col_is(rows, ctx, r, 0, c->nets[n]) ||
-				    !col_is(rows, ctx, r, 1, dims[k]))
+				if (!col_is(c, rows, r, 0, c->nets[n]) ||
+				    !col_is(c, rows, r, 1, dims[k]))
 					continue;
 				if (!first)
 					jbuf_raw(b, ",", 1);
 				first = 0;
-				col_str(rows, ctx, r, 2, &s, &sl);
+				col_str(c, rows, r, 2, &s, &sl);
 				jbuf_str(b, s, sl);
 				jbuf_lit(b, ":{\"total_nodes\":");
-				jbuf_u64(b, col_u64(rows, ctx, r, 3));
+				jbuf_u64(b, col_u64(c, rows, r, 3));
 				jbuf_lit(b, ",\"public_nodes\":");
-				jbuf_u64(b, col_u64(rows, ctx, r, 4));
+				jbuf_u64(b, col_u64(c, rows, r, 4));
 				jbuf_raw(b, "}", 1);
 			}
 			jbuf_raw(b, "}", 1);
@@ -404,7 +458,6 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 /* rows: net, time, name, count (sorted); one document per network with rows. */
 static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, size_t nr)
 {
-	lab_ctx *ctx = c->ctx;
 	const char *list = p == P_COUNTRIES ? "countries" : "users";
 	const char *val = p == P_COUNTRIES ? "value" : "nodes";
 	for (size_t n = 0; n < c->nnets; n++) {
@@ -413,11 +466,9 @@ static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, 
 		for (size_t r = 0; r < nr; r++) {
 			const char *s;
 			size_t sl;
-			int64_t t = 0;
-			if (!col_is(rows, ctx, r, 0, c->nets[n]))
+			if (!col_is(c, rows, r, 0, c->nets[n]))
 				continue;
-			if (ctx->api->rows_i64(rows, r, 1, &t) < 0)
-				t = 0;
+			int64_t t = col_i64(c, rows, r, 1);
 			if (!d) {
 				d = doc_add(c, c->nets[n], c->wins[w].file);
 				if (!d || doc_key(d, c->prefix, list, c->nets[n], c->wins[w].file) < 0)
@@ -436,13 +487,13 @@ static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, 
 			} else {
 				jbuf_raw(&d->body, ",", 1);
 			}
-			col_str(rows, ctx, r, 2, &s, &sl);
+			col_str(c, rows, r, 2, &s, &sl);
 			jbuf_lit(&d->body, "{\"name\":");
 			jbuf_str(&d->body, s, sl);
 			jbuf_lit(&d->body, ",\"");
 			jbuf_lit(&d->body, val);
 			jbuf_lit(&d->body, "\":");
-			jbuf_u64(&d->body, col_u64(rows, ctx, r, 3));
+			jbuf_u64(&d->body, col_u64(c, rows, r, 3));
 			jbuf_raw(&d->body, "}", 1);
 		}
 		if (d)
@@ -471,23 +522,23 @@ static void node_json(struct contrib *c, struct jbuf *b, const lab_rows *rows, s
 		jbuf_lit(b, node_fields[f]);
 		jbuf_lit(b, "\":");
 		if (f == 7 || f == 8) {
-			jbuf_u64(b, col_u64(rows, c->ctx, r, f + 1));
+			jbuf_u64(b, col_u64(c, rows, r, f + 1));
 		} else {
 			const char *s;
 			size_t sl;
-			col_str(rows, c->ctx, r, f + 1, &s, &sl);
+			col_str(c, rows, r, f + 1, &s, &sl);
 			jbuf_str(b, s, sl);
 		}
 	}
 	jbuf_raw(b, "}", 1);
 }
 
-static int same_user(const lab_rows *rows, lab_ctx *ctx, size_t a, size_t b)
+static int same_user(struct contrib *c, const lab_rows *rows, size_t a, size_t b)
 {
 	const char *s, *t;
 	size_t sl, tl;
-	col_str(rows, ctx, a, 0, &s, &sl);
-	col_str(rows, ctx, b, 0, &t, &tl);
+	col_str(c, rows, a, 0, &s, &sl);
+	col_str(c, rows, b, 0, &t, &tl);
 	return sl == tl && memcmp(s, t, sl) == 0;
 }
 
@@ -502,18 +553,20 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 	size_t r = 0;
 	while (r < nr) {
 		size_t e = r + 1;
-		while (e < nr && same_user(rows, ctx, r, e))
+		while (e < nr && same_user(c, rows, r, e))
 			e++;
 		const char *s;
 		size_t sl;
-		char key[CONTRIB_KEY_MAX];
-		col_str(rows, ctx, r, 0, &s, &sl);
+		char key[CONTRIB_KEY_MAX], stale[CONTRIB_KEY_MAX];
+		col_str(c, rows, r, 0, &s, &sl);
 		contrib_user_key(s, sl, key);
-		if (!contrib_safe_segment(s, sl))
-			lab_logkv(ctx, LAB_LOG_DEBUG, "username mapped to a safe key",
+		if (!contrib_raw_segment(s, sl))
+			lab_logkv(ctx, LAB_LOG_DEBUG, "username stored under its escaped key",
 				  LAB_FS("key", key), LAB_FI("bytes", (int64_t)sl));
 		struct doc *d = doc_add(c, NULL, NULL);
-		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0) {
+		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0 ||
+		    (contrib_user_stale_key(s, sl, stale) &&
+		     !(d->stale_key = key_of(c->prefix, "user-summaries", "users", stale)))) {
 			jbuf_free(&sb);
 			return LAB_ENOMEM;
 		}
@@ -653,11 +706,19 @@ static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_row
 		task_done(c, 1);
 		return;
 	}
+	c->row_err = 0;
 	switch (p) {
 	case P_SUMMARY: rc = build_summary(c, rows, nr); break;
 	case P_COUNTRIES:
 	case P_USERS: rc = build_series(c, p, w, rows, nr); break;
 	default: rc = build_user_summaries(c, rows, nr); break;
+	}
+	if (rc == 0 && c->row_err < 0) {
+		lab_logkv(ctx, LAB_LOG_ERROR, "malformed ClickHouse answer, nothing stored",
+			  LAB_FS("processor", proc_name[p]),
+			  LAB_FS("window", w >= 0 ? c->wins[w].file : ""), LAB_FI("rows", (int64_t)nr));
+		task_done(c, 0);
+		return;
 	}
 	if (rc < 0) {
 		lab_logkv(ctx, LAB_LOG_ERROR, "cannot build documents", LAB_FS("processor", proc_name[p]),

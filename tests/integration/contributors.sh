@@ -11,8 +11,9 @@
 # plugin's reverse/position and arrayFirst username rules against splitByChar
 # and the original's regular expression — the latter is exact here because
 # the fixture's names that take that rule are valid UTF-8).
-# Then: storage key safety, the username → key mapping, state, --once with no
-# rows (nothing written), configuration errors with file:line; serve mode
+# Then: storage key safety, the username → key mapping (SPEC §9.2; more in
+# contributors-keys.sh), state, --once with no rows (nothing written),
+# configuration errors with file:line; serve mode
 # over NATS: the first check stores everything and announces every document
 # on lab.contributors.updated, lab.contributors.run forces another pass.
 [ "${1:-}" = --inner ] || exec "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/services/with-services.sh" clickhouse,nats -- "$0" --inner
@@ -197,19 +198,23 @@ done
 pass "user summaries: $nusers users and their latest nodes match (argMax), one file per user"
 
 # ---- 5. keys ---------------------------------------------------------------------
-bad=$(cd "$T/data" && find . -type f | sed 's|^\./||' | grep -v '^state/' | grep -v '^\.' | tr '/' '\n' |
-	grep -Ev '^[A-Za-z0-9._%-]+$|^$' | head -n 3)
+# SPEC §9.2: user documents are stored under the raw name when it is safe,
+# under the escaped form otherwise; every other segment is [A-Za-z0-9._-].
+U="$P/user-summaries/users"
+bad=$(cd "$T/data" && find . -type f | sed 's|^\./||' | grep -v '^state/' | grep -v '^\.' |
+	grep -v '^xatu_public_contributors/user-summaries/users/' | tr '/' '\n' |
+	grep -Ev '^[A-Za-z0-9._-]+$|^$' | head -n 3)
 [ -z "$bad" ] || fail "unsafe key segments: $bad"
 find "$P" \( -name . -o -name .. \) -print | grep -q . && fail "a . or .. segment"
-U="$P/user-summaries/users"
 for k in '%2E%2E' '%2E' '%252e%252e' 'nul%00user' 'us%09er%0Aname%01' '%FF%FEuser' '%22quote%5Cback' \
-	'j%C3%BCrgen' '%he3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' ethpandaops; do
+	'%he3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' ethpandaops "$(printf 'j\303\274rgen')"; do
 	[ -f "$U/$k.json" ] || fail "no user file $k.json"
 done
+[ ! -e "$U/j%C3%BCrgen.json" ] || fail "jürgen is stored under its escaped key"
 # the 300-byte username is hashed: its sha256, computed here by sha256sum
 h=$(printf 'u%.0s' $(seq 300) | sha256sum | cut -c1-64)
 [ -f "$U/%h$h.json" ] || fail "the 300-byte username is not stored as %h<sha256>"
-pass "every key segment is in [A-Za-z0-9._%-]; hostile usernames are percent-encoded or hashed"
+pass "hostile usernames are percent-encoded or hashed, jürgen is stored under its raw name"
 
 # ---- 6. state ----------------------------------------------------------------------
 ST="$T/data/state/modules/contributors.json"

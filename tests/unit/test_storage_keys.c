@@ -2,8 +2,9 @@
  * names) can never leave their prefix or the storage root (issue 10).
  * Complements test_storage_fs.c's test_key_check with the hostile names of
  * tests/fixtures (docs/testing.md), `%2e` spellings, NUL bytes, overlong
- * UTF-8 dots and very long names, and checks on the real fs backend that an
- * accepted key is stored exactly at ROOT/KEY and nowhere else. */
+ * UTF-8 dots, the raw usernames of SPEC §9.2 and very long names, and
+ * checks on the real fs backend that an accepted key is stored exactly at
+ * ROOT/KEY and nowhere else. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -105,7 +106,7 @@ static void test_hostile_names(void **state)
 	struct fx *f = *state;
 	static const struct {
 		const char *name;
-		int accepted; /* only without ".", ".." or empty segments, controls, "\\" */
+		int accepted; /* only printable UTF-8 without ".", ".." or empty segments, "\\" */
 	} names[] = {
 		{ "../..", 0 },
 		{ "pub-%2e%2e/%2e%2e/node-%2f", 1 }, /* literal bytes: "%2e" is not a dot */
@@ -115,7 +116,7 @@ static void test_hostile_names(void **state)
 		{ "noslashname", 1 },
 		{ "pub-json/\"quote\\back/node", 0 },
 		{ "pub-utf8/j\xc3\xbcrgen/n\xc3\xb6" "de-1", 1 },
-		{ "pub-bin/\xff\xfeuser/node-\xc3(", 1 },
+		{ "pub-bin/\xff\xfeuser/node-\xc3(", 0 }, /* invalid UTF-8 */
 		{ "pub-ctl/us\ter\nname\x01/node\x7f\r", 0 },
 		{ "..", 0 },
 		{ ".", 0 },
@@ -124,11 +125,21 @@ static void test_hostile_names(void **state)
 		{ "%2E%2E/%2F", 1 },
 		{ "..%2f..%2f", 1 },
 		{ ".%2e/x", 1 },
-		{ "\xc0\xae\xc0\xae/x", 1 }, /* overlong UTF-8 dots are not dots to Linux */
+		{ "\xc0\xae\xc0\xae/x", 0 }, /* overlong UTF-8 dots: invalid UTF-8 */
 		{ "..\\..\\x", 0 },
 		{ "a/.lab-meta", 1 }, /* the metadata directory is reserved at the root only */
 		{ "...", 1 },
 		{ "....//x", 0 },
+		/* SPEC §9.2 raw usernames: printable UTF-8, spaces, '?', '#', '%' */
+		{ "d a v e", 1 },
+		{ "grace.h", 1 },
+		{ "a?b#c%d", 1 },
+		{ "\xe6\x97\xa5\xf0\x9f\x98\x80", 1 },
+		{ "\xc2\xa0", 1 },          /* U+00A0 is printable */
+		{ "c1\xc2\x85", 0 },        /* U+0085, a C1 control */
+		{ "\xed\xa0\x80", 0 },       /* a surrogate */
+		{ "\xf4\x90\x80\x80", 0 },   /* beyond U+10FFFF */
+		{ "cut\xe2\x82", 0 },        /* truncated before the '/' */
 	};
 	char key[1200], path[1600], real[PATH_MAX], rroot[PATH_MAX];
 	assert_non_null(realpath(f->root, rroot));
