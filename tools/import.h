@@ -82,6 +82,8 @@ int emit_clickhouse_dsn(struct imp *im, yaml_node_t *n, const char *path, const 
 int import_name_ok(const char *s);
 /* Windows { file, step, label, range } of both formats into `b`. */
 int emit_windows(struct imp *im, struct buf *b, yaml_node_t *seq, const char *path, int go);
+/* validator_set = ( { range = "R"; entity = "E"; } ) from a mapping R: E. */
+int emit_validator_ranges(struct imp *im, struct buf *b, yaml_node_t *ranges, const char *path);
 /* min_client_versions = { FORK = { CLIENT = "V"; }; } from forks.consensus. */
 int emit_forks(struct imp *im, struct buf *b, yaml_node_t *forks, const char *path);
 

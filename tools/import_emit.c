@@ -379,3 +379,29 @@ int emit_forks(struct imp *im, struct buf *b, yaml_node_t *forks, const char *pa
 	buf_puts(b, "\t\t  };\n");
 	return 0;
 }
+
+int emit_validator_ranges(struct imp *im, struct buf *b, yaml_node_t *ranges, const char *path)
+{
+	if (y_need_map(im, ranges, path, 1) < 0)
+		return -1;
+	if (!y_map_len(ranges))
+		return 0;
+	buf_puts(b, "\t\t  validator_set = (\n");
+	for (size_t i = 0; i < y_map_len(ranges); i++) {
+		yaml_node_t *e;
+		const char *range = y_map_key(im, ranges, i, &e), *entity;
+		char ep[320];
+		if (!range)
+			return -1;
+		snprintf(ep, sizeof ep, "%s.%s", path, range);
+		if (!(entity = y_str(im, e, ep)))
+			return -1;
+		buf_puts(b, "\t\t\t{ range = ");
+		emit_str(b, range);
+		buf_puts(b, "; entity = ");
+		emit_str(b, entity);
+		buf_printf(b, "; }%s\n", i + 1 < y_map_len(ranges) ? "," : "");
+	}
+	buf_puts(b, "\t\t  );\n");
+	return 0;
+}

@@ -124,34 +124,11 @@ static int validators(struct imp *im, struct buf *b, yaml_node_t *v, const char 
 {
 	static const char *const keys[] = { "knownValidatorRanges", NULL };
 	char p[256];
-	yaml_node_t *r;
 
 	if (y_need_map(im, v, path, 1) < 0 || y_known(im, v, path, keys) < 0)
 		return -1;
 	snprintf(p, sizeof p, "%s.knownValidatorRanges", path);
-	r = y_get(im, v, "knownValidatorRanges");
-	if (y_need_map(im, r, p, 1) < 0)
-		return -1;
-	if (!y_map_len(r))
-		return 0;
-	buf_puts(b, "\t\t  validator_set = (\n");
-	for (size_t i = 0; i < y_map_len(r); i++) {
-		yaml_node_t *e;
-		const char *range = y_map_key(im, r, i, &e), *entity;
-		char ep[320];
-		if (!range)
-			return -1;
-		snprintf(ep, sizeof ep, "%s.%s", p, range);
-		if (!(entity = y_str(im, e, ep)))
-			return -1;
-		buf_puts(b, "\t\t\t{ range = ");
-		emit_str(b, range);
-		buf_puts(b, "; entity = ");
-		emit_str(b, entity);
-		buf_printf(b, "; }%s\n", i + 1 < y_map_len(r) ? "," : "");
-	}
-	buf_puts(b, "\t\t  );\n");
-	return 0;
+	return emit_validator_ranges(im, b, y_get(im, v, "knownValidatorRanges"), p);
 }
 
 static int networks(struct imp *im, yaml_node_t *eth)

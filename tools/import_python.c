@@ -72,34 +72,11 @@ static int validators(struct imp *im, struct buf *b, yaml_node_t *vs, const char
 {
 	static const char *const keys[] = { "known_validators", NULL };
 	char p[256];
-	yaml_node_t *kv;
 
 	if (y_need_map(im, vs, path, 1) < 0 || y_known(im, vs, path, keys) < 0)
 		return -1;
 	snprintf(p, sizeof p, "%s.known_validators", path);
-	kv = y_get(im, vs, "known_validators");
-	if (y_need_map(im, kv, p, 1) < 0)
-		return -1;
-	if (!y_map_len(kv))
-		return 0;
-	buf_puts(b, "\t\t  validator_set = (\n");
-	for (size_t i = 0; i < y_map_len(kv); i++) {
-		yaml_node_t *e;
-		const char *range = y_map_key(im, kv, i, &e), *entity;
-		char ep[320];
-		if (!range)
-			return -1;
-		snprintf(ep, sizeof ep, "%s.%s", p, range);
-		if (!(entity = y_str(im, e, ep)))
-			return -1;
-		buf_puts(b, "\t\t\t{ range = ");
-		emit_str(b, range);
-		buf_puts(b, "; entity = ");
-		emit_str(b, entity);
-		buf_printf(b, "; }%s\n", i + 1 < y_map_len(kv) ? "," : "");
-	}
-	buf_puts(b, "\t\t  );\n");
-	return 0;
+	return emit_validator_ranges(im, b, y_get(im, vs, "known_validators"), p);
 }
 
 static int networks(struct imp *im, yaml_node_t *eth)
