@@ -265,9 +265,18 @@ static void start_more(struct run *r)
 
 /* ---- the plan ------------------------------------------------------------- */
 
+static const char *excludes[64];
+static size_t n_excludes;
+
+/* state/ (each backend's own bookkeeping) unless --include-state, and --exclude. */
 static int excluded(const char *key, int include_state)
 {
-	return !include_state && !strncmp(key, "state/", 6);
+	if (!include_state && !strncmp(key, "state/", 6))
+		return 1;
+	for (size_t i = 0; i < n_excludes; i++)
+		if (!strncmp(key, excludes[i], strlen(excludes[i])))
+			return 1;
+	return 0;
 }
 
 /* Index + 1 of k in the sorted list, 0 when absent. */
@@ -593,6 +602,7 @@ static void usage(FILE *f)
 	      "                      differences are reported as intentional\n"
 	      "  --ignore PATH       ignore a JSON path (e.g. nodes.*.geo, [].users), repeatable\n"
 	      "  --include-state     compare state/ too (skipped by default)\n"
+	      "  --exclude PREFIX    skip keys starting with PREFIX on both sides (repeatable)\n"
 	      "  -j, --jobs N        documents fetched at once (default 32)\n"
 	      "  --max-diffs N       differences shown per document (default 5)\n"
 	      "  --max-docs N        documents listed in the text report (default 20)\n"
@@ -612,20 +622,21 @@ static long num_arg(const char *s, long lo, long hi)
 
 int main(int argc, char **argv)
 {
-	enum { O_TOL = 256, O_ALIGN, O_PROFILE, O_IGNORE, O_STATE, O_MAXD, O_MAXDOCS, O_JSON,
-	       O_NOPROG, O_DEBUG };
+	enum { OPT_TOL = 256, OPT_ALIGN, OPT_PROFILE, OPT_IGNORE, OPT_STATE, OPT_EXCL, OPT_MAXD, OPT_MAXDOCS,
+	       OPT_JSON, OPT_NOPROG, OPT_DEBUG };
 	static const struct option opts[] = {
-		{ "tolerance", required_argument, NULL, O_TOL },
-		{ "align-windows", no_argument, NULL, O_ALIGN },
-		{ "profile", required_argument, NULL, O_PROFILE },
-		{ "ignore", required_argument, NULL, O_IGNORE },
-		{ "include-state", no_argument, NULL, O_STATE },
+		{ "tolerance", required_argument, NULL, OPT_TOL },
+		{ "align-windows", no_argument, NULL, OPT_ALIGN },
+		{ "profile", required_argument, NULL, OPT_PROFILE },
+		{ "ignore", required_argument, NULL, OPT_IGNORE },
+		{ "include-state", no_argument, NULL, OPT_STATE },
+		{ "exclude", required_argument, NULL, OPT_EXCL },
 		{ "jobs", required_argument, NULL, 'j' },
-		{ "max-diffs", required_argument, NULL, O_MAXD },
-		{ "max-docs", required_argument, NULL, O_MAXDOCS },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "no-progress", no_argument, NULL, O_NOPROG },
-		{ "debug", no_argument, NULL, O_DEBUG },
+		{ "max-diffs", required_argument, NULL, OPT_MAXD },
+		{ "max-docs", required_argument, NULL, OPT_MAXDOCS },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "no-progress", no_argument, NULL, OPT_NOPROG },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -639,22 +650,22 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_TOL:
+		case OPT_TOL:
 			r.o.tolerance = strtod(optarg, &end);
 			if (!*optarg || *end || !(r.o.tolerance >= 0 && r.o.tolerance < 1)) {
 				fprintf(stderr, "labctl compare: --tolerance: a number in [0, 1)\n");
 				return 2;
 			}
 			break;
-		case O_ALIGN: r.o.align_windows = 1; break;
-		case O_PROFILE:
+		case OPT_ALIGN: r.o.align_windows = 1; break;
+		case OPT_PROFILE:
 			if (strcmp(optarg, "original") && strcmp(optarg, "none")) {
 				fprintf(stderr, "labctl compare: --profile: original or none\n");
 				return 2;
 			}
 			r.o.profile_original = !strcmp(optarg, "original");
 			break;
-		case O_IGNORE:
+		case OPT_IGNORE:
 			if (r.o.n_ignore == sizeof ignore / sizeof ignore[0]) {
 				fprintf(stderr, "labctl compare: too many --ignore\n");
 				return 2;
@@ -662,7 +673,14 @@ int main(int argc, char **argv)
 			ignore[r.o.n_ignore++] = optarg;
 			r.o.ignore = ignore;
 			break;
-		case O_STATE: include_state = 1; break;
+		case OPT_STATE: include_state = 1; break;
+		case OPT_EXCL:
+			if (n_excludes == sizeof excludes / sizeof excludes[0] || !*optarg) {
+				fprintf(stderr, "labctl compare: --exclude: a non-empty prefix, at most 64\n");
+				return 2;
+			}
+			excludes[n_excludes++] = optarg;
+			break;
 		case 'j':
 			if ((v = num_arg(optarg, 1, 1024)) < 0) {
 				fprintf(stderr, "labctl compare: --jobs: 1..1024\n");
@@ -670,22 +688,22 @@ int main(int argc, char **argv)
 			}
 			r.max_inflight = (size_t)v;
 			break;
-		case O_MAXD:
+		case OPT_MAXD:
 			if ((v = num_arg(optarg, 0, 1000000)) < 0) {
 				fprintf(stderr, "labctl compare: --max-diffs: a count\n");
 				return 2;
 			}
 			r.o.max_diffs = (size_t)v;
 			break;
-		case O_MAXDOCS:
+		case OPT_MAXDOCS:
 			if ((max_docs = num_arg(optarg, 0, 100000000)) < 0) {
 				fprintf(stderr, "labctl compare: --max-docs: a count\n");
 				return 2;
 			}
 			break;
-		case O_JSON: json = 1; break;
-		case O_NOPROG: noprog = 1; break;
-		case O_DEBUG: debug = 1; break;
+		case OPT_JSON: json = 1; break;
+		case OPT_NOPROG: noprog = 1; break;
+		case OPT_DEBUG: debug = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

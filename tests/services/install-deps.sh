@@ -3,7 +3,7 @@
 # Idempotent: only missing packages are installed.
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
-libuv1-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev
+libuv1-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev libexpat1-dev
 libgeonames-dev zlib1g-dev libmicrohttpd-dev libcmocka-dev
 valgrind clang curl ca-certificates gzip procps binutils iproute2
 clickhouse-server clickhouse-client nats-server nodejs abigail-tools"
