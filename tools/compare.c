@@ -10,6 +10,7 @@
  * documents differ or exist on one side only, 2 on errors (a side cannot
  * be listed, a document cannot be read or is not JSON, usage). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,7 +645,7 @@ int main(int argc, char **argv)
 			 .max_inflight = DEFAULT_JOBS };
 	static const char *ignore[64];
 	long max_docs = 20, v;
-	int c, json = 0, noprog = 0, debug = 0, include_state = 0, rc = 2;
+	int c, json = 0, noprog = 0, debug = 0, include_state = 0, rc = 2, devnull = -1;
 	char err[512], *end;
 	uv_loop_t loop;
 
@@ -712,8 +713,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* The storage layer logs its own failures; the report says them once. */
-	log_setup(debug ? LAB_LOG_DEBUG : LAB_LOG_ERROR + 1, LOG_FORMAT_LOGFMT, 2);
+	/* The storage layer logs its own failures; the report says them once
+	 * (its log goes to stderr only with --debug). */
+	if (debug)
+		log_setup(LAB_LOG_DEBUG, LOG_FORMAT_LOGFMT, 2);
+	else if ((devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0)
+		log_setup(LAB_LOG_ERROR, LOG_FORMAT_LOGFMT, devnull);
 	r.progress = !noprog && isatty(2);
 	if (uv_loop_init(&loop) != 0)
 		return 2;
@@ -770,6 +775,8 @@ out:
 		;
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	if (devnull >= 0)
+		close(devnull);
 	for (size_t i = 0; i < r.nentries; i++) {
 		free(r.entries[i].key);
 		free(r.entries[i].key_b);

@@ -1,7 +1,7 @@
 /* labctl-compare: two JSON documents.
  *
- * Objects compare by key (their order never matters); numbers within a
- * relative tolerance; arrays element by element, except at the paths below
+ * Objects compare by key (their order never matters); integers exactly,
+ * other numbers within a relative tolerance; arrays element by element, except at the paths below
  * where the original backend left the order to chance (there they compare
  * as multisets).  A path pattern is dotted segments: `*` is any object key,
  * `[]` any array element ("[].countries", "attestations.windows[].validator_indices").
@@ -202,14 +202,12 @@ static int is_number(json_object *v)
 	return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
 }
 
+/* Integers (counts, slots, Unix times) compare exactly; the tolerance is
+ * for numbers written with a fraction or exponent (averages, quantiles). */
 static int numbers_equal(json_object *a, json_object *b, double tol)
 {
 	if (json_object_is_type(a, json_type_int) && json_object_is_type(b, json_type_int))
-		return json_object_get_int64(a) == json_object_get_int64(b) ||
-		       (tol > 0 && fabs((double)json_object_get_int64(a) -
-					(double)json_object_get_int64(b)) <=
-					   tol * fmax(fabs((double)json_object_get_int64(a)),
-						      fabs((double)json_object_get_int64(b))));
+		return json_object_get_int64(a) == json_object_get_int64(b);
 	double x = json_object_get_double(a), y = json_object_get_double(b);
 	return x == y || fabs(x - y) <= tol * fmax(fabs(x), fabs(y));
 }
