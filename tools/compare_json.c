@@ -119,20 +119,26 @@ static char *path_text(const struct ctx *c)
 
 /* ---- recording ------------------------------------------------------------ */
 
+/* The value as JSON text; a long one is cut and given as a JSON string of
+ * its first VALUE_MAX bytes and "..." (so the --json report stays JSON). */
 static char *value_text(json_object *v)
 {
 	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 	size_t n = strlen(s);
-	char *o = malloc(n > VALUE_MAX ? VALUE_MAX + 4 : n + 1);
-	if (!o)
-		return NULL;
-	if (n > VALUE_MAX) {
-		memcpy(o, s, VALUE_MAX);
-		memcpy(o + VALUE_MAX, "...", 4);
-	} else {
-		memcpy(o, s, n + 1);
-	}
-	return o;
+	struct buf b = BUF_INIT;
+
+	if (n <= VALUE_MAX)
+		return strdup(s);
+	/* Cut at a UTF-8 character boundary. */
+	for (n = VALUE_MAX; n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; n--)
+		;
+	struct buf t = BUF_INIT;
+	buf_append(&t, s, n);
+	buf_puts(&t, "...");
+	if (!t.oom)
+		buf_json_str(&b, t.data, t.len);
+	buf_free(&t);
+	return b.oom ? NULL : buf_steal(&b, NULL);
 }
 
 static const char *intentional(const struct ctx *c, json_object *a, json_object *b)
