@@ -23,7 +23,8 @@
 #include "storage.h"
 #include "storage_backend.h"
 
-#define LIST_TIMEOUT_MS 60000
+#define LIST_TIMEOUT_MS 120000
+#define LIST_RETRIES 4 /* a page answered 5xx/429 or cut: retried with backoff */
 #define TEXT_MAX 2048 /* longest element text kept (keys are at most 1024 bytes) */
 
 int keylist_add(struct keylist *l, const char *s, size_t n)
@@ -133,6 +134,7 @@ int list_local(struct side *s, char *err, size_t errlen)
 
 struct lister {
 	struct side *s;
+	uv_loop_t *loop;
 	struct http *http;
 	XML_Parser xml;
 	char *base_url, *userpwd, *sigv4;
@@ -144,6 +146,10 @@ struct lister {
 	char *token;
 	char code[128], message[256];
 	int done, rc;
+	unsigned attempt; /* of the current page */
+	size_t keys0, bad0; /* list lengths before the current page */
+	uv_timer_t retry;
+	int retry_used;
 	char *err;
 	size_t errlen;
 };
@@ -206,6 +212,17 @@ static int on_data(const char *data, size_t len, void *ud)
 
 static int page_start(struct lister *l);
 
+static void retry_page(uv_timer_t *t)
+{
+	struct lister *l = t->data;
+	int rc = page_start(l);
+	if (rc < 0) {
+		snprintf(l->err, l->errlen, "%s: listing failed: %s", l->s->spec, lab_strerror(rc));
+		l->rc = rc;
+		l->done = 1;
+	}
+}
+
 static void printable(char *s)
 {
 	for (; *s; s++)
@@ -221,6 +238,22 @@ static void page_done(int status, long code, const struct buf *body, const char 
 		status = LAB_EPARSE;
 	printable(l->code);
 	printable(l->message);
+	if ((status == LAB_ETIMEDOUT || status == LAB_EIO || (status == 0 && (code >= 500 || code == 429))) &&
+	    l->attempt < LIST_RETRIES) {
+		/* A page cut short may have added some of its keys: drop them. */
+		while (l->s->keys.n > l->keys0)
+			free(l->s->keys.v[--l->s->keys.n]);
+		while (l->s->bad.n > l->bad0)
+			free(l->s->bad.v[--l->s->bad.n]);
+		l->attempt++;
+		if (!l->retry_used) {
+			uv_timer_init(l->loop, &l->retry);
+			l->retry.data = l;
+			l->retry_used = 1;
+		}
+		uv_timer_start(&l->retry, retry_page, http_backoff_ms(l->attempt, 200, 5000), 0);
+		return;
+	}
 	if (status < 0) {
 		snprintf(l->err, l->errlen, "%s: listing failed: %s", l->s->spec,
 			 status == LAB_EPARSE ? "the answer is not ListObjectsV2 XML" :
@@ -234,6 +267,7 @@ static void page_done(int status, long code, const struct buf *body, const char 
 						      "");
 		status = LAB_EIO;
 	} else if (l->truncated && l->token && *l->token) {
+		l->attempt = 0;
 		if ((status = page_start(l)) == 0)
 			return;
 		snprintf(l->err, l->errlen, "%s: listing failed: %s", l->s->spec,
@@ -282,6 +316,9 @@ static int page_start(struct lister *l)
 	XML_SetCharacterDataHandler(l->xml, on_text);
 	l->depth = 0;
 	l->truncated = 0;
+	l->code[0] = l->message[0] = '\0';
+	l->keys0 = l->s->keys.n;
+	l->bad0 = l->s->bad.n;
 	struct http_request hr = { .method = "GET",
 				   .url = url.data,
 				   .headers = hdrs,
@@ -298,7 +335,7 @@ static int page_start(struct lister *l)
 
 int list_s3(uv_loop_t *loop, struct side *s, char *err, size_t errlen)
 {
-	struct lister l = { .s = s, .err = err, .errlen = errlen };
+	struct lister l = { .s = s, .loop = loop, .err = err, .errlen = errlen };
 	struct buf b = BUF_INIT;
 	int rc;
 
@@ -320,10 +357,11 @@ int list_s3(uv_loop_t *loop, struct side *s, char *err, size_t errlen)
 	} else {
 		snprintf(err, errlen, "%s: cannot start listing: %s", s->spec, lab_strerror(rc));
 	}
-	if (l.http) {
+	if (l.retry_used)
+		uv_close((uv_handle_t *)&l.retry, NULL);
+	if (l.http)
 		http_close(l.http);
-		uv_run(loop, UV_RUN_NOWAIT);
-	}
+	uv_run(loop, UV_RUN_NOWAIT);
 	if (l.xml)
 		XML_ParserFree(l.xml);
 	buf_free(&l.text);
