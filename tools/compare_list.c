@@ -7,7 +7,10 @@
  *
  * S3: ListObjectsV2 (GET ?list-type=2, 1000 keys a page, following
  * NextContinuationToken) through the host's HTTP client, signed by libcurl
- * (SigV4), on the loop; the XML answer is read with expat as it arrives. */
+ * (SigV4), on the loop; the XML answer is read with expat as it arrives.
+ * A server that answers a v2 page with 500 (s3rver 3 does for every
+ * truncated page) is listed with ListObjects v1 from there on, paging by
+ * marker = the last key. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <expat.h>
@@ -148,6 +151,8 @@ struct lister {
 	int done, rc;
 	unsigned attempt; /* of the current page */
 	size_t keys0, bad0; /* list lengths before the current page */
+	int v1;             /* fell back to ListObjects (v1): marker = the last key */
+	char *last_key, *marker;
 	uv_timer_t retry;
 	int retry_used;
 	char *err;
@@ -184,6 +189,8 @@ static void on_end(void *ud, const XML_Char *name)
 	size_t plen = strlen(l->s->prefix);
 	(void)name;
 	if (l->in_contents_key) {
+		free(l->last_key);
+		l->last_key = strndup(t, l->text.len);
 		/* Keys come back with the prefix we asked for. */
 		if (l->text.len >= plen && !memcmp(t, l->s->prefix, plen) &&
 		    add_key(l->s, t + plen, l->text.len - plen) < 0)
@@ -238,6 +245,17 @@ static void page_done(int status, long code, const struct buf *body, const char 
 		status = LAB_EPARSE;
 	printable(l->code);
 	printable(l->message);
+	if (status == 0 && code == 500 && !l->v1) {
+		/* s3rver 3 answers 500 to every truncated ListObjectsV2 page: go on
+		 * with ListObjects (v1), which pages by marker, from this page. */
+		while (l->s->keys.n > l->keys0)
+			free(l->s->keys.v[--l->s->keys.n]);
+		while (l->s->bad.n > l->bad0)
+			free(l->s->bad.v[--l->s->bad.n]);
+		l->v1 = 1;
+		if ((status = page_start(l)) == 0)
+			return;
+	}
 	if ((status == LAB_ETIMEDOUT || status == LAB_EIO || (status == 0 && (code >= 500 || code == 429))) &&
 	    l->attempt < LIST_RETRIES) {
 		/* A page cut short may have added some of its keys: drop them. */
@@ -266,6 +284,14 @@ static void page_done(int status, long code, const struct buf *body, const char 
 			 code == 403 || code == 401 ? " (credentials refused)" :
 						      "");
 		status = LAB_EIO;
+	} else if (l->truncated && l->v1 && l->last_key) {
+		free(l->marker);
+		l->marker = strdup(l->last_key);
+		l->attempt = 0;
+		if ((status = l->marker ? page_start(l) : LAB_ENOMEM) == 0)
+			return;
+		snprintf(l->err, l->errlen, "%s: listing failed: %s", l->s->spec,
+			 lab_strerror(status));
 	} else if (l->truncated && l->token && *l->token) {
 		l->attempt = 0;
 		if ((status = page_start(l)) == 0)
@@ -291,12 +317,20 @@ static int page_start(struct lister *l)
 
 	/* Query parameters in the sorted order SigV4's canonical request uses. */
 	buf_printf(&url, "%s/?", l->base_url);
-	if (l->token) {
+	if (l->v1) {
+		if (l->marker) {
+			buf_puts(&url, "marker=");
+			http_urlencode(&url, l->marker, strlen(l->marker), 0);
+			buf_putc(&url, '&');
+		}
+		buf_puts(&url, "max-keys=1000");
+	} else if (l->token) {
 		buf_puts(&url, "continuation-token=");
 		http_urlencode(&url, l->token, strlen(l->token), 0);
 		buf_putc(&url, '&');
 	}
-	buf_puts(&url, "list-type=2&max-keys=1000");
+	if (!l->v1)
+		buf_puts(&url, "list-type=2&max-keys=1000");
 	if (*l->s->prefix) {
 		buf_puts(&url, "&prefix=");
 		http_urlencode(&url, l->s->prefix, strlen(l->s->prefix), 0);
@@ -366,6 +400,8 @@ int list_s3(uv_loop_t *loop, struct side *s, char *err, size_t errlen)
 		XML_ParserFree(l.xml);
 	buf_free(&l.text);
 	free(l.token);
+	free(l.last_key);
+	free(l.marker);
 	free(l.base_url);
 	free(l.userpwd);
 	free(l.sigv4);
