@@ -102,3 +102,15 @@ char *buf_steal(struct buf *b, size_t *len)
 	b->len = b->cap = 0;
 	return d;
 }
+
+void json_kv_str(struct buf *b, const char *k, const char *v, int comma)
+{
+	if (comma)
+		buf_putc(b, ',');
+	buf_json_str(b, k, strlen(k));
+	buf_putc(b, ':');
+	if (v)
+		buf_json_str(b, v, strlen(v));
+	else
+		buf_puts(b, "null");
+}

@@ -29,6 +29,8 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal (with quotes); invalid UTF-8 bytes
  * become U+FFFD.  The escape and utf8_seq() are common/jsonstr.h. */
 void buf_json_str(struct buf *b, const char *s, size_t n);
+/* [","] "k":"v" (v NULL: null), strings escaped as by buf_json_str. */
+void json_kv_str(struct buf *b, const char *k, const char *v, int comma);
 /* Hands the data to the caller (who frees it) and resets b. */
 char *buf_steal(struct buf *b, size_t *len);
 

@@ -14,8 +14,10 @@
 
 #include "buf.h"
 #include "config.h"
+#include "keyrules.h"
 #include "listen_addr.h"
 #include "log.h"
+#include "storage_backend.h"
 
 #ifndef LAB_PLUGINDIR
 #define LAB_PLUGINDIR "/usr/lib/lab/plugins"
@@ -40,10 +42,11 @@ static const lab_setting fs_keys[] = { STR("root", "/var/lib/lab/data"), END };
 static const lab_setting s3_keys[] = {
 	STR("endpoint", NULL), STR("region", "us-east-1"), STR("bucket", "lab-data"),
 	STR("access_key_id", NULL), STR("secret_access_key", NULL), DUR("timeout", "30s"),
+	STR("url_style", "path"),
 	{ "max_retries", LAB_SET_INT, "4", NULL, NULL, 0 }, END
 };
 static const lab_setting storage_keys[] = {
-	STR("backend", "fs"), GROUP("fs", fs_keys), GROUP("s3", s3_keys), END
+	STR("backend", "fs"), STR("prefix", ""), GROUP("fs", fs_keys), GROUP("s3", s3_keys), END
 };
 #define NUM_TEXT_(n) #n
 #define NUM_TEXT(n) NUM_TEXT_(n)
@@ -61,7 +64,9 @@ static const lab_setting validator_keys[] = { REQ_STR("range"), REQ_STR("entity"
 static const lab_setting network_keys[] = {
 	REQ_STR("name"), { "genesis_time", LAB_SET_INT, NULL, NULL, NULL, LAB_SETTING_REQUIRED },
 	STR("config_file", NULL), STR("config_url", NULL),
-	LIST("validator_set", validator_keys), END
+	LIST("validator_set", validator_keys),
+	/* FORK = { CLIENT = "VERSION"; ... }: clients are free names (checked in fill_network) */
+	{ "min_client_versions", LAB_SET_MAP, NULL, NULL, NULL, CFG_HOST_OPEN }, END
 };
 static const lab_setting ethereum_keys[] = { LIST("networks", network_keys), END };
 static const lab_setting host_schema[] = {
@@ -269,6 +274,67 @@ static int parse_range(const char *s, uint64_t *lo, uint64_t *hi)
 	return parse_u64(s, dash, lo) && parse_u64(dash + 1, end, hi) && *lo <= *hi;
 }
 
+/* storage.prefix: "" or segments that pass the storage key rules; kept
+ * with one trailing '/' so that prefix + key is the stored key. */
+static int fill_prefix(struct config *c, char *err, size_t errlen)
+{
+	const config_setting_t *n;
+	const char *s = str_at(c, "storage.prefix", &n);
+	size_t len = strlen(s);
+	struct host_conf *h = &c->host;
+
+	while (len && s[len - 1] == '/')
+		len--;
+	if (len && (s[0] == '/' || len > 256 || !key_segments_ok(s, len, STORAGE_META_DIR)))
+		return bad(err, errlen, c, n, "storage.prefix",
+			   "must be \"\" or key segments like \"shadow/labd\" (no empty, . or .. "
+			   "segment, no control character or backslash, at most 256 bytes)");
+	if (!(h->storage_prefix = malloc(len + 2)))
+		goto oom;
+	memcpy(h->storage_prefix, s, len);
+	if (len)
+		h->storage_prefix[len++] = '/';
+	h->storage_prefix[len] = '\0';
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return LAB_ENOMEM;
+}
+
+/* min_client_versions = { FORK = { CLIENT = "VERSION"; ... }; ... } */
+static int fill_min_versions(struct config *c, struct network_conf *nc, const config_setting_t *e,
+			     char *err, size_t errlen)
+{
+	const config_setting_t *m = config_setting_get_member(e, "min_client_versions");
+	size_t total = 0;
+	for (int i = 0; m && i < config_setting_length(m); i++)
+		total += (size_t)config_setting_length(config_setting_get_elem(m, (unsigned)i));
+	if (total && !(nc->min_versions = calloc(total, sizeof *nc->min_versions)))
+		goto oom;
+	for (int i = 0; m && i < config_setting_length(m); i++) {
+		const config_setting_t *f = config_setting_get_elem(m, (unsigned)i);
+		if (!name_ok(config_setting_name(f), 1))
+			return bad(err, errlen, c, f, NULL, "fork names must match [a-z0-9_-]+");
+		for (int k = 0; k < config_setting_length(f); k++) {
+			const config_setting_t *v = config_setting_get_elem(f, (unsigned)k);
+			struct client_version *cv = &nc->min_versions[nc->n_min_versions];
+			if (config_setting_type(v) != CONFIG_TYPE_STRING)
+				return bad(err, errlen, c, v, NULL,
+					   "wrong type: expected a version string");
+			if (!*config_setting_get_string(v))
+				return bad(err, errlen, c, v, NULL, "must not be empty");
+			DUP(cv->fork, config_setting_name(f));
+			DUP(cv->client, config_setting_name(v));
+			DUP(cv->version, config_setting_get_string(v));
+			nc->n_min_versions++;
+		}
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return LAB_ENOMEM;
+}
+
 static int fill_network(struct config *c, const char *dir, size_t i, const config_setting_t *e,
 			char *err, size_t errlen)
 {
@@ -315,7 +381,7 @@ static int fill_network(struct config *c, const char *dir, size_t i, const confi
 		DUP(r->entity, config_setting_get_string(n));
 		nc->n_validators = k + 1;
 	}
-	return 0;
+	return fill_min_versions(c, nc, e, err, errlen);
 oom:
 	snprintf(err, errlen, "out of memory");
 	return LAB_ENOMEM;
@@ -366,6 +432,7 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	struct host_conf *h = &c->host;
 	const config_setting_t *n;
 	const char *s;
+	int rc;
 
 	h->log_level = log_level_parse(str_at(c, "log.level", &n));
 	if (h->log_level < 0)
@@ -400,6 +467,13 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (strcmp(s, "fs") != 0 && strcmp(s, "s3") != 0)
 		return bad(err, errlen, c, n, "storage.backend", "must be fs or s3");
 	DUP(h->storage_backend, s);
+	if ((rc = fill_prefix(c, err, errlen)) < 0)
+		return rc;
+	s = str_at(c, "storage.s3.url_style", &n);
+	if (strcmp(s, "path") != 0 && strcmp(s, "virtual") != 0)
+		return bad(err, errlen, c, n, "storage.s3.url_style", "must be path or virtual");
+	h->s3_virtual_hosted = strcmp(s, "virtual") == 0;
+	s = h->storage_backend;
 	DUP(h->fs_root, str_at(c, "storage.fs.root", &n));
 	if (strcmp(s, "fs") == 0 && !h->fs_root[0])
 		return bad(err, errlen, c, n, "storage.fs.root", "must not be empty with backend fs");
@@ -470,8 +544,7 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 		goto oom;
 	for (size_t i = 0; i < nn; i++) {
 		h->n_networks = i + 1;
-		int rc = fill_network(c, dir, i, config_setting_get_elem(nets, (unsigned)i), err,
-				      errlen);
+		rc = fill_network(c, dir, i, config_setting_get_elem(nets, (unsigned)i), err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -543,7 +616,7 @@ void config_free(struct config *c)
 		return;
 	struct host_conf *h = &c->host;
 	char **strs[] = { &h->file, &h->admin_listen, &h->admin_token, &h->plugin_dir,
-			  &h->storage_backend, &h->fs_root, &h->s3_endpoint, &h->s3_region,
+			  &h->storage_backend, &h->storage_prefix, &h->fs_root, &h->s3_endpoint, &h->s3_region,
 			  &h->s3_bucket, &h->s3_access_key_id, &h->s3_secret_access_key,
 			  &h->ch_url, &h->ch_database, &h->ch_user, &h->ch_password,
 			  &h->broker_backend, &h->nats_url, &h->subject_prefix };
@@ -557,6 +630,12 @@ void config_free(struct config *c)
 		for (size_t k = 0; k < nc->n_validators; k++)
 			free(nc->validators[k].entity);
 		free(nc->validators);
+		for (size_t k = 0; k < nc->n_min_versions; k++) {
+			free(nc->min_versions[k].fork);
+			free(nc->min_versions[k].client);
+			free(nc->min_versions[k].version);
+		}
+		free(nc->min_versions);
 	}
 	free(h->networks);
 	for (size_t i = 0; i < h->n_plugins; i++) {

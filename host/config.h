@@ -21,6 +21,11 @@ struct validator_range {
 	char *entity;
 };
 
+/* One entry of a network's min_client_versions: FORK = { CLIENT = "VERSION"; } */
+struct client_version {
+	char *fork, *client, *version;
+};
+
 struct network_conf {
 	char *name;
 	int64_t genesis_time;
@@ -28,6 +33,8 @@ struct network_conf {
 	char *config_url;  /* NULL if not set */
 	struct validator_range *validators;
 	size_t n_validators;
+	struct client_version *min_versions; /* for config.json (SPEC §9.4) */
+	size_t n_min_versions;
 	const config_setting_t *node; /* for FILE:LINE in later errors */
 };
 
@@ -55,7 +62,9 @@ struct host_conf {
 	int64_t drain_timeout;        /* seconds: reload.drain_timeout */
 
 	char *storage_backend; /* "fs" | "s3" */
+	char *storage_prefix;  /* "" or "a/b/": prepended to every storage key */
 	char *fs_root;
+	int s3_virtual_hosted; /* storage.s3.url_style = "virtual" */
 	char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key_id, *s3_secret_access_key;
 	int64_t s3_timeout;     /* seconds: one request attempt */
 	int64_t s3_max_retries; /* retries after the first attempt */

@@ -141,6 +141,23 @@ static int add(json_object *to, const char *k, json_object *v)
 	return 0;
 }
 
+/* {CLIENT: VERSION} of `fork` from ethereum.networks[].min_client_versions
+ * ({} when none is configured).  Forks the network's config.yaml does not
+ * schedule have no epoch and are not listed in config.json at all. */
+static json_object *min_versions_json(const lab_network *net, const char *fork)
+{
+	json_object *o = json_object_new_object();
+	for (size_t i = 0; o && i < network_min_version_count(net); i++) {
+		const char *f, *client, *version;
+		if (network_min_version_at(net, i, &f, &client, &version) == 0 &&
+		    strcmp(f, fork) == 0 && add(o, client, json_object_new_string(version)) < 0) {
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
 static json_object *network_json(const lab_network *net)
 {
 	json_object *o = json_object_new_object(), *forks = json_object_new_object(),
@@ -157,8 +174,7 @@ static json_object *network_json(const lab_network *net)
 			rc = LAB_ENOMEM;
 			break;
 		}
-		/* labd has no per-fork client versions setting yet: always {}. */
-		rc = add(f, "min_client_versions", json_object_new_object());
+		rc = add(f, "min_client_versions", min_versions_json(net, name));
 		if (rc == 0)
 			rc = add(f, "epoch", json_object_new_int64((int64_t)epoch));
 		if (rc == 0)

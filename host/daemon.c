@@ -431,18 +431,6 @@ static int admin_readyz(void *ud, struct buf *out)
 	return n == 0 ? 200 : 503;
 }
 
-static void json_kv_str(struct buf *b, const char *k, const char *v, int comma)
-{
-	if (comma)
-		buf_putc(b, ',');
-	buf_json_str(b, k, strlen(k));
-	buf_putc(b, ':');
-	if (v)
-		buf_json_str(b, v, strlen(v));
-	else
-		buf_puts(b, "null");
-}
-
 static void slot_json(const struct slot *s, struct buf *b)
 {
 	char when[32] = "";

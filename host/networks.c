@@ -39,6 +39,8 @@ struct lab_network {
 	size_t n_forks;
 	struct vrange *ranges; /* sorted by lo, non-overlapping */
 	size_t n_ranges;
+	struct client_version *min_versions; /* ethereum.networks[].min_client_versions */
+	size_t n_min_versions;
 	char *config_url; /* while its config.yaml is still to be fetched */
 };
 
@@ -484,6 +486,22 @@ static int load_one(struct lab_network *net, const struct network_conf *nc, char
 			return LAB_ENOMEM;
 		}
 	}
+	if (nc->n_min_versions &&
+	    !(net->min_versions = calloc(nc->n_min_versions, sizeof *net->min_versions))) {
+		snprintf(err, errlen, "out of memory");
+		return LAB_ENOMEM;
+	}
+	for (size_t i = 0; i < nc->n_min_versions; i++) {
+		struct client_version *cv = &net->min_versions[i];
+		cv->fork = strdup(nc->min_versions[i].fork);
+		cv->client = strdup(nc->min_versions[i].client);
+		cv->version = strdup(nc->min_versions[i].version);
+		net->n_min_versions = i + 1;
+		if (!cv->fork || !cv->client || !cv->version) {
+			snprintf(err, errlen, "out of memory");
+			return LAB_ENOMEM;
+		}
+	}
 	return load_ranges(net, nc, err, errlen);
 }
 
@@ -497,6 +515,12 @@ static void network_clear(struct lab_network *net)
 	for (size_t i = 0; i < net->n_ranges; i++)
 		free(net->ranges[i].entity);
 	free(net->ranges);
+	for (size_t i = 0; i < net->n_min_versions; i++) {
+		free(net->min_versions[i].fork);
+		free(net->min_versions[i].client);
+		free(net->min_versions[i].version);
+	}
+	free(net->min_versions);
 	free(net->config_url);
 }
 
@@ -646,5 +670,18 @@ int network_fork_at(const lab_network *net, size_t i, const char **name, uint64_
 		*name = net->fork_names[i];
 	if (epoch)
 		*epoch = net->fork_epochs[i];
+	return 0;
+}
+
+size_t network_min_version_count(const lab_network *net) { return net ? net->n_min_versions : 0; }
+
+int network_min_version_at(const lab_network *net, size_t i, const char **fork,
+			   const char **client, const char **version)
+{
+	if (!net || i >= net->n_min_versions)
+		return LAB_EINVAL;
+	*fork = net->min_versions[i].fork;
+	*client = net->min_versions[i].client;
+	*version = net->min_versions[i].version;
 	return 0;
 }

@@ -30,6 +30,11 @@ const char *network_entity(const lab_network *net, uint64_t validator_index);
 /* Forks in activation order (for config.json). */
 size_t network_fork_count(const lab_network *net);
 int network_fork_at(const lab_network *net, size_t i, const char **name, uint64_t *epoch);
+/* The configured min_client_versions entries (fork, client, version), in
+ * file order, for config.json. */
+size_t network_min_version_count(const lab_network *net);
+int network_min_version_at(const lab_network *net, size_t i, const char **fork,
+			   const char **client, const char **version);
 
 /* The config_url of network `net` while its config.yaml has not been
  * fetched yet (until then it has the defaults and no forks), else NULL. */

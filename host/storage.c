@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonstr.h"
+#include "keyrules.h"
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,6 +22,9 @@ struct storage {
 	struct storage_backend *be;
 	unsigned pending;
 	int closing;
+	/* storage.prefix ("" or "seg/.../"): every key the callers name is
+	 * stored under it, so a shadow run can share a bucket (docs/migration.md). */
+	char prefix[STORAGE_KEY_MAX + 2];
 	/* The op currently running for each key; later ops on that key wait in
 	 * its queue. */
 	struct storage_op *running[KEY_BUCKETS];
@@ -61,34 +64,13 @@ static const struct {
 
 int storage_key_check(const char *key)
 {
-	size_t n, seg = 0, i;
+	size_t n;
 
 	if (!key)
 		return LAB_EPERM;
 	n = strnlen(key, STORAGE_KEY_MAX + 1);
-	if (n == 0 || n > STORAGE_KEY_MAX || key[0] == '/' || key[n - 1] == '/')
+	if (n > STORAGE_KEY_MAX || key[n] != '\0' || !key_segments_ok(key, n, STORAGE_META_DIR))
 		return LAB_EPERM;
-	for (i = 0; i <= n;) {
-		unsigned char c = (unsigned char)key[i];
-		size_t l;
-		if (c == '/' || c == '\0') {
-			size_t sl = i - seg;
-			const char *sp = key + seg;
-			if (sl == 0 || (sl == 1 && sp[0] == '.') ||
-			    (sl == 2 && sp[0] == '.' && sp[1] == '.'))
-				return LAB_EPERM;
-			if (seg == 0 && sl == strlen(STORAGE_META_DIR) &&
-			    memcmp(sp, STORAGE_META_DIR, sl) == 0)
-				return LAB_EPERM;
-			seg = ++i;
-			continue;
-		}
-		/* S3 keys are UTF-8, and a browser asks for the key it decoded
-		 * from UTF-8 percent-escapes (SPEC §9.2): only printable UTF-8. */
-		if (c == '\\' || !(l = utf8_text_seq((const unsigned char *)key + i, n - i)))
-			return LAB_EPERM;
-		i += l;
-	}
 	return 0;
 }
 
@@ -132,6 +114,19 @@ int storage_open(uv_loop_t *loop, const struct host_conf *hc, struct storage **o
 	if (!s)
 		return LAB_ENOMEM;
 	s->loop = loop;
+	if (hc->storage_prefix) {
+		size_t n = strlen(hc->storage_prefix);
+		/* config.c checked it; the guard keeps the copy below in bounds. */
+		if (n >= sizeof s->prefix || (n && (hc->storage_prefix[n - 1] != '/' ||
+						    !key_segments_ok(hc->storage_prefix, n - 1,
+								     STORAGE_META_DIR)))) {
+			log_kv(LAB_LOG_ERROR, NULL, "bad storage.prefix",
+			       LAB_FS("prefix", hc->storage_prefix));
+			free(s);
+			return LAB_ECONFIG;
+		}
+		memcpy(s->prefix, hc->storage_prefix, n + 1);
+	}
 	rc = backends[i].open(loop, hc, &s->be);
 	if (rc < 0) {
 		free(s);
@@ -398,6 +393,8 @@ static int op_issue(struct storage *s, enum sb_op kind, const char *plugin, cons
 		return LAB_ESTATE;
 	if ((rc = storage_key_check(key)) < 0)
 		return rc;
+	if (strlen(s->prefix) + strlen(key) > STORAGE_KEY_MAX)
+		return LAB_EPERM;
 	if (!plugin || !*plugin)
 		plugin = "host";
 	if (kind == SB_PUT) {
@@ -414,7 +411,7 @@ static int op_issue(struct storage *s, enum sb_op kind, const char *plugin, cons
 	} else {
 		ctype = cache = "";
 	}
-	extra = strlen(key) + strlen(plugin) + strlen(ctype) + strlen(cache) + 4;
+	extra = strlen(s->prefix) + strlen(key) + strlen(plugin) + strlen(ctype) + strlen(cache) + 4;
 	op = calloc(1, sizeof *op + extra);
 	if (!op)
 		return LAB_ENOMEM;
@@ -434,7 +431,10 @@ static int op_issue(struct storage *s, enum sb_op kind, const char *plugin, cons
 	op->ud = ud;
 	op->hflags = hflags;
 	op->req.op = kind;
-	op->req.key = put_str(&p, key);
+	op->req.key = p; /* the stored key: prefix + key */
+	memcpy(p, s->prefix, strlen(s->prefix));
+	p += strlen(s->prefix);
+	put_str(&p, key);
 	op->req.plugin = put_str(&p, plugin);
 	op->req.content_type = put_str(&p, ctype);
 	op->req.cache_control = put_str(&p, cache);

@@ -89,6 +89,12 @@ struct storage_backend {
 int storage_fs_open(uv_loop_t *loop, const struct host_conf *hc, struct storage_backend **out);
 int storage_s3_open(uv_loop_t *loop, const struct host_conf *hc, struct storage_backend **out);
 
+/* ENDPOINT/BUCKET (path style) or scheme://BUCKET.HOST (virtual-hosted),
+ * without a trailing '/', malloc'ed into *out.  0 or LAB_E* (logged).
+ * Shared by the s3 backend and labctl-compare's bucket listing. */
+int storage_s3_bucket_url(const char *endpoint, const char *bucket, int virtual_hosted,
+			  char **out);
+
 /* The top-level directory the fs backend keeps object headers under; it is
  * not a valid first key segment on any backend (so a tree stays syncable). */
 #define STORAGE_META_DIR ".lab-meta"

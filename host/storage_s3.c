@@ -575,6 +575,44 @@ static const struct storage_backend_ops s3_ops = {
 
 /* ---- open ----------------------------------------------------------------- */
 
+int storage_s3_bucket_url(const char *endpoint, const char *bucket, int virtual_hosted,
+			  char **out)
+{
+	struct buf b = BUF_INIT;
+	size_t n = strlen(endpoint);
+
+	*out = NULL;
+	while (n && endpoint[n - 1] == '/')
+		n--;
+	if (virtual_hosted) {
+		/* scheme://BUCKET.host...: the bucket becomes a DNS label. */
+		const char *host = strstr(endpoint, "://");
+		if (!host || !*bucket || strspn(bucket, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+						 strlen(bucket)) {
+			log_kv(LAB_LOG_ERROR, NULL,
+			       "storage.s3.url_style \"virtual\" needs a DNS-safe bucket name "
+			       "([a-z0-9.-]) and a scheme://host endpoint",
+			       LAB_FS("bucket", bucket));
+			return LAB_ECONFIG;
+		}
+		host += 3;
+		buf_append(&b, endpoint, (size_t)(host - endpoint));
+		buf_puts(&b, bucket);
+		buf_putc(&b, '.');
+		buf_append(&b, host, n - (size_t)(host - endpoint));
+	} else {
+		buf_append(&b, endpoint, n);
+		buf_putc(&b, '/');
+		http_urlencode(&b, bucket, strlen(bucket), 0);
+	}
+	if (b.oom) {
+		buf_free(&b);
+		return LAB_ENOMEM;
+	}
+	*out = buf_steal(&b, NULL);
+	return 0;
+}
+
 static int need(const char *v, const char *name)
 {
 	if (v && *v)
@@ -587,7 +625,6 @@ int storage_s3_open(uv_loop_t *loop, const struct host_conf *hc, struct storage_
 {
 	struct s3_backend *s3;
 	struct buf b = BUF_INIT;
-	size_t n;
 	int rc;
 
 	*out = NULL;
@@ -625,14 +662,11 @@ int storage_s3_open(uv_loop_t *loop, const struct host_conf *hc, struct storage_
 	s3->timeout_ms = hc->s3_timeout > 0 ? (long)hc->s3_timeout * 1000 : 30000;
 	s3->max_retries = hc->s3_max_retries >= 0 ? (unsigned)hc->s3_max_retries : 0;
 
-	n = strlen(hc->s3_endpoint);
-	while (n && hc->s3_endpoint[n - 1] == '/')
-		n--;
-	buf_append(&b, hc->s3_endpoint, n);
-	buf_putc(&b, '/');
-	http_urlencode(&b, hc->s3_bucket, strlen(hc->s3_bucket), 0);
-	s3->base_url = b.oom ? NULL : buf_steal(&b, NULL);
-	buf_free(&b);
+	if ((rc = storage_s3_bucket_url(hc->s3_endpoint, hc->s3_bucket, hc->s3_virtual_hosted,
+					&s3->base_url)) < 0) {
+		s3_free(s3);
+		return rc;
+	}
 	buf_printf(&b, "%s:%s", hc->s3_access_key_id, hc->s3_secret_access_key);
 	s3->userpwd = b.oom ? NULL : buf_steal(&b, NULL);
 	buf_free(&b);

@@ -81,7 +81,10 @@ int main(int argc, char **argv)
 	doc[0] = '[';
 	for (i = 1; i + 1 < doc_len; i++) {
 		seed = seed * 1103515245u + 12345u;
-		doc[i] = (i % 8 == 0) ? ',' : (char)('0' + (seed >> 16) % 10);
+		/* no leading zero: the document must be valid JSON (compare.sh) */
+		doc[i] = (i % 8 == 0) ? ',' :
+			 (i % 8 == 1) ? (char)('1' + (seed >> 16) % 9) :
+					(char)('0' + (seed >> 16) % 10);
 	}
 	doc[doc_len - 1] = ']';
 	doc[doc_len] = '\0';
