@@ -322,46 +322,55 @@ static int plan(struct run *r, int include_state)
 	unique(&r->prefixes);
 	if (!(r->stats = calloc(r->prefixes.n ? r->prefixes.n : 1, sizeof *r->stats)))
 		return -1;
+	/* --profile original: an unsafe username, raw in A, escaped in B.  B's
+	 * escaped keys that pair with one of A's raw keys are marked first:
+	 * the escaped key may sort before or after the raw one. */
+	unsigned char *paired_b = NULL;
+	if (r->o.profile_original && b->n) {
+		if (!(paired_b = calloc(b->n, 1)))
+			return -1;
+		for (size_t j = 0; j < a->n; j++) {
+			if (!strstr(a->v[j], "user-summaries/users/") || find(b, a->v[j]))
+				continue;
+			char *lk = original_key_to_labd(a->v[j]);
+			size_t at = lk ? find(b, lk) : 0;
+			if (at && !find(a, lk))
+				paired_b[at - 1] = 1;
+			free(lk);
+		}
+	}
 	while (i < a->n || k < b->n) {
 		int c = i == a->n ? 1 : k == b->n ? -1 : strcmp(a->v[i], b->v[k]);
 		const char *key = c <= 0 ? a->v[i] : b->v[k];
 		if (excluded(key, include_state)) {
 		} else if (c == 0) {
 			if (add_job(r, &cap, a->v[i], b->v[k], NULL) < 0)
-				return -1;
+				goto oom;
 		} else if (c < 0) {
-			/* --profile original: an unsafe username, raw in A, escaped in B. */
-			char *lk = r->o.profile_original ? original_key_to_labd(key) : NULL;
+			char *lk = paired_b ? original_key_to_labd(key) : NULL;
 			size_t at = lk ? find(b, lk) : 0;
-			if (at && !find(a, lk)) {
-				if (add_job(r, &cap, key, b->v[at - 1], escaped) < 0) {
-					free(lk);
-					return -1;
-				}
+			free(lk);
+			if (at && paired_b[at - 1]) {
+				if (add_job(r, &cap, key, b->v[at - 1], escaped) < 0)
+					goto oom;
 			} else {
 				count(r, key, ST_ONLY_A);
 				add_entry(r, key, ST_ONLY_A);
 			}
-			free(lk);
-		} else {
-			/* B's escaped key was paired with A's raw one above. */
-			int paired = 0;
-			for (size_t j = 0; r->o.profile_original && strstr(key, "user-summaries/users/") &&
-					   j < r->njobs;
-			     j++)
-				if (r->jobs[j].kb == key && r->jobs[j].ka != key)
-					paired = 1;
-			if (!paired) {
-				count(r, key, ST_ONLY_B);
-				add_entry(r, key, ST_ONLY_B);
-			}
+		} else if (!paired_b || !paired_b[k]) {
+			count(r, key, ST_ONLY_B);
+			add_entry(r, key, ST_ONLY_B);
 		}
 		if (c <= 0)
 			i++;
 		if (c >= 0)
 			k++;
 	}
+	free(paired_b);
 	return 0;
+oom:
+	free(paired_b);
+	return -1;
 }
 
 /* ---- report --------------------------------------------------------------- */

@@ -110,10 +110,15 @@ static void profile(void **state)
 	assert_int_equal(real("beacon/slots/m/1.json", "{\"nodes\":{\"c\":{\"geo\":{\"latitude\":1,\"longitude\":2}}}}",
 			      "{\"nodes\":{\"c\":{\"geo\":{\"latitude\":1,\"longitude\":3}}}}", &o, NULL),
 			 1);
-	char *k = original_key_to_labd("xatu_public_contributors/user-summaries/users/a b.json");
-	assert_string_equal(k, "xatu_public_contributors/user-summaries/users/a%20b.json");
+	/* a name labd must escape (SPEC §9.2: '?' is never raw) */
+	char *k = original_key_to_labd("xatu_public_contributors/user-summaries/users/a?b.json");
+	assert_non_null(k);
+	assert_string_equal(k, "xatu_public_contributors/user-summaries/users/a%3Fb.json");
 	free(k);
+	/* names labd stores raw, as the original did: the same key */
 	assert_null(original_key_to_labd("xatu_public_contributors/user-summaries/users/alice.json"));
+	assert_null(original_key_to_labd("xatu_public_contributors/user-summaries/users/a b.json"));
+	assert_null(original_key_to_labd("xatu_public_contributors/user-summaries/users/j\xc3\xbcrgen.json"));
 }
 
 static void not_json(void **state)
