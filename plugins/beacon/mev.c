@@ -41,8 +41,8 @@ struct mev_stream {
 	struct mev_group g;
 	int end_seen; /* the end marker arrived */
 	int bad;      /* a row that ClickHouse cannot have sent: the answer is refused */
-	int seen;     /* a row with a slot arrived; `last` is its w[] index */
-	size_t last;
+	int seen;     /* a row with a slot arrived; `last_slot` is its slot */
+	uint64_t last_slot;
 	uint64_t dropped; /* malformed values of the open slot */
 };
 
@@ -316,12 +316,20 @@ static void take_bid(struct batch *b, const lab_rows *r, size_t row)
 		return;
 	}
 	size_t i = batch_slot_index(b, x.slot);
-	if (i == SIZE_MAX || (m->seen && i < m->last)) {
-		m->bad = 1; /* a slot not asked for, or out of order */
+	/* The statement reads the batch's slot range; a batch of the trailing
+	 * loop may have gaps in it, whose rows are not this batch's. */
+	if (x.slot < b->slots[0] || x.slot > b->slots[b->n - 1]) {
+		m->bad = 1; /* a slot outside the range asked for */
+		return;
+	}
+	if (m->seen && x.slot < m->last_slot) {
+		m->bad = 1; /* out of order */
 		return;
 	}
 	m->seen = 1;
-	m->last = i;
+	m->last_slot = x.slot;
+	if (i == SIZE_MAX)
+		return;
 	if (!m->open || i != m->cur) {
 		if (b->w[i].status != W_TODO || i < m->next)
 			return; /* in the range, but without a block (or already stored) */

@@ -314,7 +314,7 @@ pass "delivered_payloads: $(grep -c '	slot	' "$T/want.pay") distinct payloads pe
 # ---- locally built blocks: the rolling document of the last 16 slots ----------------------
 LBB="$T/data/beacon/locally_built_blocks/mainnet/recent.json"
 [ -f "$LBB" ] || fail "no locally_built_blocks/mainnet/recent.json"
-grep -q '"Cache-Control":"public,max-age=1,s-maxage=1"' "$T/data/.lab-meta/beacon/locally_built_blocks/mainnet/recent.json.json" ||
+grep -q '"Cache-Control":"public,max-age=1,s-maxage=1"' "$(meta_file "$T/data" beacon/locally_built_blocks/mainnet/recent.json)" ||
 	fail "Cache-Control of recent.json"
 gzip -dc "$LBB" | "$FLAT" >"$T/lbb.flat" || fail "recent.json is not JSON"
 q "SELECT slot, meta_client_name, toString(event_date_time), block_total_bytes, toString(execution_payload_value),

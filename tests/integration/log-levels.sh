@@ -43,7 +43,7 @@ CONF
 # ---- 1. beacon --once at info --------------------------------------------------------
 conf info
 "$LABD" --once --plugin beacon -c "$T/labd.conf" --now "$NOW" 2>"$T/labd.log" || fail "beacon --once"
-stored=$(find "$T/data/beacon" -name '*.json' | wc -l)
+stored=$(find "$T/data/beacon/slots" -name '*.json' | wc -l)
 [ "$stored" -gt 50 ] || fail "only $stored slot documents stored"
 missed=$(sed -n 's/.*msg="once finished".* missed=\([0-9]*\).*/\1/p' "$T/labd.log")
 [ -n "$missed" ] && [ "$missed" -ge "$EMPTY" ] || fail "once finished line without the missed slots (missed=$missed)"

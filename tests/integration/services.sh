@@ -113,8 +113,8 @@ pass "generator refuses bad ranges"
 # --- schema and load
 "$FIXTURES/load-schema.sh" "$CLICKHOUSE_URL" 2>"$T/schema.err" || fail "load-schema.sh: $(cat "$T/schema.err")"
 "$FIXTURES/load-schema.sh" "$CLICKHOUSE_URL" 2>"$T/schema.err" || fail "load-schema.sh is not idempotent: $(cat "$T/schema.err")"
-[ "$(ch "SELECT count() FROM system.tables WHERE database = currentDatabase()")" -eq 11 ] || fail "expected 11 tables"
-pass "schema applied (11 tables; idempotent)"
+[ "$(ch "SELECT count() FROM system.tables WHERE database = currentDatabase()")" -eq 13 ] || fail "expected 13 tables"
+pass "schema applied (13 tables; idempotent)"
 for net in mainnet sepolia; do
 	"$FIXTURES/load.sh" "$CLICKHOUSE_URL" "$T/$net" >"$T/load.$net" || fail "load.sh $net"
 done
