@@ -84,6 +84,10 @@ int import_name_ok(const char *s);
 int emit_windows(struct imp *im, struct buf *b, yaml_node_t *seq, const char *path, int go);
 /* validator_set = ( { range = "R"; entity = "E"; } ) from a mapping R: E. */
 int emit_validator_ranges(struct imp *im, struct buf *b, yaml_node_t *ranges, const char *path);
+/* A map at `path` whose only key is `key`, holding the ranges above (the
+ * Python format's validator_set.known_validators, the Go format's
+ * validator.knownValidatorRanges). */
+int emit_validator_map(struct imp *im, struct buf *b, yaml_node_t *map, const char *path, const char *key);
 /* min_client_versions = { FORK = { CLIENT = "V"; }; } from forks.consensus. */
 int emit_forks(struct imp *im, struct buf *b, yaml_node_t *forks, const char *path);
 

@@ -405,3 +405,14 @@ int emit_validator_ranges(struct imp *im, struct buf *b, yaml_node_t *ranges, co
 	buf_puts(b, "\t\t  );\n");
 	return 0;
 }
+
+int emit_validator_map(struct imp *im, struct buf *b, yaml_node_t *map, const char *path, const char *key)
+{
+	const char *const keys[] = { key, NULL };
+	char p[256];
+
+	if (y_need_map(im, map, path, 1) < 0 || y_known(im, map, path, keys) < 0)
+		return -1;
+	snprintf(p, sizeof p, "%s.%s", path, key);
+	return emit_validator_ranges(im, b, y_get(im, map, key), p);
+}

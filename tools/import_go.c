@@ -120,17 +120,6 @@ static int xatu(struct imp *im, yaml_node_t *x, const char *path)
 	return im->ch_first_dsn ? 0 : -1;
 }
 
-static int validators(struct imp *im, struct buf *b, yaml_node_t *v, const char *path)
-{
-	static const char *const keys[] = { "knownValidatorRanges", NULL };
-	char p[256];
-
-	if (y_need_map(im, v, path, 1) < 0 || y_known(im, v, path, keys) < 0)
-		return -1;
-	snprintf(p, sizeof p, "%s.knownValidatorRanges", path);
-	return emit_validator_ranges(im, b, y_get(im, v, "knownValidatorRanges"), p);
-}
-
 static int networks(struct imp *im, yaml_node_t *eth)
 {
 	static const char *const top[] = { "networks", NULL };
@@ -176,7 +165,7 @@ static int networks(struct imp *im, yaml_node_t *eth)
 			   name, (long long)(ms / 1000));
 		emit_kv(b, "\t\t  ", "config_url", url);
 		snprintf(q, sizeof q, "%s.validator", p);
-		if (validators(im, b, y_get(im, nn, "validator"), q) < 0)
+		if (emit_validator_map(im, b, y_get(im, nn, "validator"), q, "knownValidatorRanges") < 0)
 			return -1;
 		snprintf(q, sizeof q, "%s.forks", p);
 		if (emit_forks(im, b, y_get(im, nn, "forks"), q) < 0)

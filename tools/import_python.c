@@ -68,17 +68,6 @@ static int clickhouse(struct imp *im, yaml_node_t *ch)
 	return 0;
 }
 
-static int validators(struct imp *im, struct buf *b, yaml_node_t *vs, const char *path)
-{
-	static const char *const keys[] = { "known_validators", NULL };
-	char p[256];
-
-	if (y_need_map(im, vs, path, 1) < 0 || y_known(im, vs, path, keys) < 0)
-		return -1;
-	snprintf(p, sizeof p, "%s.known_validators", path);
-	return emit_validator_ranges(im, b, y_get(im, vs, "known_validators"), p);
-}
-
 static int networks(struct imp *im, yaml_node_t *eth)
 {
 	static const char *const top[] = { "networks", NULL };
@@ -116,7 +105,7 @@ static int networks(struct imp *im, yaml_node_t *eth)
 			   name, (long long)genesis);
 		emit_kv(b, "\t\t  ", "config_url", url);
 		snprintf(q, sizeof q, "%s.validator_set", p);
-		if (validators(im, b, y_get(im, nn, "validator_set"), q) < 0)
+		if (emit_validator_map(im, b, y_get(im, nn, "validator_set"), q, "known_validators") < 0)
 			return -1;
 		snprintf(q, sizeof q, "%s.forks", p);
 		if (emit_forks(im, b, y_get(im, nn, "forks"), q) < 0)
