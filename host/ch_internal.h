@@ -81,14 +81,7 @@ size_t ch_parser_held(const struct ch_parser *p);
  * partial batch in batch mode. */
 int ch_parser_finish(struct ch_parser *p);
 
-/* Getters (also used by hostapi.c). */
-size_t ch_rows_count(const struct lab_rows *r);
-size_t ch_rows_columns(const struct lab_rows *r);
-const char *ch_rows_column_name(const struct lab_rows *r, size_t col);
-int ch_rows_is_null(const struct lab_rows *r, size_t row, size_t col);
-int ch_rows_str(const struct lab_rows *r, size_t row, size_t col, const char **s, size_t *len);
-int ch_rows_i64(const struct lab_rows *r, size_t row, size_t col, int64_t *out);
-int ch_rows_u64(const struct lab_rows *r, size_t row, size_t col, uint64_t *out);
-int ch_rows_f64(const struct lab_rows *r, size_t row, size_t col, double *out);
+/* Getters: ch_rows.h (also used by hostapi.c). */
+#include "ch_rows.h"
 
 #endif

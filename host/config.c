@@ -577,6 +577,7 @@ int config_load(const char *path, const char *const *overrides, size_t n, struct
 		snprintf(err, errlen, "out of memory");
 		return LAB_ENOMEM;
 	}
+	c->refs = 1;
 	config_init(&c->cfg);
 	c->host.file = strdup(path);
 	dir = config_dir(path);
@@ -610,9 +611,16 @@ fail:
 	return rc;
 }
 
+struct config *config_ref(struct config *c)
+{
+	if (c)
+		c->refs++;
+	return c;
+}
+
 void config_free(struct config *c)
 {
-	if (!c)
+	if (!c || --c->refs > 0)
 		return;
 	struct host_conf *h = &c->host;
 	char **strs[] = { &h->file, &h->admin_listen, &h->admin_token, &h->plugin_dir,

@@ -85,9 +85,13 @@ struct host_conf {
 	size_t n_plugins;
 };
 
+/* Reference-counted: config_load() returns one reference, config_ref()
+ * takes another, config_free() drops one and frees at the last.  Whoever
+ * keeps a pointer into the tree (a plugin's section) holds a reference. */
 struct config {
 	config_t cfg; /* libconfig tree (owns every config_setting_t) */
 	struct host_conf host;
+	unsigned refs;
 };
 
 /*
@@ -99,6 +103,7 @@ struct config {
  */
 int config_load(const char *path, const char *const *overrides, size_t n, struct config **out,
 		char *err, size_t errlen);
+struct config *config_ref(struct config *c);
 void config_free(struct config *c);
 
 /* Validate a plugin's section against its declared settings. */

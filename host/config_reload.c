@@ -5,8 +5,10 @@
  * settings of the plugin file it would load) before anything changes; a
  * broken config is logged and changes nothing.  Then: plugins newly enabled
  * start, disabled (or removed) ones stop, those whose section or path
- * changed restart, the rest keep running untouched.  The replaced config is
- * kept alive until exit: untouched plugins may hold pointers into it. */
+ * changed restart, the rest keep running untouched.  A slot holds a
+ * reference to the config its section is in (untouched plugins may hold
+ * pointers into it), so a replaced config is freed when the last plugin
+ * using it has moved to a newer one. */
 #include <libconfig.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,10 @@ static void set_from_config(struct slot *s)
 	if (!pc)
 		return; /* no section any more: keep the old path, no section */
 	s->section = pc->section;
+	if (s->cfg != s->d->cfg) {
+		config_free(s->cfg);
+		s->cfg = config_ref(s->d->cfg);
+	}
 	if (strcmp(pc->path, s->path) != 0) {
 		char *p = strdup(pc->path);
 		if (p) {
@@ -205,9 +211,8 @@ void config_reload(struct daemon *d)
 		log_msg(LAB_LOG_WARN, NULL,
 			"configuration reload: settings outside `plugins` changed; only plugin sections are applied, restart labd for the rest");
 
-	struct config *old = d->cfg;
+	config_free(d->cfg); /* slots whose section is in it still hold it */
 	d->cfg = nc;
-	reload_retire_config(d, old);
 
 	int restarted_any = 0;
 	for (size_t i = 0; i < d->n_slots; i++) {

@@ -654,6 +654,7 @@ static int build_slots(struct daemon *d)
 		s->name = strdup(hc->plugins[i].name);
 		s->path = strdup(hc->plugins[i].path);
 		s->section = hc->plugins[i].section;
+		s->cfg = config_ref(d->cfg);
 		s->enabled = hc->plugins[i].enabled;
 		s->selected = slot_wanted(d, s->name, s->enabled);
 		if (!s->name || !s->path)
@@ -684,6 +685,7 @@ static void free_slots(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_slots; i++) {
 		state_free(d->slots[i].state);
+		config_free(d->slots[i].cfg);
 		free(d->slots[i].name);
 		free(d->slots[i].path);
 	}
@@ -725,11 +727,14 @@ int daemon_main(const struct daemon_opts *opts)
 		free(d);
 		return 1;
 	}
+	/* Held to the end: the services were opened from it, and hc points into it. */
+	struct config *boot_cfg = config_ref(d->cfg);
 	const struct host_conf *hc = &d->cfg->host;
 	log_setup(opts->debug ? LAB_LOG_DEBUG : hc->log_level, hc->log_format, 2);
 	if (metrics_init(PACKAGE_VERSION) < 0) {
 		fprintf(stderr, "labd: out of memory\n");
 		config_free(d->cfg);
+		config_free(boot_cfg);
 		free(d);
 		return 1;
 	}
@@ -868,7 +873,7 @@ out_loop:
 	free_slots(d);
 	networks_free(d->nets);
 	config_json_free();
-	reload_cleanup(d); /* pending reload images, retired configs, private-copy dir */
+	reload_cleanup(d); /* pending reload images, private-copy dir */
 	/* The last line of a run, so an operator can tell an exit from a hang
 	 * (a -t run ends with its own verdict line instead). */
 	if (opts->mode != MODE_TEST)
@@ -878,6 +883,7 @@ out_early:
 	free(d->loop);
 	metrics_free();
 	config_free(d->cfg);
+	config_free(boot_cfg);
 	free(d);
 	return exit_code;
 }

@@ -23,6 +23,7 @@ struct slot {
 	char *name;
 	char *path;
 	const config_setting_t *section; /* NULL: no section in the config */
+	struct config *cfg;              /* a reference to the config `section` is in */
 	int enabled;                     /* wanted running */
 	int status;                      /* enum slot_status */
 	unsigned generation;

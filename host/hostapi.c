@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "broker.h"
-#include "ch_internal.h"
+#include "ch_rows.h"
 #include "clickhouse.h"
 #include "clock.h"
 #include "config.h"

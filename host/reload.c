@@ -49,11 +49,6 @@ struct watch {
 	struct watch *next;
 };
 
-struct retired {
-	struct config *c;
-	struct retired *next;
-};
-
 struct fsig {
 	int valid;
 	dev_t dev;
@@ -66,7 +61,6 @@ static struct {
 	struct daemon *d;
 	struct job *jobs;
 	struct watch *watches;
-	struct retired *retired;
 	uv_timer_t *debounce; /* one per slot */
 	struct fsig *sig;     /* one per slot: the file last loaded or tried */
 	size_t n;
@@ -585,30 +579,10 @@ void reload_stop(struct daemon *d)
 	}
 }
 
-void reload_retire_config(struct daemon *d, struct config *c)
-{
-	(void)d;
-	struct retired *r = malloc(sizeof *r);
-	if (!r) {
-		/* Never free a config plugins may still point into: leak it. */
-		log_msg(LAB_LOG_ERROR, NULL, "out of memory: keeping the old configuration leaked");
-		return;
-	}
-	r->c = c;
-	r->next = R.retired;
-	R.retired = r;
-}
-
 void reload_cleanup(struct daemon *d)
 {
 	while (R.jobs)
 		job_free(R.jobs); /* reloads cut short by shutdown */
-	while (R.retired) {
-		struct retired *r = R.retired;
-		R.retired = r->next;
-		config_free(r->c);
-		free(r);
-	}
 	free(R.debounce);
 	free(R.sig);
 	if (d->copy_dir[0] && rmdir(d->copy_dir) != 0)

@@ -19,7 +19,6 @@
 struct daemon;
 struct slot;
 struct buf;
-struct config;
 
 /* Serve mode: creates the private-copy directory (d->copy_dir) and watches
  * the directories of the configured plugin files.  Failures are logged
@@ -28,7 +27,7 @@ void reload_setup(struct daemon *d);
 /* Closes the watchers and debounce timers (shutdown; the loop must run). */
 void reload_stop(struct daemon *d);
 /* End of daemon_main, after the last loop run: frees what is left (images
- * of reloads cut short by shutdown, retired configs) and removes the
+ * of reloads cut short by shutdown) and removes the
  * private-copy directory. */
 void reload_cleanup(struct daemon *d);
 
@@ -49,8 +48,5 @@ int reload_admin(struct slot *s, struct buf *out);
  * the rest are untouched.  Host settings outside `plugins` are not applied
  * (logged when they differ). */
 void config_reload(struct daemon *d);
-/* Keeps a replaced config alive until reload_cleanup() (running plugins may
- * hold pointers into it). */
-void reload_retire_config(struct daemon *d, struct config *c);
 
 #endif
