@@ -10,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "instance.h"
 #include "log.h"
 #include "networks.h"
+#include "services.h"
+#include "slot.h"
 #include "storage.h"
 
 #define KEY "config.json"
@@ -27,13 +28,21 @@ struct entry {
 	json_object *obj;
 };
 
-static struct {
+struct config_json {
 	struct entry *v;
 	size_t n;
-	struct daemon *d;
+	const struct host_services *svc;
 	int in_flight;
 	int dirty;
-} cj;
+};
+
+struct config_json *config_json_new(const struct host_services *svc)
+{
+	struct config_json *cj = calloc(1, sizeof *cj);
+	if (cj)
+		cj->svc = svc;
+	return cj;
+}
 
 int config_json_entry_check(const char *plugin, const char *text, char *key, size_t keylen)
 {
@@ -73,7 +82,7 @@ int config_json_entry_check(const char *plugin, const char *text, char *key, siz
 	return rc;
 }
 
-static int record(const char *plugin, const char *text)
+static int record(struct config_json *cj, const char *plugin, const char *text)
 {
 	char key[MODULE_KEY_MAX];
 	int rc = config_json_entry_check(plugin, text, key, sizeof key);
@@ -83,34 +92,34 @@ static int record(const char *plugin, const char *text)
 	if (!o)
 		return LAB_ENOMEM;
 	struct entry *e = NULL;
-	for (size_t i = 0; i < cj.n; i++)
-		if (strcmp(cj.v[i].plugin, plugin) == 0)
-			e = &cj.v[i];
+	for (size_t i = 0; i < cj->n; i++)
+		if (strcmp(cj->v[i].plugin, plugin) == 0)
+			e = &cj->v[i];
 	if (!e) {
-		struct entry *nv = realloc(cj.v, (cj.n + 1) * sizeof *nv);
+		struct entry *nv = realloc(cj->v, (cj->n + 1) * sizeof *nv);
 		if (!nv) {
 			json_object_put(o);
 			return LAB_ENOMEM;
 		}
-		cj.v = nv;
-		e = &cj.v[cj.n];
+		cj->v = nv;
+		e = &cj->v[cj->n];
 		memset(e, 0, sizeof *e);
 		if (!(e->plugin = strdup(plugin))) {
 			json_object_put(o);
 			return LAB_ENOMEM;
 		}
-		cj.n++;
+		cj->n++;
 	}
 	char *k = strdup(key);
 	if (!k) {
 		json_object_put(o);
 		return LAB_ENOMEM;
 	}
-	for (size_t i = 0; i < cj.n; i++)
-		if (&cj.v[i] != e && cj.v[i].key && strcmp(cj.v[i].key, key) == 0)
+	for (size_t i = 0; i < cj->n; i++)
+		if (&cj->v[i] != e && cj->v[i].key && strcmp(cj->v[i].key, key) == 0)
 			log_kv(LAB_LOG_WARN, plugin,
 			       "config.json: module key used by another plugin too; the last one wins",
-			       LAB_FS("key", key), LAB_FS("other", cj.v[i].plugin));
+			       LAB_FS("key", key), LAB_FS("other", cj->v[i].plugin));
 	free(e->key);
 	json_object_put(e->obj);
 	e->key = k;
@@ -118,15 +127,17 @@ static int record(const char *plugin, const char *text)
 	return 0;
 }
 
-void config_json_free(void)
+void config_json_free(struct config_json *cj)
 {
-	for (size_t i = 0; i < cj.n; i++) {
-		free(cj.v[i].plugin);
-		free(cj.v[i].key);
-		json_object_put(cj.v[i].obj);
+	if (!cj)
+		return;
+	for (size_t i = 0; i < cj->n; i++) {
+		free(cj->v[i].plugin);
+		free(cj->v[i].key);
+		json_object_put(cj->v[i].obj);
 	}
-	free(cj.v);
-	memset(&cj, 0, sizeof cj);
+	free(cj->v);
+	free(cj);
 }
 
 /* json_object_object_add takes ownership; NULL values are refused. */
@@ -199,13 +210,13 @@ static json_object *network_json(const lab_network *net)
 	return o;
 }
 
-int config_json_build(const struct networks *nets, struct buf *out)
+int config_json_build(const struct config_json *cj, const struct networks *nets, struct buf *out)
 {
 	json_object *root = json_object_new_object(), *mods = json_object_new_object(),
 		    *eth = json_object_new_object(), *nws = json_object_new_object();
 	int rc = root && mods && eth && nws ? 0 : LAB_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < cj.n; i++)
-		rc = add(mods, cj.v[i].key, json_object_get(cj.v[i].obj));
+	for (size_t i = 0; rc == 0 && cj && i < cj->n; i++)
+		rc = add(mods, cj->v[i].key, json_object_get(cj->v[i].obj));
 	for (size_t i = 0; rc == 0 && i < networks_count(nets); i++) {
 		const lab_network *net = networks_at(nets, i);
 		rc = add(nws, network_name(net), network_json(net));
@@ -239,57 +250,57 @@ int config_json_build(const struct networks *nets, struct buf *out)
 	return rc;
 }
 
-static void write_now(void);
+static void write_now(struct config_json *cj);
 
 static void written(int status, const void *data, size_t len, void *ud)
 {
-	cj.in_flight = 0;
+	struct config_json *cj = ud;
+	cj->in_flight = 0;
 	if (status < 0)
 		log_kv(LAB_LOG_ERROR, NULL, "cannot write config.json",
 		       LAB_FS("error", lab_strerror(status)));
 	else
-		log_kv(LAB_LOG_DEBUG, NULL, "config.json written", LAB_FI("modules", cj.n));
-	if (cj.dirty)
-		write_now();
+		log_kv(LAB_LOG_DEBUG, NULL, "config.json written", LAB_FI("modules", cj->n));
+	if (cj->dirty)
+		write_now(cj);
 }
 
-static void write_now(void)
+static void write_now(struct config_json *cj)
 {
-	struct daemon *d = cj.d;
+	const struct host_services *svc = cj->svc;
 	struct buf b = BUF_INIT;
-	cj.dirty = 0;
-	if (!d || !d->storage)
+	cj->dirty = 0;
+	if (!svc || !svc->storage)
 		return;
-	int rc = config_json_build(d->nets, &b);
+	int rc = config_json_build(cj, svc->nets, &b);
 	if (rc == 0)
-		rc = storage_put(d->storage, NULL, KEY, b.data, b.len, "application/json",
-				 CACHE_CONTROL, LAB_PUT_ATOMIC, written, NULL, NULL);
+		rc = storage_put(svc->storage, NULL, KEY, b.data, b.len, "application/json",
+				 CACHE_CONTROL, LAB_PUT_ATOMIC, written, cj, NULL);
 	buf_free(&b);
 	if (rc < 0) {
 		log_kv(LAB_LOG_ERROR, NULL, "cannot write config.json", LAB_FS("error", lab_strerror(rc)));
 		return;
 	}
-	cj.in_flight = 1;
+	cj->in_flight = 1;
 }
 
-void config_json_plugin_ready(struct daemon *d, struct slot *s)
+void config_json_plugin_ready(struct config_json *cj, struct slot *s)
 {
-	if (!d || !s || !s->inst || d->opts.mode == MODE_TEST || !d->storage)
+	if (!cj || !s || !s->inst || !cj->svc || !cj->svc->storage)
 		return;
 	const lab_plugin *desc = s->inst->desc;
 	if (desc->describe) {
 		const char *text = desc->describe(s->inst->self);
 		if (text) {
-			int rc = record(s->name, text);
+			int rc = record(cj, s->name, text);
 			if (rc < 0)
 				log_kv(LAB_LOG_WARN, s->name,
 				       "describe did not return a JSON object; no config.json entry",
 				       LAB_FS("error", lab_strerror(rc)));
 		}
 	}
-	cj.d = d;
-	if (cj.in_flight)
-		cj.dirty = 1;
+	if (cj->in_flight)
+		cj->dirty = 1;
 	else
-		write_now();
+		write_now(cj);
 }

@@ -16,11 +16,11 @@
 #include "buf.h"
 #include "config.h"
 #include "config_json.h"
-#include "daemon.h"
 #include "instance.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "reload.h"
+#include "slot.h"
 
 enum { P_KEEP, P_START, P_STOP, P_RESTART };
 
@@ -125,12 +125,12 @@ static void restart_then(struct slot *s)
 	set_from_config(s);
 	if (s->enabled && !s->d->stopping) {
 		s->last_error[0] = '\0';
-		daemon_slot_activate(s);
+		slot_activate(s);
 	}
 }
 
 /* Can `pc` start with its section?  Opens the plugin file to learn its settings. */
-static int check_plugin(struct daemon *d, struct config *nc, const struct plugin_conf *pc,
+static int check_plugin(struct slots *d, struct config *nc, const struct plugin_conf *pc,
 			char *err, size_t errlen)
 {
 	struct plugin_image *img = NULL;
@@ -143,13 +143,14 @@ static int check_plugin(struct daemon *d, struct config *nc, const struct plugin
 	return rc;
 }
 
-void config_reload(struct daemon *d)
+void config_reload(struct slots *d, const char *path, const char *const *overrides,
+		   size_t n_overrides)
 {
 	struct config *nc = NULL;
 	char err[1024];
 	const char *file = d->cfg->host.file;
 	log_kv(LAB_LOG_INFO, NULL, "SIGHUP: reloading the configuration", LAB_FS("config", file));
-	int rc = config_load(d->opts.config_path, d->opts.overrides, d->opts.n_overrides, &nc, err,
+	int rc = config_load(path, overrides, n_overrides, &nc, err,
 			     sizeof err);
 	if (rc) {
 		log_kv(LAB_LOG_ERROR, NULL, "configuration reload rejected; nothing changed",
@@ -163,7 +164,7 @@ void config_reload(struct daemon *d)
 		return;
 	}
 	for (size_t i = 0; i < nc->host.n_plugins; i++)
-		if (!daemon_find_slot(d, nc->host.plugins[i].name))
+		if (!slots_find(d, nc->host.plugins[i].name))
 			log_kv(LAB_LOG_WARN, nc->host.plugins[i].name,
 			       "new plugin section ignored: adding a plugin needs a restart of labd");
 
@@ -223,9 +224,9 @@ void config_reload(struct daemon *d)
 			s->enabled = 0;
 			log_kv(LAB_LOG_INFO, s->name, "configuration reload: stopping (disabled)");
 			if (s->inst)
-				daemon_slot_deactivate(s, after_stop);
+				slot_deactivate(s, after_stop);
 			else
-				daemon_slot_status(s, PS_DISABLED);
+				slot_set_status(s, PS_DISABLED);
 			break;
 		case P_START:
 			n_start++;
@@ -235,14 +236,14 @@ void config_reload(struct daemon *d)
 			log_kv(LAB_LOG_INFO, s->name, "configuration reload: starting (enabled)");
 			if (!s->inst) {
 				s->last_error[0] = '\0';
-				daemon_slot_activate(s);
+				slot_activate(s);
 			}
 			break;
 		case P_RESTART:
 			n_restart++;
 			restarted_any = 1;
 			log_kv(LAB_LOG_INFO, s->name, "configuration reload: restarting (section changed)");
-			daemon_slot_deactivate(s, restart_then);
+			slot_deactivate(s, restart_then);
 			break;
 		default:
 			/* Running plugins keep their section (same content) and its
@@ -257,7 +258,7 @@ void config_reload(struct daemon *d)
 		for (size_t i = 0; i < d->n_slots; i++) {
 			struct slot *s = &d->slots[i];
 			if (s->inst && s->inst->phase == INST_RUNNING) {
-				config_json_plugin_ready(d, s);
+				config_json_plugin_ready(d->cj, s);
 				break;
 			}
 		}

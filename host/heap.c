@@ -20,10 +20,6 @@
 /* Fixed, so glibc's dynamic threshold cannot creep up after a large free. */
 #define MMAP_THRESHOLD (256u << 10)
 
-static uv_timer_t trim_timer;
-static int trim_active;
-static size_t trim_slack;
-
 void heap_tune(void)
 {
 #ifdef __GLIBC__
@@ -35,7 +31,8 @@ void heap_tune(void)
 
 static void trim_tick(uv_timer_t *t)
 {
-	(void)t;
+	struct heap_trim *ht = t->data;
+	(void)ht;
 #ifdef __GLIBC__
 #if __GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33)
 	struct mallinfo2 mi = mallinfo2();
@@ -44,32 +41,33 @@ static void trim_tick(uv_timer_t *t)
 	struct mallinfo mi = mallinfo();
 	size_t free_bytes = (size_t)(unsigned)mi.fordblks;
 #endif
-	if (free_bytes > trim_slack) {
+	if (free_bytes > ht->slack) {
 		malloc_trim(0);
 		log_kv(LAB_LOG_DEBUG, NULL, "heap trimmed", LAB_FI("free_bytes", free_bytes));
 	}
 #endif
 }
 
-int heap_trim_start(uv_loop_t *loop, uint64_t period_ms, size_t slack)
+int heap_trim_start(struct heap_trim *ht, uv_loop_t *loop, uint64_t period_ms, size_t slack)
 {
-	if (trim_active)
+	if (ht->active)
 		return 0;
-	int rc = uv_timer_init(loop, &trim_timer);
+	int rc = uv_timer_init(loop, &ht->timer);
 	if (rc)
 		return rc;
-	trim_slack = slack;
-	uv_timer_start(&trim_timer, trim_tick, period_ms, period_ms);
-	uv_unref((uv_handle_t *)&trim_timer);
-	trim_active = 1;
+	ht->slack = slack;
+	ht->timer.data = ht;
+	uv_timer_start(&ht->timer, trim_tick, period_ms, period_ms);
+	uv_unref((uv_handle_t *)&ht->timer);
+	ht->active = 1;
 	return 0;
 }
 
-void heap_trim_stop(void)
+void heap_trim_stop(struct heap_trim *ht)
 {
-	if (!trim_active)
+	if (!ht->active)
 		return;
-	uv_timer_stop(&trim_timer);
-	uv_close((uv_handle_t *)&trim_timer, NULL);
-	trim_active = 0;
+	uv_timer_stop(&ht->timer);
+	uv_close((uv_handle_t *)&ht->timer, NULL);
+	ht->active = 0;
 }

@@ -10,11 +10,12 @@
 #include "clickhouse.h"
 #include "clock.h"
 #include "config.h"
-#include "daemon.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "networks.h"
+#include "services.h"
+#include "slot.h"
 #include "state.h"
 #include "storage.h"
 
@@ -175,7 +176,7 @@ static int storage_call(lab_ctx *ctx, int which, const char *key, const void *da
 			void *ud, lab_op **out)
 {
 	struct instance *inst = instance_of(ctx);
-	struct storage *st = inst->d->storage;
+	struct storage *st = inst->svc->storage;
 	if (!key)
 		return LAB_EINVAL;
 	if (!st)
@@ -270,7 +271,7 @@ static void once_give_up(struct instance *inst, int status, const char *errmsg)
 	       LAB_FS("error", errmsg && *errmsg ? errmsg : lab_strerror(status)));
 	inst->once_reported = 1;
 	inst->once_status = status;
-	daemon_once_done(inst->d, inst->slot, status);
+	slot_once_done(inst->slot, status);
 }
 
 static void query_done(int status, const char *errmsg, const lab_rows *rows, void *ud)
@@ -291,7 +292,7 @@ static int api_query(lab_ctx *ctx, const char *sql, const lab_param *params, siz
 		     unsigned flags, lab_rows_cb on_rows, lab_query_cb cb, void *ud, lab_op **out)
 {
 	struct instance *inst = instance_of(ctx);
-	struct clickhouse *ch = inst->d->ch;
+	struct clickhouse *ch = inst->svc->ch;
 	if (!sql || (n && !params) || (flags & ~(unsigned)LAB_QUERY_STREAM) ||
 	    ((flags & LAB_QUERY_STREAM) && !on_rows))
 		return LAB_EINVAL;
@@ -358,11 +359,11 @@ static int api_publish(lab_ctx *ctx, const char *subject, const void *data, size
 	struct instance *inst = instance_of(ctx);
 	if (!subject || (!data && len))
 		return LAB_EINVAL;
-	if (!inst->d->broker)
+	if (!inst->svc->broker)
 		return LAB_ESTATE;
 	if (inst->phase == INST_DEAD)
 		return LAB_ECANCELED;
-	return broker_publish(inst->d->broker, instance_name(inst), subject, data, len);
+	return broker_publish(inst->svc->broker, instance_name(inst), subject, data, len);
 }
 
 static void sub_deliver(const char *subject, const void *data, size_t len, void *ud)
@@ -378,7 +379,7 @@ static int api_subscribe(lab_ctx *ctx, const char *subject, lab_msg_cb cb, void 
 	struct instance *inst = instance_of(ctx);
 	if (!subject || !cb)
 		return LAB_EINVAL;
-	if (!inst->d->broker)
+	if (!inst->svc->broker)
 		return LAB_ESTATE;
 	if (!instance_accepts_work(inst))
 		return LAB_ECANCELED;
@@ -388,7 +389,7 @@ static int api_subscribe(lab_ctx *ctx, const char *subject, lab_msg_cb cb, void 
 	s->inst = inst;
 	s->cb = cb;
 	s->ud = ud;
-	int rc = broker_subscribe(inst->d->broker, instance_name(inst), subject, sub_deliver, s,
+	int rc = broker_subscribe(inst->svc->broker, instance_name(inst), subject, sub_deliver, s,
 				  &s->bs);
 	if (rc < 0) {
 		free(s);
@@ -412,19 +413,19 @@ static int api_unsubscribe(lab_ctx *ctx, lab_sub *s)
 
 static size_t api_network_count(lab_ctx *ctx)
 {
-	struct daemon *d = instance_of(ctx)->d;
+	const struct host_services *d = instance_of(ctx)->svc;
 	return d->nets ? networks_count(d->nets) : 0;
 }
 
 static const lab_network *api_network_at(lab_ctx *ctx, size_t i)
 {
-	struct daemon *d = instance_of(ctx)->d;
+	const struct host_services *d = instance_of(ctx)->svc;
 	return d->nets ? networks_at(d->nets, i) : NULL;
 }
 
 static const lab_network *api_network_find(lab_ctx *ctx, const char *name)
 {
-	struct daemon *d = instance_of(ctx)->d;
+	const struct host_services *d = instance_of(ctx)->svc;
 	return d->nets && name ? networks_find(d->nets, name) : NULL;
 }
 
@@ -442,7 +443,7 @@ static void api_done(lab_ctx *ctx, int status)
 		return;
 	inst->once_reported = 1;
 	inst->once_status = status;
-	daemon_once_done(inst->d, inst->slot, status);
+	slot_once_done(inst->slot, status);
 }
 
 static const char *api_plugin_name(lab_ctx *ctx) { return slot_of(ctx)->name; }

@@ -5,10 +5,11 @@
 
 #include "broker.h"
 #include "clickhouse.h"
-#include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_loader.h"
+#include "services.h"
+#include "slot.h"
 #include "storage.h"
 
 extern const lab_host_api hostapi_table;
@@ -25,14 +26,14 @@ int instance_accepts_work(const struct instance *inst)
 
 int instance_busy(const struct instance *inst) { return inst->n_ops || inst->n_works; }
 
-int instance_new(struct daemon *d, struct slot *slot, struct plugin_image *img,
+int instance_new(const struct host_services *svc, struct slot *slot, struct plugin_image *img,
 		 struct instance **out)
 {
 	struct instance *inst = calloc(1, sizeof *inst);
 	if (!inst)
 		return LAB_ENOMEM;
 	inst->pub.api = &hostapi_table;
-	inst->d = d;
+	inst->svc = svc;
 	inst->slot = slot;
 	inst->img = img;
 	inst->desc = img->desc;
@@ -42,7 +43,7 @@ int instance_new(struct daemon *d, struct slot *slot, struct plugin_image *img,
 	list_init(&inst->subs);
 	list_init(&inst->ops);
 	list_init(&inst->works);
-	uv_timer_init(d->loop, &inst->drain_timer);
+	uv_timer_init(svc->loop, &inst->drain_timer);
 	inst->drain_timer.data = inst;
 	*out = inst;
 	return 0;
@@ -138,7 +139,7 @@ int instance_timer_start(struct instance *inst, uint64_t delay, uint64_t repeat,
 	t->cb = cb;
 	t->ud = ud;
 	t->repeat = repeat;
-	uv_timer_init(inst->d->loop, &t->h);
+	uv_timer_init(inst->svc->loop, &t->h);
 	t->h.data = t;
 	uv_timer_start(&t->h, timer_fired, delay, repeat);
 	list_add_tail(&inst->timers, &t->link);
@@ -256,7 +257,7 @@ int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb
 	w->done = done;
 	w->ud = ud;
 	w->req.data = w;
-	if (uv_queue_work(inst->d->loop, &w->req, work_run, work_after) != 0) {
+	if (uv_queue_work(inst->svc->loop, &w->req, work_run, work_after) != 0) {
 		free(w);
 		return LAB_EIO;
 	}

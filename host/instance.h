@@ -12,7 +12,7 @@
 #include "lab/plugin.h"
 #include "list.h"
 
-struct daemon;
+struct host_services;
 struct slot;
 struct plugin_image;
 
@@ -30,7 +30,7 @@ typedef void (*instance_stopped_cb)(struct instance *inst, void *ud);
 
 struct instance {
 	lab_ctx pub; /* first: the plugin's ctx points here */
-	struct daemon *d;
+	const struct host_services *svc;
 	struct slot *slot;
 	struct plugin_image *img;
 	const lab_plugin *desc;
@@ -53,7 +53,7 @@ struct instance {
 };
 
 /* Creates the instance around an opened image (ownership of img moves in). */
-int instance_new(struct daemon *d, struct slot *slot, struct plugin_image *img,
+int instance_new(const struct host_services *svc, struct slot *slot, struct plugin_image *img,
 		 struct instance **out);
 /* Calls init; on failure the instance is DEAD and must be freed. */
 int instance_init(struct instance *inst);

@@ -15,11 +15,11 @@
 #include "clock.h"
 #include "config.h"
 #include "config_json.h"
-#include "daemon.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_loader.h"
+#include "slot.h"
 #include "state.h"
 
 #define DEBOUNCE_MS 200
@@ -45,6 +45,7 @@ struct job {
 
 struct watch {
 	uv_fs_event_t h;
+	struct reloader *rl;
 	char *dir;
 	struct watch *next;
 };
@@ -57,15 +58,15 @@ struct fsig {
 	struct timespec mtime;
 };
 
-static struct {
-	struct daemon *d;
+struct reloader {
+	struct slots *d;
 	struct job *jobs;
 	struct watch *watches;
 	uv_timer_t *debounce; /* one per slot */
 	struct fsig *sig;     /* one per slot: the file last loaded or tried */
 	size_t n;
 	int timers_live;
-} R;
+};
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -73,10 +74,11 @@ static size_t slot_index(const struct slot *s) { return (size_t)(s - s->d->slots
 
 static void note_file(const struct slot *s)
 {
+	struct reloader *R = s->d->rl;
 	struct stat st;
-	if (!R.sig || slot_index(s) >= R.n)
+	if (!R || !R->sig || slot_index(s) >= R->n)
 		return;
-	struct fsig *f = &R.sig[slot_index(s)];
+	struct fsig *f = &R->sig[slot_index(s)];
 	if (stat(s->path, &st) != 0) {
 		f->valid = 0;
 		return;
@@ -91,17 +93,20 @@ static void note_file(const struct slot *s)
 /* Has the file changed since note_file()?  Missing files never count. */
 static int file_changed(const struct slot *s)
 {
+	struct reloader *R = s->d->rl;
 	struct stat st;
-	if (!R.sig || slot_index(s) >= R.n || stat(s->path, &st) != 0)
+	if (!R || !R->sig || slot_index(s) >= R->n || stat(s->path, &st) != 0)
 		return 0;
-	const struct fsig *f = &R.sig[slot_index(s)];
+	const struct fsig *f = &R->sig[slot_index(s)];
 	return !f->valid || f->dev != st.st_dev || f->ino != st.st_ino || f->size != st.st_size ||
 	       f->mtime.tv_sec != st.st_mtim.tv_sec || f->mtime.tv_nsec != st.st_mtim.tv_nsec;
 }
 
 static struct job *job_of(const struct slot *s)
 {
-	for (struct job *j = R.jobs; j; j = j->next)
+	if (!s->d->rl)
+		return NULL;
+	for (struct job *j = s->d->rl->jobs; j; j = j->next)
 		if (j->s == s)
 			return j;
 	return NULL;
@@ -111,7 +116,7 @@ int reload_busy(const struct slot *s) { return job_of(s) != NULL; }
 
 static void job_free(struct job *j)
 {
-	for (struct job **p = &R.jobs; *p; p = &(*p)->next) {
+	for (struct job **p = &j->s->d->rl->jobs; *p; p = &(*p)->next) {
 		if (*p == j) {
 			*p = j->next;
 			break;
@@ -135,7 +140,7 @@ static void early_failure(struct slot *s, const char *trigger, const char *why)
 	       LAB_FS("trigger", trigger), LAB_FS("error", why), LAB_FS("version", s->version),
 	       LAB_FI("generation", s->generation));
 	count_reload(s, 0);
-	daemon_slot_event(s, "reload_failed");
+	slot_event(s, "reload_failed");
 }
 
 /* ---- the swap ------------------------------------------------------------ */
@@ -160,7 +165,7 @@ static void launch_stopped(struct instance *inst, void *ud)
 static int launch(struct job *j, struct plugin_image *img, char *why, size_t whylen)
 {
 	struct slot *s = j->s;
-	struct daemon *d = s->d;
+	struct slots *d = s->d;
 	struct instance *inst = NULL;
 	snprintf(s->version, sizeof s->version, "%s", img->desc->version);
 	snprintf(s->description, sizeof s->description, "%s",
@@ -172,14 +177,14 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 		s->generation = j->old_gen;
 		s->loaded_at = j->old_loaded_at;
 	}
-	int rc = instance_new(d, s, img, &inst);
+	int rc = instance_new(&d->svc, s, img, &inst);
 	if (rc) {
 		plugin_image_close(img);
 		snprintf(why, whylen, "%s", lab_strerror(rc));
 		return rc;
 	}
 	s->inst = inst;
-	daemon_slot_status(s, PS_LOADED);
+	slot_set_status(s, PS_LOADED);
 	rc = instance_init(inst);
 	if (rc < 0) {
 		snprintf(why, whylen, "init failed: %s", lab_strerror(rc));
@@ -187,14 +192,14 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 		instance_free(inst);
 		return rc;
 	}
-	config_json_plugin_ready(d, s);
+	config_json_plugin_ready(d->cj, s);
 	rc = instance_start(inst);
 	if (rc < 0) {
 		snprintf(why, whylen, "start failed: %s", lab_strerror(rc));
 		j->fail_rc = rc;
 		j->in_launch = 1;
 		j->stop_done = 0;
-		instance_stop(inst, daemon_drain_ms(d), launch_stopped, j);
+		instance_stop(inst, slots_drain_ms(d), launch_stopped, j);
 		j->in_launch = 0;
 		return j->stop_done ? rc : 1;
 	}
@@ -223,10 +228,10 @@ static void launch_failed(struct job *j)
 	snprintf(err, sizeof err, "reload failed: %.200s; restarting the old version failed too: %.200s",
 		 j->why, j->why2);
 	snprintf(s->last_error, sizeof s->last_error, "%s", err);
-	daemon_slot_status(s, PS_FAILED);
+	slot_set_status(s, PS_FAILED);
 	log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err));
 	count_reload(s, 0);
-	daemon_slot_event(s, "failed");
+	slot_event(s, "failed");
 	finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
 }
 
@@ -259,13 +264,13 @@ static void step(struct job *j)
 		return;
 	}
 	uint64_t ms = clock_monotonic_ms() - j->t0;
-	daemon_slot_started(s); /* RUNNING, clears last_error, "started" event */
+	slot_started(s); /* RUNNING, clears last_error, "started" event */
 	if (j->phase == PH_NEW) {
 		log_kv(LAB_LOG_INFO, s->name, "plugin reloaded", LAB_FS("trigger", j->trigger),
 		       LAB_FS("version", s->version), LAB_FI("generation", s->generation),
 		       LAB_FI("ms", ms));
 		count_reload(s, 1);
-		daemon_slot_event(s, "reloaded");
+		slot_event(s, "reloaded");
 		finish(j, 0); /* closes the old image and deletes its private copy */
 	} else {
 		snprintf(s->last_error, sizeof s->last_error, "reload failed: %.480s", j->why);
@@ -273,7 +278,7 @@ static void step(struct job *j)
 		       LAB_FS("trigger", j->trigger), LAB_FS("error", j->why),
 		       LAB_FS("version", s->version), LAB_FI("generation", s->generation));
 		count_reload(s, 0);
-		daemon_slot_event(s, "reload_failed");
+		slot_event(s, "reload_failed");
 		finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
 	}
 }
@@ -295,7 +300,7 @@ static void old_stopped(struct instance *inst, void *ud)
 
 int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 {
-	struct daemon *d = s->d;
+	struct slots *d = s->d;
 	char why[600];
 	if (d->stopping) {
 		snprintf(err, errlen, "daemon is stopping");
@@ -310,7 +315,7 @@ int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 			 slot_status_name(s->status));
 		return LAB_ESTATE;
 	}
-	if (!d->copy_dir[0]) {
+	if (!d->copy_dir[0] || !d->rl) {
 		/* dlopen() of the same path would hand back the loaded image. */
 		snprintf(err, errlen, "hot reload is off: no private copy directory (see the start-up log)");
 		return LAB_ENOTSUP;
@@ -318,7 +323,7 @@ int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 	uint64_t t0 = clock_monotonic_ms();
 	note_file(s);
 	struct plugin_image *img = NULL;
-	int rc = daemon_slot_open_image(s, &img, why, sizeof why);
+	int rc = slot_open_image(s, &img, why, sizeof why);
 	if (rc) {
 		early_failure(s, trigger, why);
 		snprintf(err, errlen, "%s", why);
@@ -337,15 +342,15 @@ int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 	j->old_loaded_at = s->loaded_at;
 	j->t0 = t0;
 	snprintf(j->trigger, sizeof j->trigger, "%s", trigger);
-	j->next = R.jobs;
-	R.jobs = j;
+	j->next = d->rl->jobs;
+	d->rl->jobs = j;
 
 	int res = 1;
 	j->sync_rc = &res;
 	log_kv(LAB_LOG_INFO, s->name, "reloading", LAB_FS("trigger", trigger),
 	       LAB_FS("new_version", img->desc->version), LAB_FI("generation", s->generation));
-	daemon_slot_status(s, PS_STOPPING);
-	instance_stop(s->inst, daemon_drain_ms(d), old_stopped, j);
+	slot_set_status(s, PS_STOPPING);
+	instance_stop(s->inst, slots_drain_ms(d), old_stopped, j);
 	if (res == 1) {
 		j->sync_rc = NULL; /* still draining (or a failed start is draining) */
 		return 1;
@@ -392,7 +397,7 @@ static int dir_matches(const char *path, const char *dir, const char *file)
 static void debounce_fired(uv_timer_t *t)
 {
 	struct slot *s = t->data;
-	struct daemon *d = s->d;
+	struct slots *d = s->d;
 	char err[700];
 	if (d->stopping || !s->enabled || !file_changed(s))
 		return;
@@ -405,7 +410,7 @@ static void debounce_fired(uv_timer_t *t)
 		log_kv(LAB_LOG_INFO, s->name, "plugin file changed; starting the failed plugin again",
 		       LAB_FS("path", s->path));
 		s->last_error[0] = '\0';
-		daemon_slot_activate(s);
+		slot_activate(s);
 		return;
 	}
 	if (s->status != PS_RUNNING)
@@ -417,13 +422,14 @@ static void debounce_fired(uv_timer_t *t)
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
 	struct watch *w = h->data;
+	struct reloader *R = w->rl;
 	(void)events;
-	if (status < 0 || !filename || !R.debounce)
+	if (status < 0 || !filename || !R->debounce)
 		return;
-	for (size_t i = 0; i < R.n; i++) {
-		struct slot *s = &R.d->slots[i];
+	for (size_t i = 0; i < R->n; i++) {
+		struct slot *s = &R->d->slots[i];
 		if (dir_matches(s->path, w->dir, filename))
-			uv_timer_start(&R.debounce[i], debounce_fired, DEBOUNCE_MS, 0);
+			uv_timer_start(&R->debounce[i], debounce_fired, DEBOUNCE_MS, 0);
 	}
 }
 
@@ -434,9 +440,9 @@ static void watch_closed(uv_handle_t *h)
 	free(w);
 }
 
-static void watch_dir(struct daemon *d, const char *dir)
+static void watch_dir(struct reloader *R, const char *dir)
 {
-	for (struct watch *w = R.watches; w; w = w->next)
+	for (struct watch *w = R->watches; w; w = w->next)
 		if (strcmp(w->dir, dir) == 0)
 			return;
 	struct watch *w = calloc(1, sizeof *w);
@@ -445,7 +451,8 @@ static void watch_dir(struct daemon *d, const char *dir)
 		log_msg(LAB_LOG_ERROR, NULL, "out of memory while watching plugin files");
 		return;
 	}
-	int rc = uv_fs_event_init(d->loop, &w->h);
+	w->rl = R;
+	int rc = uv_fs_event_init(R->d->svc.loop, &w->h);
 	if (rc != 0) {
 		free(w->dir);
 		free(w);
@@ -460,8 +467,8 @@ static void watch_dir(struct daemon *d, const char *dir)
 		       LAB_FS("dir", dir), LAB_FS("error", uv_strerror(rc)));
 		return;
 	}
-	w->next = R.watches;
-	R.watches = w;
+	w->next = R->watches;
+	R->watches = w;
 }
 
 /* Private-copy directories of labd processes that are gone (SIGKILL, crash):
@@ -512,10 +519,16 @@ static void sweep_stale(const char *tmp)
 		       LAB_FS("dir", tmp), LAB_FI("count", n));
 }
 
-void reload_setup(struct daemon *d)
+void reload_setup(struct slots *d)
 {
 	const char *tmp = getenv("TMPDIR");
-	R.d = d;
+	struct reloader *R = calloc(1, sizeof *R);
+	if (!R) {
+		log_msg(LAB_LOG_ERROR, NULL, "out of memory: hot reload is off");
+		return;
+	}
+	R->d = d;
+	d->rl = R;
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
 	sweep_stale(tmp);
@@ -527,21 +540,21 @@ void reload_setup(struct daemon *d)
 		       LAB_FS("dir", tmp), LAB_FS("error", strerror(errno)));
 		d->copy_dir[0] = '\0';
 	}
-	R.n = d->n_slots;
-	R.debounce = calloc(R.n ? R.n : 1, sizeof *R.debounce);
-	R.sig = calloc(R.n ? R.n : 1, sizeof *R.sig);
-	if (!R.debounce || !R.sig) {
-		free(R.debounce);
-		free(R.sig);
-		R.debounce = NULL;
-		R.sig = NULL;
+	R->n = d->n_slots;
+	R->debounce = calloc(R->n ? R->n : 1, sizeof *R->debounce);
+	R->sig = calloc(R->n ? R->n : 1, sizeof *R->sig);
+	if (!R->debounce || !R->sig) {
+		free(R->debounce);
+		free(R->sig);
+		R->debounce = NULL;
+		R->sig = NULL;
 		log_msg(LAB_LOG_ERROR, NULL, "out of memory: reload on file change is off");
 		return;
 	}
-	for (size_t i = 0; i < R.n; i++) {
+	for (size_t i = 0; i < R->n; i++) {
 		struct slot *s = &d->slots[i];
-		uv_timer_init(d->loop, &R.debounce[i]);
-		R.debounce[i].data = s;
+		uv_timer_init(d->svc.loop, &R->debounce[i]);
+		R->debounce[i].data = s;
 		note_file(s);
 		char *dir = strdup(s->path);
 		if (!dir)
@@ -553,40 +566,46 @@ void reload_setup(struct daemon *d)
 			*slash = '\0';
 		else
 			strcpy(dir, ".");
-		watch_dir(d, dir);
+		watch_dir(R, dir);
 		free(dir);
 	}
-	R.timers_live = 1;
+	R->timers_live = 1;
 }
 
-void reload_stop(struct daemon *d)
+void reload_stop(struct slots *d)
 {
-	(void)d;
-	struct watch *w = R.watches;
-	R.watches = NULL;
+	struct reloader *R = d->rl;
+	if (!R)
+		return;
+	struct watch *w = R->watches;
+	R->watches = NULL;
 	while (w) {
 		struct watch *next = w->next;
 		uv_fs_event_stop(&w->h);
 		uv_close((uv_handle_t *)&w->h, watch_closed);
 		w = next;
 	}
-	if (R.timers_live) {
-		for (size_t i = 0; i < R.n; i++) {
-			uv_timer_stop(&R.debounce[i]);
-			uv_close((uv_handle_t *)&R.debounce[i], NULL);
+	if (R->timers_live) {
+		for (size_t i = 0; i < R->n; i++) {
+			uv_timer_stop(&R->debounce[i]);
+			uv_close((uv_handle_t *)&R->debounce[i], NULL);
 		}
-		R.timers_live = 0;
+		R->timers_live = 0;
 	}
 }
 
-void reload_cleanup(struct daemon *d)
+void reload_cleanup(struct slots *d)
 {
-	while (R.jobs)
-		job_free(R.jobs); /* reloads cut short by shutdown */
-	free(R.debounce);
-	free(R.sig);
+	struct reloader *R = d->rl;
+	while (R && R->jobs)
+		job_free(R->jobs); /* reloads cut short by shutdown */
+	if (R) {
+		free(R->debounce);
+		free(R->sig);
+		free(R);
+		d->rl = NULL;
+	}
 	if (d->copy_dir[0] && rmdir(d->copy_dir) != 0)
 		log_kv(LAB_LOG_WARN, NULL, "cannot remove the plugin copy directory",
 		       LAB_FS("dir", d->copy_dir), LAB_FS("error", strerror(errno)));
-	memset(&R, 0, sizeof R);
 }

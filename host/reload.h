@@ -16,20 +16,20 @@
 
 #include <stddef.h>
 
-struct daemon;
+struct slots;
 struct slot;
 struct buf;
 
 /* Serve mode: creates the private-copy directory (d->copy_dir) and watches
  * the directories of the configured plugin files.  Failures are logged
  * (reload by file change is then off); never fatal. */
-void reload_setup(struct daemon *d);
+void reload_setup(struct slots *d);
 /* Closes the watchers and debounce timers (shutdown; the loop must run). */
-void reload_stop(struct daemon *d);
+void reload_stop(struct slots *d);
 /* End of daemon_main, after the last loop run: frees what is left (images
  * of reloads cut short by shutdown) and removes the
  * private-copy directory. */
-void reload_cleanup(struct daemon *d);
+void reload_cleanup(struct slots *d);
 
 /* Starts a reload of `s`.  Returns 0 when the new generation is running
  * already (nothing was in flight), 1 when the old instance is draining (the
@@ -47,6 +47,7 @@ int reload_admin(struct slot *s, struct buf *out);
  * start, disabled ones stop, those whose section (or path) changed restart,
  * the rest are untouched.  Host settings outside `plugins` are not applied
  * (logged when they differ). */
-void config_reload(struct daemon *d);
+void config_reload(struct slots *d, const char *path, const char *const *overrides,
+		   size_t n_overrides);
 
 #endif

@@ -95,7 +95,7 @@ static void test_build_networks(void **state)
 	assert_int_equal(networks_load(&hc, &n, err, sizeof err), 0);
 	const char *y = "ALTAIR_FORK_EPOCH: 10\nDENEB_FORK_EPOCH: 0x20\nEIP7_FORK_EPOCH: 18446744073709551615\n";
 	assert_int_equal(networks_apply_yaml(n, 0, y, strlen(y), "y", err, sizeof err), 0);
-	assert_int_equal(config_json_build(n, &b), 0);
+	assert_int_equal(config_json_build(NULL, n, &b), 0);
 	assert_string_equal(
 		b.data,
 		"{\"modules\":{},\"ethereum\":{\"networks\":{"

@@ -1,0 +1,24 @@
+/* The host services a plugin instance reaches through the host API: the
+ * loop, storage, ClickHouse, the broker and the networks.  Owned by the
+ * daemon (daemon.c opens and closes them); instances get a pointer to this
+ * struct, never to the daemon.  Logging, the clock and the metrics are
+ * process-wide (log.h, clock.h, metrics.h). */
+#ifndef LAB_HOST_SERVICES_H
+#define LAB_HOST_SERVICES_H
+
+#include <uv.h>
+
+struct networks;
+struct storage;
+struct clickhouse;
+struct broker;
+
+struct host_services {
+	uv_loop_t *loop;
+	struct networks *nets;
+	struct storage *storage; /* NULL in -t */
+	struct clickhouse *ch;   /* NULL in -t */
+	struct broker *broker;   /* NULL in -t */
+};
+
+#endif

@@ -1,0 +1,356 @@
+/* The slot state machine (slot.h): activation (load, state, init,
+ * start|once), deactivation (stop, drain, flush) and the lab.host.plugin
+ * events.  Loop thread only. */
+#include "slot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "clock.h"
+#include "config_json.h"
+#include "instance.h"
+#include "log.h"
+#include "metrics.h"
+#include "plugin_loader.h"
+#include "state.h"
+
+static const char *const status_names[PS__COUNT] = { "loaded", "running", "stopping", "failed",
+						      "disabled" };
+
+const char *slot_status_name(int status)
+{
+	return status >= 0 && status < PS__COUNT ? status_names[status] : "unknown";
+}
+
+uint64_t slots_drain_ms(const struct slots *d)
+{
+	int64_t s = d->cfg->host.drain_timeout;
+	return s > 0 ? (uint64_t)s * 1000 : 0;
+}
+
+
+void slot_set_status(struct slot *s, int status)
+{
+	s->status = status;
+	metrics_plugin_state(s->name, slot_status_name(status));
+}
+
+static void slot_fail(struct slot *s, const char *err)
+{
+	snprintf(s->last_error, sizeof s->last_error, "%s", err);
+	slot_set_status(s, PS_FAILED);
+	log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err));
+}
+
+/* lab.host.plugin: {"plugin","event","version","generation"} */
+void slot_event(struct slot *s, const char *event)
+{
+	struct slots *d = s->d;
+	if (!d->svc.broker)
+		return;
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"plugin\":");
+	buf_json_str(&b, s->name, strlen(s->name));
+	buf_puts(&b, ",\"event\":");
+	buf_json_str(&b, event, strlen(event));
+	buf_puts(&b, ",\"version\":");
+	buf_json_str(&b, s->version, strlen(s->version));
+	buf_printf(&b, ",\"generation\":%u}", s->generation);
+	if (!b.oom)
+		broker_publish(d->svc.broker, NULL, "host.plugin", b.data, b.len);
+	buf_free(&b);
+}
+
+/* ---- --once bookkeeping ------------------------------------------------ */
+
+void slots_step_done(struct slots *d)
+{
+	if (d->pending > 0)
+		d->pending--;
+	if (d->pending == 0 && (d->mode != MODE_SERVE || d->stopping) && d->phase_done)
+		d->phase_done(d->owner);
+}
+
+/* An activation ended (failed, or cut short by shutdown) without a running instance. */
+static void slot_settled(struct slot *s)
+{
+	if (s->d->mode != MODE_SERVE || s->d->stopping)
+		slots_step_done(s->d);
+}
+
+/* ---- deactivation: stop, drain, flush, unload -------------------------- */
+
+struct deactivate {
+	struct slot *s;
+	void (*then)(struct slot *s);
+};
+
+static void deactivate_flushed(int status, void *ud)
+{
+	struct deactivate *da = ud;
+	struct slot *s = da->s;
+	if (status < 0)
+		log_kv(LAB_LOG_ERROR, s->name, "state flush failed",
+		       LAB_FS("error", lab_strerror(status)));
+	if (da->then)
+		da->then(s);
+	free(da);
+}
+
+static void deactivate_stopped(struct instance *inst, void *ud)
+{
+	struct deactivate *da = ud;
+	struct slot *s = da->s;
+	s->inst = NULL;
+	instance_free(inst);
+	if (s->status != PS_FAILED)
+		slot_set_status(s, s->enabled ? PS_LOADED : PS_DISABLED);
+	log_kv(LAB_LOG_INFO, s->name, "plugin stopped", LAB_FI("generation", s->generation));
+	slot_event(s, "stopped");
+	if (s->state && state_flush(s->state, 0, deactivate_flushed, da) == 0)
+		return;
+	deactivate_flushed(0, da);
+}
+
+void slot_deactivate(struct slot *s, void (*then)(struct slot *s))
+{
+	struct deactivate *da = calloc(1, sizeof *da);
+	if (!da) {
+		log_msg(LAB_LOG_ERROR, s->name, "out of memory while stopping");
+		return;
+	}
+	da->s = s;
+	da->then = then;
+	if (!s->inst) {
+		deactivate_flushed(0, da);
+		return;
+	}
+	if (s->status != PS_FAILED)
+		slot_set_status(s, PS_STOPPING);
+	instance_stop(s->inst, slots_drain_ms(s->d), deactivate_stopped, da);
+}
+
+static void after_phase_deactivate(struct slot *s) { slots_step_done(s->d); }
+
+/* ---- activation: load, state, init, start|once -------------------------- */
+
+static void run_requested(const char *subject, const void *data, size_t len, void *ud)
+{
+	struct slot *s = ud;
+	if (s->inst && s->inst->phase == INST_RUNNING) {
+		int rc = instance_run(s->inst);
+		if (rc < 0 && rc != LAB_ENOTSUP)
+			log_kv(LAB_LOG_WARN, s->name, "run request failed",
+			       LAB_FS("error", lab_strerror(rc)));
+	}
+}
+
+void slot_started(struct slot *s)
+{
+	struct slots *d = s->d;
+	slot_set_status(s, PS_RUNNING);
+	s->last_error[0] = '\0';
+	log_kv(LAB_LOG_INFO, s->name, "plugin running", LAB_FS("version", s->version),
+	       LAB_FI("generation", s->generation));
+	slot_event(s, "started");
+	/* lab.NAME.run is answered by the host for every plugin with a run callback. */
+	if (d->svc.broker && s->inst->desc->run) {
+		char subj[96];
+		snprintf(subj, sizeof subj, "%s.run", s->name);
+		struct lab_sub *sub = calloc(1, sizeof *sub);
+		if (sub && broker_subscribe(d->svc.broker, s->name, subj, run_requested, s, &sub->bs) == 0) {
+			sub->inst = s->inst;
+			list_add_tail(&s->inst->subs, &sub->link);
+		} else {
+			free(sub);
+		}
+	}
+}
+
+static void failed_stopped(struct instance *inst, void *ud)
+{
+	struct slot *s = ud;
+	if (s->inst == inst)
+		s->inst = NULL;
+	instance_free(inst);
+	slot_settled(s);
+}
+
+static void slot_begin(struct slot *s)
+{
+	struct slots *d = s->d;
+	struct instance *inst = s->inst;
+	char err[600];
+	int rc = instance_init(inst);
+	if (rc < 0) {
+		snprintf(err, sizeof err, "init failed: %s", lab_strerror(rc));
+		slot_fail(s, err);
+		slot_event(s, "failed");
+		s->inst = NULL;
+		instance_free(inst);
+		if (d->mode == MODE_ONCE) {
+			s->once_finished = 1;
+			s->once_status = rc;
+		}
+		slot_settled(s);
+		return;
+	}
+	config_json_plugin_ready(d->cj, s); /* its describe entry; rewrites config.json */
+	if (d->mode == MODE_TEST) {
+		log_kv(LAB_LOG_INFO, s->name, "plugin ok", LAB_FS("version", s->version));
+		slot_set_status(s, PS_LOADED);
+		instance_stop(inst, 0, failed_stopped, s);
+		return;
+	}
+	if (d->mode == MODE_ONCE) {
+		slot_set_status(s, PS_RUNNING);
+		rc = instance_once(inst);
+		if (rc == LAB_ENOTSUP) {
+			s->once_finished = 1;
+			s->once_status = rc;
+			slot_fail(s, "plugin has no one-shot (--once) mode");
+			instance_stop(inst, slots_drain_ms(d), failed_stopped, s);
+			return;
+		}
+		if (rc < 0 && !inst->once_reported) {
+			/* once() failed without reporting: that is its result. */
+			inst->once_reported = 1;
+			slot_once_done(s, rc);
+		}
+		return;
+	}
+	rc = instance_start(inst);
+	if (rc < 0) {
+		snprintf(err, sizeof err, "start failed: %s", lab_strerror(rc));
+		slot_fail(s, err);
+		slot_event(s, "failed");
+		instance_stop(inst, slots_drain_ms(d), failed_stopped, s);
+		return;
+	}
+	slot_started(s);
+}
+
+static void state_loaded(int status, struct state *st, void *ud)
+{
+	struct slot *s = ud;
+	struct slots *d = s->d;
+	s->state_loading = 0;
+	if (status < 0 || !st) {
+		char err[256];
+		snprintf(err, sizeof err, "cannot load state: %s", lab_strerror(status));
+		slot_fail(s, err);
+		if (s->inst) {
+			struct instance *inst = s->inst;
+			s->inst = NULL;
+			instance_free(inst);
+		}
+		if (d->mode == MODE_ONCE) {
+			s->once_finished = 1;
+			s->once_status = status < 0 ? status : LAB_EIO;
+		}
+		slot_settled(s);
+		return;
+	}
+	s->state = st;
+	if (d->stopping) {
+		struct instance *inst = s->inst;
+		s->inst = NULL;
+		instance_free(inst);
+		slot_set_status(s, PS_DISABLED);
+		slot_settled(s);
+		return;
+	}
+	slot_begin(s);
+}
+
+int slot_open_image(struct slot *s, struct plugin_image **out, char *err, size_t errlen)
+{
+	struct slots *d = s->d;
+	struct plugin_image *img = NULL;
+	/* Serve mode loads private copies (reload.c), so files may be overwritten in place. */
+	int rc = plugin_image_open(s->name, s->path, d->copy_dir[0] ? d->copy_dir : NULL, &img, err,
+				   errlen);
+	if (rc)
+		return rc;
+	const struct plugin_conf *pc = config_plugin(d->cfg, s->name);
+	struct plugin_conf tmp = { 0 };
+	if (!pc) {
+		tmp.name = s->name;
+		tmp.path = s->path;
+		pc = &tmp;
+	}
+	rc = config_validate_plugin(d->cfg, pc, img->desc->settings, err, errlen);
+	if (rc) {
+		plugin_image_close(img);
+		return rc;
+	}
+	*out = img;
+	return 0;
+}
+
+void slot_activate(struct slot *s)
+{
+	struct slots *d = s->d;
+	struct plugin_image *img = NULL;
+	char err[600];
+	int rc = slot_open_image(s, &img, err, sizeof err);
+	if (rc) {
+		slot_fail(s, err);
+		if (d->mode == MODE_ONCE) {
+			s->once_finished = 1;
+			s->once_status = rc;
+		}
+		slot_settled(s);
+		return;
+	}
+	snprintf(s->version, sizeof s->version, "%s", img->desc->version);
+	snprintf(s->description, sizeof s->description, "%s",
+		 img->desc->description ? img->desc->description : "");
+	s->generation++;
+	s->loaded_at = clock_now_ms() / 1000;
+	rc = instance_new(&d->svc, s, img, &s->inst);
+	if (rc) {
+		plugin_image_close(img);
+		slot_fail(s, lab_strerror(rc));
+		slot_settled(s);
+		return;
+	}
+	slot_set_status(s, PS_LOADED);
+	log_kv(LAB_LOG_INFO, s->name, "plugin loaded", LAB_FS("version", s->version),
+	       LAB_FS("path", s->path), LAB_FI("generation", s->generation));
+	slot_event(s, "loaded");
+
+	if (s->state || !d->svc.storage) {
+		slot_begin(s);
+		return;
+	}
+	s->state_loading = 1;
+	rc = state_load(d->svc.storage, s->name, state_loaded, s);
+	if (rc < 0)
+		state_loaded(rc, NULL, s);
+}
+
+void slot_once_done(struct slot *s, int status)
+{
+	s->once_finished = 1;
+	s->once_status = status;
+	if (status < 0)
+		log_kv(LAB_LOG_ERROR, s->name, "one-shot run failed",
+		       LAB_FS("error", lab_strerror(status)));
+	else
+		log_kv(LAB_LOG_INFO, s->name, "one-shot run finished");
+	slot_deactivate(s, after_phase_deactivate);
+}
+
+
+struct slot *slots_find(struct slots *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_slots; i++)
+		if (strcmp(d->slots[i].name, name) == 0)
+			return &d->slots[i];
+	return NULL;
+}
+
