@@ -2,6 +2,8 @@
  * adapters from a plugin's ctx to the host services, enforcing the life
  * cycle rules of lab/plugin.h and keeping every resource owned by the
  * instance that asked for it. */
+#include "hostapi.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +17,8 @@
 #include "metrics.h"
 #include "networks.h"
 #include "services.h"
-#include "slot.h"
 #include "state.h"
 #include "storage.h"
-
-static struct slot *slot_of(lab_ctx *ctx) { return instance_of(ctx)->slot; }
 
 static const lab_setting *settings_of(lab_ctx *ctx) { return instance_of(ctx)->desc->settings; }
 
@@ -27,7 +26,7 @@ static const lab_setting *settings_of(lab_ctx *ctx) { return instance_of(ctx)->d
 
 static void api_log(lab_ctx *ctx, int level, const char *msg, const lab_field *f, size_t n)
 {
-	log_fields(level, slot_of(ctx)->name, msg, f, n);
+	log_fields(level, instance_of(ctx)->name, msg, f, n);
 }
 
 static int api_log_enabled(lab_ctx *ctx, int level) { return log_enabled(level); }
@@ -40,38 +39,38 @@ static uint64_t api_monotonic_ms(lab_ctx *ctx) { return clock_monotonic_ms(); }
 
 static int api_cfg_string(lab_ctx *ctx, const lab_cfg *node, const char *path, const char **out)
 {
-	return cfgapi_string(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+	return cfgapi_string(instance_of(ctx)->section, settings_of(ctx), node, path, out);
 }
 
 static int api_cfg_int(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *out)
 {
-	return cfgapi_int(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+	return cfgapi_int(instance_of(ctx)->section, settings_of(ctx), node, path, out);
 }
 
 static int api_cfg_bool(lab_ctx *ctx, const lab_cfg *node, const char *path, int *out)
 {
-	return cfgapi_bool(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+	return cfgapi_bool(instance_of(ctx)->section, settings_of(ctx), node, path, out);
 }
 
 static int api_cfg_double(lab_ctx *ctx, const lab_cfg *node, const char *path, double *out)
 {
-	return cfgapi_double(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+	return cfgapi_double(instance_of(ctx)->section, settings_of(ctx), node, path, out);
 }
 
 static int api_cfg_duration(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *out)
 {
-	return cfgapi_duration(slot_of(ctx)->section, settings_of(ctx), node, path, out);
+	return cfgapi_duration(instance_of(ctx)->section, settings_of(ctx), node, path, out);
 }
 
 static int api_cfg_count(lab_ctx *ctx, const lab_cfg *node, const char *path)
 {
-	return cfgapi_count(slot_of(ctx)->section, node, path);
+	return cfgapi_count(instance_of(ctx)->section, node, path);
 }
 
 static int api_cfg_elem(lab_ctx *ctx, const lab_cfg *node, const char *path, int index,
 			const lab_cfg **out)
 {
-	return cfgapi_elem(slot_of(ctx)->section, node, path, index, out);
+	return cfgapi_elem(instance_of(ctx)->section, node, path, index, out);
 }
 
 static const char *api_cfg_name(lab_ctx *ctx, const lab_cfg *node) { return cfgapi_name(node); }
@@ -79,7 +78,7 @@ static const char *api_cfg_name(lab_ctx *ctx, const lab_cfg *node) { return cfga
 static int api_cfg_where(lab_ctx *ctx, const lab_cfg *node, const char *path, const char **file,
 			 int *line)
 {
-	return cfgapi_where(slot_of(ctx)->section, node, path, file, line);
+	return cfgapi_where(instance_of(ctx)->section, node, path, file, line);
 }
 
 /* ---- timers ---------------------------------------------------------- */
@@ -99,7 +98,7 @@ static int api_timer_cancel(lab_ctx *ctx, lab_timer *t)
 
 static int api_state_get(lab_ctx *ctx, const char *key, const char **json, size_t *len)
 {
-	struct slot *s = slot_of(ctx);
+	struct instance *s = instance_of(ctx);
 	if (!key || !json)
 		return LAB_EINVAL;
 	if (!s->state)
@@ -109,7 +108,7 @@ static int api_state_get(lab_ctx *ctx, const char *key, const char **json, size_
 
 static int api_state_set(lab_ctx *ctx, const char *key, const char *json, size_t len)
 {
-	struct slot *s = slot_of(ctx);
+	struct instance *s = instance_of(ctx);
 	if (!key || !json)
 		return LAB_EINVAL;
 	if (!s->state)
@@ -119,7 +118,7 @@ static int api_state_set(lab_ctx *ctx, const char *key, const char *json, size_t
 
 static int api_state_delete(lab_ctx *ctx, const char *key)
 {
-	struct slot *s = slot_of(ctx);
+	struct instance *s = instance_of(ctx);
 	if (!key)
 		return LAB_EINVAL;
 	if (!s->state)
@@ -141,14 +140,14 @@ static void flush_done(int status, void *ud)
 static int api_state_flush(lab_ctx *ctx, lab_done_cb cb, void *ud)
 {
 	struct instance *inst = instance_of(ctx);
-	if (!inst->slot->state)
+	if (!inst->state)
 		return LAB_ESTATE;
 	struct lab_op *op = instance_op_new(inst, OP_FLUSH);
 	if (!op)
 		return LAB_ENOMEM;
 	op->done_cb = cb;
 	op->ud = ud;
-	int rc = state_flush(inst->slot->state, 1, flush_done, op);
+	int rc = state_flush(inst->state, 1, flush_done, op);
 	if (rc < 0) {
 		struct instance *dummy;
 		instance_op_finish(op, &dummy);
@@ -271,7 +270,7 @@ static void once_give_up(struct instance *inst, int status, const char *errmsg)
 	       LAB_FS("error", errmsg && *errmsg ? errmsg : lab_strerror(status)));
 	inst->once_reported = 1;
 	inst->once_status = status;
-	slot_once_done(inst->slot, status);
+	inst->once_done(inst->owner, status);
 }
 
 static void query_done(int status, const char *errmsg, const lab_rows *rows, void *ud)
@@ -443,10 +442,10 @@ static void api_done(lab_ctx *ctx, int status)
 		return;
 	inst->once_reported = 1;
 	inst->once_status = status;
-	slot_once_done(inst->slot, status);
+	inst->once_done(inst->owner, status);
 }
 
-static const char *api_plugin_name(lab_ctx *ctx) { return slot_of(ctx)->name; }
+static const char *api_plugin_name(lab_ctx *ctx) { return instance_of(ctx)->name; }
 
 const lab_host_api hostapi_table = {
 	.size = sizeof(lab_host_api),

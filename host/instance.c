@@ -9,14 +9,11 @@
 #include "metrics.h"
 #include "plugin_loader.h"
 #include "services.h"
-#include "slot.h"
 #include "storage.h"
-
-extern const lab_host_api hostapi_table;
 
 struct instance *instance_of(lab_ctx *ctx) { return (struct instance *)ctx; }
 
-const char *instance_name(const struct instance *inst) { return inst->slot->name; }
+const char *instance_name(const struct instance *inst) { return inst->name; }
 
 int instance_accepts_work(const struct instance *inst)
 {
@@ -26,15 +23,15 @@ int instance_accepts_work(const struct instance *inst)
 
 int instance_busy(const struct instance *inst) { return inst->n_ops || inst->n_works; }
 
-int instance_new(const struct host_services *svc, struct slot *slot, struct plugin_image *img,
-		 struct instance **out)
+int instance_new(const struct host_services *svc, const char *name,
+		 const config_setting_t *section, struct plugin_image *img, struct instance **out)
 {
 	struct instance *inst = calloc(1, sizeof *inst);
 	if (!inst)
 		return LAB_ENOMEM;
-	inst->pub.api = &hostapi_table;
 	inst->svc = svc;
-	inst->slot = slot;
+	inst->name = name;
+	inst->section = section;
 	inst->img = img;
 	inst->desc = img->desc;
 	inst->phase = INST_NEW;

@@ -6,6 +6,7 @@
 #ifndef LAB_HOST_INSTANCE_H
 #define LAB_HOST_INSTANCE_H
 
+#include <libconfig.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -13,7 +14,7 @@
 #include "list.h"
 
 struct host_services;
-struct slot;
+struct state;
 struct plugin_image;
 
 enum inst_phase {
@@ -31,7 +32,12 @@ typedef void (*instance_stopped_cb)(struct instance *inst, void *ud);
 struct instance {
 	lab_ctx pub; /* first: the plugin's ctx points here */
 	const struct host_services *svc;
-	struct slot *slot;
+	const char *name;                /* the plugin's; outlives the instance */
+	const config_setting_t *section; /* its config section, NULL: none */
+	struct state *state;             /* its durable state, NULL until loaded */
+	/* lab_done, or a --once run given up: reported once to the owner. */
+	void (*once_done)(void *owner, int status);
+	void *owner;
 	struct plugin_image *img;
 	const lab_plugin *desc;
 	void *self;
@@ -52,9 +58,11 @@ struct instance {
 	int once_status;
 };
 
-/* Creates the instance around an opened image (ownership of img moves in). */
-int instance_new(const struct host_services *svc, struct slot *slot, struct plugin_image *img,
-		 struct instance **out);
+/* Creates the instance around an opened image (ownership of img moves in).
+ * `name` and `section` must outlive it; the owner sets pub.api, state and
+ * once_done (slot_bind) before instance_init(). */
+int instance_new(const struct host_services *svc, const char *name,
+		 const config_setting_t *section, struct plugin_image *img, struct instance **out);
 /* Calls init; on failure the instance is DEAD and must be freed. */
 int instance_init(struct instance *inst);
 int instance_start(struct instance *inst);

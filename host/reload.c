@@ -177,13 +177,14 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 		s->generation = j->old_gen;
 		s->loaded_at = j->old_loaded_at;
 	}
-	int rc = instance_new(&d->svc, s, img, &inst);
+	int rc = instance_new(&d->svc, s->name, s->section, img, &inst);
 	if (rc) {
 		plugin_image_close(img);
 		snprintf(why, whylen, "%s", lab_strerror(rc));
 		return rc;
 	}
 	s->inst = inst;
+	slot_bind(s, inst);
 	slot_set_status(s, PS_LOADED);
 	rc = instance_init(inst);
 	if (rc < 0) {

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config_json.h"
+#include "hostapi.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
@@ -184,6 +185,7 @@ static void slot_begin(struct slot *s)
 	struct slots *d = s->d;
 	struct instance *inst = s->inst;
 	char err[600];
+	inst->state = s->state; /* loaded by now (or no storage: -t) */
 	int rc = instance_init(inst);
 	if (rc < 0) {
 		snprintf(err, sizeof err, "init failed: %s", lab_strerror(rc));
@@ -311,13 +313,14 @@ void slot_activate(struct slot *s)
 		 img->desc->description ? img->desc->description : "");
 	s->generation++;
 	s->loaded_at = clock_now_ms() / 1000;
-	rc = instance_new(&d->svc, s, img, &s->inst);
+	rc = instance_new(&d->svc, s->name, s->section, img, &s->inst);
 	if (rc) {
 		plugin_image_close(img);
 		slot_fail(s, lab_strerror(rc));
 		slot_settled(s);
 		return;
 	}
+	slot_bind(s, s->inst);
 	slot_set_status(s, PS_LOADED);
 	log_kv(LAB_LOG_INFO, s->name, "plugin loaded", LAB_FS("version", s->version),
 	       LAB_FS("path", s->path), LAB_FI("generation", s->generation));
@@ -331,6 +334,16 @@ void slot_activate(struct slot *s)
 	rc = state_load(d->svc.storage, s->name, state_loaded, s);
 	if (rc < 0)
 		state_loaded(rc, NULL, s);
+}
+
+static void once_reported(void *owner, int status) { slot_once_done(owner, status); }
+
+void slot_bind(struct slot *s, struct instance *inst)
+{
+	inst->pub.api = &hostapi_table;
+	inst->state = s->state;
+	inst->once_done = once_reported;
+	inst->owner = s;
 }
 
 void slot_once_done(struct slot *s, int status)

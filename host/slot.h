@@ -78,6 +78,9 @@ void slot_activate(struct slot *s);
 int slot_open_image(struct slot *s, struct plugin_image **out, char *err, size_t errlen);
 /* stop, drain, flush the state, then `then` (may be NULL). */
 void slot_deactivate(struct slot *s, void (*then)(struct slot *s));
+/* Connects a new instance of `s` to it (the host API table, its state, its
+ * --once result); right after instance_new(), before instance_init(). */
+void slot_bind(struct slot *s, struct instance *inst);
 /* The plugin reported its --once result. */
 void slot_once_done(struct slot *s, int status);
 
