@@ -248,6 +248,10 @@ int daemon_main(const struct daemon_opts *opts)
 		fprintf(stderr, "labd: cannot create the event loop\n");
 		goto out_early;
 	}
+	if (defer_init(&d->defer, d->reg.svc.loop) == 0)
+		d->reg.svc.defer = &d->defer;
+	else
+		goto out_loop;
 	rc = networks_load(hc, &d->reg.svc.nets, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "labd: %s\n", err);
@@ -369,6 +373,9 @@ out_services:
 		storage_close(d->reg.svc.storage);
 	uv_run(d->reg.svc.loop, UV_RUN_DEFAULT);
 out_loop:
+	if (d->reg.svc.defer)
+		defer_close(d->reg.svc.defer);
+	d->reg.svc.defer = NULL;
 	if (d->reg.svc.ch)
 		clickhouse_close(d->reg.svc.ch);
 	d->reg.svc.ch = NULL;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "defer.h"
 #include "heap.h"
 #include "slot.h"
 
@@ -28,6 +29,7 @@ struct daemon {
 	uv_timer_t flush_timer;
 	uv_timer_t exit_timer;
 	struct heap_trim trim;
+	struct defer defer; /* the services' deferred completions */
 	int exit_code;
 };
 

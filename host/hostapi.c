@@ -268,9 +268,7 @@ static void once_give_up(struct instance *inst, int status, const char *errmsg)
 		return;
 	log_kv(LAB_LOG_ERROR, instance_name(inst), "ClickHouse unreachable; ending the one-shot run",
 	       LAB_FS("error", errmsg && *errmsg ? errmsg : lab_strerror(status)));
-	inst->once_reported = 1;
-	inst->once_status = status;
-	inst->once_done(inst->owner, status);
+	instance_report_once(inst, status);
 }
 
 static void query_done(int status, const char *errmsg, const lab_rows *rows, void *ud)
@@ -437,12 +435,7 @@ static int api_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done, 
 
 static void api_done(lab_ctx *ctx, int status)
 {
-	struct instance *inst = instance_of(ctx);
-	if (inst->phase != INST_ONCE || inst->once_reported)
-		return;
-	inst->once_reported = 1;
-	inst->once_status = status;
-	inst->once_done(inst->owner, status);
+	instance_report_once(instance_of(ctx), status);
 }
 
 static const char *api_plugin_name(lab_ctx *ctx) { return instance_of(ctx)->name; }

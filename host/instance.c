@@ -23,6 +23,22 @@ int instance_accepts_work(const struct instance *inst)
 
 int instance_busy(const struct instance *inst) { return inst->n_ops || inst->n_works; }
 
+static void once_reported(struct deferred *item)
+{
+	struct instance *inst = list_entry(item, struct instance, once_report);
+	if (inst->once_done)
+		inst->once_done(inst->owner, inst->once_status);
+}
+
+void instance_report_once(struct instance *inst, int status)
+{
+	if (inst->phase != INST_ONCE || inst->once_reported)
+		return;
+	inst->once_reported = 1;
+	inst->once_status = status;
+	defer_push(inst->svc->defer, &inst->once_report);
+}
+
 int instance_new(const struct host_services *svc, const char *name,
 		 const config_setting_t *section, struct plugin_image *img, struct instance **out)
 {
@@ -42,6 +58,7 @@ int instance_new(const struct host_services *svc, const char *name,
 	list_init(&inst->works);
 	uv_timer_init(svc->loop, &inst->drain_timer);
 	inst->drain_timer.data = inst;
+	deferred_init(&inst->once_report, once_reported);
 	*out = inst;
 	return 0;
 }
@@ -342,6 +359,7 @@ void instance_free(struct instance *inst)
 	if (!inst)
 		return;
 	struct list *p, *t;
+	defer_cancel(&inst->once_report);
 	/* Never-started instances may still hold handles from init. */
 	list_for_each_safe(p, t, &inst->timers)
 		timer_release(list_entry(p, struct lab_timer, link));

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "defer.h"
 #include "lab/plugin.h"
 #include "list.h"
 
@@ -56,6 +57,7 @@ struct instance {
 
 	int once_reported;
 	int once_status;
+	struct deferred once_report; /* once_done runs from the loop, never inside lab_done */
 };
 
 /* Creates the instance around an opened image (ownership of img moves in).
@@ -73,6 +75,9 @@ void instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb
 /* Frees a DEAD (or never-initialised) instance and its image. Asynchronous
  * (uv handles close on the next loop turn); the loop must run afterwards. */
 void instance_free(struct instance *inst);
+/* The --once result (lab_done, or the host giving up the run): the first
+ * one counts; once_done gets it on the next turn of the loop. */
+void instance_report_once(struct instance *inst, int status);
 /* Is anything still in flight? */
 int instance_busy(const struct instance *inst);
 

@@ -12,9 +12,11 @@ struct networks;
 struct storage;
 struct clickhouse;
 struct broker;
+struct defer;
 
 struct host_services {
 	uv_loop_t *loop;
+	struct defer *defer; /* deferred completions (defer.h) */
 	struct networks *nets;
 	struct storage *storage; /* NULL in -t */
 	struct clickhouse *ch;   /* NULL in -t */

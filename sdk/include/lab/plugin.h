@@ -77,6 +77,12 @@
  *    state values) are valid as documented at each function; configuration
  *    and network data stay valid until `destroy` returns.
  *  - `ud` (user data) pointers are never dereferenced by the host.
+ *  - Completion: no callback is ever invoked before the call that registered
+ *    it returns.  Timers (even 0 ms), storage operations, queries, state
+ *    flushes, messages and work items complete on a later turn of the loop,
+ *    and so do the plugin's own stop/destroy after lab_done().  A call that
+ *    fails at once returns a negative LAB_E* and never calls back.  A plugin
+ *    needs no guard against re-entry from the call it is making.
  *
  * ==========================================================================
  * 4. Threads
