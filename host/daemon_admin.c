@@ -17,6 +17,15 @@
 #include "slot.h"
 #include "storage.h"
 
+/* One reason of /readyz: "WHAT: WHY" as a JSON string, comma-separated. */
+static void add_reason(struct buf *reasons, int *n, const char *what, const char *why)
+{
+	char msg[300];
+	snprintf(msg, sizeof msg, "%s: %s", what, why);
+	buf_puts(reasons, (*n)++ ? "," : "");
+	buf_json_str(reasons, msg, strlen(msg));
+}
+
 static int admin_readyz(void *ud, struct buf *out)
 {
 	struct slots *d = ud;
@@ -33,24 +42,12 @@ static int admin_readyz(void *ud, struct buf *out)
 		buf_puts(&reasons, n++ ? "," : "");
 		buf_json_str(&reasons, msg, strlen(msg));
 	}
-	if (d->svc.storage && storage_ready(d->svc.storage, &why) != 0) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "storage: %s", why ? why : "not ready");
-		buf_puts(&reasons, n++ ? "," : "");
-		buf_json_str(&reasons, msg, strlen(msg));
-	}
-	if (d->svc.ch && clickhouse_ready(d->svc.ch, &why) != 0) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "clickhouse: %s", why ? why : "unreachable");
-		buf_puts(&reasons, n++ ? "," : "");
-		buf_json_str(&reasons, msg, strlen(msg));
-	}
-	if (d->svc.broker && broker_ready(d->svc.broker, &why) != 0) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "broker: %s", why ? why : "not ready");
-		buf_puts(&reasons, n++ ? "," : "");
-		buf_json_str(&reasons, msg, strlen(msg));
-	}
+	if (d->svc.storage && storage_ready(d->svc.storage, &why) != 0)
+		add_reason(&reasons, &n, "storage", why ? why : "not ready");
+	if (d->svc.ch && clickhouse_ready(d->svc.ch, &why) != 0)
+		add_reason(&reasons, &n, "clickhouse", why ? why : "unreachable");
+	if (d->svc.broker && broker_ready(d->svc.broker, &why) != 0)
+		add_reason(&reasons, &n, "broker", why ? why : "not ready");
 	if (d->stopping) {
 		buf_puts(&reasons, n++ ? "," : "");
 		buf_puts(&reasons, "\"daemon is stopping\"");
