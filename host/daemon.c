@@ -71,27 +71,22 @@ static void daemon_finish(struct daemon *d)
 	}
 }
 
+/* Stops every slot, then finishes (the registry calls phase_done when the
+ * last one has stopped and flushed).  Steps are counted from the loop, never
+ * inside slot_deactivate(), so no hold is needed while they start. */
 static void daemon_shutdown(struct daemon *d)
 {
 	if (!d->reg.stopping) {
 		d->reg.stopping = 1;
-		/* Held through the loop: a slot that stops synchronously must not
-		 * finish the daemon (close the broker) before the next one stops. */
-		d->reg.pending = 1;
 		for (size_t i = 0; i < d->reg.n_slots; i++) {
 			struct slot *s = &d->reg.slots[i];
 			if (s->state_loading) {
 				d->reg.pending++; /* state_loaded sees `stopping` and settles */
-			} else if (s->inst) {
-				d->reg.pending++;
-				slot_deactivate(s, shutdown_slot_done);
-			} else if (s->state && state_dirty(s->state)) {
+			} else if (s->inst || (s->state && state_dirty(s->state))) {
 				d->reg.pending++;
 				slot_deactivate(s, shutdown_slot_done);
 			}
 		}
-		if (--d->reg.pending)
-			return;
 	}
 	if (d->reg.pending == 0)
 		daemon_finish(d);
@@ -338,14 +333,14 @@ int daemon_main(const struct daemon_opts *opts)
 			if (d->reg.slots[i].enabled)
 				slot_activate(&d->reg.slots[i]);
 	} else {
-		d->reg.pending = 1; /* held until every selected slot is started */
 		for (size_t i = 0; i < d->reg.n_slots; i++) {
 			if (!d->reg.slots[i].selected)
 				continue;
 			d->reg.pending++;
 			slot_activate(&d->reg.slots[i]);
 		}
-		slots_step_done(&d->reg);
+		if (d->reg.pending == 0)
+			daemon_shutdown(d); /* nothing selected */
 	}
 
 	uv_run(d->reg.svc.loop, UV_RUN_DEFAULT);

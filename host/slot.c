@@ -76,18 +76,35 @@ void slots_step_done(struct slots *d)
 }
 
 /* An activation ended (failed, or cut short by shutdown) without a running instance. */
-static void slot_settled(struct slot *s)
+static void settle_run(struct deferred *item)
 {
-	if (s->d->mode != MODE_SERVE || s->d->stopping)
-		slots_step_done(s->d);
+	slots_step_done(list_entry(item, struct slot, settle)->d);
 }
 
-/* ---- deactivation: stop, drain, flush, unload -------------------------- */
+/* An activation ended (failed, or cut short by shutdown) without a running
+ * instance: a step of the phase, counted on the next turn of the loop. */
+static void slot_settled(struct slot *s)
+{
+	if (s->d->mode != MODE_SERVE || s->d->stopping) {
+		if (!s->settle.fn)
+			deferred_init(&s->settle, settle_run);
+		defer_push(s->d->svc.defer, &s->settle);
+	}
+}
 
 struct deactivate {
 	struct slot *s;
 	void (*then)(struct slot *s);
+	struct deferred later; /* `then` runs from the loop, never inside slot_deactivate() */
 };
+
+static void deactivate_then(struct deferred *item)
+{
+	struct deactivate *da = list_entry(item, struct deactivate, later);
+	if (da->then)
+		da->then(da->s);
+	free(da);
+}
 
 static void deactivate_flushed(int status, void *ud)
 {
@@ -96,9 +113,8 @@ static void deactivate_flushed(int status, void *ud)
 	if (status < 0)
 		log_kv(LAB_LOG_ERROR, s->name, "state flush failed",
 		       LAB_FS("error", lab_strerror(status)));
-	if (da->then)
-		da->then(s);
-	free(da);
+	deferred_init(&da->later, deactivate_then);
+	defer_push(s->d->svc.defer, &da->later);
 }
 
 static void deactivate_stopped(struct instance *inst, void *ud)

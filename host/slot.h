@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "defer.h"
 #include "services.h"
 
 enum slot_status { PS_LOADED, PS_RUNNING, PS_STOPPING, PS_FAILED, PS_DISABLED, PS__COUNT };
@@ -43,6 +44,7 @@ struct slot {
 	int selected;          /* --once: this slot runs */
 	int once_finished;
 	int once_status;
+	struct deferred settle; /* a failed activation counts as a step later */
 };
 
 /* Every configured plugin and what their life cycle needs. */
@@ -65,7 +67,9 @@ struct slots {
 /* Drain timeout in ms (reload.drain_timeout). */
 uint64_t slots_drain_ms(const struct slots *d);
 struct slot *slots_find(struct slots *d, const char *name);
-/* One step of the current phase (start of --once/-t, shutdown) finished. */
+/* One step of the current phase (start of --once/-t, shutdown) finished.
+ * Steps are only ever counted from the loop (deferred), never inside the
+ * call that started them, so a phase needs no hold while it starts. */
 void slots_step_done(struct slots *d);
 
 void slot_set_status(struct slot *s, int status);
@@ -76,7 +80,8 @@ void slot_activate(struct slot *s);
 /* The slot's plugin file loaded (a private copy in serve mode) and its config
  * section validated against the settings it declares; err says why not. */
 int slot_open_image(struct slot *s, struct plugin_image **out, char *err, size_t errlen);
-/* stop, drain, flush the state, then `then` (may be NULL). */
+/* stop, drain, flush the state, then `then` (may be NULL) on a later turn
+ * of the loop, never inside this call. */
 void slot_deactivate(struct slot *s, void (*then)(struct slot *s));
 /* Connects a new instance of `s` to it (the host API table, its state, its
  * --once result); right after instance_new(), before instance_init(). */
