@@ -318,18 +318,20 @@ static void drain_expired(uv_timer_t *h)
 	drain_check(inst);
 }
 
-void instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb cb, void *ud)
+int instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb cb, void *ud)
 {
 	struct list *p, *t;
-	inst->stopped_cb = cb;
-	inst->stopped_ud = ud;
+	if (inst->phase == INST_DRAINING) {
+		inst->stopped_cb = cb; /* the new caller waits instead */
+		inst->stopped_ud = ud;
+		return 1;
+	}
+	inst->stopped_cb = NULL;
 	if (inst->phase == INST_DEAD || inst->phase == INST_NEW) {
 		inst->phase = INST_DEAD;
 		finish_stop(inst);
-		return;
+		return 0;
 	}
-	if (inst->phase == INST_DRAINING)
-		return;
 	int was_started = inst->phase == INST_RUNNING || inst->phase == INST_ONCE;
 	inst->phase = INST_DRAINING;
 	if (was_started) {
@@ -342,9 +344,14 @@ void instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb
 		timer_release(list_entry(p, struct lab_timer, link));
 	list_for_each_safe(p, t, &inst->subs)
 		instance_remove_sub(list_entry(p, struct lab_sub, link));
-	if (instance_busy(inst))
-		uv_timer_start(&inst->drain_timer, drain_expired, drain_ms, 0);
-	drain_check(inst);
+	if (!instance_busy(inst)) {
+		finish_stop(inst);
+		return 0;
+	}
+	inst->stopped_cb = cb;
+	inst->stopped_ud = ud;
+	uv_timer_start(&inst->drain_timer, drain_expired, drain_ms, 0);
+	return 1;
 }
 
 static void inst_closed(uv_handle_t *h)

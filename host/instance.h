@@ -70,8 +70,10 @@ int instance_init(struct instance *inst);
 int instance_start(struct instance *inst);
 int instance_once(struct instance *inst);
 int instance_run(struct instance *inst);
-/* stop + drain (bounded by drain_ms) + destroy; cb when done (on the loop). */
-void instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb cb, void *ud);
+/* stop + drain (bounded by drain_ms) + destroy.  0: nothing was in flight,
+ * the instance is DEAD now and cb is not called.  1: it drains; cb runs from
+ * the loop once it is DEAD (never inside this call). */
+int instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb cb, void *ud);
 /* Frees a DEAD (or never-initialised) instance and its image. Asynchronous
  * (uv handles close on the next loop turn); the loop must run afterwards. */
 void instance_free(struct instance *inst);

@@ -38,8 +38,6 @@ struct job {
 	int fail_rc;
 	char why[600];  /* why the new image failed */
 	char why2[600]; /* why the old one could not be restarted */
-	int in_launch, stop_done;
-	int *sync_rc; /* reload_plugin() still on the stack: its result */
 	struct job *next;
 };
 
@@ -145,18 +143,23 @@ static void early_failure(struct slot *s, const char *trigger, const char *why)
 
 /* ---- the swap ------------------------------------------------------------ */
 
-static void step(struct job *j);
-static void launch_failed(struct job *j);
+/* The steps below return the outcome of the reload when they finish it
+ * (0: the new version runs; <0: it failed, the job is freed) or 1 when it
+ * continues from the loop (an instance drains). */
+static int step(struct job *j);
+static int launch_failed(struct job *j);
 
-static void launch_stopped(struct instance *inst, void *ud)
+static void launch_dead(struct job *j, struct instance *inst)
 {
-	struct job *j = ud;
 	if (j->s->inst == inst)
 		j->s->inst = NULL;
 	instance_free(inst); /* closes its image (asynchronously) */
-	j->stop_done = 1;
-	if (!j->in_launch)
-		launch_failed(j);
+}
+
+static void launch_stopped(struct instance *inst, void *ud)
+{
+	launch_dead(ud, inst);
+	(void)launch_failed(ud);
 }
 
 /* Creates, inits and starts an instance of img (ownership moves in).
@@ -198,32 +201,29 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 	if (rc < 0) {
 		snprintf(why, whylen, "start failed: %s", lab_strerror(rc));
 		j->fail_rc = rc;
-		j->in_launch = 1;
-		j->stop_done = 0;
-		instance_stop(inst, slots_drain_ms(d), launch_stopped, j);
-		j->in_launch = 0;
-		return j->stop_done ? rc : 1;
+		if (instance_stop(inst, slots_drain_ms(d), launch_stopped, j) == 1)
+			return 1;
+		launch_dead(j, inst);
+		return rc;
 	}
 	return 0;
 }
 
-static void finish(struct job *j, int rc)
+static int finish(struct job *j, int rc)
 {
-	if (j->sync_rc)
-		*j->sync_rc = rc;
 	job_free(j);
+	return rc;
 }
 
-/* Called after a launch failed (synchronously or once the failed instance drained). */
-static void launch_failed(struct job *j)
+/* Called after a launch failed (at once or once the failed instance drained). */
+static int launch_failed(struct job *j)
 {
 	struct slot *s = j->s;
 	if (j->phase == PH_NEW) {
 		log_kv(LAB_LOG_ERROR, s->name, "new version failed; restarting the old one",
 		       LAB_FS("trigger", j->trigger), LAB_FS("error", j->why));
 		j->phase = PH_OLD;
-		step(j);
-		return;
+		return step(j);
 	}
 	char err[sizeof s->last_error];
 	snprintf(err, sizeof err, "reload failed: %.200s; restarting the old version failed too: %.200s",
@@ -233,10 +233,10 @@ static void launch_failed(struct job *j)
 	log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err));
 	count_reload(s, 0);
 	slot_event(s, "failed");
-	finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
+	return finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
 }
 
-static void step(struct job *j)
+static int step(struct job *j)
 {
 	struct slot *s = j->s;
 	struct plugin_image *img;
@@ -251,18 +251,16 @@ static void step(struct job *j)
 		snprintf(j->phase == PH_NEW ? j->why : j->why2, sizeof j->why, "no image to start");
 		if (j->phase == PH_NEW)
 			j->fail_rc = LAB_ESTATE;
-		launch_failed(j);
-		return;
+		return launch_failed(j);
 	}
 	char *why = j->phase == PH_NEW ? j->why : j->why2;
 	int rc = launch(j, img, why, sizeof j->why);
 	if (rc == 1)
-		return; /* launch_stopped() continues */
+		return 1; /* launch_stopped() continues */
 	if (rc < 0) {
 		if (j->phase == PH_NEW)
 			j->fail_rc = rc;
-		launch_failed(j);
-		return;
+		return launch_failed(j);
 	}
 	uint64_t ms = clock_monotonic_ms() - j->t0;
 	slot_started(s); /* RUNNING, clears last_error, "started" event */
@@ -272,7 +270,7 @@ static void step(struct job *j)
 		       LAB_FI("ms", ms));
 		count_reload(s, 1);
 		slot_event(s, "reloaded");
-		finish(j, 0); /* closes the old image and deletes its private copy */
+		return finish(j, 0); /* closes the old image and deletes its private copy */
 	} else {
 		snprintf(s->last_error, sizeof s->last_error, "reload failed: %.480s", j->why);
 		log_kv(LAB_LOG_ERROR, s->name, "reload failed; the old version runs again",
@@ -280,13 +278,13 @@ static void step(struct job *j)
 		       LAB_FS("version", s->version), LAB_FI("generation", s->generation));
 		count_reload(s, 0);
 		slot_event(s, "reload_failed");
-		finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
+		return finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
 	}
 }
 
-static void old_stopped(struct instance *inst, void *ud)
+/* The old instance is gone: keep its image for a rollback, start the new one. */
+static int old_dead(struct job *j, struct instance *inst)
 {
-	struct job *j = ud;
 	struct slot *s = j->s;
 	j->img_old = inst->img;
 	inst->img = NULL; /* kept loaded for a rollback */
@@ -296,8 +294,10 @@ static void old_stopped(struct instance *inst, void *ud)
 	/* The new instance continues on the same in-memory state; make it durable. */
 	if (s->state && state_dirty(s->state))
 		state_flush(s->state, 0, NULL, NULL);
-	step(j);
+	return step(j);
 }
+
+static void old_stopped(struct instance *inst, void *ud) { (void)old_dead(ud, inst); }
 
 int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 {
@@ -346,16 +346,13 @@ int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 	j->next = d->rl->jobs;
 	d->rl->jobs = j;
 
-	int res = 1;
-	j->sync_rc = &res;
 	log_kv(LAB_LOG_INFO, s->name, "reloading", LAB_FS("trigger", trigger),
 	       LAB_FS("new_version", img->desc->version), LAB_FI("generation", s->generation));
 	slot_set_status(s, PS_STOPPING);
-	instance_stop(s->inst, slots_drain_ms(d), old_stopped, j);
-	if (res == 1) {
-		j->sync_rc = NULL; /* still draining (or a failed start is draining) */
-		return 1;
-	}
+	struct instance *old = s->inst;
+	if (instance_stop(old, slots_drain_ms(d), old_stopped, j) == 1)
+		return 1; /* draining: old_stopped() continues */
+	int res = old_dead(j, old); /* j is freed unless res == 1 */
 	if (res < 0)
 		snprintf(err, errlen, "%s", s->last_error);
 	return res;

@@ -147,7 +147,9 @@ void slot_deactivate(struct slot *s, void (*then)(struct slot *s))
 	}
 	if (s->status != PS_FAILED)
 		slot_set_status(s, PS_STOPPING);
-	instance_stop(s->inst, slots_drain_ms(s->d), deactivate_stopped, da);
+	struct instance *inst = s->inst;
+	if (instance_stop(inst, slots_drain_ms(s->d), deactivate_stopped, da) == 0)
+		deactivate_stopped(inst, da);
 }
 
 static void after_phase_deactivate(struct slot *s) { slots_step_done(s->d); }
@@ -220,7 +222,8 @@ static void slot_begin(struct slot *s)
 	if (d->mode == MODE_TEST) {
 		log_kv(LAB_LOG_INFO, s->name, "plugin ok", LAB_FS("version", s->version));
 		slot_set_status(s, PS_LOADED);
-		instance_stop(inst, 0, failed_stopped, s);
+		if (instance_stop(inst, 0, failed_stopped, s) == 0)
+			failed_stopped(inst, s);
 		return;
 	}
 	if (d->mode == MODE_ONCE) {
@@ -230,7 +233,8 @@ static void slot_begin(struct slot *s)
 			s->once_finished = 1;
 			s->once_status = rc;
 			slot_fail(s, "plugin has no one-shot (--once) mode");
-			instance_stop(inst, slots_drain_ms(d), failed_stopped, s);
+			if (instance_stop(inst, slots_drain_ms(d), failed_stopped, s) == 0)
+				failed_stopped(inst, s);
 			return;
 		}
 		if (rc < 0 && !inst->once_reported) {
@@ -245,7 +249,8 @@ static void slot_begin(struct slot *s)
 		snprintf(err, sizeof err, "start failed: %s", lab_strerror(rc));
 		slot_fail(s, err);
 		slot_event(s, "failed");
-		instance_stop(inst, slots_drain_ms(d), failed_stopped, s);
+		if (instance_stop(inst, slots_drain_ms(d), failed_stopped, s) == 0)
+			failed_stopped(inst, s);
 		return;
 	}
 	slot_started(s);
