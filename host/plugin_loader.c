@@ -142,14 +142,20 @@ static int valid_plugin_name(const char *s)
 /* A 1.1 descriptor field, when the plugin's descriptor is large enough to have it. */
 #define DESC_HAS(d, field) ((d)->size >= offsetof(lab_plugin, field) + sizeof((d)->field))
 
+/* The plugin declares `options` and this host reads them (a 1.0 host does not). */
+static int uses_options(const lab_plugin *d)
+{
+	return LAB_HOST_ABI_MINOR >= 1 && DESC_HAS(d, options) && d->options;
+}
+
 /* The top-level names a plugin declares may not be the host's keys. */
 static const char *reserved_name(const lab_plugin *d)
 {
 	for (const lab_setting *s = d->settings; s && s->name; s++)
 		if (strcmp(s->name, "enabled") == 0 || strcmp(s->name, "path") == 0)
 			return s->name;
-	if (!DESC_HAS(d, options) || !d->options)
-		return NULL;
+	if (!uses_options(d))
+		return NULL; /* check_options() has checked option_size */
 	for (const char *o = (const char *)d->options;; o += d->option_size) {
 		const char *n = ((const lab_option *)(const void *)o)->name;
 		if (!n)
@@ -163,7 +169,7 @@ static const char *reserved_name(const lab_plugin *d)
  * `settings` and is read with a stride of at least 1.1's lab_option. */
 static int check_options(const lab_plugin *d, const char *name, char *err, size_t errlen)
 {
-	if (!DESC_HAS(d, options) || !d->options)
+	if (!uses_options(d))
 		return 0;
 	if (d->abi_minor < 1) {
 		snprintf(err, errlen,
@@ -231,7 +237,7 @@ int plugin_check_descriptor(const lab_plugin *d, const char *name, char *err, si
 		snprintf(err, errlen, "plugin %s: descriptor has no version", name);
 		return LAB_EABI;
 	}
-	int rc = LAB_HOST_ABI_MINOR >= 1 ? check_options(d, name, err, errlen) : 0;
+	int rc = check_options(d, name, err, errlen);
 	if (rc)
 		return rc;
 	const char *reserved = reserved_name(d);
@@ -364,7 +370,7 @@ int plugin_image_open(const char *name, const char *path, const char *copy_dir,
 	rc = plugin_check_descriptor(img->desc, name, err, errlen);
 	if (rc)
 		goto fail;
-	if (DESC_HAS(img->desc, options) && img->desc->options)
+	if (uses_options(img->desc))
 		rc = plugin_decls_of_options(&img->decls, img->desc->options,
 					     img->desc->option_size, PLUGIN_DECL_MAX_DEPTH + 1);
 	else

@@ -97,6 +97,51 @@ static void test_prefix(void **st)
 		assert_int_equal(keyseg_prefix_ok(bad[i], strlen(bad[i])), 0);
 }
 
+/* LAB_HAS and the 1.1 wrappers on a host table of 1.0's size: the newer
+ * members are not there (even if the memory behind the table is not zero),
+ * so the wrappers answer LAB_ENOTSUP instead of calling them. */
+static int logged;
+static void fake_log(lab_ctx *ctx, int level, const char *msg, const lab_field *f, size_t n)
+{
+	(void)ctx, (void)f, (void)n;
+	assert_int_equal(level, LAB_LOG_ERROR);
+	assert_string_equal(msg, "two targets: 2");
+	logged++;
+}
+static int never_key_segment(lab_ctx *ctx, const char *name, size_t len, unsigned flags,
+			     char *out, size_t cap)
+{
+	(void)ctx, (void)name, (void)len, (void)flags, (void)out, (void)cap;
+	fail_msg("called a function beyond the host table's size");
+	return 0;
+}
+static int real_key_segment(lab_ctx *ctx, const char *name, size_t len, unsigned flags,
+			    char *out, size_t cap)
+{
+	(void)ctx;
+	return keyseg_make(name, len, flags, out, cap);
+}
+
+static void test_has(void **st)
+{
+	char out[LAB_KEY_SEGMENT_MAX];
+	lab_host_api api = { .size = offsetof(lab_host_api, cfg_bind), .abi_major = 1,
+			     .log = fake_log, .key_segment = never_key_segment };
+	lab_ctx ctx = { &api };
+	(void)st;
+	assert_false(LAB_HAS(&ctx, key_segment));
+	assert_int_equal(lab_key_segment(&ctx, "a/b", 3, 0, out, sizeof out), LAB_ENOTSUP);
+	assert_int_equal(lab_key_segment_check(&ctx, "a", 1, 0), LAB_ENOTSUP);
+	assert_int_equal(lab_cfg_bind(&ctx, NULL, out), LAB_ENOTSUP);
+	assert_int_equal(lab_cfg_error(&ctx, NULL, "backfill", "two targets: %d", 2), LAB_ECONFIG);
+	assert_int_equal(logged, 1);
+	api.size = sizeof api;
+	api.key_segment = real_key_segment;
+	assert_true(LAB_HAS(&ctx, key_segment));
+	assert_int_equal(lab_key_segment(&ctx, "a/b", 3, 0, out, sizeof out), 5);
+	assert_string_equal(out, "a%2Fb");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -104,6 +149,7 @@ int main(void)
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_prefix),
+		cmocka_unit_test(test_has),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

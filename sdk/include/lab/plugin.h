@@ -18,8 +18,9 @@
  * A plugin that fails a check is refused with a message naming both versions.
  *
  * Use LAB_PLUGIN_DEFINE() (end of this file) instead of writing the entry
- * function by hand: it fills magic, ABI version and size for you, and new
- * optional fields default to NULL in old sources.
+ * function by hand: it fills magic, ABI version (the minor the plugin needs,
+ * see §5) and sizes for you, and new optional fields default to NULL in old
+ * sources.
  *
  * The plugin never links host symbols.  Everything the host offers comes
  * through the function table `lab_host_api` reachable from the context
