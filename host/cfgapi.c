@@ -368,11 +368,18 @@ int cfgapi_bind(const config_setting_t *section, const struct plugin_decls *pd,
 /* ---------------------------------------------------------------- errors */
 
 void cfgapi_error(const config_setting_t *section, const lab_setting *settings,
-		  const lab_cfg *node, const char *path, const char *msg, char *err,
-		  size_t errlen)
+		  const char *plugin, const lab_cfg *node, const char *path, const char *msg,
+		  char *err, size_t errlen)
 {
 	struct res r;
 	const config_setting_t *at = node ? (const config_setting_t *)node : section;
+	if (!at) { /* the plugin has no section: name the setting, no line */
+		char where[512];
+		snprintf(where, sizeof where, "plugins.%s%s%s", plugin ? plugin : "?",
+			 path && *path ? "." : "", path ? path : "");
+		config_error(err, errlen, NULL, 0, where, "%s", msg);
+		return;
+	}
 	if (resolve(section, settings, node, path, &r) == 0 && r.node)
 		config_node_error(err, errlen, r.node, NULL, "%s", msg);
 	else

@@ -144,8 +144,8 @@ int cfgapi_elem(const config_setting_t *section, const lab_cfg *node, const char
 const char *cfgapi_name(const lab_cfg *node);
 /* lab_cfg_error: `msg` about node/path as "FILE:LINE: setting 'PATH': msg". */
 void cfgapi_error(const config_setting_t *section, const lab_setting *settings,
-		  const lab_cfg *node, const char *path, const char *msg, char *err,
-		  size_t errlen);
+		  const char *plugin, const lab_cfg *node, const char *path, const char *msg,
+		  char *err, size_t errlen);
 /* lab_cfg_bind: store node's bound settings (and its groups') into `base`. */
 int cfgapi_bind(const config_setting_t *section, const struct plugin_decls *pd,
 		const lab_cfg *node, void *base);

@@ -462,7 +462,8 @@ static int api_cfg_bind(lab_ctx *ctx, const lab_cfg *node, void *base)
 static void api_cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path, const char *msg)
 {
 	char line[1536];
-	cfgapi_error(slot_of(ctx)->section, settings_of(ctx), node, path, msg, line, sizeof line);
+	cfgapi_error(slot_of(ctx)->section, settings_of(ctx), slot_of(ctx)->name, node, path, msg,
+		     line, sizeof line);
 	log_fields(LAB_LOG_ERROR, slot_of(ctx)->name, line, NULL, 0);
 }
 

@@ -198,6 +198,31 @@ struct option_v9 {
 	int64_t later_member;
 };
 
+/* lab_cfg_error's text: the node's file and line, or the section's for a
+ * setting not in the file, or no line when the plugin has no section. */
+static void test_cfg_error(void **st)
+{
+	struct config *c;
+	struct plugin_decls pd;
+	const lab_cfg *m;
+	char e[512], want[512];
+	(void)st;
+	assert_int_equal(check("networks = {\n m = { lag = 1; }; };", opts, &c), 0);
+	const config_setting_t *sec = config_plugin(c, "t")->section;
+	assert_int_equal(plugin_decls_of_options(&pd, opts, sizeof(lab_option), 17), 0);
+	assert_int_equal(cfgapi_elem(sec, NULL, "networks", 0, &m), 0);
+	cfgapi_error(sec, pd.settings, "t", m, "lag", "two targets", e, sizeof e);
+	snprintf(want, sizeof want, "%s:3: setting 'plugins.t.networks.m.lag': two targets", conf);
+	assert_string_equal(e, want);
+	cfgapi_error(sec, pd.settings, "t", m, "backfill", "two targets", e, sizeof e);
+	snprintf(want, sizeof want, "%s:3: setting 'plugins.t.networks.m.backfill': two targets", conf);
+	assert_string_equal(e, want);
+	cfgapi_error(NULL, pd.settings, "t", NULL, "networks", "none", e, sizeof e);
+	assert_string_equal(e, "?: setting 'plugins.t.networks': none");
+	plugin_decls_free(&pd);
+	config_free(c);
+}
+
 static void test_stride(void **st)
 {
 	struct plugin_decls pd;
@@ -244,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_violations),
 		cmocka_unit_test(test_bad_declarations),
 		cmocka_unit_test(test_bind),
+		cmocka_unit_test(test_cfg_error),
 		cmocka_unit_test(test_stride),
 		cmocka_unit_test(test_describe),
 	};

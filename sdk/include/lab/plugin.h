@@ -328,6 +328,7 @@ typedef struct lab_option {
 	size_t bind_size;           /* sizeof the bound member; 0 = not bound */
 } lab_option;
 
+/* Designated-initializer fragments for lab_option entries (see above). */
 #define LAB_MIN(v) .has_min = 1, .min = (int64_t)(v)
 #define LAB_MAX(v) .has_max = 1, .max = (int64_t)(v)
 #define LAB_RANGE(lo, hi) LAB_MIN(lo), LAB_MAX(hi)
