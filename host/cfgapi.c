@@ -295,3 +295,93 @@ int cfgapi_where(const config_setting_t *section, const lab_cfg *node, const cha
 	}
 	return 0;
 }
+
+/* ---------------------------------------------------------------- bind */
+
+/* Store one bound setting at base + bind_offset; a setting without value or
+ * default leaves the member as it is. */
+static int bind_one(const config_setting_t *section, const lab_setting *settings,
+		    const lab_cfg *node, const char *path, const lab_setting *d,
+		    const lab_option *o, char *dst)
+{
+	int rc = LAB_EINVAL;
+	union {
+		const char *s;
+		int64_t i;
+		int b;
+		double f;
+	} v;
+	switch (d->type) {
+	case LAB_SET_STRING: rc = cfgapi_string(section, settings, node, path, &v.s); break;
+	case LAB_SET_INT: rc = cfgapi_int(section, settings, node, path, &v.i); break;
+	case LAB_SET_DURATION: rc = cfgapi_duration(section, settings, node, path, &v.i); break;
+	case LAB_SET_BOOL: rc = cfgapi_bool(section, settings, node, path, &v.b); break;
+	case LAB_SET_DOUBLE: rc = cfgapi_double(section, settings, node, path, &v.f); break;
+	default: break;
+	}
+	if (rc == LAB_ENOENT)
+		return 0;
+	if (rc == 0)
+		memcpy(dst + o->bind_offset, &v, o->bind_size); /* size checked at load */
+	return rc;
+}
+
+static int bind_level(const config_setting_t *section, const struct plugin_decls *pd,
+		      const lab_cfg *node, const lab_setting *keys, char *path, size_t plen,
+		      char *base, int depth)
+{
+	if (depth > MAX_DEPTH)
+		return LAB_EINVAL;
+	for (const lab_setting *d = keys; d && d->name; d++) {
+		size_t n = strlen(d->name);
+		if (plen + n + 2 > 256)
+			return LAB_EINVAL;
+		memcpy(path + plen, d->name, n + 1);
+		int rc = 0;
+		const lab_option *o = plugin_decls_option(pd, d);
+		if (d->type == LAB_SET_GROUP) {
+			path[plen + n] = '.';
+			rc = bind_level(section, pd, node, d->children, path, plen + n + 1, base,
+					depth + 1);
+		} else if (o && o->bind_size) {
+			rc = bind_one(section, pd->settings, node, path, d, o, base);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cfgapi_bind(const config_setting_t *section, const struct plugin_decls *pd,
+		const lab_cfg *node, void *base)
+{
+	struct res r;
+	char path[256];
+	int rc;
+	if (!base || !pd)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, pd->settings, node, NULL, &r)))
+		return rc;
+	return bind_level(section, pd, node, r.pos.keys, path, 0, base, 0);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+void cfgapi_error(const config_setting_t *section, const lab_setting *settings,
+		  const char *plugin, const lab_cfg *node, const char *path, const char *msg,
+		  char *err, size_t errlen)
+{
+	struct res r;
+	const config_setting_t *at = node ? (const config_setting_t *)node : section;
+	if (!at) { /* the plugin has no section: name the setting, no line */
+		char where[512];
+		snprintf(where, sizeof where, "plugins.%s%s%s", plugin ? plugin : "?",
+			 path && *path ? "." : "", path ? path : "");
+		config_error(err, errlen, NULL, 0, where, "%s", msg);
+		return;
+	}
+	if (resolve(section, settings, node, path, &r) == 0 && r.node)
+		config_node_error(err, errlen, r.node, NULL, "%s", msg);
+	else
+		config_node_error(err, errlen, at, path && *path ? path : NULL, "%s", msg);
+}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "lab/plugin.h"
+#include "plugin_decls.h"
 
 struct validator_range {
 	uint64_t lo, hi; /* inclusive */
@@ -109,6 +110,10 @@ void config_free(struct config *c);
 /* Validate a plugin's section against its declared settings. */
 int config_validate_plugin(const struct config *c, const struct plugin_conf *p,
 			   const lab_setting *settings, char *err, size_t errlen);
+/* The same for any declarations (1.1 options: also min/max/allowed, and the
+ * declarations themselves: ranges, allowed values, defaults, bindings). */
+int config_validate_plugin_decls(const struct config *c, const struct plugin_conf *p,
+				 const struct plugin_decls *pd, char *err, size_t errlen);
 
 /* Find a plugin's entry by name; NULL if not configured. */
 const struct plugin_conf *config_plugin(const struct config *c, const char *name);
@@ -118,6 +123,8 @@ int config_parse_duration(const char *s, int64_t *seconds);
 
 /* Print a plugin's settings (labd --describe NAME) as a Markdown table. */
 void config_describe(const char *name, const lab_setting *settings, FILE *out);
+/* The same with the 1.1 checks (ranges and allowed values in the Type column). */
+void config_describe_decls(const char *name, const struct plugin_decls *pd, FILE *out);
 
 /*
  * The plugin-facing getters behind lab_cfg_*: `section` is the plugin's
@@ -140,6 +147,13 @@ int cfgapi_count(const config_setting_t *section, const lab_cfg *node, const cha
 int cfgapi_elem(const config_setting_t *section, const lab_cfg *node, const char *path, int index,
 		const lab_cfg **out);
 const char *cfgapi_name(const lab_cfg *node);
+/* lab_cfg_error: `msg` about node/path as "FILE:LINE: setting 'PATH': msg". */
+void cfgapi_error(const config_setting_t *section, const lab_setting *settings,
+		  const char *plugin, const lab_cfg *node, const char *path, const char *msg,
+		  char *err, size_t errlen);
+/* lab_cfg_bind: store node's bound settings (and its groups') into `base`. */
+int cfgapi_bind(const config_setting_t *section, const struct plugin_decls *pd,
+		const lab_cfg *node, void *base);
 int cfgapi_where(const config_setting_t *section, const lab_cfg *node, const char *path,
 		 const char **file, int *line);
 

@@ -138,7 +138,7 @@ static int check_plugin(struct slots *d, struct config *nc, const struct plugin_
 				   err, errlen);
 	if (rc)
 		return rc;
-	rc = config_validate_plugin(nc, pc, img->desc->settings, err, errlen);
+	rc = config_validate_plugin_decls(nc, pc, &img->decls, err, errlen);
 	plugin_image_close(img);
 	return rc;
 }

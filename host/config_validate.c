@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "keyseg.h"
 
 /* Bounds recursion over a plugin's (possibly self-referencing) declarations. */
 #define DECL_MAX_DEPTH 16
@@ -143,7 +144,111 @@ struct vctx {
 	char *err;
 	size_t errlen;
 	int host;
+	const struct plugin_decls *pd; /* the plugin's options (checks), or NULL */
 };
+
+/* ---------------------------------------------------------------- 1.1 checks */
+
+static int in_limits(const lab_option *o, int64_t x)
+{
+	return (!o->has_min || x >= o->min) && (!o->has_max || x <= o->max);
+}
+
+static int is_allowed(const lab_option *o, const char *s)
+{
+	if (!o->allowed)
+		return 1;
+	for (const char *const *a = o->allowed; *a; a++)
+		if (strcmp(*a, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* "between 0 and 11000", "at least 1s", "one of \"a\", \"b\"": the one
+ * wording of a declaration's checks, for errors and for --describe. */
+static void limits_text(struct buf *b, const lab_option *o, int type)
+{
+	const char *unit = type == LAB_SET_DURATION ? "s" : "";
+	if (o->has_min && o->has_max)
+		buf_printf(b, "between %lld%s and %lld%s", (long long)o->min, unit,
+			   (long long)o->max, unit);
+	else if (o->has_min)
+		buf_printf(b, "at least %lld%s", (long long)o->min, unit);
+	else if (o->has_max)
+		buf_printf(b, "at most %lld%s", (long long)o->max, unit);
+	if (o->allowed) {
+		buf_puts(b, "one of ");
+		for (const char *const *a = o->allowed; *a; a++)
+			buf_printf(b, "%s\"%s\"", a == o->allowed ? "" : ", ", *a);
+	}
+}
+
+/* The key rules a string value must follow (LAB_SETTING_KEY_*), or NULL. */
+static const char *key_rule_broken(const lab_setting *d, const char *s)
+{
+	if ((d->flags & LAB_SETTING_KEY_PREFIX) && !keyseg_prefix_ok(s, strlen(s)))
+		return "must be a relative storage key prefix like \"a/b\" (no empty, . or .. "
+		       "segment, no control character or backslash, at most 256 bytes)";
+	if ((d->flags & LAB_SETTING_KEY_SEGMENT) && !keyseg_check(s, strlen(s), LAB_KEYSEG_PORTABLE))
+		return "must be one key segment of 1 to 128 characters [A-Za-z0-9._-], not . or ..";
+	return NULL;
+}
+
+static int check_string(struct vctx *v, const config_setting_t *s, const lab_setting *d,
+			const lab_option *o);
+
+static int limits_error(struct vctx *v, const config_setting_t *s, const lab_option *o, int type)
+{
+	struct buf b = BUF_INIT;
+	limits_text(&b, o, type);
+	config_node_error(v->err, v->errlen, s, NULL, "must be %s",
+			  b.oom || !b.data ? "in range" : b.data);
+	buf_free(&b);
+	return LAB_ECONFIG;
+}
+
+/* A value of the right type against its declaration's min/max/allowed.
+ * The value itself is never quoted (it may be a secret). */
+static int check_limits(struct vctx *v, const config_setting_t *s, const lab_setting *d)
+{
+	const lab_option *o = plugin_decls_option(v->pd, d);
+	int64_t x = 0;
+	if (!o)
+		return 0;
+	switch (d->type) {
+	case LAB_SET_INT:
+		x = config_setting_get_int64(s);
+		break;
+	case LAB_SET_DURATION:
+		if (config_parse_duration(config_setting_get_string(s), &x) < 0)
+			return 0; /* reported by the type check */
+		break;
+	case LAB_SET_STRING:
+		return check_string(v, s, d, o);
+	case LAB_SET_STRINGS:
+		for (int i = 0; i < config_setting_length(s); i++) {
+			int rc = check_string(v, config_setting_get_elem(s, (unsigned)i), d, o);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+	return in_limits(o, x) ? 0 : limits_error(v, s, o, d->type);
+}
+
+static int check_string(struct vctx *v, const config_setting_t *s, const lab_setting *d,
+			const lab_option *o)
+{
+	const char *str = config_setting_get_string(s);
+	const char *why = key_rule_broken(d, str);
+	if (why) {
+		config_node_error(v->err, v->errlen, s, NULL, "%s", why);
+		return LAB_ECONFIG;
+	}
+	return is_allowed(o, str) ? 0 : limits_error(v, s, o, d->type);
+}
 
 static const char *got_name(int t)
 {
@@ -249,10 +354,10 @@ static int check_value(struct vctx *v, const config_setting_t *s, const lab_sett
 	int64_t secs;
 	switch (d->type) {
 	case LAB_SET_STRING:
-		return t == CONFIG_TYPE_STRING ? 0 : wrong_type(v, s, d->type);
+		return t == CONFIG_TYPE_STRING ? check_limits(v, s, d) : wrong_type(v, s, d->type);
 	case LAB_SET_INT:
 		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
-			return 0;
+			return check_limits(v, s, d);
 		return wrong_type(v, s, d->type);
 	case LAB_SET_BOOL:
 		return t == CONFIG_TYPE_BOOL ? 0 : wrong_type(v, s, d->type);
@@ -266,7 +371,7 @@ static int check_value(struct vctx *v, const config_setting_t *s, const lab_sett
 					  "<int>(s|m|h|d), e.g. \"10s\" or \"-720h\"");
 			return LAB_ECONFIG;
 		}
-		return 0;
+		return check_limits(v, s, d);
 	case LAB_SET_STRINGS:
 		if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
 			return wrong_type(v, s, d->type);
@@ -275,7 +380,7 @@ static int check_value(struct vctx *v, const config_setting_t *s, const lab_sett
 			if (config_setting_type(e) != CONFIG_TYPE_STRING)
 				return wrong_type(v, e, LAB_SET_STRING);
 		}
-		return 0;
+		return check_limits(v, s, d);
 	case LAB_SET_GROUP:
 		if (t != CONFIG_TYPE_GROUP)
 			return wrong_type(v, s, d->type);
@@ -333,15 +438,22 @@ static int validate(struct vctx *v, const config_setting_t *g, const lab_setting
 	return 0;
 }
 
-int config_validate_group(const config_setting_t *g, const lab_setting *keys,
-			  const lab_setting *extra, int host, char *err, size_t errlen)
+static int validate_group(const config_setting_t *g, const lab_setting *keys,
+			  const lab_setting *extra, int host, const struct plugin_decls *pd,
+			  char *err, size_t errlen)
 {
-	struct vctx v = { err, errlen, host };
+	struct vctx v = { err, errlen, host, pd };
 	if (!g)
 		return LAB_EINVAL;
 	if (!config_setting_is_group(g))
 		return wrong_type(&v, g, LAB_SET_GROUP);
 	return validate(&v, g, keys, extra, 0);
+}
+
+int config_validate_group(const config_setting_t *g, const lab_setting *keys,
+			  const lab_setting *extra, int host, char *err, size_t errlen)
+{
+	return validate_group(g, keys, extra, host, NULL, err, errlen);
 }
 
 /* ---------------------------------------------------------------- declarations */
@@ -383,10 +495,59 @@ static int valid_default(const lab_setting *d)
 	}
 }
 
+/* The size a bound member of this type must have; 0 = cannot be bound. */
+static size_t bind_size_of(int type)
+{
+	switch (type) {
+	case LAB_SET_STRING: return sizeof(const char *);
+	case LAB_SET_INT:
+	case LAB_SET_DURATION: return sizeof(int64_t);
+	case LAB_SET_BOOL: return sizeof(int);
+	case LAB_SET_DOUBLE: return sizeof(double);
+	default: return 0;
+	}
+}
+
+/* What is wrong with a 1.1 declaration's checks and binding, or NULL. */
+static const char *bad_option(const lab_setting *d, const lab_option *o)
+{
+	int ordered = d->type == LAB_SET_INT || d->type == LAB_SET_DURATION;
+	int64_t x;
+	if ((o->has_min || o->has_max) && !ordered)
+		return "min/max on a type other than integer or duration";
+	if (o->has_min && o->has_max && o->min > o->max)
+		return "min is above max";
+	if (o->allowed && d->type != LAB_SET_STRING && d->type != LAB_SET_STRINGS)
+		return "allowed values on a type other than string or strings";
+	if (o->allowed && !o->allowed[0])
+		return "empty list of allowed values";
+	if ((d->flags & (LAB_SETTING_KEY_PREFIX | LAB_SETTING_KEY_SEGMENT)) &&
+	    d->type != LAB_SET_STRING && d->type != LAB_SET_STRINGS)
+		return "key rules on a type other than string or strings";
+	if (d->def && d->type == LAB_SET_STRING && key_rule_broken(d, d->def))
+		return "default breaks its key rule";
+	if (d->def && ordered) {
+		if (d->type == LAB_SET_INT)
+			x = strtoll(d->def, NULL, 10); /* checked by valid_default */
+		else if (config_parse_duration(d->def, &x) < 0)
+			return "default does not match the type";
+		if (!in_limits(o, x))
+			return "default is outside min/max";
+	}
+	if (d->def && d->type == LAB_SET_STRING && !is_allowed(o, d->def))
+		return "default is not an allowed value";
+	if (o->bind_size && !bind_size_of(d->type))
+		return "a setting of this type cannot be bound";
+	if (o->bind_size && o->bind_size != bind_size_of(d->type))
+		return "bound member has the wrong size for the type";
+	return NULL;
+}
+
 /* A plugin's declarations are code, but checking them turns a plugin bug
  * into a clear refusal instead of surprising defaults. */
-static int check_decls(const char *plugin, const lab_setting *keys, struct buf *path, int depth,
-		       char *err, size_t errlen)
+static int check_decls(const char *plugin, const lab_setting *keys,
+		       const struct plugin_decls *pd, struct buf *path, int depth, char *err,
+		       size_t errlen)
 {
 	if (depth > DECL_MAX_DEPTH) {
 		snprintf(err, errlen, "plugin %s: setting '%s': declarations nested too deeply",
@@ -411,13 +572,15 @@ static int check_decls(const char *plugin, const lab_setting *keys, struct buf *
 			why = "unknown type";
 		else if (!valid_default(d))
 			why = "default does not match the type";
+		else if (plugin_decls_option(pd, d))
+			why = bad_option(d, plugin_decls_option(pd, d));
 		if (why) {
 			snprintf(err, errlen, "plugin %s: setting '%s': bad declaration: %s",
 				 plugin, path->data, why);
 			return LAB_ECONFIG;
 		}
 		if (d->type == LAB_SET_GROUP || d->type == LAB_SET_LIST || d->type == LAB_SET_MAP) {
-			int rc = check_decls(plugin, d->children, path, depth + 1, err, errlen);
+			int rc = check_decls(plugin, d->children, pd, path, depth + 1, err, errlen);
 			if (rc)
 				return rc;
 		}
@@ -430,17 +593,26 @@ static int check_decls(const char *plugin, const lab_setting *keys, struct buf *
 int config_validate_plugin(const struct config *c, const struct plugin_conf *p,
 			   const lab_setting *settings, char *err, size_t errlen)
 {
+	struct plugin_decls pd;
+	plugin_decls_of_settings(&pd, settings);
+	return config_validate_plugin_decls(c, p, &pd, err, errlen);
+}
+
+int config_validate_plugin_decls(const struct config *c, const struct plugin_conf *p,
+				 const struct plugin_decls *pd, char *err, size_t errlen)
+{
 	struct buf path = BUF_INIT;
+	const lab_setting *settings = pd ? pd->settings : NULL;
 	int rc;
 	if (!p || !p->name)
 		return LAB_EINVAL;
-	rc = check_decls(p->name, settings, &path, 0, err, errlen);
+	rc = check_decls(p->name, settings, pd, &path, 0, err, errlen);
 	buf_free(&path);
 	if (rc)
 		return rc;
 	if (p->section)
-		return config_validate_group(p->section, settings, config_plugin_host_keys, 0, err,
-					     errlen);
+		return validate_group(p->section, settings, config_plugin_host_keys, 0, pd, err,
+				      errlen);
 	for (const lab_setting *d = settings; d && d->name; d++) {
 		if (d->flags & LAB_SETTING_REQUIRED) {
 			char where[512];
@@ -484,7 +656,8 @@ static void cell(FILE *out, const char *s)
 	}
 }
 
-static void describe_rows(FILE *out, const lab_setting *keys, struct buf *prefix, int depth)
+static void describe_rows(FILE *out, const lab_setting *keys, const struct plugin_decls *pd,
+			  struct buf *prefix, int depth)
 {
 	if (depth > DECL_MAX_DEPTH)
 		return;
@@ -495,7 +668,20 @@ static void describe_rows(FILE *out, const lab_setting *keys, struct buf *prefix
 			return;
 		fputs("| `", out);
 		cell(out, prefix->data);
-		fprintf(out, "` | %s | ", type_word(d->type));
+		fprintf(out, "` | %s", type_word(d->type));
+		const lab_option *o = plugin_decls_option(pd, d);
+		if (o && (o->has_min || o->has_max || o->allowed)) {
+			struct buf lim = BUF_INIT;
+			limits_text(&lim, o, d->type);
+			fputs(", ", out);
+			cell(out, lim.data);
+			buf_free(&lim);
+		}
+		if (o && (d->flags & LAB_SETTING_KEY_PREFIX))
+			fputs(", storage key prefix", out);
+		if (o && (d->flags & LAB_SETTING_KEY_SEGMENT))
+			fputs(", key segment `[A-Za-z0-9._-]`", out);
+		fputs(" | ", out);
 		if (d->flags & LAB_SETTING_REQUIRED)
 			fputs("*required*", out);
 		else if (d->def) {
@@ -515,7 +701,7 @@ static void describe_rows(FILE *out, const lab_setting *keys, struct buf *prefix
 		else if (d->type == LAB_SET_MAP)
 			buf_puts(prefix, ".<name>.");
 		if (d->type == LAB_SET_GROUP || d->type == LAB_SET_LIST || d->type == LAB_SET_MAP)
-			describe_rows(out, d->children, prefix, depth + 1);
+			describe_rows(out, d->children, pd, prefix, depth + 1);
 		prefix->len = mark;
 		if (prefix->data)
 			prefix->data[mark] = '\0';
@@ -524,6 +710,14 @@ static void describe_rows(FILE *out, const lab_setting *keys, struct buf *prefix
 
 void config_describe(const char *name, const lab_setting *settings, FILE *out)
 {
+	struct plugin_decls pd;
+	plugin_decls_of_settings(&pd, settings);
+	config_describe_decls(name, &pd, out);
+}
+
+void config_describe_decls(const char *name, const struct plugin_decls *pd, FILE *out)
+{
+	const lab_setting *settings = pd ? pd->settings : NULL;
 	struct buf prefix = BUF_INIT;
 	fprintf(out, "Settings of the section `plugins.%s`. The host also reads `enabled` (bool, "
 		     "default `true`) and `path` (string, default `plugin_dir/%s.so`).\n\n",
@@ -533,6 +727,6 @@ void config_describe(const char *name, const lab_setting *settings, FILE *out)
 		return;
 	}
 	fputs("| Setting | Type | Default | Description |\n| --- | --- | --- | --- |\n", out);
-	describe_rows(out, settings, &prefix, 0);
+	describe_rows(out, settings, pd, &prefix, 0);
 	buf_free(&prefix);
 }

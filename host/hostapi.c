@@ -13,6 +13,8 @@
 #include "clock.h"
 #include "config.h"
 #include "instance.h"
+#include "keyseg.h"
+#include "plugin_loader.h"
 #include "log.h"
 #include "metrics.h"
 #include "networks.h"
@@ -20,7 +22,10 @@
 #include "state.h"
 #include "storage.h"
 
-static const lab_setting *settings_of(lab_ctx *ctx) { return instance_of(ctx)->desc->settings; }
+static const lab_setting *settings_of(lab_ctx *ctx)
+{
+	return instance_of(ctx)->img->decls.settings; /* `settings` or converted `options` */
+}
 
 /* ---- log, clock ------------------------------------------------------ */
 
@@ -440,6 +445,32 @@ static void api_done(lab_ctx *ctx, int status)
 
 static const char *api_plugin_name(lab_ctx *ctx) { return instance_of(ctx)->name; }
 
+/* ---- ABI 1.1 ----------------------------------------------------------- */
+
+static int api_cfg_bind(lab_ctx *ctx, const lab_cfg *node, void *base)
+{
+	return cfgapi_bind(instance_of(ctx)->section, &instance_of(ctx)->img->decls, node, base);
+}
+
+static void api_cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path, const char *msg)
+{
+	char line[1536];
+	cfgapi_error(instance_of(ctx)->section, settings_of(ctx), instance_of(ctx)->name, node, path, msg,
+		     line, sizeof line);
+	log_fields(LAB_LOG_ERROR, instance_of(ctx)->name, line, NULL, 0);
+}
+
+static int api_key_segment(lab_ctx *ctx, const char *name, size_t len, unsigned flags, char *out,
+			   size_t cap)
+{
+	return keyseg_make(name, len, flags, out, cap);
+}
+
+static int api_key_segment_check(lab_ctx *ctx, const char *s, size_t len, unsigned flags)
+{
+	return keyseg_check(s, len, flags);
+}
+
 const lab_host_api hostapi_table = {
 	.size = sizeof(lab_host_api),
 	.abi_major = LAB_ABI_MAJOR,
@@ -492,4 +523,8 @@ const lab_host_api hostapi_table = {
 	.work_submit = api_work_submit,
 	.done = api_done,
 	.plugin_name = api_plugin_name,
+	.cfg_bind = api_cfg_bind,
+	.cfg_error = api_cfg_error,
+	.key_segment = api_key_segment,
+	.key_segment_check = api_key_segment_check,
 };

@@ -85,7 +85,7 @@ static int describe(const char *config_path, const char *const *ov, size_t nov, 
 	}
 	printf("# Plugin `%s` %s\n\n%s\n\n", img->desc->name, img->desc->version,
 	       img->desc->description ? img->desc->description : "");
-	config_describe(name, img->desc->settings, stdout);
+	config_describe_decls(name, &img->decls, stdout);
 	plugin_image_close(img);
 	config_free(cfg);
 	return 0;

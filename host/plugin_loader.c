@@ -139,6 +139,58 @@ static int valid_plugin_name(const char *s)
 	return 1;
 }
 
+/* A 1.1 descriptor field, when the plugin's descriptor is large enough to have it. */
+#define DESC_HAS(d, field) ((d)->size >= offsetof(lab_plugin, field) + sizeof((d)->field))
+
+/* The plugin declares `options` and this host reads them (a 1.0 host does not). */
+static int uses_options(const lab_plugin *d)
+{
+	return LAB_HOST_ABI_MINOR >= 1 && DESC_HAS(d, options) && d->options;
+}
+
+/* The top-level names a plugin declares may not be the host's keys. */
+static const char *reserved_name(const lab_plugin *d)
+{
+	for (const lab_setting *s = d->settings; s && s->name; s++)
+		if (strcmp(s->name, "enabled") == 0 || strcmp(s->name, "path") == 0)
+			return s->name;
+	if (!uses_options(d))
+		return NULL; /* check_options() has checked option_size */
+	for (const char *o = (const char *)d->options;; o += d->option_size) {
+		const char *n = ((const lab_option *)(const void *)o)->name;
+		if (!n)
+			return NULL;
+		if (strcmp(n, "enabled") == 0 || strcmp(n, "path") == 0)
+			return n;
+	}
+}
+
+/* The ABI 1.1 descriptor fields: `options` needs minor 1, excludes
+ * `settings` and is read with a stride of at least 1.1's lab_option. */
+static int check_options(const lab_plugin *d, const char *name, char *err, size_t errlen)
+{
+	if (!uses_options(d))
+		return 0;
+	if (d->abi_minor < 1) {
+		snprintf(err, errlen,
+			 "plugin %s: declares `options` (ABI 1.1) but says it needs ABI %u.%u: define LAB_PLUGIN_MIN_ABI_MINOR 1 before including lab/plugin.h",
+			 name, d->abi_major, d->abi_minor);
+		return LAB_EABI;
+	}
+	if (d->settings) {
+		snprintf(err, errlen, "plugin %s: declares both `settings` and `options`", name);
+		return LAB_EABI;
+	}
+	if (!DESC_HAS(d, option_size) || d->option_size < LAB_OPTION_SIZE_V1_1 ||
+	    d->option_size % sizeof(void *) != 0) {
+		snprintf(err, errlen, "plugin %s: option_size %u is not a 1.1 lab_option size (%zu)",
+			 name, DESC_HAS(d, option_size) ? (unsigned)d->option_size : 0u,
+			 (size_t)LAB_OPTION_SIZE_V1_1);
+		return LAB_EABI;
+	}
+	return 0;
+}
+
 int plugin_check_descriptor(const lab_plugin *d, const char *name, char *err, size_t errlen)
 {
 	if (!d) {
@@ -156,10 +208,10 @@ int plugin_check_descriptor(const lab_plugin *d, const char *name, char *err, si
 			 name, d->abi_major, d->abi_minor, LAB_ABI_MAJOR, LAB_ABI_MINOR, LAB_ABI_MAJOR);
 		return LAB_EABI;
 	}
-	if (d->abi_minor > LAB_ABI_MINOR) {
+	if (d->abi_minor > LAB_HOST_ABI_MINOR) {
 		snprintf(err, errlen,
 			 "plugin %s: needs ABI %u.%u but this host provides %d.%d: upgrade labd",
-			 name, d->abi_major, d->abi_minor, LAB_ABI_MAJOR, LAB_ABI_MINOR);
+			 name, d->abi_major, d->abi_minor, LAB_ABI_MAJOR, LAB_HOST_ABI_MINOR);
 		return LAB_EABI;
 	}
 	if (d->size < LAB_PLUGIN_SIZE_V1_0) {
@@ -185,12 +237,13 @@ int plugin_check_descriptor(const lab_plugin *d, const char *name, char *err, si
 		snprintf(err, errlen, "plugin %s: descriptor has no version", name);
 		return LAB_EABI;
 	}
-	for (const lab_setting *s = d->settings; s && s->name; s++) {
-		if (strcmp(s->name, "enabled") == 0 || strcmp(s->name, "path") == 0) {
-			snprintf(err, errlen, "plugin %s: declares the host's setting '%s'", name,
-				 s->name);
-			return LAB_EABI;
-		}
+	int rc = check_options(d, name, err, errlen);
+	if (rc)
+		return rc;
+	const char *reserved = reserved_name(d);
+	if (reserved) {
+		snprintf(err, errlen, "plugin %s: declares the host's setting '%s'", name, reserved);
+		return LAB_EABI;
 	}
 	return 0;
 }
@@ -317,6 +370,13 @@ int plugin_image_open(const char *name, const char *path, const char *copy_dir,
 	rc = plugin_check_descriptor(img->desc, name, err, errlen);
 	if (rc)
 		goto fail;
+	if (uses_options(img->desc))
+		rc = plugin_decls_of_options(&img->decls, img->desc->options,
+					     img->desc->option_size, PLUGIN_DECL_MAX_DEPTH + 1);
+	else
+		plugin_decls_of_settings(&img->decls, img->desc->settings);
+	if (rc)
+		goto fail;
 	*out = img;
 	return 0;
 fail:
@@ -328,6 +388,7 @@ void plugin_image_close(struct plugin_image *img)
 {
 	if (!img)
 		return;
+	plugin_decls_free(&img->decls);
 	if (img->dl)
 		dlclose(img->dl);
 	if (img->copy_path) {

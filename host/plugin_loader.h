@@ -7,12 +7,22 @@
 #include <stddef.h>
 
 #include "lab/plugin.h"
+#include "plugin_decls.h"
+
+/* The ABI minor this host provides (tests build a 1.0-only loader with
+ * -DLAB_HOST_ABI_MINOR=0). */
+#ifndef LAB_HOST_ABI_MINOR
+#define LAB_HOST_ABI_MINOR LAB_ABI_MINOR
+#endif
 
 struct plugin_image {
 	void *dl;
 	const lab_plugin *desc;
 	char *path;      /* the file as configured */
 	char *copy_path; /* private copy actually dlopen()ed, or NULL */
+	/* the declared settings (`settings` or `options`), for validation,
+	 * the lab_cfg_* getters, lab_cfg_bind and --describe */
+	struct plugin_decls decls;
 };
 
 /*

@@ -305,7 +305,7 @@ int slot_open_image(struct slot *s, struct plugin_image **out, char *err, size_t
 		tmp.path = s->path;
 		pc = &tmp;
 	}
-	rc = config_validate_plugin(d->cfg, pc, img->desc->settings, err, errlen);
+	rc = config_validate_plugin_decls(d->cfg, pc, &img->decls, err, errlen);
 	if (rc) {
 		plugin_image_close(img);
 		return rc;

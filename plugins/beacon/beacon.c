@@ -15,9 +15,6 @@
  *             per batch, two batches in flight; the cursor in state moves
  *             only past slots that are stored, missed, or handed to trailing.
  * `--once` walks current - head_lag_slots down to the target and stops.
- * pacing = "original" emulates the Python backend's pace for benchmarks:
- * batches of one slot, one at a time, queries one after another, a 500 ms
- * pause after each backfill / --once slot.
  *
  * State, one key per network, "slot_NETWORK":
  *   {"backfill":{"next":N,"target":T},"last_head":H,"pending":[...],"missed":[...]}
@@ -26,6 +23,9 @@
  * the loops.  batch.c: queries and documents.  slotdoc.c: the document.
  * mev.c, mevdoc.c: relay bids and payloads.  local_blocks.c: recent.json.
  */
+/* The settings are SDK 1.1 options (ranges, key rules, binding). */
+#define LAB_PLUGIN_MIN_ABI_MINOR 1
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,61 +37,57 @@
 
 #include "beacon.h"
 
-static const lab_setting backfill_settings[] = {
+/* The settings (SDK 1.1 options, hence LAB_PLUGIN_MIN_ABI_MINOR above).  The host
+ * checks types, ranges and key rules before init; lab_cfg_bind() fills
+ * struct beacon and struct bc_net. */
+static const lab_option backfill_options[] = {
 	{ .name = "to_fork", .type = LAB_SET_STRING,
 	  .desc = "backfill down to the first slot of this fork (the default target: \"deneb\")" },
-	{ .name = "to_slot", .type = LAB_SET_INT, .desc = "backfill down to this slot" },
+	{ .name = "to_slot", .type = LAB_SET_INT, LAB_MIN(0),
+	  .desc = "backfill down to this slot" },
 	{ .name = "to_date", .type = LAB_SET_STRING,
 	  .desc = "backfill down to the slot at this RFC 3339 time" },
-	{ .name = "concurrency", .type = LAB_SET_INT, .def = "16",
-	  .desc = "slots per batch (1-256); two batches are in flight" },
+	{ .name = "concurrency", .type = LAB_SET_INT, .def = "16", LAB_RANGE(1, BC_MAX_BATCH),
+	  LAB_BIND(struct bc_net, concurrency),
+	  .desc = "slots per batch; two batches are in flight" },
 	{ 0 },
 };
 
-static const lab_setting lbb_settings[] = {
-	{ .name = "enabled", .type = LAB_SET_BOOL, .def = "true",
+static const lab_option lbb_options[] = {
+	{ .name = "enabled", .type = LAB_SET_BOOL, .def = "true", LAB_BIND(struct bc_net, lbb),
 	  .desc = "write PREFIX/locally_built_blocks/NETWORK/recent.json on every head tick" },
-	{ .name = "slots", .type = LAB_SET_INT, .def = "16",
-	  .desc = "slots the document covers, up to the head slot (1-1024)" },
+	{ .name = "slots", .type = LAB_SET_INT, .def = "16", LAB_RANGE(1, 1024),
+	  LAB_BIND(struct bc_net, lbb_slots),
+	  .desc = "slots the document covers, up to the head slot" },
 	{ 0 },
 };
 
-static const lab_setting network_settings[] = {
-	{ .name = "head_lag_slots", .type = LAB_SET_INT, .def = "3",
+static const lab_option network_options[] = {
+	{ .name = "head_lag_slots", .type = LAB_SET_INT, .def = "3", LAB_RANGE(0, 100000),
+	  LAB_BIND(struct bc_net, head_lag),
 	  .desc = "the head loop processes current_slot - head_lag_slots" },
-	{ .name = "backfill", .type = LAB_SET_GROUP, .children = backfill_settings,
+	{ .name = "backfill", .type = LAB_SET_GROUP, .children = backfill_options,
 	  .desc = "backfill target (exactly one of to_fork, to_slot, to_date) and concurrency" },
-	{ .name = "mev", .type = LAB_SET_BOOL, .def = "true",
+	{ .name = "mev", .type = LAB_SET_BOOL, .def = "true", LAB_BIND(struct bc_net, mev),
 	  .desc = "relay bids and delivered payloads in every slot document" },
-	{ .name = "locally_built_blocks", .type = LAB_SET_GROUP, .children = lbb_settings,
+	{ .name = "locally_built_blocks", .type = LAB_SET_GROUP, .children = lbb_options,
 	  .desc = "the rolling document of blocks that validator clients built themselves" },
 	{ 0 },
 };
 
-static const lab_setting settings[] = {
+static const lab_option options[] = {
 	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "beacon",
+	  .flags = LAB_SETTING_KEY_PREFIX, LAB_BIND(struct beacon, prefix),
 	  .desc = "storage prefix: documents at PREFIX/slots/NETWORK/SLOT.json" },
-	{ .name = "head_delay_ms", .type = LAB_SET_INT, .def = "500",
-	  .desc = "delay after the slot boundary before the head slot is processed (0-11000)" },
-	{ .name = "networks", .type = LAB_SET_MAP, .children = network_settings,
+	{ .name = "head_delay_ms", .type = LAB_SET_INT, .def = "500", LAB_RANGE(0, 11000),
+	  LAB_BIND(struct beacon, head_delay_ms),
+	  .desc = "delay after the slot boundary before the head slot is processed" },
+	{ .name = "networks", .type = LAB_SET_MAP, .children = network_options,
 	  .desc = "per network settings; default: every ethereum.networks entry" },
-	{ .name = "pacing", .type = LAB_SET_STRING, .def = "batched",
-	  .desc = "\"batched\", or \"original\" to emulate the Python backend's pace for "
-		  "comparison: one slot at a time, its queries one after another, 500 ms "
-		  "pause per slot" },
 	{ 0 },
 };
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static int cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path, const char *what)
-{
-	const char *file = "?";
-	int line = 0;
-	lab_cfg_where(ctx, node, path, &file, &line);
-	lab_logf(ctx, LAB_LOG_ERROR, "%s:%d: setting '%s' %s", file ? file : "?", line, path, what);
-	return LAB_ECONFIG;
-}
 
 /* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" → Unix seconds. */
 static int parse_rfc3339(const char *s, int64_t *out)
@@ -179,14 +175,12 @@ static int resolve_target(struct beacon *bc, struct bc_net *net, const lab_cfg *
 {
 	lab_ctx *ctx = bc->ctx;
 	if (net->target_kind == BC_TO_SLOT) {
-		if (net->to_slot < 0)
-			return cfg_error(ctx, node, "backfill.to_slot", "must not be negative");
-		net->target = (uint64_t)net->to_slot;
+		net->target = (uint64_t)net->to_slot; /* the host checked min 0 */
 	} else if (net->target_kind == BC_TO_DATE) {
 		int64_t t;
 		if (parse_rfc3339(net->to_date, &t) < 0)
-			return cfg_error(ctx, node, "backfill.to_date",
-					 "must be an RFC 3339 time such as 2024-03-13T13:55:35Z");
+			return lab_cfg_error(ctx, node, "backfill.to_date",
+					     "must be an RFC 3339 time such as 2024-03-13T13:55:35Z");
 		net->target = lab_network_slot_at(ctx, net->nw, t);
 	} else {
 		uint64_t epoch;
@@ -196,8 +190,8 @@ static int resolve_target(struct beacon *bc, struct bc_net *net, const lab_cfg *
 				int line = 0;
 				lab_cfg_where(ctx, node, "backfill.to_fork", &file, &line);
 				if (line > 0)
-					return cfg_error(ctx, node, "backfill.to_fork",
-							 "names a fork this network does not know");
+					return lab_cfg_error(ctx, node, "backfill.to_fork",
+							     "names a fork this network does not know");
 			}
 			lab_logkv(ctx, LAB_LOG_ERROR, "unknown backfill fork",
 				  LAB_FS("network", net->name), LAB_FS("fork", net->to_fork));
@@ -222,11 +216,9 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 	if (node) {
 		const char *s;
 		int64_t v;
-		lab_cfg_int(ctx, node, "head_lag_slots", &net->head_lag);
-		lab_cfg_int(ctx, node, "backfill.concurrency", &net->concurrency);
-		lab_cfg_bool(ctx, node, "mev", &net->mev);
-		lab_cfg_bool(ctx, node, "locally_built_blocks.enabled", &net->lbb);
-		lab_cfg_int(ctx, node, "locally_built_blocks.slots", &net->lbb_slots);
+		int rc = lab_cfg_bind(ctx, node, net);
+		if (rc < 0)
+			return rc;
 		if (lab_cfg_string(ctx, node, "backfill.to_fork", &s) == 0) {
 			net->to_fork = s;
 			set++;
@@ -242,17 +234,10 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 			set++;
 		}
 		if (set > 1)
-			return cfg_error(ctx, node, "backfill",
-					 "takes exactly one of to_fork, to_slot, to_date (on the "
-					 "command line, replace the whole group: "
-					 "-D 'plugins.beacon.networks.NET.backfill={ to_slot = N; }')");
-		if (net->head_lag < 0 || net->head_lag > 100000)
-			return cfg_error(ctx, node, "head_lag_slots", "must be between 0 and 100000");
-		if (net->concurrency < 1 || net->concurrency > BC_MAX_BATCH)
-			return cfg_error(ctx, node, "backfill.concurrency", "must be between 1 and 256");
-		if (net->lbb_slots < 1 || net->lbb_slots > 1024)
-			return cfg_error(ctx, node, "locally_built_blocks.slots",
-					 "must be between 1 and 1024");
+			return lab_cfg_error(ctx, node, "backfill",
+					     "takes exactly one of to_fork, to_slot, to_date (on the "
+					     "command line, replace the whole group: "
+					     "-D 'plugins.beacon.networks.NET.backfill={ to_slot = N; }')");
 	}
 	return resolve_target(bc, net, node);
 }
@@ -319,17 +304,7 @@ static int beacon_init(lab_ctx *ctx, void **self)
 	if (!bc)
 		return LAB_ENOMEM;
 	bc->ctx = ctx;
-	lab_cfg_string(ctx, NULL, "path_prefix", &bc->prefix);
-	lab_cfg_int(ctx, NULL, "head_delay_ms", &bc->head_delay_ms);
-	const char *pacing = "batched";
-	lab_cfg_string(ctx, NULL, "pacing", &pacing);
-	bc->original = pacing && !strcmp(pacing, "original");
-	if (!pacing || (strcmp(pacing, "batched") != 0 && !bc->original))
-		rc = cfg_error(ctx, NULL, "pacing", "must be \"batched\" or \"original\"");
-	else if (!bc->prefix || !*bc->prefix || bc->prefix[0] == '/' || strstr(bc->prefix, ".."))
-		rc = cfg_error(ctx, NULL, "path_prefix", "must be a relative storage prefix");
-	else if (bc->head_delay_ms < 0 || bc->head_delay_ms > 11000)
-		rc = cfg_error(ctx, NULL, "head_delay_ms", "must be between 0 and 11000");
+	rc = lab_cfg_bind(ctx, NULL, bc); /* path_prefix, head_delay_ms */
 	int nconf = rc == 0 ? lab_cfg_count(ctx, NULL, "networks") : 0;
 	size_t nn = nconf > 0 ? (size_t)nconf : lab_network_count(ctx);
 	if (rc == 0 && nn == 0)
@@ -345,11 +320,9 @@ static int beacon_init(lab_ctx *ctx, void **self)
 			net->name = lab_cfg_name(ctx, node);
 			net->nw = net->name ? lab_network_find(ctx, net->name) : NULL;
 			if (!net->nw) {
-				char what[200];
-				snprintf(what, sizeof what,
-					 "names network '%s' that ethereum.networks does not define",
-					 net->name ? net->name : "?");
-				rc = cfg_error(ctx, node, "", what);
+				rc = lab_cfg_error(ctx, node, NULL,
+						   "names network '%s' that ethereum.networks does not define",
+						   net->name ? net->name : "?");
 				break;
 			}
 		} else {
@@ -423,6 +396,6 @@ LAB_PLUGIN_DEFINE(.name = "beacon", .version = "1.0.0",
 		  .description = "Per-slot beacon chain documents: block, proposer, entity, nodes, "
 				 "seen times, attestation windows, relay bids, delivered payloads; "
 				 "locally built blocks",
-		  .settings = settings, .init = beacon_init, .start = beacon_start,
+		  .options = options, .init = beacon_init, .start = beacon_start,
 		  .stop = beacon_stop, .destroy = beacon_destroy, .once = beacon_once,
 		  .run = beacon_run, .describe = beacon_describe)

@@ -1,6 +1,7 @@
 /*
  * example — the tutorial plugin.  It shows every part of a labd plugin:
- *   - declared settings (validated by the host, printed by --describe),
+ *   - declared settings with their ranges, checked by the host before init,
+ *     bound into the plugin's struct and printed by --describe (SDK 1.1),
  *   - a repeating timer that logs and counts,
  *   - a counter kept in durable state (continues across restarts/reloads),
  *   - a broker event per tick (lab.example.tick),
@@ -15,17 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* `options` (ranges, binding) need SDK 1.1 on the host. */
+#define LAB_PLUGIN_MIN_ABI_MINOR 1
 #include <lab/plugin.h>
-
-static const lab_setting settings[] = {
-	{ .name = "interval", .type = LAB_SET_DURATION, .def = "10s",
-	  .desc = "how often the timer fires" },
-	{ .name = "message", .type = LAB_SET_STRING, .def = "tick",
-	  .desc = "text logged at every tick" },
-	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "example",
-	  .desc = "storage prefix of the document written by --once" },
-	{ 0 },
-};
 
 struct example {
 	lab_ctx *ctx;
@@ -34,6 +27,18 @@ struct example {
 	const char *path_prefix; /* likewise */
 	int64_t count;
 	char describe_buf[256];
+};
+
+/* The host checks these before init and lab_cfg_bind() fills the struct. */
+static const lab_option options[] = {
+	{ .name = "interval", .type = LAB_SET_DURATION, .def = "10s", LAB_MIN(1),
+	  LAB_BIND(struct example, interval_s), .desc = "how often the timer fires" },
+	{ .name = "message", .type = LAB_SET_STRING, .def = "tick",
+	  LAB_BIND(struct example, message), .desc = "text logged at every tick" },
+	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "example",
+	  .flags = LAB_SETTING_KEY_PREFIX, LAB_BIND(struct example, path_prefix),
+	  .desc = "storage prefix of the document written by --once" },
+	{ 0 },
 };
 
 static void save_count(struct example *ex)
@@ -88,19 +93,8 @@ static int example_init(lab_ctx *ctx, void **self)
 	if (!ex)
 		return LAB_ENOMEM;
 	ex->ctx = ctx;
-	/* Types were validated by the host; defaults come from `settings`. */
-	if (lab_cfg_duration(ctx, NULL, "interval", &ex->interval_s) < 0 ||
-	    lab_cfg_string(ctx, NULL, "message", &ex->message) < 0 ||
-	    lab_cfg_string(ctx, NULL, "path_prefix", &ex->path_prefix) < 0) {
-		free(ex);
-		return LAB_ECONFIG;
-	}
-	if (ex->interval_s <= 0) {
-		const char *file;
-		int line;
-		lab_cfg_where(ctx, NULL, "interval", &file, &line);
-		lab_logf(ctx, LAB_LOG_ERROR, "%s:%d: setting 'interval' must be positive", file,
-			 line);
+	/* Types and ranges were checked by the host; defaults come from `options`. */
+	if (lab_cfg_bind(ctx, NULL, ex) < 0) {
 		free(ex);
 		return LAB_ECONFIG;
 	}
@@ -181,6 +175,6 @@ static const char *example_describe(void *self)
 
 LAB_PLUGIN_DEFINE(.name = "example", .version = EXAMPLE_VERSION,
 		  .description = "Tutorial plugin: a timer that counts, state, events and --once",
-		  .settings = settings, .init = example_init, .start = example_start,
+		  .options = options, .init = example_init, .start = example_start,
 		  .stop = example_stop, .destroy = example_destroy, .once = example_once,
 		  .run = example_run, .describe = example_describe)

@@ -24,7 +24,9 @@
 enum lab_abi_probe_constants {
 	LAB_ABI_PROBE_MAGIC = LAB_PLUGIN_MAGIC,
 	LAB_ABI_PROBE_MAJOR = LAB_ABI_MAJOR,
-	LAB_ABI_PROBE_PLUGIN_SIZE_V1_0 = (int)LAB_PLUGIN_SIZE_V1_0
+	LAB_ABI_PROBE_PLUGIN_SIZE_V1_0 = (int)LAB_PLUGIN_SIZE_V1_0,
+	LAB_ABI_PROBE_OPTION_SIZE_V1_1 = (int)LAB_OPTION_SIZE_V1_1,
+	LAB_ABI_PROBE_KEY_SEGMENT_MAX = LAB_KEY_SEGMENT_MAX
 };
 
 /* The structs whose layout is the contract (host table, descriptor, and the
@@ -84,6 +86,14 @@ LAB_EXPORT int lab_abi_probe_callbacks(lab_query_cb query, lab_rows_cb rows,
 {
 	return query != NULL && rows != NULL && storage != NULL && timer != NULL && msg != NULL &&
 	       work != NULL && work_done != NULL && done != NULL;
+}
+
+/* ABI 1.1: the option table plugins build (an array: its stride is read
+ * from the descriptor's option_size) and the key-segment flags. */
+LAB_EXPORT int lab_abi_probe_v1_1(const lab_option *option, enum lab_key_segment_flags flags);
+LAB_EXPORT int lab_abi_probe_v1_1(const lab_option *option, enum lab_key_segment_flags flags)
+{
+	return option != NULL && (int)flags != 0;
 }
 
 /* The entry point's type, exactly as plugins export it. */

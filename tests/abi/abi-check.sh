@@ -6,7 +6,7 @@
 # the baseline sdk/abi/lab-plugin.abi using abidiff.  Any change abidiff
 # reports fails, except the one compatible kind of change the SDK allows:
 # members appended at the END of the growable structs (lab_host_api,
-# lab_plugin), together with a LAB_ABI_MINOR bump.  The policy and how to
+# lab_plugin, lab_option), together with a LAB_ABI_MINOR bump.  The policy and how to
 # update the baseline deliberately: sdk/abi/README.md.
 #
 # Usage: abi-check.sh            check (what `make check` runs)
@@ -22,10 +22,11 @@ ABI_DIR=$top_srcdir/sdk/abi
 BASE=$ABI_DIR/lab-plugin.abi
 BASE_VERSION_FILE=$ABI_DIR/VERSION
 INCLUDE=${LAB_ABI_INCLUDE:-$top_srcdir/sdk/include}
-# Structs that may grow at their end (the host and plugins check `size`).
-# Every other public struct is frozen: lab_field, lab_setting and lab_param
-# are array elements, so even appending would change the array stride.
-GROWABLE="lab_host_api lab_plugin"
+# Structs that may grow at their end (the host and plugins check `size`;
+# lab_option arrays are read with the stride the descriptor's option_size
+# gives).  Every other public struct is frozen: lab_field, lab_setting and
+# lab_param are array elements, so even appending would change the stride.
+GROWABLE="lab_host_api lab_plugin lab_option"
 # Fixed flags: the dump must not depend on how the tree was configured.
 PROBE_CFLAGS="-std=c11 -g -O0 -fPIC -shared -fvisibility=hidden"
 ABIDW_FLAGS="--no-architecture --no-corpus-path --short-locs --no-comp-dir-path --type-id-style hash"

@@ -1,10 +1,16 @@
 #!/bin/bash
 # Minor-version compatibility on the real host (SPEC §5.3):
 #  - a plugin built against the frozen v1.0 header (tests/abi/v1.0/lab/plugin.h)
-#    passes `labd -t` and does its work under `labd --once` on the current host;
-#  - a plugin built against a header one minor NEWER than the host's is refused
-#    at load, by `labd -t` and by `labd --once`, with a message naming both
-#    versions.
+#    passes `labd -t` and does its work under `labd --once` on the current host
+#    (its output is printed below);
+#  - the same source built against the frozen v1.1 header as a plugin that
+#    NEEDS 1.1 (options with a range and binding, the key-segment service)
+#    runs too, and its declared range is enforced by the host before init;
+#  - a plugin that needs a minor one NEWER than the host's is refused at load,
+#    by `labd -t` and by `labd --once`, with a message naming both versions;
+#    built against that newer header but needing only minor 0, it is accepted
+#    (the descriptor carries the minor the plugin needs, not the header's).
+# A 1.0-only host refusing a plugin that needs 1.1: tests/unit/test_loader_v10host.
 set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -30,8 +36,10 @@ version_of() { # MAJOR.MINOR of the lab/plugin.h below $1
 	     END { if (ma == "" || mi == "") exit 1; print ma "." mi }' "$1/lab/plugin.h"
 }
 frozen=$(version_of "$top_srcdir/tests/abi/v1.0") || fail "cannot read the frozen header's version"
+frozen11=$(version_of "$top_srcdir/tests/abi/v1.1") || fail "cannot read the frozen 1.1 header's version"
 current=$(version_of "$top_srcdir/sdk/include") || fail "cannot read the SDK header's version"
 [ "$frozen" = 1.0 ] || fail "tests/abi/v1.0/lab/plugin.h must stay the ABI 1.0 header (it says $frozen)"
+[ "$frozen11" = 1.1 ] || fail "tests/abi/v1.1/lab/plugin.h must stay the ABI 1.1 header (it says $frozen11)"
 major=${current%.*} minor=${current#*.}
 [ "$major" = 1 ] || fail "the SDK is now ABI $current: 1.x plugins are refused by design; freeze the new major's first header in tests/abi/ and update this test"
 newer="$major.$((minor + 1))"
@@ -46,8 +54,15 @@ $CC $CFLAGS_PLUGIN -I"$top_srcdir/tests/abi/v1.0" "$top_srcdir/tests/abi/oldmino
 # A header from the future: the current one with the minor bumped.
 awk -v m=$((minor + 1)) '$1 == "#define" && $2 == "LAB_ABI_MINOR" { $3 = m } { print }' \
 	"$top_srcdir/sdk/include/lab/plugin.h" >"$T/newer/lab/plugin.h"
-$CC $CFLAGS_PLUGIN -I"$T/newer" -DPLUGIN_NAME='"newerminor"' "$top_srcdir/tests/abi/oldminor.c" \
+$CC $CFLAGS_PLUGIN -I"$T/newer" -DPLUGIN_NAME='"newerminor"' \
+	-DLAB_PLUGIN_MIN_ABI_MINOR=$((minor + 1)) "$top_srcdir/tests/abi/oldminor.c" \
 	-o "$T/plugins/newerminor.so" || fail "cannot build the plugin against the newer header"
+$CC $CFLAGS_PLUGIN -I"$T/newer" -DPLUGIN_NAME='"newerbuilt"' "$top_srcdir/tests/abi/oldminor.c" \
+	-o "$T/plugins/newerbuilt.so" || fail "cannot build the minor-0 plugin against the newer header"
+# Needs 1.1, built against the frozen 1.1 header only.
+$CC $CFLAGS_PLUGIN -I"$top_srcdir/tests/abi/v1.1" -DPLUGIN_NAME='"needs11"' \
+	-DLAB_PLUGIN_MIN_ABI_MINOR=1 "$top_srcdir/tests/abi/oldminor.c" \
+	-o "$T/plugins/needs11.so" || fail "cannot build the plugin against the v1.1 header"
 chmod 644 "$T"/plugins/*.so
 
 cat >"$T/labd.conf" <<CONF
@@ -56,7 +71,9 @@ admin = { listen = ""; };
 storage = { fs = { root = "$T/data"; }; };
 plugins = {
   oldminor = { greeting = "built against 1.0"; };
+  needs11 = { greeting = "built against 1.1"; step = 2; };
   newerminor = { enabled = false; };
+  newerbuilt = { enabled = false; };
 };
 CONF
 
@@ -65,6 +82,8 @@ pass "labd -t (ABI $current) accepts a plugin built against the 1.0 header"
 
 "$LABD" --once --plugin oldminor -c "$T/labd.conf" >"$T/labd.log" 2>&1 ||
 	fail "labd --once --plugin oldminor failed on host ABI $current"
+echo "--- labd --once --plugin oldminor (built against tests/abi/v1.0, host ABI $current):"
+sed 's/^/    /' "$T/labd.log"
 [ -f "$T/data/oldminor/done.json" ] || fail "the 1.0 plugin's document was not stored"
 doc=$(gzip -dc "$T/data/oldminor/done.json") || fail "document is not gzip-encoded"
 [ "$doc" = '{"greeting":"built against 1.0","runs":1}' ] || fail "document: $doc"
@@ -72,6 +91,27 @@ grep -q 'host_abi_minor='"$minor" "$T/labd.log" || fail "the plugin did not log 
 gzip -dc "$T/data/state/modules/oldminor.json" | grep -q '"runs": *"*1' ||
 	fail "the 1.0 plugin's state was not saved"
 pass "labd --once runs the 1.0 plugin: config, timer, storage, state, broker, done"
+
+"$LABD" --once --plugin needs11 -c "$T/labd.conf" >"$T/labd.log" 2>&1 ||
+	fail "labd --once --plugin needs11 failed on host ABI $current"
+echo "--- labd --once --plugin needs11 (built against tests/abi/v1.1, needs 1.1):"
+sed 's/^/    /' "$T/labd.log"
+[ "$(gzip -dc "$T/data/needs11/done.json")" = '{"greeting":"built against 1.1","runs":2}' ] ||
+	fail "the 1.1 plugin's document: bound settings not applied"
+grep -q 'key_segment=j%C3%BCrgen%2Fx' "$T/labd.log" || fail "the key-segment service did not answer"
+if "$LABD" -t -c "$T/labd.conf" -D plugins.needs11.step=11 >"$T/labd.log" 2>&1; then
+	fail "labd -t accepted step = 11 (declared range 1..10)"
+fi
+grep -q "plugin=needs11 .*-D:1: setting 'plugins.needs11.step': must be between 1 and 10" "$T/labd.log" ||
+	fail "no range error in the one format: $(cat "$T/labd.log")"
+grep -q 'needs11: loaded' "$T/labd.log" && fail "init ran despite the range violation"
+pass "a plugin needing 1.1 runs: options bound, range checked before init, key segment service"
+
+"$LABD" -t -c "$T/labd.conf" -D plugins.newerbuilt.enabled=true >"$T/labd.log" 2>&1 ||
+	fail "labd -t refused a plugin built against ABI $newer that needs only minor 0"
+grep -q 'newerbuilt: loaded.*built_abi_minor='"$((minor + 1))"' needs_abi_minor=0' "$T/labd.log" ||
+	fail "newerbuilt did not report its build and needed minor"
+pass "built against ABI $newer but needing only 1.0: accepted (the descriptor carries the needed minor)"
 
 refused() { # refused WHAT: the log must name the plugin and both versions
 	grep 'newerminor' "$T/labd.log" | grep -F "$newer" | grep -qF "$current" ||

@@ -9,6 +9,11 @@
  *
  * Its --once pass uses the services a 1.0 plugin relies on: config, a timer,
  * state, storage, the broker, logging and done.
+ *
+ * Built with -DLAB_PLUGIN_MIN_ABI_MINOR=1 against a 1.1 header it is a
+ * plugin that NEEDS 1.1: its settings are `options` (a range, binding) and
+ * it logs a username's key segment from the 1.1 host service.  A 1.0-only
+ * host must refuse it (tests/unit/test_loader_v10host.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,21 +21,38 @@
 
 #include <lab/plugin.h>
 
+#ifndef LAB_PLUGIN_MIN_ABI_MINOR /* the 1.0 header has no such thing */
+#define LAB_PLUGIN_MIN_ABI_MINOR 0
+#endif
+
 #ifndef PLUGIN_NAME
 #define PLUGIN_NAME "oldminor"
 #endif
-
-static const lab_setting settings[] = {
-	{ .name = "greeting", .type = LAB_SET_STRING, .def = "hello from ABI 1.0",
-	  .desc = "text stored in the document" },
-	{ 0 },
-};
 
 struct oldminor {
 	lab_ctx *ctx;
 	const char *greeting;
 	int64_t runs;
+	int64_t step;
 };
+
+#if LAB_PLUGIN_MIN_ABI_MINOR >= 1
+static const lab_option options[] = {
+	{ .name = "greeting", .type = LAB_SET_STRING, .def = "hello from ABI 1.1",
+	  LAB_BIND(struct oldminor, greeting), .desc = "text stored in the document" },
+	{ .name = "step", .type = LAB_SET_INT, .def = "1", LAB_RANGE(1, 10),
+	  LAB_BIND(struct oldminor, step), .desc = "runs added per pass" },
+	{ 0 },
+};
+#define DECLARED .options = options
+#else
+static const lab_setting settings[] = {
+	{ .name = "greeting", .type = LAB_SET_STRING, .def = "hello from ABI 1.0",
+	  .desc = "text stored in the document" },
+	{ 0 },
+};
+#define DECLARED .settings = settings
+#endif
 
 static int p_init(lab_ctx *ctx, void **self)
 {
@@ -44,14 +66,28 @@ static int p_init(lab_ctx *ctx, void **self)
 	if (!p)
 		return LAB_ENOMEM;
 	p->ctx = ctx;
+	p->step = 1;
+#if LAB_PLUGIN_MIN_ABI_MINOR >= 1
+	char seg[LAB_KEY_SEGMENT_MAX];
+	static const char user[] = "j\xc3\xbcrgen/x";
+	if (lab_cfg_bind(ctx, NULL, p) < 0 ||
+	    lab_key_segment(ctx, user, sizeof user - 1, 0, seg, sizeof seg) < 0) {
+		free(p);
+		return LAB_ECONFIG;
+	}
+	lab_logkv(ctx, LAB_LOG_INFO, PLUGIN_NAME ": 1.1 services", LAB_FS("key_segment", seg),
+		  LAB_FI("step", p->step));
+#else
 	if (lab_cfg_string(ctx, NULL, "greeting", &p->greeting) < 0) {
 		free(p);
 		return LAB_ECONFIG;
 	}
+#endif
 	if (lab_state_get(ctx, "runs", &json, &len) == 0)
 		p->runs = strtoll(json, NULL, 10);
 	lab_logkv(ctx, LAB_LOG_INFO, PLUGIN_NAME ": loaded",
 		  LAB_FI("built_abi_minor", LAB_ABI_MINOR),
+		  LAB_FI("needs_abi_minor", LAB_PLUGIN_MIN_ABI_MINOR),
 		  LAB_FI("host_abi_minor", ctx->api->abi_minor),
 		  LAB_FI("host_api_size", ctx->api->size));
 	*self = p;
@@ -83,7 +119,7 @@ static void on_timer(lab_ctx *ctx, lab_timer *t, void *ud)
 {
 	struct oldminor *p = ud;
 	char body[256];
-	p->runs++;
+	p->runs += p->step;
 	int n = snprintf(body, sizeof body, "{\"greeting\":\"%s\",\"runs\":%" PRId64 "}",
 			 p->greeting, p->runs);
 	if (n < 0 || (size_t)n >= sizeof body) {
@@ -104,5 +140,5 @@ static int p_once(void *self)
 
 LAB_PLUGIN_DEFINE(.name = PLUGIN_NAME, .version = "1.0.0",
 		  .description = "ABI test: a plugin built against an older SDK minor",
-		  .settings = settings, .init = p_init, .start = p_start, .stop = p_stop,
+		  DECLARED, .init = p_init, .start = p_start, .stop = p_stop,
 		  .destroy = p_destroy, .once = p_once)

@@ -300,6 +300,42 @@ static void test_descriptor_checks(void **st)
 	assert_int_equal(plugin_check_descriptor(NULL, "x", err, sizeof err), LAB_EABI);
 }
 
+/* ABI 1.1 `options`: need a declared minor 1, exclude `settings`, a sane
+ * option_size, and the host's keys stay reserved. */
+static void test_options_checks(void **st)
+{
+	static const lab_option opts[] = { { .name = "n", .type = LAB_SET_INT }, { 0 } };
+	static const lab_option reserved[] = { { .name = "n", .type = LAB_SET_INT },
+					       { .name = "path", .type = LAB_SET_STRING }, { 0 } };
+	static const lab_setting settings[] = { { .name = "s", .type = LAB_SET_INT }, { 0 } };
+	lab_plugin d = { .magic = LAB_PLUGIN_MAGIC, .abi_major = LAB_ABI_MAJOR, .abi_minor = 1,
+			 .size = sizeof(lab_plugin), .name = "x", .version = "1", .init = nop_init,
+			 .start = nop_start, .stop = nop_start, .destroy = nop_destroy,
+			 .options = opts, .option_size = sizeof(lab_option) };
+	(void)st;
+	assert_int_equal(plugin_check_descriptor(&d, "x", err, sizeof err), 0);
+	d.abi_minor = 0;
+	assert_int_equal(plugin_check_descriptor(&d, "x", err, sizeof err), LAB_EABI);
+	assert_non_null(strstr(err, "declares `options` (ABI 1.1) but says it needs ABI 1.0: define LAB_PLUGIN_MIN_ABI_MINOR 1"));
+	d.abi_minor = 1;
+	d.settings = settings;
+	assert_int_equal(plugin_check_descriptor(&d, "x", err, sizeof err), LAB_EABI);
+	assert_non_null(strstr(err, "declares both `settings` and `options`"));
+	d.settings = NULL;
+	d.option_size = 8;
+	assert_int_equal(plugin_check_descriptor(&d, "x", err, sizeof err), LAB_EABI);
+	assert_non_null(strstr(err, "option_size 8 is not a 1.1 lab_option size"));
+	d.option_size = sizeof(lab_option);
+	d.options = reserved;
+	assert_int_equal(plugin_check_descriptor(&d, "x", err, sizeof err), LAB_EABI);
+	assert_non_null(strstr(err, "declares the host's setting 'path'"));
+	/* A 1.0-sized descriptor has no `options`: its trailing memory is not read. */
+	d.options = opts;
+	d.abi_minor = 0;
+	d.size = LAB_PLUGIN_SIZE_V1_0;
+	assert_int_equal(plugin_check_descriptor(&d, "x", err, sizeof err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_owner),
 		cmocka_unit_test(test_private_copy),
 		cmocka_unit_test(test_descriptor_checks),
+		cmocka_unit_test(test_options_checks),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,8 +18,9 @@
  * A plugin that fails a check is refused with a message naming both versions.
  *
  * Use LAB_PLUGIN_DEFINE() (end of this file) instead of writing the entry
- * function by hand: it fills magic, ABI version and size for you, and new
- * optional fields default to NULL in old sources.
+ * function by hand: it fills magic, ABI version (the minor the plugin needs,
+ * see §5) and sizes for you, and new optional fields default to NULL in old
+ * sources.
  *
  * The plugin never links host symbols.  Everything the host offers comes
  * through the function table `lab_host_api` reachable from the context
@@ -90,7 +91,9 @@
  * Every callback runs on the host's loop thread, and every host function
  * must be called from it — EXCEPT these, which are safe from any thread
  * (notably from a lab_work function running on a worker):
- *     lab_log(), lab_logf(), lab_logkv(), lab_now_ms(), lab_strerror().
+ *     lab_log(), lab_logf(), lab_logkv(), lab_now_ms(), lab_now(),
+ *     lab_monotonic_ms(), lab_strerror(), lab_key_segment() and
+ *     lab_key_segment_check() (1.1), and LAB_HAS().
  * A plugin never blocks the loop: no sleeping, no blocking I/O, nothing
  * CPU-heavy for more than about a millisecond.  Heavy transforms go through
  * lab_work_submit().
@@ -100,9 +103,20 @@
  * ==========================================================================
  *  - Only C11 standard types and this SDK's own opaque handles cross the ABI.
  *  - lab_host_api carries its own size.  New functions are only appended at
- *    its end and bump LAB_ABI_MINOR; a plugin built for minor N runs on
+ *    its end and bump LAB_ABI_MINOR; a plugin that needs minor N runs on
  *    every host with minor >= N of the same major.  A plugin that needs a
  *    newer minor than the host has is refused at load.
+ *  - "Needs" is what the plugin declares, not the header it was built
+ *    with: LAB_PLUGIN_DEFINE stamps LAB_PLUGIN_MIN_ABI_MINOR (default 0).
+ *    Define it before including this header when the plugin relies on a
+ *    newer minor without testing for it:
+ *
+ *        #define LAB_PLUGIN_MIN_ABI_MINOR 1   // uses `options` (1.1)
+ *        #include <lab/plugin.h>
+ *
+ *    A plugin that declares a lower minor than its header's may still call
+ *    newer functions after testing LAB_HAS(ctx, fn); the 1.1 wrappers test
+ *    it themselves and return LAB_ENOTSUP on an older host.
  *  - The descriptor (lab_plugin) likewise only grows at its end; the host
  *    reads a field only when `size` says the plugin has it.
  *  - Removing or changing anything bumps LAB_ABI_MAJOR; plugins of another
@@ -122,7 +136,7 @@ extern "C" {
 #endif
 
 #define LAB_ABI_MAJOR 1
-#define LAB_ABI_MINOR 0
+#define LAB_ABI_MINOR 1
 #define LAB_PLUGIN_MAGIC 0x4c414250u /* "LABP" */
 
 /* Exported symbol name, for hosts and tools. */
@@ -251,7 +265,13 @@ enum lab_setting_type {
 };
 
 enum lab_setting_flags {
-	LAB_SETTING_REQUIRED = 1u << 0
+	LAB_SETTING_REQUIRED = 1u << 0,
+	/* 1.1, honoured in lab_option tables (STRING, STRINGS): the host checks
+	 * the value with its storage key rules before init. */
+	LAB_SETTING_KEY_PREFIX = 1u << 1,  /* a relative key prefix: "a/b", no empty,
+					      ".", ".." segment, no control byte, no '\\' */
+	LAB_SETTING_KEY_SEGMENT = 1u << 2  /* one portable segment: 1..128 bytes of
+					      [A-Za-z0-9._-], not "." or ".." */
 };
 
 typedef struct lab_setting {
@@ -262,6 +282,65 @@ typedef struct lab_setting {
 	const struct lab_setting *children; /* for GROUP, LIST, MAP */
 	unsigned flags;             /* enum lab_setting_flags */
 } lab_setting;
+
+/*
+ * ABI 1.1: a setting declaration with checks and binding.  A plugin declares
+ * its settings either as `settings` (lab_setting, 1.0) or as `options`
+ * (lab_option, 1.1, needs LAB_PLUGIN_MIN_ABI_MINOR 1), never both.  The
+ * first six members mean what they mean in lab_setting.
+ *
+ * The host checks the plugin's section against the table before init, and
+ * the defaults when it loads the plugin (a default outside its own range is
+ * a bad declaration: the plugin is refused).  A violation is reported like
+ * every other configuration error, once, as
+ *     FILE:LINE: setting 'plugins.NAME.PATH': REASON
+ * and init is not called.  So init never re-checks what the table declares.
+ *
+ *   min, max    INT and DURATION (in seconds) only: the inclusive bounds,
+ *               each one in force when its has_min / has_max is set.  Write
+ *               them with LAB_MIN(v), LAB_MAX(v) or LAB_RANGE(lo, hi).
+ *   allowed     STRING and STRINGS only: NULL-terminated list of the values
+ *               accepted (compared byte for byte); NULL = any.  Write it with
+ *               LAB_ALLOWED("a", "b") (a compound literal: use it in tables
+ *               at file scope, which have static storage).  --describe
+ *               lists them.
+ *   bind_*      where lab_cfg_bind() stores the setting's value (or its
+ *               default) in a struct of the plugin: bind_size != 0 binds it;
+ *               bind_offset is offsetof() of the member, which must be an
+ *               int64_t (INT, DURATION in seconds), int (BOOL), double
+ *               (DOUBLE) or const char * (STRING; host-owned, valid until
+ *               destroy).  Members of a GROUP bind into the same struct as
+ *               the group; members of LIST and MAP elements bind into the
+ *               struct passed for that element.  Write it with
+ *               LAB_BIND(struct type, member).
+ *
+ * Arrays of lab_option are read with the stride the descriptor's
+ * `option_size` gives (LAB_PLUGIN_DEFINE fills it), so a later minor can
+ * append members here without breaking plugins built earlier.
+ */
+typedef struct lab_option {
+	const char *name;           /* NULL terminates an array of options */
+	int type;                   /* enum lab_setting_type */
+	const char *def;            /* default as text; NULL = none */
+	const char *desc;           /* one line, shown by --describe and in docs */
+	const struct lab_option *children; /* for GROUP, LIST, MAP */
+	unsigned flags;             /* enum lab_setting_flags */
+	int has_min;                /* min is in force */
+	int has_max;                /* max is in force */
+	int64_t min;                /* inclusive lower bound (INT; DURATION in seconds) */
+	int64_t max;                /* inclusive upper bound */
+	const char *const *allowed; /* NULL-terminated accepted values (STRING, STRINGS) */
+	size_t bind_offset;         /* offsetof() of the bound member */
+	size_t bind_size;           /* sizeof the bound member; 0 = not bound */
+} lab_option;
+
+/* Designated-initializer fragments for lab_option entries (see above). */
+#define LAB_MIN(v) .has_min = 1, .min = (int64_t)(v)
+#define LAB_MAX(v) .has_max = 1, .max = (int64_t)(v)
+#define LAB_RANGE(lo, hi) LAB_MIN(lo), LAB_MAX(hi)
+#define LAB_ALLOWED(...) .allowed = (const char *const[]){ __VA_ARGS__, NULL }
+#define LAB_BIND(type, member) \
+	.bind_offset = offsetof(type, member), .bind_size = sizeof(((type *)0)->member)
 
 /* --------------------------------------------------------------------------
  * ClickHouse query parameters.  SQL text contains `?` placeholders (outside
@@ -338,6 +417,25 @@ typedef void (*lab_work_fn)(void *ud);
 typedef void (*lab_work_done_cb)(lab_ctx *ctx, int status, void *ud);
 /* State flush completion. */
 typedef void (*lab_done_cb)(lab_ctx *ctx, int status, void *ud);
+
+/* --------------------------------------------------------------------------
+ * Key segments (ABI 1.1): the host owns the storage key rules (SPEC §5,
+ * §9.2), so a plugin that names objects after untrusted text (usernames)
+ * asks the host for the segment instead of escaping it itself.
+ * ------------------------------------------------------------------------ */
+enum lab_key_segment_flags {
+	/* lab_key_segment: always the escaped form, even when the name could be
+	 * used raw (the form labd 1.0 used for every name that was not
+	 * LAB_KEYSEG_PORTABLE, to find and remove such old copies). */
+	LAB_KEYSEG_ESCAPED = 1u << 0,
+	/* lab_key_segment_check: the strict rule for names from the
+	 * configuration (network names, file names): 1..128 bytes of
+	 * [A-Za-z0-9._-], not "." or "..". */
+	LAB_KEYSEG_PORTABLE = 1u << 1
+};
+
+/* Room that is always enough for lab_key_segment()'s output, with the NUL. */
+#define LAB_KEY_SEGMENT_MAX 200
 
 /* --------------------------------------------------------------------------
  * The host function table (ABI 1.0).  Call through the inline wrappers.
@@ -426,9 +524,24 @@ struct lab_host_api {
 
 	/* identity */
 	const char *(*plugin_name)(lab_ctx *ctx);
+
+	/* ---- ABI 1.1 ---- */
+	/* config: store bound settings into a struct (lab_cfg_bind) */
+	int (*cfg_bind)(lab_ctx *ctx, const lab_cfg *node, void *base);
+	/* config: report an error about a setting (lab_cfg_error) */
+	void (*cfg_error)(lab_ctx *ctx, const lab_cfg *node, const char *path, const char *msg);
+	/* key segments (lab_key_segment, lab_key_segment_check) */
+	int (*key_segment)(lab_ctx *ctx, const char *name, size_t len, unsigned flags, char *out,
+			   size_t cap);
+	int (*key_segment_check)(lab_ctx *ctx, const char *s, size_t len, unsigned flags);
 };
 
-/* True when the host's table has member `fn` (for functions newer than 1.0). */
+/*
+ * True when the host's table has member `fn` (for functions newer than the
+ * minor the plugin declares it needs, see LAB_PLUGIN_MIN_ABI_MINOR).  A
+ * plugin that declares minor 0 may run on a 1.0 host, where
+ * LAB_HAS(ctx, key_segment) is false.  Thread-safe.
+ */
 #define LAB_HAS(ctx, fn)                                                            \
 	((ctx)->api->size >= offsetof(lab_host_api, fn) + sizeof((ctx)->api->fn) && \
 	 (ctx)->api->fn != NULL)
@@ -461,21 +574,44 @@ typedef struct lab_plugin {
 	 * to describe or destroy.  NULL = contribute nothing.
 	 */
 	const char *(*describe)(void *self);
+
+	/* ---- ABI 1.1 (read only when `size` covers them) ---- */
+	/*
+	 * The settings as lab_option (checks and binding) instead of
+	 * `settings`; NULL-terminated.  Needs LAB_PLUGIN_MIN_ABI_MINOR >= 1: a
+	 * 1.0 host would not see it.
+	 */
+	const lab_option *options;
+	uint32_t option_size; /* sizeof(lab_option) the plugin was built with */
 } lab_plugin;
 
 /* The size of the version-1.0 descriptor: the smallest the host accepts. */
 #define LAB_PLUGIN_SIZE_V1_0 (offsetof(lab_plugin, describe) + sizeof(void *))
+/* The version-1.1 lab_option: the smallest option stride the host accepts. */
+#define LAB_OPTION_SIZE_V1_1 (offsetof(lab_option, bind_size) + sizeof(size_t))
 
-#define LAB_PLUGIN_DEFINE(...)                                                 \
-	LAB_EXPORT const lab_plugin *lab_plugin_entry(void);                   \
-	LAB_EXPORT const lab_plugin *lab_plugin_entry(void)                    \
-	{                                                                      \
-		static const lab_plugin desc = { .magic = LAB_PLUGIN_MAGIC,    \
-						 .abi_major = LAB_ABI_MAJOR,   \
-						 .abi_minor = LAB_ABI_MINOR,   \
-						 .size = sizeof(lab_plugin),   \
-						 __VA_ARGS__ };                \
-		return &desc;                                                  \
+/*
+ * The lowest host minor this plugin needs (stamped into `abi_minor`).
+ * Define it before including this header; 0 = runs on every 1.x host.
+ */
+#ifndef LAB_PLUGIN_MIN_ABI_MINOR
+#define LAB_PLUGIN_MIN_ABI_MINOR 0
+#endif
+#if LAB_PLUGIN_MIN_ABI_MINOR > LAB_ABI_MINOR
+#error "LAB_PLUGIN_MIN_ABI_MINOR is newer than this SDK header"
+#endif
+
+#define LAB_PLUGIN_DEFINE(...)                                                         \
+	LAB_EXPORT const lab_plugin *lab_plugin_entry(void);                           \
+	LAB_EXPORT const lab_plugin *lab_plugin_entry(void)                            \
+	{                                                                              \
+		static const lab_plugin desc = { .magic = LAB_PLUGIN_MAGIC,            \
+						 .abi_major = LAB_ABI_MAJOR,           \
+						 .abi_minor = LAB_PLUGIN_MIN_ABI_MINOR, \
+						 .size = sizeof(lab_plugin),           \
+						 .option_size = sizeof(lab_option),    \
+						 __VA_ARGS__ };                        \
+		return &desc;                                                          \
 	}
 
 /* ==========================================================================
@@ -514,13 +650,15 @@ static inline void lab_logf(lab_ctx *ctx, int level, const char *fmt, ...)
 
 /* Wall clock in Unix milliseconds; honours `labd --now` (then it is fixed). Thread-safe. */
 static inline int64_t lab_now_ms(lab_ctx *ctx) { return ctx->api->now_ms(ctx); }
-/* Wall clock in whole Unix seconds (what every time range is computed from). */
+/* Wall clock in whole Unix seconds (what every time range is computed from).
+ * Thread-safe. */
 static inline int64_t lab_now(lab_ctx *ctx)
 {
 	int64_t ms = ctx->api->now_ms(ctx);
 	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 }
-/* Monotonic milliseconds for measuring durations; never affected by --now. */
+/* Monotonic milliseconds for measuring durations; never affected by --now.
+ * Thread-safe. */
 static inline uint64_t lab_monotonic_ms(lab_ctx *ctx) { return ctx->api->monotonic_ms(ctx); }
 
 /* ---- config --------------------------------------------------------------
@@ -576,6 +714,51 @@ static inline int lab_cfg_where(lab_ctx *ctx, const lab_cfg *node, const char *p
 {
 	return ctx->api->cfg_where(ctx, node, path, file, line);
 }
+/*
+ * (1.1) Store every setting declared with LAB_BIND at `node`'s level (NULL =
+ * the plugin's section; a LIST element or MAP member from lab_cfg_elem())
+ * into the struct at `base`: the value from the file, else the declared
+ * default; a bound setting with neither is left as it is.  Members of
+ * GROUPs below node go into the same struct; LIST and MAP settings are not
+ * descended into (bind each element with its own call).  Values were
+ * checked against the table before init, so this fails only on
+ * programming errors (LAB_EINVAL).  Strings stored stay valid until
+ * destroy.  Loop thread; typically called from init.  LAB_ENOTSUP on a
+ * 1.0 host.
+ */
+static inline int lab_cfg_bind(lab_ctx *ctx, const lab_cfg *node, void *base)
+{
+	if (!LAB_HAS(ctx, cfg_bind))
+		return LAB_ENOTSUP;
+	return ctx->api->cfg_bind(ctx, node, base);
+}
+/*
+ * (1.1) Report what the table cannot say (two settings that exclude each
+ * other, a name the plugin cannot resolve) in the host's one format for
+ * configuration errors, logged once at error level:
+ *     FILE:LINE: setting 'plugins.NAME.PATH': MESSAGE
+ * node/path as for the getters (the setting need not be in the file: the
+ * line is then the section's).  Never put the setting's value in the
+ * message (it may be a secret).  Messages are truncated at 1 KiB.  Returns
+ * LAB_ECONFIG, for `return lab_cfg_error(...)` from init.  Loop thread.  On
+ * a 1.0 host the message is logged without the location.
+ */
+static inline int lab_cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path,
+				const char *fmt, ...) LAB_PRINTF(4, 5);
+static inline int lab_cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path,
+				const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (LAB_HAS(ctx, cfg_error))
+		ctx->api->cfg_error(ctx, node, path, buf);
+	else
+		ctx->api->log(ctx, LAB_LOG_ERROR, buf, NULL, 0);
+	return LAB_ECONFIG;
+}
 
 /* ---- timers --------------------------------------------------------------
  * Fire `cb` after delay_ms, then every repeat_ms (0 = once).  A one-shot
@@ -625,32 +808,90 @@ static inline int lab_state_flush(lab_ctx *ctx, lab_done_cb cb, void *ud)
  * backslash) are refused with LAB_EPERM.  Bodies are stored gzip-encoded
  * with Content-Encoding: gzip.  content_type NULL = by extension;
  * cache_control NULL = "max-age=3600".  cb may be NULL for put/delete.
+ *
+ * The *_op variants (1.1 headers; they work on every 1.x host) also return
+ * the operation's handle in `*op` (op may be NULL) when they return 0, for
+ * lab_op_cancel().  The handle is the host's: it stays valid until the
+ * completion callback returns or the op is cancelled, whichever comes
+ * first; never use it after that.
  */
+static inline int lab_storage_put_op(lab_ctx *ctx, const char *key, const void *data, size_t len,
+				     const char *content_type, const char *cache_control,
+				     unsigned flags, lab_storage_cb cb, void *ud, lab_op **op)
+{
+	return ctx->api->storage_put(ctx, key, data, len, content_type, cache_control, flags, cb,
+				     ud, op);
+}
 static inline int lab_storage_put(lab_ctx *ctx, const char *key, const void *data, size_t len,
 				  const char *content_type, const char *cache_control,
 				  lab_storage_cb cb, void *ud)
 {
-	return ctx->api->storage_put(ctx, key, data, len, content_type, cache_control, 0, cb, ud,
-				     NULL);
+	return lab_storage_put_op(ctx, key, data, len, content_type, cache_control, 0, cb, ud,
+				  NULL);
 }
 static inline int lab_storage_put_atomic(lab_ctx *ctx, const char *key, const void *data,
 					 size_t len, const char *content_type,
 					 const char *cache_control, lab_storage_cb cb, void *ud)
 {
-	return ctx->api->storage_put(ctx, key, data, len, content_type, cache_control,
-				     LAB_PUT_ATOMIC, cb, ud, NULL);
+	return lab_storage_put_op(ctx, key, data, len, content_type, cache_control,
+				  LAB_PUT_ATOMIC, cb, ud, NULL);
+}
+static inline int lab_storage_get_op(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+				     lab_op **op)
+{
+	return ctx->api->storage_get(ctx, key, cb, ud, op);
 }
 static inline int lab_storage_get(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud)
 {
-	return ctx->api->storage_get(ctx, key, cb, ud, NULL);
+	return lab_storage_get_op(ctx, key, cb, ud, NULL);
+}
+static inline int lab_storage_exists_op(lab_ctx *ctx, const char *key, lab_storage_cb cb,
+					void *ud, lab_op **op)
+{
+	return ctx->api->storage_exists(ctx, key, cb, ud, op);
 }
 static inline int lab_storage_exists(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud)
 {
-	return ctx->api->storage_exists(ctx, key, cb, ud, NULL);
+	return lab_storage_exists_op(ctx, key, cb, ud, NULL);
+}
+static inline int lab_storage_delete_op(lab_ctx *ctx, const char *key, lab_storage_cb cb,
+					void *ud, lab_op **op)
+{
+	return ctx->api->storage_delete(ctx, key, cb, ud, op);
 }
 static inline int lab_storage_delete(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud)
 {
-	return ctx->api->storage_delete(ctx, key, cb, ud, NULL);
+	return lab_storage_delete_op(ctx, key, cb, ud, NULL);
+}
+
+/* ---- key segments (1.1) --------------------------------------------------
+ * lab_key_segment: the storage key segment (no '/', no ".json") for an
+ * untrusted name, SPEC §9.2: the name itself when lab_key_segment_check()
+ * accepts it, else its escaped form — a name of 1..64 bytes percent-encoded
+ * (every byte outside [A-Za-z0-9_-] as %XX, upper-case hex), any other "%h"
+ * followed by the 64 lower-case hex digits of its SHA-256.  Two different
+ * names never share a segment.  Writes a NUL-terminated segment to `out`
+ * (LAB_KEY_SEGMENT_MAX bytes are always enough) and returns its length, or
+ * LAB_ERANGE when `cap` is too small, LAB_EINVAL for NULL arguments.
+ * Flags: LAB_KEYSEG_ESCAPED.
+ * lab_key_segment_check: 1 when s[0..len) may be used raw as one segment:
+ * valid UTF-8 of 1..128 bytes without control characters (C0, DEL, C1) and
+ * none of / \ % ? #, not "." or "..".  With LAB_KEYSEG_PORTABLE only
+ * [A-Za-z0-9._-] is accepted.  0 otherwise.
+ * Both are thread-safe; both return LAB_ENOTSUP on a 1.0 host.
+ */
+static inline int lab_key_segment(lab_ctx *ctx, const char *name, size_t len, unsigned flags,
+				  char *out, size_t cap)
+{
+	if (!LAB_HAS(ctx, key_segment))
+		return LAB_ENOTSUP;
+	return ctx->api->key_segment(ctx, name, len, flags, out, cap);
+}
+static inline int lab_key_segment_check(lab_ctx *ctx, const char *s, size_t len, unsigned flags)
+{
+	if (!LAB_HAS(ctx, key_segment_check))
+		return LAB_ENOTSUP;
+	return ctx->api->key_segment_check(ctx, s, len, flags);
 }
 
 /* ---- ClickHouse ----------------------------------------------------------
@@ -669,6 +910,15 @@ static inline int lab_query_stream(lab_ctx *ctx, const char *sql, const lab_para
 				   size_t n, lab_rows_cb on_rows, lab_query_cb cb, void *ud)
 {
 	return ctx->api->query(ctx, sql, params, n, LAB_QUERY_STREAM, on_rows, cb, ud, NULL);
+}
+/* (1.1 headers, every 1.x host) Either of the above, returning the query's
+ * handle in `*op` (may be NULL) for lab_op_cancel(); valid as for the
+ * storage *_op variants.  `on_rows` != NULL streams. */
+static inline int lab_query_op(lab_ctx *ctx, const char *sql, const lab_param *params, size_t n,
+			       lab_rows_cb on_rows, lab_query_cb cb, void *ud, lab_op **op)
+{
+	return ctx->api->query(ctx, sql, params, n, on_rows ? LAB_QUERY_STREAM : 0, on_rows, cb,
+			       ud, op);
 }
 /* Cancel an in-flight query or storage op: its callback is not called. */
 static inline int lab_op_cancel(lab_ctx *ctx, lab_op *op) { return ctx->api->op_cancel(ctx, op); }
