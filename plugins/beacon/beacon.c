@@ -15,9 +15,6 @@
  *             per batch, two batches in flight; the cursor in state moves
  *             only past slots that are stored, missed, or handed to trailing.
  * `--once` walks current - head_lag_slots down to the target and stops.
- * pacing = "original" emulates the Python backend's pace for benchmarks:
- * batches of one slot, one at a time, queries one after another, a 500 ms
- * pause after each backfill / --once slot.
  *
  * State, one key per network, "slot_NETWORK":
  *   {"backfill":{"next":N,"target":T},"last_head":H,"pending":[...],"missed":[...]}
@@ -75,10 +72,6 @@ static const lab_setting settings[] = {
 	  .desc = "delay after the slot boundary before the head slot is processed (0-11000)" },
 	{ .name = "networks", .type = LAB_SET_MAP, .children = network_settings,
 	  .desc = "per network settings; default: every ethereum.networks entry" },
-	{ .name = "pacing", .type = LAB_SET_STRING, .def = "batched",
-	  .desc = "\"batched\", or \"original\" to emulate the Python backend's pace for "
-		  "comparison: one slot at a time, its queries one after another, 500 ms "
-		  "pause per slot" },
 	{ 0 },
 };
 
@@ -321,12 +314,7 @@ static int beacon_init(lab_ctx *ctx, void **self)
 	bc->ctx = ctx;
 	lab_cfg_string(ctx, NULL, "path_prefix", &bc->prefix);
 	lab_cfg_int(ctx, NULL, "head_delay_ms", &bc->head_delay_ms);
-	const char *pacing = "batched";
-	lab_cfg_string(ctx, NULL, "pacing", &pacing);
-	bc->original = pacing && !strcmp(pacing, "original");
-	if (!pacing || (strcmp(pacing, "batched") != 0 && !bc->original))
-		rc = cfg_error(ctx, NULL, "pacing", "must be \"batched\" or \"original\"");
-	else if (!bc->prefix || !*bc->prefix || bc->prefix[0] == '/' || strstr(bc->prefix, ".."))
+	if (!bc->prefix || !*bc->prefix || bc->prefix[0] == '/' || strstr(bc->prefix, ".."))
 		rc = cfg_error(ctx, NULL, "path_prefix", "must be a relative storage prefix");
 	else if (bc->head_delay_ms < 0 || bc->head_delay_ms > 11000)
 		rc = cfg_error(ctx, NULL, "head_delay_ms", "must be between 0 and 11000");
