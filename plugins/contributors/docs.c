@@ -2,7 +2,6 @@
  * contributors — documents (SPEC §9.2): built on the loop from the rows of
  * one answer, then stored in parallel (contrib.h).
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
