@@ -9,6 +9,10 @@
 #include "jbuf.h"
 #include "window_job.h"
 
+#ifndef JSON_C_TO_STRING_NOSLASHESCAPE
+#define JSON_C_TO_STRING_NOSLASHESCAPE 0
+#endif
+
 /* settle(): the job was not due (nothing to record) */
 #define SKIPPED 2
 
@@ -70,8 +74,12 @@ int wj_add_job(struct wj *r, const char *entry, int64_t period)
 
 void wj_free(struct wj *r)
 {
-	for (size_t i = 0; i < r->ngroups; i++)
+	for (size_t i = 0; i < r->ngroups; i++) {
 		free(r->groups[i].state_key);
+		if (r->groups[i].kept)
+			jbuf_free(r->groups[i].kept);
+		free(r->groups[i].kept);
+	}
 	for (size_t i = 0; i < r->njobs; i++)
 		free(r->jobs[i].entry);
 	free(r->groups);
@@ -102,11 +110,35 @@ static int64_t read_time(const struct wj *r, json_object *v, int scalar)
 	return WJ_NEVER;
 }
 
+/* The entries of map `m` that no job of `g` has, as they were read. */
+static int keep_unknown(struct wj *r, struct wj_group *g, json_object *m)
+{
+	json_object_object_foreach(m, name, val) {
+		size_t i = g->first;
+		while (i < g->first + g->n && !(r->jobs[i].entry && !strcmp(r->jobs[i].entry, name)))
+			i++;
+		if (i < g->first + g->n)
+			continue;
+		const char *text = json_object_to_json_string_ext(
+			val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (!g->kept && !(g->kept = calloc(1, sizeof *g->kept)))
+			return LAB_ENOMEM;
+		if (g->kept->len)
+			jbuf_char(g->kept, ',');
+		jbuf_str(g->kept, name, strlen(name));
+		jbuf_char(g->kept, ':');
+		jbuf_lit(g->kept, text ? text : "null");
+		if (g->kept->oom)
+			return LAB_ENOMEM;
+	}
+	return 0;
+}
+
 static int load_group(struct wj *r, struct wj_group *g)
 {
 	const char *text;
 	size_t len;
-	json_object *o, *v, *m;
+	json_object *o, *v, *m = NULL;
 	if (lab_state_get(r->ctx, g->state_key, &text, &len) < 0 || len >= (size_t)1 << 30)
 		return 0; /* absent: never ran */
 	json_tokener *tok = json_tokener_new();
@@ -122,8 +154,9 @@ static int load_group(struct wj *r, struct wj_group *g)
 		for (size_t i = g->first; i < g->first + g->n; i++)
 			if (r->jobs[i].entry && json_object_object_get_ex(m, r->jobs[i].entry, &v))
 				r->jobs[i].last = read_time(r, v, 0);
+	int rc = m && json_object_is_type(m, json_type_object) ? keep_unknown(r, g, m) : 0;
 	json_object_put(o);
-	return 0;
+	return rc;
 }
 
 int wj_load(struct wj *r)
@@ -169,6 +202,11 @@ static void save_group(struct wj *r, const struct wj_group *g)
 		jbuf_str(&b, j->entry, strlen(j->entry));
 		jbuf_char(&b, ':');
 		write_time(r, &b, j->last);
+	}
+	if (g->kept && g->kept->len) {
+		if (!first)
+			jbuf_char(&b, ',');
+		jbuf_raw(&b, g->kept->p, g->kept->len);
 	}
 	jbuf_lit(&b, "}}");
 	int rc = b.oom ? LAB_ENOMEM : lab_state_set(r->ctx, g->state_key, b.p, b.len);

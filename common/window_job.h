@@ -23,7 +23,8 @@
  *       {"<map>":{"ENTRY":T,...}}                     (group without)
  *     T is Unix seconds, or the text of ops->time_text when the plugin keeps
  *     times as text (timings: ISO 8601, SPEC §9.1).  Loaded state is
- *     untrusted: anything unreadable means "never ran".
+ *     untrusted: anything unreadable means "never ran".  Entries of jobs no
+ *     longer configured (a window removed) are kept as they were read.
  *
  * A job ends with wj_done(): 0 records it (its entry, and its group once the
  * group's last job ran and none failed), WJ_NORECORD succeeds without
@@ -40,6 +41,8 @@
 #include <stdint.h>
 
 #include <lab/plugin.h>
+
+#include "jbuf.h"
 
 #define WJ_NORECORD 1
 #define WJ_NEVER INT64_MIN
@@ -60,6 +63,7 @@ struct wj_group {
 	int64_t period; /* 0 = the group has no gate of its own */
 	int64_t last;   /* WJ_NEVER = never */
 	size_t first, n;
+	struct jbuf *kept; /* loaded entries no job has ("NAME":VALUE,...), rewritten as read */
 	int due, failed, norecord; /* the running pass */
 };
 

@@ -15,9 +15,9 @@
 # each; the verdict takes the median ratio, and the spread is printed.
 # Then the original design's pace (one slot at a time, its queries one after
 # another, 500 ms pause per slot), emulated by the harness, not the product:
-# labd at backfill concurrency 1 behind tests/bench/ch-pace-proxy.js, which
-# forwards one ClickHouse request at a time and holds each slot's block query
-# 500 ms; over the top BEACON_ORIGINAL_SLOTS slots of the same range (default
+# labd at backfill concurrency 1 with mev off (the original had no relay
+# queries) behind tests/bench/ch-pace-proxy.js, which forwards one
+# ClickHouse request at a time and holds each slot's block query 500 ms; over the top BEACON_ORIGINAL_SLOTS slots of the same range (default
 # 40: at < 2 slots/s the whole range would take 17 minutes), its absolute
 # throughput and the speed-up of concurrency 16 over it, measured side by
 # side in this run.
@@ -188,7 +188,9 @@ node "$top_srcdir/tests/bench/ch-pace-proxy.js" "$CLICKHOUSE_URL" 500 \
 	'FROM beacon_api_eth_v2_beacon_block FINAL' >"$T/pace.out" 2>&1 &
 pace_pid=$!
 wait_for 'grep -q "^listening" "$T/pace.out"' || { cat "$T/pace.out" >&2; exit 1; }
+# (mev off: the original had no relay queries)
 run original "$NO" $TO -D "plugins.beacon.networks.mainnet.backfill.concurrency=1" \
+	-D "plugins.beacon.networks.mainnet.mev=false" \
 	-D "clickhouse.url=\"http://127.0.0.1:$(sed -n 's/^listening //p' "$T/pace.out")\""
 kill "$pace_pid"
 wait "$pace_pid" 2>/dev/null

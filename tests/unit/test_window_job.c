@@ -450,6 +450,28 @@ static void test_norecord_and_failure(void **st)
 			    "{\"last_processed\":100000,\"last_processed_windows\":{\"long\":102000}}");
 }
 
+static void test_unknown_entries_kept(void **st)
+{
+	(void)st;
+	strcpy(H.keys[0], "a");
+	strcpy(H.vals[0], "{\"last_processed\":{\"old/w\":\"T5\",\"n/w2\":\"T99999\",\"x/y\":[1,\"a/b\"]}}");
+	strcpy(H.keys[1], "users");
+	strcpy(H.vals[1], "{\"last_processed\":7,\"last_processed_windows\":{\"gone\":42}}");
+	make_flat(3600);
+	wj_run(&R);
+	finish_all(0);
+	assert_string_equal(state("a"), "{\"last_processed\":{\"n/w1\":\"T100000\",\"n/w2\":\"T100000\","
+					"\"old/w\":\"T5\",\"x/y\":[1,\"a/b\"]}}");
+	wj_free(&R);
+	make_gated();
+	assert_int_equal(R.groups[1].last, 7);
+	wj_run(&R);
+	finish_all(0);
+	assert_string_equal(state("users"),
+			    "{\"last_processed\":100000,\"last_processed_windows\":{\"short\":100000,"
+			    "\"long\":100000,\"gone\":42}}");
+}
+
 static void test_untrusted_state(void **st)
 {
 	(void)st;
@@ -485,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_gates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_force_ignores_gates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_norecord_and_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_entries_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_state, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
