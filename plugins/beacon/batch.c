@@ -477,7 +477,7 @@ static void phase1(struct batch *b)
 	}
 	range_params(b, lo, hi, b->qp);
 	b->phase = 1;
-	b->ops++; /* guard while issuing */
+	b->ops++; /* ASYNC-PROMISE: guard while issuing */
 	/* every query at once */
 	for (size_t i = 0; i < NP1; i++)
 		if (batch_query(b, P1[i].which, P1[i].sql, b->qp, 5) < 0) {
@@ -789,7 +789,7 @@ int batch_start(struct beacon *bc, struct bc_net *net, int kind, int force, cons
 	if (out)
 		*out = b;
 
-	b->ops = 1; /* guard */
+	b->ops = 1; /* ASYNC-PROMISE: guard, dropped by the 0 ms kick timer below */
 	for (size_t i = 0; !force && i < n; i++) {
 		char key[512];
 		struct exctx *e = malloc(sizeof *e);
