@@ -454,7 +454,7 @@ static void range_params(struct batch *b, uint64_t lo, uint64_t hi, lab_param *p
 	p[4] = LAB_PTIME(lab_network_slot_time(ctx, b->net->nw, hi) + 900);
 }
 
-/* Phase 1's queries, in the order pacing = "original" issues them. */
+/* Phase 1's queries. */
 static const struct {
 	int which;
 	const char *sql;
@@ -477,24 +477,18 @@ static void phase1(struct batch *b)
 	}
 	range_params(b, lo, hi, b->qp);
 	b->phase = 1;
-	b->ops++; /* guard while issuing */
-	/* Batched: every query at once.  Original pacing: the first one here,
-	 * each next one from op_done when the one before has answered. */
-	size_t n = b->bc->original ? 1 : NP1;
-	for (b->qnext = 0; b->qnext < n; b->qnext++)
-		if (batch_query(b, P1[b->qnext].which, P1[b->qnext].sql, b->qp, 5) < 0) {
+	b->ops++; /* ASYNC-PROMISE: guard while issuing */
+	/* every query at once */
+	for (size_t i = 0; i < NP1; i++)
+		if (batch_query(b, P1[i].which, P1[i].sql, b->qp, 5) < 0) {
 			b->failed = 1;
 			break;
 		}
-	/* MEV payloads: their own ±180 s window, not serialised by original pacing */
+	/* MEV payloads: their own ±180 s window */
 	if (b->net->mev && !b->failed && mev_query_payloads(b) < 0)
 		b->failed = 1;
 	op_done(b);
 }
-
-/* Original pacing: issue the next query of the current phase, if any; 1 when
- * one was issued (or failed to issue: op_done then settles the batch). */
-static int serial_next(struct batch *b);
 
 /* Append "?,?,...,?" (n placeholders) to buf. */
 static void placeholders(struct jbuf *s, size_t n)
@@ -610,37 +604,12 @@ static void phase2(struct batch *b)
 		b->vlo = lo;
 		b->vhi = hi;
 		query_entities(b);
-		/* original pacing: the attestations after the entities answered */
-		if (b->bc->original && b->ops > 1)
-			b->votes_todo = 1;
-		else if (!b->failed)
+		if (!b->failed)
 			query_votes(b);
 	} else {
 		b->phase = 3;
 	}
 	op_done(b);
-}
-
-static int serial_next(struct batch *b)
-{
-	if (!b->bc->original || b->failed)
-		return 0;
-	if (b->phase == 1 && b->qnext < NP1) {
-		size_t i = b->qnext++;
-		b->ops++; /* guard */
-		if (batch_query(b, P1[i].which, P1[i].sql, b->qp, 5) < 0)
-			b->failed = 1;
-		op_done(b);
-		return 1;
-	}
-	if (b->phase == 2 && b->votes_todo) {
-		b->votes_todo = 0;
-		b->ops++;
-		query_votes(b);
-		op_done(b);
-		return 1;
-	}
-	return 0;
 }
 
 /* ---- phase 3: documents and puts ------------------------------------------- */
@@ -747,8 +716,6 @@ static void op_done(struct batch *b)
 {
 	if (--b->ops > 0)
 		return;
-	if (serial_next(b))
-		return;
 	if (b->failed) {
 		for (size_t i = 0; i < b->n; i++)
 			if (b->w[i].status == W_TODO)
@@ -822,7 +789,7 @@ int batch_start(struct beacon *bc, struct bc_net *net, int kind, int force, cons
 	if (out)
 		*out = b;
 
-	b->ops = 1; /* guard */
+	b->ops = 1; /* ASYNC-PROMISE: guard, dropped by the 0 ms kick timer below */
 	for (size_t i = 0; !force && i < n; i++) {
 		char key[512];
 		struct exctx *e = malloc(sizeof *e);

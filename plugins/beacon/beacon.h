@@ -21,10 +21,6 @@
 #define BC_MISSED_KEEP 256
 /* One "slots processed" info line per network at most this often. */
 #define BC_LOG_SUMMARY_MS 60000
-/* pacing = "original": the Python backend's designed pace, for comparison
- * (docs/plugins/beacon.md): one slot per batch, one batch at a time, its
- * queries one after another, and this pause after each slot. */
-#define BC_ORIGINAL_PAUSE_MS 500
 
 struct beacon;
 struct batch;
@@ -77,7 +73,6 @@ struct bc_net {
 	uint64_t once_next, once_low;
 	int once_inflight;
 	int once_finished;
-	lab_timer *once_timer; /* original pacing: the pause before the next slot */
 	uint64_t n_stored, n_missed, n_failed, n_exists;
 
 	/* the per-interval log summary (bc_log_slot) */
@@ -89,7 +84,6 @@ struct beacon {
 	lab_ctx *ctx;
 	const char *prefix;
 	int64_t head_delay_ms;
-	int original; /* pacing = "original" */
 	struct bc_net *nets;
 	size_t nnets;
 	struct geo_table geo; /* constant (cities.c) */
@@ -134,9 +128,7 @@ struct batch {
 	struct batch *next_live, **prev_live;
 	uint64_t u64; /* for the caller */
 	lab_param qp[5]; /* phase 1's parameters */
-	size_t qnext;    /* phase 1's next query (original pacing issues them one by one) */
 	uint64_t vlo, vhi; /* the slots with a block (attestation query) */
-	int votes_todo;    /* original pacing: the attestation query is still to issue */
 	struct mev_stream *mev; /* mev.c: the bid query streaming into documents */
 };
 

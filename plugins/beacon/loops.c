@@ -343,24 +343,12 @@ void bc_once_check_all(struct beacon *bc)
 		once_flushed(bc->ctx, LAB_EIO, bc);
 }
 
-static void once_resume(lab_ctx *ctx, lab_timer *t, void *ud)
-{
-	struct bc_net *net = ud;
-	net->once_timer = NULL;
-	once_pump(net);
-}
-
 static void once_batch_done(struct batch *b)
 {
 	struct bc_net *net = b->net;
-	struct beacon *bc = net->bc;
 	settle(b, 1);
 	net->once_inflight--;
 	batch_free(b);
-	/* original pacing: a pause before the next slot */
-	if (bc->original && !bc->stopping && net->once_next != UINT64_MAX &&
-	    lab_timer_start(bc->ctx, BC_ORIGINAL_PAUSE_MS, 0, once_resume, net, &net->once_timer) == 0)
-		return;
 	once_pump(net);
 }
 
@@ -368,11 +356,8 @@ static void once_pump(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
 	uint64_t slots[BC_MAX_BATCH];
-	int inflight = bc->original ? 1 : BC_MAX_INFLIGHT;
-	uint64_t per = bc->original ? 1 : (uint64_t)net->concurrency;
-	if (net->once_timer)
-		return;
-	while (!bc->stopping && net->once_inflight < inflight &&
+	uint64_t per = (uint64_t)net->concurrency;
+	while (!bc->stopping && net->once_inflight < BC_MAX_INFLIGHT &&
 	       net->once_next != UINT64_MAX && net->once_next >= net->once_low) {
 		size_t n = 0;
 		uint64_t hi = net->once_next;
@@ -482,11 +467,6 @@ static void backfill_batch_done(struct batch *b)
 					&net->bf_timer);
 		return;
 	}
-	/* original pacing: a pause before the next slot */
-	if (bc->original && !net->bf_finished && !net->bf_timer &&
-	    lab_timer_start(bc->ctx, BC_ORIGINAL_PAUSE_MS, 0, backfill_retry, net,
-			    &net->bf_timer) == 0)
-		return;
 	bc_backfill_pump(net);
 }
 
@@ -494,12 +474,11 @@ void bc_backfill_pump(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
 	uint64_t slots[BC_MAX_BATCH];
-	int inflight = bc->original ? 1 : BC_MAX_INFLIGHT;
-	uint64_t per = bc->original ? 1 : (uint64_t)net->concurrency;
+	uint64_t per = (uint64_t)net->concurrency;
 	if (bc->stopping || !net->bf_have || net->bf_timer)
 		return;
 	/* the next range starts below the lowest batch in flight */
-	while (net->bf_n < inflight) {
+	while (net->bf_n < BC_MAX_INFLIGHT) {
 		uint64_t hi = net->bf_n ? net->bf_fifo[net->bf_n - 1]->slots[0] : net->bf_next + 1;
 		if (net->bf_finished || hi == 0 || hi - 1 < net->target)
 			return;
@@ -635,7 +614,7 @@ static void trail_next(struct bc_net *net)
 	if (bc->stopping || net->trail_busy)
 		return;
 	uint64_t h = net->head_busy ? net->head_slot : UINT64_MAX;
-	size_t per = bc->original ? 1 : (size_t)net->concurrency;
+	size_t per = (size_t)net->concurrency;
 	for (size_t i = net->npending; i > 0 && n < per; i--) {
 		uint64_t s = net->pending[i - 1];
 		if (s < net->trail_below && s != h)

@@ -92,7 +92,3 @@ int contrib_user_stale_key(const char *s, size_t n, char *out)
 
 /* ---- scheduling --------------------------------------------------------- */
 
-int contrib_due(int64_t now, int64_t last, int64_t period, int force)
-{
-	return force || last <= 0 || now - last >= period;
-}

@@ -2,8 +2,8 @@
  * contributors — the pure parts of the plugin (no host calls), linked by
  * the plugin and by tests/unit/test_contributors.c (the JSON buffer is
  * common/jbuf.h, SHA-256 common/sha256.h):
- *   - the username → storage key segment mapping (SPEC §9.2),
- *   - the scheduling gates of the four processors.
+ *   - the username → storage key segment mapping (SPEC §9.2)
+ * (the scheduling gates are common/window_job's).
  */
 #ifndef CONTRIBUTORS_COMPUTE_H
 #define CONTRIBUTORS_COMPUTE_H
@@ -48,11 +48,5 @@ size_t contrib_user_escaped_key(const char *s, size_t n, char *out);
  * Returns 1 and writes `out` (CONTRIB_KEY_MAX bytes) then, 0 otherwise.
  */
 int contrib_user_stale_key(const char *s, size_t n, char *out);
-
-/* ---- scheduling ----------------------------------------------------------
- * A processor (or window) runs when it never ran (last == 0) or at least
- * `period` seconds passed since `last`.  `force` (--once, run requests)
- * always runs. */
-int contrib_due(int64_t now, int64_t last, int64_t period, int force);
 
 #endif

@@ -255,13 +255,6 @@ int tm_parse_iso8601(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-int tm_due(int64_t now, int64_t last, int64_t interval)
-{
-	if (last == INT64_MIN || last > now)
-		return 1; /* never done, or a clock that went back: do it */
-	return now - last >= interval;
-}
-
 int tm_valid_segment(const char *s)
 {
 	size_t n = strlen(s);

@@ -1,7 +1,7 @@
 /*
  * compute.h — the pure part of the timings plugin: rounding, size buckets,
- * number formatting, the two documents, the describe entry, ISO-8601
- * times and the schedule decision.  Output goes to a struct jbuf
+ * number formatting, the two documents, the describe entry and ISO-8601
+ * times (the schedule is common/window_job's).  Output goes to a struct jbuf
  * (common/jbuf.h; its strings are always valid JSON).  No host calls: the
  * unit tests link compute.c directly, and the document builders run on
  * worker threads.
@@ -74,10 +74,6 @@ void tm_iso8601(int64_t t, char out[32]);
 /* Parses what Python's datetime.fromisoformat wrote (optional fraction,
  * optional Z/+HH:MM/-HH:MM; no offset = UTC).  0 or -1. */
 int tm_parse_iso8601(const char *s, size_t len, int64_t *out);
-
-/* Whether a (network, window) whose last success was at `last` (Unix
- * seconds; INT64_MIN = never) is due at `now`. */
-int tm_due(int64_t now, int64_t last, int64_t interval);
 
 /* A storage key segment we accept for window files: [A-Za-z0-9._-]+, not
  * "." or "..", at most 128 bytes. */

@@ -9,7 +9,9 @@
  *   -> event lab.timings.updated -> state last_processed[NETWORK/WINDOW].
  * A tick (every min(interval, 60 s)) starts a pass that runs the jobs whose
  * last success is at least `interval` old, so a failed job is retried at the
- * next tick.  --once and `run` start a pass that runs every job.
+ * next tick.  --once and `run` start a pass that runs every job.  The
+ * schedule (passes, due jobs, state) is common/window_job's; this file
+ * supplies the queries and the documents.
  * All heavy lifting (FINAL, grouping, quantiles, the size_cdf joins) happens
  * in ClickHouse; the plugin only averages a few hundred groups and writes.
  */
@@ -19,14 +21,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
 #include <lab/plugin.h>
 
 #include "compute.h"
-
-#ifndef JSON_C_TO_STRING_NOSLASHESCAPE
-#define JSON_C_TO_STRING_NOSLASHESCAPE 0
-#endif
+#include "window_job.h"
 
 static const lab_setting window_settings[] = {
 	{ .name = "file", .type = LAB_SET_STRING, .flags = LAB_SETTING_REQUIRED,
@@ -90,98 +88,12 @@ struct timings {
 	size_t nnet;
 	struct tm_window *wins;
 	size_t nwin;
-	json_object *state[K_N]; /* {"last_processed":{"NET/WIN":"ISO"}} */
-
-	int busy;        /* a pass is running */
-	int force;       /* the running pass ignores the schedule */
-	int again;       /* a forced pass was asked for while busy */
-	int once;        /* the running pass is the --once pass */
-	int stopping;
-	int pass_rc;     /* first failure of the pass */
-	size_t next;     /* next job index of the pass */
-	struct job job;  /* the job in flight (busy) */
+	/* one group per kind, state {"last_processed":{"NET/WIN":"ISO"}}; job
+	 * index = (kind * nnet + net) * nwin + win */
+	struct wj run;
+	struct job job; /* the job in flight */
 	char *describe;
 };
-
-static size_t njobs(const struct timings *tm) { return (size_t)K_N * tm->nnet * tm->nwin; }
-
-static void run_next(struct timings *tm);
-
-/* ------------------------------------------------------------------ state */
-
-static json_object *last_map(struct timings *tm, int kind)
-{
-	json_object *lp;
-	if (json_object_object_get_ex(tm->state[kind], "last_processed", &lp) &&
-	    json_object_is_type(lp, json_type_object))
-		return lp;
-	return NULL;
-}
-
-static int64_t last_success(struct timings *tm, int kind, size_t net, size_t win)
-{
-	char k[512];
-	json_object *lp = last_map(tm, kind), *v;
-	int64_t t;
-	snprintf(k, sizeof k, "%s/%s", tm->nets[net], tm->wins[win].file);
-	if (!lp || !json_object_object_get_ex(lp, k, &v) || !json_object_is_type(v, json_type_string))
-		return INT64_MIN;
-	if (tm_parse_iso8601(json_object_get_string(v), (size_t)json_object_get_string_len(v), &t))
-		return INT64_MIN; /* untrusted state: an unreadable time means "never" */
-	return t;
-}
-
-/* Loads one processor's state; anything malformed starts it afresh. */
-static int load_state(struct timings *tm, int kind)
-{
-	const char *json;
-	size_t len;
-	json_object *o = NULL, *lp;
-	if (lab_state_get(tm->ctx, kind_names[kind], &json, &len) == 0 && len < (size_t)1 << 30) {
-		json_tokener *tok = json_tokener_new();
-		if (!tok)
-			return LAB_ENOMEM;
-		o = json_tokener_parse_ex(tok, json, (int)len);
-		json_tokener_free(tok);
-		if (o && !json_object_is_type(o, json_type_object)) {
-			json_object_put(o);
-			o = NULL;
-		}
-	}
-	if (!o && !(o = json_object_new_object()))
-		return LAB_ENOMEM;
-	if (!json_object_object_get_ex(o, "last_processed", &lp) ||
-	    !json_object_is_type(lp, json_type_object)) {
-		if (!(lp = json_object_new_object()) ||
-		    json_object_object_add(o, "last_processed", lp) < 0) {
-			json_object_put(lp);
-			json_object_put(o);
-			return LAB_ENOMEM;
-		}
-	}
-	tm->state[kind] = o;
-	return 0;
-}
-
-static int save_success(struct timings *tm, const struct job *j)
-{
-	char k[512], iso[32];
-	json_object *lp = last_map(tm, j->kind), *s;
-	const char *text;
-	snprintf(k, sizeof k, "%s/%s", tm->nets[j->net], tm->wins[j->win].file);
-	tm_iso8601(lab_now(tm->ctx), iso);
-	if (!lp || !(s = json_object_new_string(iso)))
-		return LAB_ENOMEM;
-	if (json_object_object_add(lp, k, s) < 0) {
-		json_object_put(s);
-		return LAB_ENOMEM;
-	}
-	text = json_object_to_json_string_ext(tm->state[j->kind], JSON_C_TO_STRING_PLAIN |
-								       JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text)
-		return LAB_ENOMEM;
-	return lab_state_set(tm->ctx, kind_names[j->kind], text, strlen(text));
-}
 
 /* ------------------------------------------------------------------ SQL */
 
@@ -280,34 +192,34 @@ static void job_finish(struct timings *tm, int rc, const char *what, const char 
 			  LAB_FS("kind", kind_names[j->kind]), LAB_FS("network", tm->nets[j->net]),
 			  LAB_FS("window", tm->wins[j->win].file), LAB_FS("step", what),
 			  LAB_FS("error", errmsg ? errmsg : lab_strerror(rc)));
-		if (!tm->pass_rc)
-			tm->pass_rc = rc;
 	}
 	job_reset(j);
-	run_next(tm);
+	wj_done(&tm->run, rc);
 }
 
 static void on_stored(lab_ctx *ctx, int status, const void *data, size_t len, void *ud)
 {
 	struct timings *tm = ud;
 	struct job *j = &tm->job;
-	char ev[768];
+	struct jbuf ev = { 0 };
 	(void)data;
 	(void)len;
 	if (status < 0) {
 		job_finish(tm, status, "store", NULL);
 		return;
 	}
-	int n = snprintf(ev, sizeof ev,
-			 "{\"network\":\"%s\",\"window\":\"%s\",\"kind\":\"%s\",\"key\":\"%s\"}",
-			 tm->nets[j->net], tm->wins[j->win].file, kind_names[j->kind], j->key);
-	if (n > 0 && (size_t)n < sizeof ev)
-		lab_publish(ctx, "timings.updated", ev, (size_t)n);
-	int rc = save_success(tm, j);
-	if (rc < 0) {
-		job_finish(tm, rc, "state", NULL);
-		return;
-	}
+	jbuf_lit(&ev, "{\"network\":");
+	jbuf_str(&ev, tm->nets[j->net], strlen(tm->nets[j->net]));
+	jbuf_lit(&ev, ",\"window\":");
+	jbuf_str(&ev, tm->wins[j->win].file, strlen(tm->wins[j->win].file));
+	jbuf_lit(&ev, ",\"kind\":");
+	jbuf_str(&ev, kind_names[j->kind], strlen(kind_names[j->kind]));
+	jbuf_lit(&ev, ",\"key\":");
+	jbuf_str(&ev, j->key, strlen(j->key));
+	jbuf_char(&ev, '}');
+	if (!ev.oom)
+		lab_publish(ctx, "timings.updated", ev.p, ev.len);
+	jbuf_free(&ev);
 	lab_logkv(ctx, LAB_LOG_INFO, "timings document stored", LAB_FS("key", j->key),
 		  LAB_FI("rows", (int64_t)j->n), LAB_FI("query_ms", (int64_t)j->t_query),
 		  LAB_FI("build_ms", (int64_t)j->t_build));
@@ -474,77 +386,47 @@ static int start_job(struct timings *tm, int kind, size_t net, size_t win)
 	return rc;
 }
 
-/* ------------------------------------------------------------------ passes */
+/* ------------------------------------------------------------------ the runner's jobs */
 
-static void once_flushed(lab_ctx *ctx, int status, void *ud)
+/* wj_ops.start: job `i` of the pass. */
+static int run_job(void *ud, size_t i)
 {
 	struct timings *tm = ud;
-	lab_done(ctx, tm->pass_rc < 0 ? tm->pass_rc : status);
-}
-
-static void pass_end(struct timings *tm)
-{
-	tm->busy = 0;
-	if (tm->once) {
-		tm->once = 0;
-		int rc = lab_state_flush(tm->ctx, once_flushed, tm);
-		if (rc < 0)
-			lab_done(tm->ctx, rc);
-		return;
-	}
-	if (tm->again && !tm->stopping) {
-		tm->again = 0;
-		tm->busy = 1;
-		tm->force = 1;
-		tm->pass_rc = 0;
-		tm->next = 0;
-		run_next(tm);
-	}
-}
-
-/* Starts the next job of the pass that is due (or every job when forced). */
-static void run_next(struct timings *tm)
-{
-	int64_t now = lab_now(tm->ctx);
-	while (tm->next < njobs(tm) && !tm->stopping) {
-		size_t i = tm->next++;
-		size_t per = tm->nnet * tm->nwin;
-		int kind = (int)(i / per);
-		size_t net = (i % per) / tm->nwin, win = i % tm->nwin;
-		if (!tm->force && !tm_due(now, last_success(tm, kind, net, win), tm->interval))
-			continue;
-		int rc = start_job(tm, kind, net, win);
-		if (rc == 0)
-			return;
+	int kind = (int)(i / (tm->nnet * tm->nwin));
+	size_t net = i / tm->nwin % tm->nnet, win = i % tm->nwin;
+	int rc = start_job(tm, kind, net, win);
+	if (rc < 0) {
 		lab_logkv(tm->ctx, LAB_LOG_WARN, "timings job not started; retried at the next tick",
 			  LAB_FS("kind", kind_names[kind]), LAB_FS("network", tm->nets[net]),
 			  LAB_FS("window", tm->wins[win].file), LAB_FS("error", lab_strerror(rc)));
-		if (!tm->pass_rc)
-			tm->pass_rc = rc;
 		job_reset(&tm->job);
 	}
-	pass_end(tm);
+	return rc;
 }
 
-static void start_pass(struct timings *tm, int force)
+static const struct wj_ops run_ops = {
+	.start = run_job, .time_text = tm_iso8601, .time_parse = tm_parse_iso8601,
+};
+
+/* The runner's groups and jobs, then the state. */
+static int build_jobs(struct timings *tm)
 {
-	if (tm->busy) {
-		if (force)
-			tm->again = 1;
-		return;
+	char entry[512];
+	wj_init(&tm->run, tm->ctx, &run_ops, tm, "last_processed");
+	for (int k = 0; k < K_N; k++) {
+		if (wj_add_group(&tm->run, kind_names[k], 0) < 0)
+			return LAB_ENOMEM;
+		for (size_t n = 0; n < tm->nnet; n++)
+			for (size_t w = 0; w < tm->nwin; w++) {
+				int len = snprintf(entry, sizeof entry, "%s/%s", tm->nets[n],
+						   tm->wins[w].file);
+				if (len < 0 || (size_t)len >= sizeof entry)
+					return LAB_ERANGE;
+				if (wj_add_job(&tm->run, entry, tm->interval) < 0)
+					return LAB_ENOMEM;
+			}
 	}
-	tm->busy = 1;
-	tm->force = force;
-	tm->pass_rc = 0;
-	tm->next = 0;
-	run_next(tm);
-}
-
-static void on_tick(lab_ctx *ctx, lab_timer *t, void *ud)
-{
-	(void)ctx;
-	(void)t;
-	start_pass(ud, 0);
+	return wj_load(&tm->run);
 }
 
 /* ------------------------------------------------------------------ config */
@@ -658,8 +540,7 @@ static void timings_destroy(void *self)
 	if (!tm)
 		return;
 	job_reset(&tm->job);
-	for (int k = 0; k < K_N; k++)
-		json_object_put(tm->state[k]);
+	wj_free(&tm->run);
 	free(tm->nets);
 	free(tm->wins);
 	free(tm->describe);
@@ -688,8 +569,7 @@ static int timings_init(lab_ctx *ctx, void **self)
 		goto fail;
 	}
 	if ((rc = read_networks(tm)) < 0 || (rc = read_windows(tm)) < 0 ||
-	    (rc = load_state(tm, K_BLOCK_TIMINGS)) < 0 || (rc = load_state(tm, K_SIZE_CDF)) < 0 ||
-	    (rc = build_describe(tm)) < 0)
+	    (rc = build_jobs(tm)) < 0 || (rc = build_describe(tm)) < 0)
 		goto fail;
 	*self = tm;
 	return 0;
@@ -704,28 +584,24 @@ static int timings_start(void *self)
 	int64_t tick = tm->interval < 60 ? tm->interval : 60;
 	lab_logkv(tm->ctx, LAB_LOG_INFO, "timings started", LAB_FI("networks", (int64_t)tm->nnet),
 		  LAB_FI("windows", (int64_t)tm->nwin), LAB_FI("interval_s", tm->interval));
-	int rc = lab_timer_start(tm->ctx, 0, (uint64_t)tick * 1000, on_tick, tm, NULL);
-	return rc < 0 ? rc : 0;
+	return wj_start(&tm->run, (uint64_t)tick * 1000);
 }
 
 static int timings_stop(void *self)
 {
-	struct timings *tm = self;
-	tm->stopping = 1;
+	wj_stop(&((struct timings *)self)->run);
 	return 0;
 }
 
 static int timings_once(void *self)
 {
-	struct timings *tm = self;
-	tm->once = 1;
-	start_pass(tm, 1);
+	wj_once(&((struct timings *)self)->run);
 	return 0;
 }
 
 static int timings_run(void *self)
 {
-	start_pass(self, 1);
+	wj_run(&((struct timings *)self)->run);
 	return 0;
 }
 

@@ -13,11 +13,14 @@
 # members and 900 attestation rows per slot), in separate slot ranges of the
 # same tables.  Concurrency 16 runs BEACON_BENCH_REPEAT times (default 3) on
 # each; the verdict takes the median ratio, and the spread is printed.
-# Then the original design's pacing (`pacing = "original"`: one slot at a
-# time, its queries one after another, 500 ms pause per slot) over the top
-# BEACON_ORIGINAL_SLOTS slots of the same range (default 40: at < 2 slots/s
-# the whole range would take 17 minutes), and the speed-up of concurrency 16
-# over it, measured side by side in this run.
+# Then the original design's pace (one slot at a time, its queries one after
+# another, 500 ms pause per slot), emulated by the harness, not the product:
+# labd at backfill concurrency 1 with mev off (the original had no relay
+# queries) behind tests/bench/ch-pace-proxy.js, which forwards one
+# ClickHouse request at a time and holds each slot's block query 500 ms; over the top BEACON_ORIGINAL_SLOTS slots of the same range (default
+# 40: at < 2 slots/s the whole range would take 17 minutes), its absolute
+# throughput and the speed-up of concurrency 16 over it, measured side by
+# side in this run.
 # Then relay bids (SPEC §9.5) on BEACON_MEV_SLOTS (default 160) mainnet-like
 # slots (xatu-gen --mev-relays 8 --mev-buckets 180: ~3,600 bid rows and
 # ~2,900 listed bids a slot) at concurrency 16, with `mev` on and off:
@@ -180,7 +183,19 @@ for c in $CONCS; do
 	fi
 done
 repeat dense_c16 $((DENSE_FROM + N - 1))
-run original "$NO" $TO -D 'plugins.beacon.pacing="original"'
+# the original's pace: one ClickHouse request at a time, 500 ms per slot
+node "$top_srcdir/tests/bench/ch-pace-proxy.js" "$CLICKHOUSE_URL" 500 \
+	'FROM beacon_api_eth_v2_beacon_block FINAL' >"$T/pace.out" 2>&1 &
+pace_pid=$!
+wait_for 'grep -q "^listening" "$T/pace.out"' || { cat "$T/pace.out" >&2; exit 1; }
+# (mev off: the original had no relay queries)
+run original "$NO" $TO -D "plugins.beacon.networks.mainnet.backfill.concurrency=1" \
+	-D "plugins.beacon.networks.mainnet.mev=false" \
+	-D "clickhouse.url=\"http://127.0.0.1:$(sed -n 's/^listening //p' "$T/pace.out")\""
+kill "$pace_pid"
+wait "$pace_pid" 2>/dev/null
+paused=$(sed -n 's/^requests [0-9]* paused //p' "$T/pace.out")
+figure beacon_original_paused_slots "${paused:-0}" slots
 # mainnet-like relay bids on a range of their own, with and without mev
 NM=${BEACON_MEV_SLOTS:-160}
 MFROM=$((TO + 1000))

@@ -2,7 +2,7 @@
  * plugin writes them (common/jbuf: control bytes, invalid UTF-8), the
  * username → key mapping of SPEC §9.2 (names that must be raw, names that
  * must be escaped, injectivity, the stale keys of labd 1.0; the hash is
- * common/sha256), scheduling gates. */
+ * common/sha256).  The scheduling gates are tests/unit/test_window_job.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -282,16 +282,6 @@ static void test_safe_segment(void **st)
 	assert_false(contrib_safe_segment("a%b", 3));
 }
 
-static void test_due(void **st)
-{
-	(void)st;
-	assert_true(contrib_due(1000, 0, 3600, 0));          /* never ran */
-	assert_false(contrib_due(1000, 900, 3600, 0));       /* too soon */
-	assert_true(contrib_due(4500, 900, 3600, 0));        /* exactly interval */
-	assert_false(contrib_due(4499, 900, 3600, 0));
-	assert_true(contrib_due(1000, 900, 3600, 1));        /* forced */
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,7 +289,6 @@ int main(void)
 		cmocka_unit_test(test_user_keys_raw), cmocka_unit_test(test_user_keys_escaped),
 		cmocka_unit_test(test_user_stale_keys),
 		cmocka_unit_test(test_user_keys_injective), cmocka_unit_test(test_safe_segment),
-		cmocka_unit_test(test_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

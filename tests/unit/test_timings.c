@@ -256,17 +256,6 @@ static void test_iso8601(void **st)
 		tm_iso8601(t, s), assert_int_equal(parse(s), t);
 }
 
-static void test_due(void **st)
-{
-	(void)st;
-	assert_true(tm_due(1000, INT64_MIN, 3600));
-	assert_false(tm_due(1000, 0, 3600));
-	assert_true(tm_due(3600, 0, 3600));
-	assert_true(tm_due(3601, 0, 3600));
-	assert_false(tm_due(3599, 0, 3600));
-	assert_true(tm_due(1000, 5000, 3600)); /* clock went back */
-}
-
 static void test_segments(void **st)
 {
 	(void)st;
@@ -293,7 +282,7 @@ int main(void)
 		cmocka_unit_test(test_float_repr),      cmocka_unit_test(test_block_timings_json),
 		cmocka_unit_test(test_size_cdf_json),   cmocka_unit_test(test_describe_json),
 		cmocka_unit_test(test_iso8601),
-		cmocka_unit_test(test_due),             cmocka_unit_test(test_segments),
+		cmocka_unit_test(test_segments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,345 @@
+/*
+ * window_job — the windowed-job runner (window_job.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "jbuf.h"
+#include "window_job.h"
+
+#ifndef JSON_C_TO_STRING_NOSLASHESCAPE
+#define JSON_C_TO_STRING_NOSLASHESCAPE 0
+#endif
+
+/* settle(): the job was not due (nothing to record) */
+#define SKIPPED 2
+
+static void run_next(struct wj *r);
+
+int wj_due(int64_t now, int64_t last, int64_t period)
+{
+	if (last == WJ_NEVER)
+		return 1;
+	/* a recorded time in the future (clock moved back): due, as never */
+	return last > now || now - last >= period;
+}
+
+void wj_init(struct wj *r, lab_ctx *ctx, const struct wj_ops *ops, void *ud, const char *map)
+{
+	memset(r, 0, sizeof *r);
+	r->ctx = ctx;
+	r->ops = ops;
+	r->ud = ud;
+	r->map = map;
+}
+
+int wj_add_group(struct wj *r, const char *state_key, int64_t period)
+{
+	struct wj_group *g = realloc(r->groups, (r->ngroups + 1) * sizeof *g);
+	if (!g)
+		return LAB_ENOMEM;
+	r->groups = g;
+	g = &r->groups[r->ngroups];
+	memset(g, 0, sizeof *g);
+	if (!(g->state_key = strdup(state_key)))
+		return LAB_ENOMEM;
+	g->period = period;
+	g->last = WJ_NEVER;
+	g->first = r->njobs;
+	r->ngroups++;
+	return 0;
+}
+
+int wj_add_job(struct wj *r, const char *entry, int64_t period)
+{
+	if (!r->ngroups)
+		return LAB_EINVAL;
+	struct wj_job *j = realloc(r->jobs, (r->njobs + 1) * sizeof *j);
+	if (!j)
+		return LAB_ENOMEM;
+	r->jobs = j;
+	j = &r->jobs[r->njobs];
+	memset(j, 0, sizeof *j);
+	if (entry && !(j->entry = strdup(entry)))
+		return LAB_ENOMEM;
+	j->group = r->ngroups - 1;
+	j->period = period;
+	j->last = WJ_NEVER;
+	r->njobs++;
+	r->groups[j->group].n++;
+	return 0;
+}
+
+void wj_free(struct wj *r)
+{
+	for (size_t i = 0; i < r->ngroups; i++) {
+		free(r->groups[i].state_key);
+		if (r->groups[i].kept)
+			jbuf_free(r->groups[i].kept);
+		free(r->groups[i].kept);
+	}
+	for (size_t i = 0; i < r->njobs; i++)
+		free(r->jobs[i].entry);
+	free(r->groups);
+	free(r->jobs);
+	r->groups = NULL;
+	r->jobs = NULL;
+	r->ngroups = r->njobs = 0;
+}
+
+/* ------------------------------------------------------------------ state */
+
+/* A recorded time from untrusted state; WJ_NEVER when unreadable. */
+static int64_t read_time(const struct wj *r, json_object *v, int scalar)
+{
+	int64_t t;
+	if (r->ops->time_parse && !scalar) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    r->ops->time_parse(json_object_get_string(v),
+				       (size_t)json_object_get_string_len(v), &t) < 0)
+			return WJ_NEVER;
+		return t;
+	}
+	if (json_object_is_type(v, json_type_int) ||
+	    (scalar && json_object_is_type(v, json_type_double))) {
+		t = json_object_get_int64(v);
+		return t > 0 ? t : WJ_NEVER; /* 0 is written for "never" */
+	}
+	return WJ_NEVER;
+}
+
+/* The entries of map `m` that no job of `g` has, as they were read. */
+static int keep_unknown(struct wj *r, struct wj_group *g, json_object *m)
+{
+	json_object_object_foreach(m, name, val) {
+		size_t i = g->first;
+		while (i < g->first + g->n && !(r->jobs[i].entry && !strcmp(r->jobs[i].entry, name)))
+			i++;
+		if (i < g->first + g->n)
+			continue;
+		const char *text = json_object_to_json_string_ext(
+			val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (!g->kept && !(g->kept = calloc(1, sizeof *g->kept)))
+			return LAB_ENOMEM;
+		if (g->kept->len)
+			jbuf_char(g->kept, ',');
+		jbuf_str(g->kept, name, strlen(name));
+		jbuf_char(g->kept, ':');
+		jbuf_lit(g->kept, text ? text : "null");
+		if (g->kept->oom)
+			return LAB_ENOMEM;
+	}
+	return 0;
+}
+
+static int load_group(struct wj *r, struct wj_group *g)
+{
+	const char *text;
+	size_t len;
+	json_object *o, *v, *m = NULL;
+	if (lab_state_get(r->ctx, g->state_key, &text, &len) < 0 || len >= (size_t)1 << 30)
+		return 0; /* absent: never ran */
+	json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return LAB_ENOMEM;
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	json_tokener_free(tok);
+	if (!o)
+		return 0;
+	if (g->period > 0 && json_object_object_get_ex(o, "last_processed", &v))
+		g->last = read_time(r, v, 1);
+	if (json_object_object_get_ex(o, r->map, &m) && json_object_is_type(m, json_type_object))
+		for (size_t i = g->first; i < g->first + g->n; i++)
+			if (r->jobs[i].entry && json_object_object_get_ex(m, r->jobs[i].entry, &v))
+				r->jobs[i].last = read_time(r, v, 0);
+	int rc = m && json_object_is_type(m, json_type_object) ? keep_unknown(r, g, m) : 0;
+	json_object_put(o);
+	return rc;
+}
+
+int wj_load(struct wj *r)
+{
+	for (size_t i = 0; i < r->ngroups; i++) {
+		int rc = load_group(r, &r->groups[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void write_time(const struct wj *r, struct jbuf *b, int64_t t)
+{
+	if (r->ops->time_text) {
+		char s[32];
+		r->ops->time_text(t, s);
+		jbuf_str(b, s, strlen(s));
+	} else {
+		jbuf_i64(b, t);
+	}
+}
+
+static void save_group(struct wj *r, const struct wj_group *g)
+{
+	struct jbuf b = { 0 };
+	int first = 1;
+	jbuf_char(&b, '{');
+	if (g->period > 0) {
+		jbuf_lit(&b, "\"last_processed\":");
+		jbuf_i64(&b, g->last == WJ_NEVER ? 0 : g->last);
+		jbuf_char(&b, ',');
+	}
+	jbuf_str(&b, r->map, strlen(r->map));
+	jbuf_lit(&b, ":{");
+	for (size_t i = g->first; i < g->first + g->n; i++) {
+		const struct wj_job *j = &r->jobs[i];
+		if (!j->entry || j->last == WJ_NEVER)
+			continue;
+		if (!first)
+			jbuf_char(&b, ',');
+		first = 0;
+		jbuf_str(&b, j->entry, strlen(j->entry));
+		jbuf_char(&b, ':');
+		write_time(r, &b, j->last);
+	}
+	if (g->kept && g->kept->len) {
+		if (!first)
+			jbuf_char(&b, ',');
+		jbuf_raw(&b, g->kept->p, g->kept->len);
+	}
+	jbuf_lit(&b, "}}");
+	int rc = b.oom ? LAB_ENOMEM : lab_state_set(r->ctx, g->state_key, b.p, b.len);
+	if (rc < 0)
+		lab_logkv(r->ctx, LAB_LOG_WARN, "cannot save state", LAB_FS("key", g->state_key),
+			  LAB_FS("error", lab_strerror(rc)));
+	jbuf_free(&b);
+}
+
+/* ------------------------------------------------------------------ the pass */
+
+static void once_flushed(lab_ctx *ctx, int status, void *ud)
+{
+	struct wj *r = ud;
+	lab_done(ctx, r->pass_rc < 0 ? r->pass_rc : status);
+}
+
+static void pass_start(struct wj *r, int force)
+{
+	if (r->busy) {
+		if (force)
+			r->again = 1;
+		return;
+	}
+	r->busy = 1;
+	r->force = force;
+	r->now = lab_now(r->ctx);
+	r->next = 0;
+	r->ran = 0;
+	r->pass_rc = 0;
+	run_next(r);
+}
+
+static void pass_end(struct wj *r)
+{
+	r->busy = 0;
+	/* A pass that found nothing due (most minutes) is not news at info. */
+	lab_logkv(r->ctx, r->ran || r->pass_rc ? LAB_LOG_INFO : LAB_LOG_DEBUG, "pass finished",
+		  LAB_FI("failed", r->pass_rc < 0));
+	if (r->once) {
+		r->once = 0;
+		int rc = lab_state_flush(r->ctx, once_flushed, r);
+		if (rc < 0)
+			lab_done(r->ctx, rc);
+		return;
+	}
+	if (r->again && !r->stopping) {
+		r->again = 0;
+		pass_start(r, 1); /* a run was asked for while this pass ran */
+	}
+}
+
+/* Job r->next is settled (ran with `rc`, or was not due): record, move on. */
+static void settle(struct wj *r, int rc)
+{
+	struct wj_job *j = &r->jobs[r->next];
+	struct wj_group *g = &r->groups[j->group];
+	if (rc < 0) {
+		g->failed = 1;
+		if (!r->pass_rc)
+			r->pass_rc = rc;
+	} else if (rc == WJ_NORECORD && g->due) {
+		if (!j->entry)
+			g->norecord = 1;
+	} else if (g->due && j->entry && rc == 0) {
+		j->last = r->now;
+		save_group(r, g);
+	}
+	if (r->next + 1 == g->first + g->n && g->due && g->period > 0 && !g->failed &&
+	    !g->norecord) {
+		g->last = r->now;
+		save_group(r, g);
+	}
+	r->next++;
+}
+
+/* Starts the next due job of the pass, or ends the pass. */
+static void run_next(struct wj *r)
+{
+	while (r->next < r->njobs && !r->stopping) {
+		struct wj_job *j = &r->jobs[r->next];
+		struct wj_group *g = &r->groups[j->group];
+		if (r->next == g->first) {
+			g->due = r->force || g->period <= 0 || wj_due(r->now, g->last, g->period);
+			g->failed = g->norecord = 0;
+			if (g->due && g->period > 0)
+				r->ran = 1; /* a gated group is due: news even if no job is */
+		}
+		if (!g->due || (!r->force && j->entry && !wj_due(r->now, j->last, j->period))) {
+			settle(r, SKIPPED);
+			continue;
+		}
+		r->ran = 1;
+		/* ASYNC-PROMISE: while the host may still complete synchronously,
+		 * wj_done() can run inside start() and recurse into run_next();
+		 * nothing here touches the pass after start() returned 0, so no
+		 * guard is needed, only the stack grows.  Once completions are never
+		 * synchronous, this is a plain loop step. */
+		int rc = r->ops->start(r->ud, r->next);
+		if (rc == 0)
+			return; /* continues in wj_done() */
+		settle(r, rc);
+	}
+	pass_end(r);
+}
+
+void wj_done(struct wj *r, int rc)
+{
+	if (!r->busy || r->next >= r->njobs)
+		return;
+	settle(r, rc);
+	run_next(r);
+}
+
+static void on_tick(lab_ctx *ctx, lab_timer *t, void *ud)
+{
+	(void)ctx;
+	(void)t;
+	pass_start(ud, 0);
+}
+
+int wj_start(struct wj *r, uint64_t period_ms)
+{
+	int rc = lab_timer_start(r->ctx, 0, period_ms, on_tick, r, NULL);
+	return rc < 0 ? rc : 0;
+}
+
+void wj_run(struct wj *r) { pass_start(r, 1); }
+
+void wj_once(struct wj *r)
+{
+	r->once = 1;
+	pass_start(r, 1);
+}
+
+void wj_stop(struct wj *r) { r->stopping = 1; }

@@ -1,0 +1,440 @@
+/*
+ * contributors — documents (SPEC §9.2): built on the loop from the rows of
+ * one answer, then stored in parallel (contrib.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compute.h"
+#include "contrib.h"
+
+/* ---- rows -----------------------------------------------------------------
+ * ClickHouse answers are untrusted: a cell that does not convert (NaN, inf,
+ * a negative or out-of-range count, a missing column) sets c->row_err, and
+ * the task then fails without storing anything, so the previous documents
+ * stay and the work is not recorded (as beacon and timings do).  A NULL
+ * string is read as "" (the Xatu geo columns are nullable). */
+
+static void col_str(struct contrib *c, const lab_rows *rows, size_t r, size_t col,
+		    const char **s, size_t *n)
+{
+	int rc = lab_rows_str(c->ctx, rows, r, col, s, n);
+	if (rc < 0 || !*s) {
+		if (rc < 0 && rc != LAB_ENOENT)
+			c->row_err = LAB_EPARSE;
+		*s = "";
+		*n = 0;
+	}
+}
+
+static uint64_t col_u64(struct contrib *c, const lab_rows *rows, size_t r, size_t col)
+{
+	uint64_t v = 0;
+	if (lab_rows_u64(c->ctx, rows, r, col, &v) < 0) {
+		c->row_err = LAB_EPARSE;
+		v = 0;
+	}
+	return v;
+}
+
+static int64_t col_i64(struct contrib *c, const lab_rows *rows, size_t r, size_t col)
+{
+	int64_t v = 0;
+	if (lab_rows_i64(c->ctx, rows, r, col, &v) < 0) {
+		c->row_err = LAB_EPARSE;
+		v = 0;
+	}
+	return v;
+}
+
+static int col_is(struct contrib *c, const lab_rows *rows, size_t r, size_t col, const char *want)
+{
+	const char *s;
+	size_t n;
+	col_str(c, rows, r, col, &s, &n);
+	return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+
+/* ---- the job's documents -------------------------------------------------- */
+
+void contrib_docs_free(struct contrib *c)
+{
+	for (size_t i = 0; i < c->ndocs; i++) {
+		free(c->docs[i].key);
+		free(c->docs[i].stale_key);
+		jbuf_free(&c->docs[i].body);
+	}
+	free(c->docs);
+	c->docs = NULL;
+	c->ndocs = 0;
+}
+
+
+void contrib_job_done(struct contrib *c, int rc)
+{
+	contrib_docs_free(c);
+	wj_done(&c->run, rc);
+}
+
+static struct doc *doc_add(struct contrib *c, const char *network, const char *window)
+{
+	struct doc *d = realloc(c->docs, (c->ndocs + 1) * sizeof *d);
+	if (!d)
+		return NULL;
+	c->docs = d;
+	d = &c->docs[c->ndocs++];
+	memset(d, 0, sizeof *d);
+	d->c = c;
+	d->network = network;
+	d->window = window;
+	return d;
+}
+
+/* "PREFIX/A[/B[/C]].json", malloc'ed, or NULL. */
+static char *key_of(const char *prefix, const char *a, const char *b, const char *cc)
+{
+	size_t n = strlen(prefix) + strlen(a) + (b ? strlen(b) + 1 : 0) +
+		   (cc ? strlen(cc) + 1 : 0) + 8;
+	char *k = malloc(n);
+	if (k)
+		snprintf(k, n, "%s/%s%s%s%s%s.json", prefix, a, b ? "/" : "", b ? b : "",
+			 cc ? "/" : "", cc ? cc : "");
+	return k;
+}
+
+static int doc_key(struct doc *d, const char *prefix, const char *a, const char *b,
+		   const char *cc)
+{
+	d->key = key_of(prefix, a, b, cc);
+	return d->key ? 0 : LAB_ENOMEM;
+}
+
+static void publish_stored(struct contrib *c, const struct doc *d, int p)
+{
+	struct jbuf e = { 0 };
+	jbuf_lit(&e, "{\"kind\":");
+	jbuf_lit(&e, "\"");
+	jbuf_lit(&e, contrib_proc_name[p]);
+	jbuf_lit(&e, "\"");
+	if (d->network) {
+		jbuf_lit(&e, ",\"network\":");
+		jbuf_str(&e, d->network, strlen(d->network));
+	}
+	if (d->window) {
+		jbuf_lit(&e, ",\"window\":");
+		jbuf_str(&e, d->window, strlen(d->window));
+	}
+	jbuf_lit(&e, ",\"key\":");
+	jbuf_str(&e, d->key, strlen(d->key));
+	jbuf_lit(&e, "}");
+	if (!e.oom) {
+		int rc = lab_publish(c->ctx, "contributors.updated", e.p, e.len);
+		if (rc < 0)
+			lab_logkv(c->ctx, LAB_LOG_WARN, "cannot publish", LAB_FS("key", d->key),
+				  LAB_FS("error", lab_strerror(rc)));
+	}
+	jbuf_free(&e);
+}
+
+/* Every document of the job was stored (or failed): the runner records the
+ * window, and the processor after its last job, only when all were. */
+static void puts_finished(struct contrib *c) { contrib_job_done(c, c->puts_failed ? LAB_EIO : 0); }
+
+/* The stale escaped copy is gone (or was never there).  A failure leaves it
+ * for the next pass to remove; the document itself is stored either way. */
+static void on_stale_deleted(lab_ctx *ctx, int status, const void *data, size_t len, void *ud)
+{
+	struct doc *d = ud;
+	struct contrib *c = d->c;
+	(void)data;
+	(void)len;
+	if (status < 0 && status != LAB_ENOENT)
+		lab_logkv(ctx, LAB_LOG_WARN, "cannot remove the escaped copy of a user document",
+			  LAB_FS("key", d->stale_key), LAB_FS("error", lab_strerror(status)));
+	if (--c->puts_pending == 0)
+		puts_finished(c);
+}
+
+static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void *ud)
+{
+	struct doc *d = ud;
+	struct contrib *c = d->c;
+	long w;
+	(void)data;
+	(void)len;
+	if (status < 0) {
+		lab_logkv(ctx, LAB_LOG_ERROR, "cannot store document", LAB_FS("key", d->key),
+			  LAB_FS("error", lab_strerror(status)));
+		c->puts_failed = 1;
+	} else {
+		publish_stored(c, d, contrib_task(c, contrib_job(c), &w));
+		/* Only now that the raw key holds the document: a reader never
+		 * finds neither copy. */
+		if (d->stale_key) {
+			int rc = lab_storage_delete(ctx, d->stale_key, on_stale_deleted, d);
+			if (rc == 0)
+				c->puts_pending++;
+			else
+				lab_logkv(ctx, LAB_LOG_WARN,
+					  "cannot remove the escaped copy of a user document",
+					  LAB_FS("key", d->stale_key), LAB_FS("error", lab_strerror(rc)));
+		}
+	}
+	if (--c->puts_pending == 0)
+		puts_finished(c);
+}
+
+void contrib_store(struct contrib *c)
+{
+	c->puts_failed = 0;
+	/* ASYNC-PROMISE: held while issuing, as long as a put may complete
+	 * before lab_storage_put_atomic() returns; drop it with that. */
+	c->puts_pending = 1;
+	for (size_t i = 0; i < c->ndocs; i++) {
+		struct doc *d = &c->docs[i];
+		if (d->body.oom || !d->key) {
+			c->puts_failed = 1;
+			continue;
+		}
+		c->puts_pending++;
+		int rc = lab_storage_put_atomic(c->ctx, d->key, d->body.p, d->body.len,
+						"application/json", NULL, on_put, d);
+		if (rc < 0) {
+			lab_logkv(c->ctx, LAB_LOG_ERROR, "cannot store document", LAB_FS("key", d->key),
+				  LAB_FS("error", lab_strerror(rc)));
+			c->puts_failed = 1;
+			c->puts_pending--;
+		}
+	}
+	if (--c->puts_pending == 0)
+		puts_finished(c);
+}
+
+
+/* ---- documents ------------------------------------------------------------ */
+
+static const char *const dims[] = { "countries", "continents", "cities",
+				    "consensus_implementations" };
+
+/* rows: net, dim, k, total, public (sorted by net, dim, k) */
+static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
+{
+	struct doc *d = doc_add(c, NULL, NULL);
+	if (!d || doc_key(d, c->prefix, "summary", NULL, NULL) < 0)
+		return LAB_ENOMEM;
+	struct jbuf *b = &d->body;
+	jbuf_lit(b, "{\"updated_at\":");
+	jbuf_i64(b, contrib_now(c));
+	jbuf_lit(b, ",\"networks\":{");
+	for (size_t n = 0; n < c->nnets; n++) {
+		uint64_t total = 0, pub = 0;
+		for (size_t r = 0; r < nr; r++)
+			if (col_is(c, rows, r, 0, c->nets[n]) && col_is(c, rows, r, 1, "")) {
+				total = col_u64(c, rows, r, 3);
+				pub = col_u64(c, rows, r, 4);
+			}
+		if (n)
+			jbuf_raw(b, ",", 1);
+		jbuf_str(b, c->nets[n], strlen(c->nets[n]));
+		jbuf_lit(b, ":{\"total_nodes\":");
+		jbuf_u64(b, total);
+		jbuf_lit(b, ",\"total_public_nodes\":");
+		jbuf_u64(b, pub);
+		for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
+			int first = 1;
+			jbuf_lit(b, ",\"");
+			jbuf_lit(b, dims[k]);
+			jbuf_lit(b, "\":{");
+			for (size_t r = 0; r < nr; r++) {
+				const char *s;
+				size_t sl;
+				if (!col_is(c, rows, r, 0, c->nets[n]) ||
+				    !col_is(c, rows, r, 1, dims[k]))
+					continue;
+				if (!first)
+					jbuf_raw(b, ",", 1);
+				first = 0;
+				col_str(c, rows, r, 2, &s, &sl);
+				jbuf_str(b, s, sl);
+				jbuf_lit(b, ":{\"total_nodes\":");
+				jbuf_u64(b, col_u64(c, rows, r, 3));
+				jbuf_lit(b, ",\"public_nodes\":");
+				jbuf_u64(b, col_u64(c, rows, r, 4));
+				jbuf_raw(b, "}", 1);
+			}
+			jbuf_raw(b, "}", 1);
+		}
+		jbuf_raw(b, "}", 1);
+	}
+	jbuf_lit(b, "}}");
+	return 0;
+}
+
+/* rows: net, time, name, count (sorted); one document per network with rows. */
+static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, size_t nr)
+{
+	const char *list = p == P_COUNTRIES ? "countries" : "users";
+	const char *val = p == P_COUNTRIES ? "value" : "nodes";
+	for (size_t n = 0; n < c->nnets; n++) {
+		struct doc *d = NULL;
+		int64_t cur = 0;
+		for (size_t r = 0; r < nr; r++) {
+			const char *s;
+			size_t sl;
+			if (!col_is(c, rows, r, 0, c->nets[n]))
+				continue;
+			int64_t t = col_i64(c, rows, r, 1);
+			if (!d) {
+				d = doc_add(c, c->nets[n], c->wins[w].file);
+				if (!d || doc_key(d, c->prefix, list, c->nets[n], c->wins[w].file) < 0)
+					return LAB_ENOMEM;
+				jbuf_raw(&d->body, "[", 1);
+			} else if (t != cur) {
+				jbuf_lit(&d->body, "]},");
+			}
+			if (d->body.len == 1 || t != cur) {
+				jbuf_lit(&d->body, "{\"time\":");
+				jbuf_i64(&d->body, t);
+				jbuf_lit(&d->body, ",\"");
+				jbuf_lit(&d->body, list);
+				jbuf_lit(&d->body, "\":[");
+				cur = t;
+			} else {
+				jbuf_raw(&d->body, ",", 1);
+			}
+			col_str(c, rows, r, 2, &s, &sl);
+			jbuf_lit(&d->body, "{\"name\":");
+			jbuf_str(&d->body, s, sl);
+			jbuf_lit(&d->body, ",\"");
+			jbuf_lit(&d->body, val);
+			jbuf_lit(&d->body, "\":");
+			jbuf_u64(&d->body, col_u64(c, rows, r, 3));
+			jbuf_raw(&d->body, "}", 1);
+		}
+		if (d)
+			jbuf_lit(&d->body, "]}]");
+	}
+	return 0;
+}
+
+/* rows: username, network, client_name, consensus_client, consensus_version,
+ * country, city, continent, latest_slot, latest_slot_start_date_time,
+ * client_implementation, client_version (sorted by username, client_name). */
+static const char *const node_fields[] = { "network",   "client_name",
+					   "consensus_client", "consensus_version",
+					   "country",  "city",
+					   "continent", "latest_slot",
+					   "latest_slot_start_date_time", "client_implementation",
+					   "client_version" };
+
+static void node_json(struct contrib *c, struct jbuf *b, const lab_rows *rows, size_t r)
+{
+	jbuf_raw(b, "{", 1);
+	for (size_t f = 0; f < sizeof node_fields / sizeof *node_fields; f++) {
+		if (f)
+			jbuf_raw(b, ",", 1);
+		jbuf_raw(b, "\"", 1);
+		jbuf_lit(b, node_fields[f]);
+		jbuf_lit(b, "\":");
+		if (f == 7 || f == 8) {
+			jbuf_u64(b, col_u64(c, rows, r, f + 1));
+		} else {
+			const char *s;
+			size_t sl;
+			col_str(c, rows, r, f + 1, &s, &sl);
+			jbuf_str(b, s, sl);
+		}
+	}
+	jbuf_raw(b, "}", 1);
+}
+
+static int same_user(struct contrib *c, const lab_rows *rows, size_t a, size_t b)
+{
+	const char *s, *t;
+	size_t sl, tl;
+	col_str(c, rows, a, 0, &s, &sl);
+	col_str(c, rows, b, 0, &t, &tl);
+	return sl == tl && memcmp(s, t, sl) == 0;
+}
+
+static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t nr)
+{
+	lab_ctx *ctx = c->ctx;
+	struct doc *sum = doc_add(c, NULL, NULL);
+	if (!sum || doc_key(sum, c->prefix, "user-summaries", "summary", NULL) < 0)
+		return LAB_ENOMEM;
+	struct jbuf sb = { 0 };
+	jbuf_lit(&sb, "{\"contributors\":[");
+	size_t r = 0;
+	while (r < nr) {
+		size_t e = r + 1;
+		while (e < nr && same_user(c, rows, r, e))
+			e++;
+		const char *s;
+		size_t sl;
+		char key[CONTRIB_KEY_MAX], stale[CONTRIB_KEY_MAX];
+		col_str(c, rows, r, 0, &s, &sl);
+		contrib_user_key(s, sl, key);
+		if (!contrib_raw_segment(s, sl))
+			lab_logkv(ctx, LAB_LOG_DEBUG, "username stored under its escaped key",
+				  LAB_FS("key", key), LAB_FI("bytes", (int64_t)sl));
+		struct doc *d = doc_add(c, NULL, NULL);
+		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0 ||
+		    (contrib_user_stale_key(s, sl, stale) &&
+		     !(d->stale_key = key_of(c->prefix, "user-summaries", "users", stale)))) {
+			jbuf_free(&sb);
+			return LAB_ENOMEM;
+		}
+		struct jbuf nodes = { 0 };
+		jbuf_raw(&nodes, "[", 1);
+		for (size_t i = r; i < e; i++) {
+			if (i > r)
+				jbuf_raw(&nodes, ",", 1);
+			node_json(c, &nodes, rows, i);
+		}
+		jbuf_raw(&nodes, "]", 1);
+		jbuf_lit(&d->body, "{\"name\":");
+		jbuf_str(&d->body, s, sl);
+		jbuf_lit(&d->body, ",\"nodes\":");
+		jbuf_raw(&d->body, nodes.p ? nodes.p : "", nodes.len);
+		jbuf_lit(&d->body, ",\"updated_at\":");
+		jbuf_i64(&d->body, contrib_now(c));
+		jbuf_raw(&d->body, "}", 1);
+		if (nodes.oom)
+			d->body.oom = 1;
+		if (r)
+			jbuf_raw(&sb, ",", 1);
+		jbuf_lit(&sb, "{\"name\":");
+		jbuf_str(&sb, s, sl);
+		jbuf_lit(&sb, ",\"node_count\":");
+		jbuf_u64(&sb, e - r);
+		jbuf_lit(&sb, ",\"updated_at\":");
+		jbuf_i64(&sb, contrib_now(c));
+		jbuf_lit(&sb, ",\"nodes\":");
+		jbuf_raw(&sb, nodes.p ? nodes.p : "", nodes.len);
+		jbuf_raw(&sb, "}", 1);
+		if (nodes.oom)
+			sb.oom = 1;
+		jbuf_free(&nodes);
+		r = e;
+	}
+	jbuf_lit(&sb, "],\"updated_at\":");
+	jbuf_i64(&sb, contrib_now(c));
+	jbuf_raw(&sb, "}", 1);
+	/* doc_add may have moved the array: find the summary again (index 0). */
+	c->docs[0].body = sb;
+	return 0;
+}
+
+
+int contrib_build(struct contrib *c, int p, long w, const lab_rows *rows, size_t nr)
+{
+	switch (p) {
+	case P_SUMMARY: return build_summary(c, rows, nr);
+	case P_COUNTRIES:
+	case P_USERS: return build_series(c, p, w, rows, nr);
+	default: return build_user_summaries(c, rows, nr);
+	}
+}
