@@ -205,6 +205,13 @@ figure beacon_mev_bid_rows_per_slot "$(($(wc -l <"$T/genm/mev_relay_bid_trace.ts
 rm -rf "$T/genm"
 sleep 2
 repeat mev $MTO "$NM"
+# BEACON_BENCH_KEEP=DIR: the stores of the first mev run (and of the
+# baseline's) are copied there, to compare the documents.
+if [ -n "${BEACON_BENCH_KEEP:-}" ]; then
+	mkdir -p "$BEACON_BENCH_KEEP"
+	cp -r "$T/data-mev" "$BEACON_BENCH_KEEP/" || exit 1
+	[ ! -d "$T/data-base_mev" ] || cp -r "$T/data-base_mev" "$BEACON_BENCH_KEEP/" || exit 1
+fi
 run nomev "$NM" $MTO -D "plugins.beacon.networks.mainnet.backfill.concurrency=16" \
 	-D "plugins.beacon.networks.mainnet.mev=false"
 if [ "$ONLY" != mev ]; then
