@@ -175,7 +175,12 @@ static void fw_field(struct fastw *w, const char *name, size_t name_len, const s
 	size_t n = v->n;
 	while (n && v->p[n - 1] == '\0')
 		n--;
-	if (json_str_plain((const unsigned char *)v->p, n) != n) {
+	const unsigned char *u = (const unsigned char *)v->p;
+	size_t i = 0;
+	/* printable ASCII but '"' and '\\' (hex and decimal text: all of it) */
+	while (i < n && u[i] >= 0x20 && u[i] < 0x7f && u[i] != '"' && u[i] != '\\')
+		i++;
+	if (i < n && json_str_plain(u + i, n - i) != n - i) {
 		w->fail = 1; /* needs an escape */
 		return;
 	}
