@@ -25,7 +25,11 @@
 # slots (xatu-gen --mev-relays 8 --mev-buckets 180: ~3,600 bid rows and
 # ~2,900 listed bids a slot) at concurrency 16, with `mev` on and off:
 # slots/s, peak RSS (target <= 64 MiB), labd CPU over ClickHouse time
-# (target <= 10 %), and the document size before and after gzip.
+# (target <= 10 %), and the document size before and after gzip; with mev on
+# it is repeated like concurrency 16 (BEACON_BENCH_REPEAT, and
+# BEACON_BENCH_BASELINE / BEACON_BENCH_PERF below apply to it).
+# BEACON_BENCH_ONLY=mev runs the relay-bids section alone (no other dataset
+# is generated).
 [ "${1:-}" = --inner ] || exec "$top_srcdir/tests/services/with-services.sh" clickhouse -- sh "$0" --inner
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/bench/lib.sh"
@@ -56,9 +60,12 @@ gen() {
 		s=$((e + 1))
 	done
 }
-gen $FROM
-gen $DENSE_FROM --clients 20 --validators 8192
-awk '{ r[$1] += $2 } END { for (t in r) printf "# dense dataset: %s %.0f rows per slot\n", t, r[t] / '"$N"' }' "$T/gen.rows" | sort >&2
+ONLY=${BEACON_BENCH_ONLY:-}
+if [ "$ONLY" != mev ]; then
+	gen $FROM
+	gen $DENSE_FROM --clients 20 --validators 8192
+	awk '{ r[$1] += $2 } END { for (t in r) printf "# dense dataset: %s %.0f rows per slot\n", t, r[t] / '"$N"' }' "$T/gen.rows" | sort >&2
+fi
 stage_plugins
 cat >"$T/labd.conf" <<CONF
 log = { level = "warn"; };
@@ -131,22 +138,26 @@ run() {
 	}' | tee -a "$T/fig"
 }
 fig() { awk -v k="$1" '$1 == k { print $2 }' "$T/fig"; }
-# repeat NAME TOP: REPEAT runs at concurrency 16 (NAME, NAME_r2, ...), then
+# repeat NAME TOP [SLOTS [-D...]]: REPEAT runs at concurrency 16 over SLOTS
+# slots (default N) (NAME, NAME_r2, ...), then
 # NAME_labd_cpu_vs_clickhouse_median and _spread (min-max) over them.  With
 # BEACON_BENCH_BASELINE=/path/to/another/labd each run is followed by one of
 # that binary (base_NAME...), so a change is compared under the same load.
 # With BEACON_BENCH_PERF=DIR one more run of each binary goes through
 # `perf record -g` (not counted in the figures); the top entries of
-# `perf report --no-children` go to DIR/NAME.txt.
+# `perf report --no-children` go to DIR/NAME.txt (BEACON_BENCH_PERF_ARGS: the
+# recording options, default -g; `--call-graph dwarf` for callers).
 repeat() {
-	rname=$1 rtop=$2 ri=1
+	rname=$1 rtop=$2 rn=${3:-$N} ri=1
+	shift 2
+	[ $# -eq 0 ] || shift
 	while [ $ri -le "$REPEAT" ]; do
 		rsuffix=
 		[ $ri -gt 1 ] && rsuffix=_r$ri
-		run "$rname$rsuffix" "$N" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16"
+		run "$rname$rsuffix" "$rn" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16" "$@"
 		if [ -n "${BEACON_BENCH_BASELINE:-}" ]; then
 			RUN_LABD=$BEACON_BENCH_BASELINE
-			run "base_$rname$rsuffix" "$N" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16"
+			run "base_$rname$rsuffix" "$rn" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16" "$@"
 			RUN_LABD=
 		fi
 		ri=$((ri + 1))
@@ -166,8 +177,8 @@ repeat() {
 			[ -z "$rp" ] || [ -n "${BEACON_BENCH_BASELINE:-}" ] || continue
 			bin=$LABD
 			[ -z "$rp" ] || bin=$BEACON_BENCH_BASELINE
-			RUN_LABD="perf record -q -g -o $BEACON_BENCH_PERF/$rp$rname.data -- $bin"
-			run "perf_$rp$rname" "$N" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16" >/dev/null
+			RUN_LABD="perf record -q ${BEACON_BENCH_PERF_ARGS:--g} -o $BEACON_BENCH_PERF/$rp$rname.data -- $bin"
+			run "perf_$rp$rname" "$rn" "$rtop" -D "plugins.beacon.networks.mainnet.backfill.concurrency=16" "$@" >/dev/null
 			RUN_LABD=
 			perf report -i "$BEACON_BENCH_PERF/$rp$rname.data" --no-children --stdio --percent-limit 1 \
 				--sort sym 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 25 >"$BEACON_BENCH_PERF/$rp$rname.txt"
@@ -175,27 +186,29 @@ repeat() {
 	fi
 }
 : >"$T/fig"
-for c in $CONCS; do
-	if [ "$c" = 16 ]; then
-		repeat c16 $TO
-	else
-		run "c$c" "$N" $TO -D "plugins.beacon.networks.mainnet.backfill.concurrency=$c"
-	fi
-done
-repeat dense_c16 $((DENSE_FROM + N - 1))
-# the original's pace: one ClickHouse request at a time, 500 ms per slot
-node "$top_srcdir/tests/bench/ch-pace-proxy.js" "$CLICKHOUSE_URL" 500 \
-	'FROM beacon_api_eth_v2_beacon_block FINAL' >"$T/pace.out" 2>&1 &
-pace_pid=$!
-wait_for 'grep -q "^listening" "$T/pace.out"' || { cat "$T/pace.out" >&2; exit 1; }
-# (mev off: the original had no relay queries)
-run original "$NO" $TO -D "plugins.beacon.networks.mainnet.backfill.concurrency=1" \
-	-D "plugins.beacon.networks.mainnet.mev=false" \
-	-D "clickhouse.url=\"http://127.0.0.1:$(sed -n 's/^listening //p' "$T/pace.out")\""
-kill "$pace_pid"
-wait "$pace_pid" 2>/dev/null
-paused=$(sed -n 's/^requests [0-9]* paused //p' "$T/pace.out")
-figure beacon_original_paused_slots "${paused:-0}" slots
+if [ "$ONLY" != mev ]; then
+	for c in $CONCS; do
+		if [ "$c" = 16 ]; then
+			repeat c16 $TO
+		else
+			run "c$c" "$N" $TO -D "plugins.beacon.networks.mainnet.backfill.concurrency=$c"
+		fi
+	done
+	repeat dense_c16 $((DENSE_FROM + N - 1))
+	# the original's pace: one ClickHouse request at a time, 500 ms per slot
+	node "$top_srcdir/tests/bench/ch-pace-proxy.js" "$CLICKHOUSE_URL" 500 \
+		'FROM beacon_api_eth_v2_beacon_block FINAL' >"$T/pace.out" 2>&1 &
+	pace_pid=$!
+	wait_for 'grep -q "^listening" "$T/pace.out"' || { cat "$T/pace.out" >&2; exit 1; }
+	# (mev off: the original had no relay queries)
+	run original "$NO" $TO -D "plugins.beacon.networks.mainnet.backfill.concurrency=1" \
+		-D "plugins.beacon.networks.mainnet.mev=false" \
+		-D "clickhouse.url=\"http://127.0.0.1:$(sed -n 's/^listening //p' "$T/pace.out")\""
+	kill "$pace_pid"
+	wait "$pace_pid" 2>/dev/null
+	paused=$(sed -n 's/^requests [0-9]* paused //p' "$T/pace.out")
+	figure beacon_original_paused_slots "${paused:-0}" slots
+fi
 # mainnet-like relay bids on a range of their own, with and without mev
 NM=${BEACON_MEV_SLOTS:-160}
 MFROM=$((TO + 1000))
@@ -206,43 +219,52 @@ MTO=$((MFROM + NM - 1))
 figure beacon_mev_bid_rows_per_slot "$(($(wc -l <"$T/genm/mev_relay_bid_trace.tsv") / NM))" rows
 rm -rf "$T/genm"
 sleep 2
-run mev "$NM" $MTO -D "plugins.beacon.networks.mainnet.backfill.concurrency=16"
+repeat mev $MTO "$NM"
+# BEACON_BENCH_KEEP=DIR: the stores of the first mev run (and of the
+# baseline's) are copied there, to compare the documents.
+if [ -n "${BEACON_BENCH_KEEP:-}" ]; then
+	mkdir -p "$BEACON_BENCH_KEEP"
+	cp -r "$T/data-mev" "$BEACON_BENCH_KEEP/" || exit 1
+	[ ! -d "$T/data-base_mev" ] || cp -r "$T/data-base_mev" "$BEACON_BENCH_KEEP/" || exit 1
+fi
 run nomev "$NM" $MTO -D "plugins.beacon.networks.mainnet.backfill.concurrency=16" \
 	-D "plugins.beacon.networks.mainnet.mev=false"
-tp=$(fig beacon_c16_throughput)
-ratio=$(fig beacon_c16_labd_cpu_vs_clickhouse_median)
-dratio=$(fig beacon_dense_c16_labd_cpu_vs_clickhouse_median)
-orig=$(fig beacon_original_throughput)
-[ -n "$tp" ] || tp=0
-[ -n "$ratio" ] || ratio=100
-[ -n "$dratio" ] || dratio=100
-speedup=$(awk -v a="$tp" -v b="$orig" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
-vs_ceiling=$(awk -v a="$tp" 'BEGIN { printf "%.1f", a / 2 }')
-figure beacon_speedup_vs_original "$speedup" x
-figure beacon_speedup_vs_design_ceiling "$vs_ceiling" x
-if awk -v t="$tp" 'BEGIN { exit !(t >= 50) }'; then
-	verdict beacon OK "backfill $tp slots/s with concurrency 16 (target >= 50 = 25x the original's 2 slots/s ceiling)"
-else
-	verdict beacon MISSED "backfill $tp slots/s with concurrency 16 (target >= 50)"
-fi
-# cpu_verdict NAME RATIO WHAT
-cpu_verdict() {
-	spread=$(fig "beacon_${1}_labd_cpu_vs_clickhouse_spread")
-	if awk -v r="$2" 'BEGIN { exit !(r <= 10) }'; then
-		verdict "beacon-cpu$3" OK "labd CPU $2 % of ClickHouse query time at concurrency 16$4 (median of $REPEAT runs, spread $spread %; target <= 10 %)"
+if [ "$ONLY" != mev ]; then
+	tp=$(fig beacon_c16_throughput)
+	ratio=$(fig beacon_c16_labd_cpu_vs_clickhouse_median)
+	dratio=$(fig beacon_dense_c16_labd_cpu_vs_clickhouse_median)
+	orig=$(fig beacon_original_throughput)
+	[ -n "$tp" ] || tp=0
+	[ -n "$ratio" ] || ratio=100
+	[ -n "$dratio" ] || dratio=100
+	speedup=$(awk -v a="$tp" -v b="$orig" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
+	vs_ceiling=$(awk -v a="$tp" 'BEGIN { printf "%.1f", a / 2 }')
+	figure beacon_speedup_vs_original "$speedup" x
+	figure beacon_speedup_vs_design_ceiling "$vs_ceiling" x
+	if awk -v t="$tp" 'BEGIN { exit !(t >= 50) }'; then
+		verdict beacon OK "backfill $tp slots/s with concurrency 16 (target >= 50 = 25x the original's 2 slots/s ceiling)"
 	else
-		verdict "beacon-cpu$3" MISSED "labd CPU $2 % of ClickHouse query time at concurrency 16$4 (median of $REPEAT runs, spread $spread %; target <= 10 %)"
+		verdict beacon MISSED "backfill $tp slots/s with concurrency 16 (target >= 50)"
 	fi
-}
-cpu_verdict c16 "$ratio" "" ""
-cpu_verdict dense_c16 "$dratio" -dense " on the dense dataset"
-if awk -v s="$speedup" 'BEGIN { exit !(s >= 25) }'; then
-	verdict beacon-original OK "${speedup}x the original pacing measured in this run ($orig slots/s over $NO slots; ${vs_ceiling}x its 2 slots/s design ceiling; target >= 25x)"
-else
-	verdict beacon-original MISSED "${speedup}x the original pacing measured in this run ($orig slots/s; target >= 25x)"
+	# cpu_verdict NAME RATIO WHAT
+	cpu_verdict() {
+		spread=$(fig "beacon_${1}_labd_cpu_vs_clickhouse_spread")
+		if awk -v r="$2" 'BEGIN { exit !(r <= 10) }'; then
+			verdict "beacon-cpu$3" OK "labd CPU $2 % of ClickHouse query time at concurrency 16$4 (median of $REPEAT runs, spread $spread %; target <= 10 %)"
+		else
+			verdict "beacon-cpu$3" MISSED "labd CPU $2 % of ClickHouse query time at concurrency 16$4 (median of $REPEAT runs, spread $spread %; target <= 10 %)"
+		fi
+	}
+	cpu_verdict c16 "$ratio" "" ""
+	cpu_verdict dense_c16 "$dratio" -dense " on the dense dataset"
+	if awk -v s="$speedup" 'BEGIN { exit !(s >= 25) }'; then
+		verdict beacon-original OK "${speedup}x the original pacing measured in this run ($orig slots/s over $NO slots; ${vs_ceiling}x its 2 slots/s design ceiling; target >= 25x)"
+	else
+		verdict beacon-original MISSED "${speedup}x the original pacing measured in this run ($orig slots/s; target >= 25x)"
+	fi
 fi
 mtp=$(fig beacon_mev_throughput) ntp=$(fig beacon_nomev_throughput)
-mrss=$(fig beacon_mev_peak_rss) mratio=$(fig beacon_mev_labd_cpu_vs_clickhouse)
+mrss=$(fig beacon_mev_peak_rss) mratio=$(fig beacon_mev_labd_cpu_vs_clickhouse_median)
 figure beacon_mev_throughput_vs_nomev "$(awk -v a="${mtp:-0}" -v b="${ntp:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" x
 figure beacon_mev_gzip_ratio "$(awk -v a="$(fig beacon_mev_document_bytes)" -v b="$(fig beacon_mev_document_gzip_bytes)" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')" x
 if awk -v r="${mrss:-999999}" 'BEGIN { exit !(r <= 65536) }'; then
@@ -251,8 +273,8 @@ else
 	verdict beacon-mev-rss MISSED "peak RSS $mrss kB during a mainnet-like backfill with mev (target <= 64 MiB)"
 fi
 if awk -v r="${mratio:-100}" 'BEGIN { exit !(r <= 10) }'; then
-	verdict beacon-mev-cpu OK "labd CPU $mratio % of ClickHouse query time with mev ($mtp slots/s; $ntp without mev) (target <= 10 %)"
+	verdict beacon-mev-cpu OK "labd CPU $mratio % of ClickHouse query time with mev (median of $REPEAT runs, spread $(fig beacon_mev_labd_cpu_vs_clickhouse_spread) %; $mtp slots/s; $ntp without mev) (target <= 10 %)"
 else
-	verdict beacon-mev-cpu MISSED "labd CPU $mratio % of ClickHouse query time with mev ($mtp slots/s; $ntp without mev) (target <= 10 %)"
+	verdict beacon-mev-cpu MISSED "labd CPU $mratio % of ClickHouse query time with mev (median of $REPEAT runs, spread $(fig beacon_mev_labd_cpu_vs_clickhouse_spread) %; $mtp slots/s; $ntp without mev) (target <= 10 %)"
 fi
 done_bench beacon

@@ -292,6 +292,45 @@ static void test_mev_groups(void **st)
 	assert_string_equal(b.p, want);
 	jbuf_free(&b);
 
+	/* bytes that need an escape, a missing string, a key longer than the
+	 * fast writer's stack buffer, the extremes of the integers: the same
+	 * JSON as the plain jbuf writers give */
+	char longkey[1500];
+	memset(longkey, 'k', sizeof longkey - 1);
+	longkey[sizeof longkey - 1] = '\0';
+	struct mev_bid y = { .slot = UINT64_MAX, .parent_hash = { NULL, 0 },
+			     .block_hash = mk("0x\"b\\\n"), .builder_pubkey = mk(longkey),
+			     .proposer_pubkey = mk("\xff"), .proposer_fee_recipient = mk(""),
+			     .value = mk("0"), .gas_limit = UINT64_MAX, .gas_used = 0,
+			     .slot_time = INT64_MIN };
+	const char *tail = ",\"proposer_pubkey\":\"\\ufffd\",\"proposer_fee_recipient\":\"\","
+			   "\"value\":\"0\",\"gas_limit\":18446744073709551615,\"gas_used\":0,"
+			   "\"slot_time\":-9223372036854775808,\"time_bucket\":-9223372036854775808}";
+	struct jbuf w = { 0 };
+	jbuf_lit(&w, "{\"slot\":18446744073709551615,\"parent_hash\":null,\"block_hash\":");
+	jbuf_str(&w, y.block_hash.p, y.block_hash.n);
+	jbuf_lit(&w, ",\"builder_pubkey\":");
+	jbuf_str(&w, y.builder_pubkey.p, y.builder_pubkey.n);
+	jbuf_lit(&w, tail);
+	mev_bid_json(&b, &y);
+	assert_false(w.oom || b.oom);
+	assert_string_equal(b.p, w.p);
+	jbuf_free(&w);
+	jbuf_free(&b);
+	/* without the long key and the escapes: the fast writer */
+	y.block_hash = mk("0xb");
+	y.builder_pubkey = mk("0xk");
+	mev_bid_json(&b, &y);
+	jbuf_lit(&w, "{\"slot\":18446744073709551615,\"parent_hash\":null,\"block_hash\":\"0xb\","
+		     "\"builder_pubkey\":\"0xk\"");
+	jbuf_lit(&w, tail);
+	assert_string_equal(b.p, w.p);
+	jbuf_free(&w);
+	jbuf_free(&b);
+	assert_int_equal(mev_time_bucket(INT64_MIN + 1), INT64_MIN);
+	assert_int_equal(mev_time_bucket(INT64_MIN + 50), INT64_MIN + 8); /* -...850 */
+	assert_int_equal(mev_time_bucket(INT64_MAX), INT64_MAX - 7);
+
 	/* no item: an empty object */
 	mg_begin(&g, &b, "payloads");
 	mg_end(&g);
