@@ -388,13 +388,13 @@ static int op_begin(struct s3_op *op)
 static void hash_work(uv_work_t *w)
 {
 	struct s3_op *op = w->data;
-	sha256_hex(op->req->body, op->req->len, op->sha);
+	(void)sha256_hex(op->req->body, op->req->len, op->sha); /* "" on failure: hash_after */
 }
 
 static void hash_after(uv_work_t *w, int status)
 {
 	struct s3_op *op = w->data;
-	int rc = status == 0 ? op_begin(op) : LAB_EIO;
+	int rc = status == 0 && op->sha[0] ? op_begin(op) : LAB_EIO;
 
 	if (rc < 0) {
 		log_kv(LAB_LOG_ERROR, op->req->plugin, "storage operation failed",
@@ -427,10 +427,12 @@ static int start(struct s3_backend *s3, struct sb_req *req, const char *method)
 		s3->inflight++;
 		return 0;
 	}
-	if (req->op == SB_PUT)
-		sha256_hex(req->body, req->len, op->sha);
-	else
+	if (req->op != SB_PUT)
 		memcpy(op->sha, EMPTY_SHA256, sizeof EMPTY_SHA256);
+	else if (sha256_hex(req->body, req->len, op->sha) < 0) {
+		rc = LAB_EIO;
+		goto fail;
+	}
 	if ((rc = op_begin(op)) < 0)
 		goto fail;
 	s3->inflight++;

@@ -43,9 +43,9 @@ TARGETS="$TARGETS plugin_elf broker_incoming"
 srcs() {
 	case $1 in
 	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c listen_addr.c log.c buf.c" ;;
-	state) echo "state.c storage.c storage_fs.c fs_beneath.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
+	state) echo "state.c storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c buf.c" ;;
 	networks) echo "networks.c log.c buf.c" ;;
-	storage_key) echo "storage.c storage_fs.c fs_beneath.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
+	storage_key) echo "storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c buf.c" ;;
 	admin) echo "admin.c listen_addr.c metrics.c log.c buf.c" ;;
 	gzip) echo "gzip.c" ;;
 	ch_rows) echo "ch_rows.c buf.c" ;;
@@ -57,7 +57,7 @@ srcs() {
 pkgs() {
 	case $1 in
 	config) echo "libconfig yaml-0.1 libuv" ;;
-	state|storage_key) echo "json-c libuv zlib libcurl" ;;
+	state|storage_key) echo "json-c libuv zlib libcurl libcrypto" ;;
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libuv" ;;
