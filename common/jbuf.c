@@ -1,13 +1,13 @@
 /* jbuf — growable buffer with JSON writers (see jbuf.h). */
 #include "jbuf.h"
 #include "jsonstr.h"
+#include "rfc3339.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void jbuf_free(struct jbuf *b)
 {
@@ -112,24 +112,13 @@ void jbuf_str(struct jbuf *b, const char *s, size_t n)
 
 void jbuf_iso(struct jbuf *b, int64_t unix_s, int micros)
 {
-	struct tm tm;
-	time_t t = (time_t)unix_s;
-	char out[64];
-	if (!gmtime_r(&t, &tm)) {
+	char out[RFC3339_MAX];
+	size_t n = rfc3339_format(out, unix_s, micros, 0);
+	if (!n) {
 		jbuf_lit(b, "null");
 		return;
 	}
-	int n;
-	if (micros >= 0)
-		n = snprintf(out, sizeof out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00\"",
-			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			     tm.tm_sec, micros % 1000000);
-	else
-		n = snprintf(out, sizeof out, "\"%04d-%02d-%02dT%02d:%02d:%02d+00:00\"",
-			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			     tm.tm_sec);
-	if (n > 0 && (size_t)n < sizeof out)
-		jbuf_raw(b, out, (size_t)n);
-	else
-		jbuf_lit(b, "null");
+	jbuf_char(b, '"');
+	jbuf_raw(b, out, n);
+	jbuf_char(b, '"');
 }

@@ -26,16 +26,15 @@
  * the loops.  batch.c: queries and documents.  slotdoc.c: the document.
  * mev.c, mevdoc.c: relay bids and payloads.  local_blocks.c: recent.json.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
 #include "beacon.h"
+#include "rfc3339.h"
 
 static const lab_setting backfill_settings[] = {
 	{ .name = "to_fork", .type = LAB_SET_STRING,
@@ -93,41 +92,6 @@ static int cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path, const 
 	return LAB_ECONFIG;
 }
 
-/* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" → Unix seconds. */
-static int parse_rfc3339(const char *s, int64_t *out)
-{
-	int y, mo, d, h, mi, sec, n = 0;
-	if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n == 0)
-		return -1;
-	const char *p = s + n;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	int off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh, om, m = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5)
-			return -1;
-		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-			 .tm_min = mi, .tm_sec = sec };
-	*out = (int64_t)timegm(&tm) - off;
-	return 0;
-}
-
 /* ---- reprocess over the broker ------------------------------------------------------- */
 
 static void reprocess_done(struct batch *b)
@@ -183,11 +147,11 @@ static int resolve_target(struct beacon *bc, struct bc_net *net, const lab_cfg *
 			return cfg_error(ctx, node, "backfill.to_slot", "must not be negative");
 		net->target = (uint64_t)net->to_slot;
 	} else if (net->target_kind == BC_TO_DATE) {
-		int64_t t;
-		if (parse_rfc3339(net->to_date, &t) < 0)
+		int64_t ms;
+		if (rfc3339_parse(net->to_date, strlen(net->to_date), 0, &ms) < 0)
 			return cfg_error(ctx, node, "backfill.to_date",
 					 "must be an RFC 3339 time such as 2024-03-13T13:55:35Z");
-		net->target = lab_network_slot_at(ctx, net->nw, t);
+		net->target = lab_network_slot_at(ctx, net->nw, ms / 1000);
 	} else {
 		uint64_t epoch;
 		if (lab_network_fork_epoch(ctx, net->nw, net->to_fork, &epoch) < 0) {
