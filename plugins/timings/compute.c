@@ -1,6 +1,6 @@
 /* compute.c — pure computation of the timings plugin (see compute.h). */
 #include "compute.h"
-#include "civil.h"
+#include "rfc3339.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -191,67 +191,17 @@ int tm_describe_json(const char *prefix, const char *const *nets, size_t nnet,
 
 void tm_iso8601(int64_t t, char out[32])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm)) {
-		snprintf(out, 32, "1970-01-01T00:00:00+00:00");
-		return;
-	}
 	/* Years beyond 9999 do not fit the format: clamp (state times only). */
-	if (tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
-		snprintf(out, 32, "9999-12-31T23:59:59+00:00");
-		return;
-	}
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", (tm.tm_year + 1900) % 10000,
-		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-		 tm.tm_sec % 100);
-}
-
-static int digits(const char *s, size_t len, size_t at, int n, int *out)
-{
-	int v = 0;
-	if (at + (size_t)n > len)
-		return -1;
-	for (int i = 0; i < n; i++) {
-		if (s[at + i] < '0' || s[at + i] > '9')
-			return -1;
-		v = v * 10 + (s[at + i] - '0');
-	}
-	*out = v;
-	return 0;
+	char s[RFC3339_MAX];
+	snprintf(out, 32, "%s", rfc3339_format(s, t, -1, 0) ? s : "9999-12-31T23:59:59+00:00");
 }
 
 int tm_parse_iso8601(const char *s, size_t len, int64_t *out)
 {
-	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 1;
-	size_t i = 19;
-	if (len < 19 || digits(s, len, 0, 4, &y) || s[4] != '-' || digits(s, len, 5, 2, &mo) ||
-	    s[7] != '-' || digits(s, len, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
-	    digits(s, len, 11, 2, &h) || s[13] != ':' || digits(s, len, 14, 2, &mi) ||
-	    s[16] != ':' || digits(s, len, 17, 2, &se))
+	int64_t ms;
+	if (rfc3339_parse(s, len, RFC3339_ZONE_OPTIONAL, &ms))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-		return -1;
-	if (i < len && s[i] == '.') {
-		size_t j = ++i;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == j)
-			return -1;
-	}
-	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-		i++;
-	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
-		sign = s[i] == '-' ? -1 : 1;
-		if (digits(s, len, i + 1, 2, &oh) || i + 3 >= len || s[i + 3] != ':' ||
-		    digits(s, len, i + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		i += 6;
-	}
-	if (i != len)
-		return -1;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
-	       sign * (oh * 3600 + om * 60);
+	*out = ms / 1000 - (ms % 1000 < 0);
 	return 0;
 }
 
