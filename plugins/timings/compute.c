@@ -1,5 +1,6 @@
 /* compute.c — pure computation of the timings plugin (see compute.h). */
 #include "compute.h"
+#include "keyrules.h"
 #include "rfc3339.h"
 
 #include <inttypes.h>
@@ -214,16 +215,7 @@ int tm_due(int64_t now, int64_t last, int64_t interval)
 
 int tm_valid_segment(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 128 || !strcmp(s, ".") || !strcmp(s, ".."))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return 0;
-	}
-	return 1;
+	return key_segment_ok(s, strlen(s), 128, NULL, KEY_SEG_PLAIN);
 }
 
 int tm_valid_prefix(const char *s)
