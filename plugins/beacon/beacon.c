@@ -223,41 +223,41 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 
 static void describe_build(struct beacon *bc)
 {
-	struct jbuf j = { 0 };
-	jbuf_lit(&j, "{\"enabled\":true,\"description\":\"Beacon chain slot data\",\"path_prefix\":");
-	jbuf_str(&j, bc->prefix, strlen(bc->prefix));
-	jbuf_lit(&j, ",\"networks\":{");
+	struct buf j = { 0 };
+	buf_puts(&j, "{\"enabled\":true,\"description\":\"Beacon chain slot data\",\"path_prefix\":");
+	buf_json_str(&j, bc->prefix, strlen(bc->prefix));
+	buf_puts(&j, ",\"networks\":{");
 	for (size_t i = 0; i < bc->nnets; i++) {
 		struct bc_net *net = &bc->nets[i];
 		if (i)
-			jbuf_char(&j, ',');
-		jbuf_str(&j, net->name, strlen(net->name));
-		jbuf_lit(&j, ":{\"head_lag_slots\":");
-		jbuf_i64(&j, net->head_lag);
-		jbuf_lit(&j, ",\"backfill\":{");
+			buf_putc(&j, ',');
+		buf_json_str(&j, net->name, strlen(net->name));
+		buf_puts(&j, ":{\"head_lag_slots\":");
+		buf_i64(&j, net->head_lag);
+		buf_puts(&j, ",\"backfill\":{");
 		if (net->target_kind == BC_TO_SLOT) {
-			jbuf_lit(&j, "\"to_slot\":");
-			jbuf_i64(&j, net->to_slot);
+			buf_puts(&j, "\"to_slot\":");
+			buf_i64(&j, net->to_slot);
 		} else if (net->target_kind == BC_TO_DATE) {
-			jbuf_lit(&j, "\"to_date\":");
-			jbuf_str(&j, net->to_date, strlen(net->to_date));
+			buf_puts(&j, "\"to_date\":");
+			buf_json_str(&j, net->to_date, strlen(net->to_date));
 		} else {
-			jbuf_lit(&j, "\"to_fork\":");
-			jbuf_str(&j, net->to_fork, strlen(net->to_fork));
+			buf_puts(&j, "\"to_fork\":");
+			buf_json_str(&j, net->to_fork, strlen(net->to_fork));
 		}
-		jbuf_lit(&j, ",\"target_slot\":");
-		jbuf_u64(&j, net->target);
-		jbuf_lit(&j, ",\"concurrency\":");
-		jbuf_i64(&j, net->concurrency);
-		jbuf_lit(&j, "}}");
+		buf_puts(&j, ",\"target_slot\":");
+		buf_u64(&j, net->target);
+		buf_puts(&j, ",\"concurrency\":");
+		buf_i64(&j, net->concurrency);
+		buf_puts(&j, "}}");
 	}
-	jbuf_lit(&j, "}}");
-	jbuf_char(&j, '\0');
+	buf_puts(&j, "}}");
+	buf_putc(&j, '\0');
 	if (j.oom) {
-		jbuf_free(&j);
+		buf_free(&j);
 		return;
 	}
-	bc->describe = j.p;
+	bc->describe = j.data;
 }
 
 static void beacon_destroy(void *self)

@@ -17,7 +17,7 @@
 #include <lab/plugin.h>
 
 #include "compute.h"
-#include "jbuf.h"
+#include "buf.h"
 
 enum { P_SUMMARY, P_COUNTRIES, P_USERS, P_USUM, NPROC };
 static const char *const proc_name[NPROC] = { "summary", "countries", "users", "user_summaries" };
@@ -60,7 +60,7 @@ struct doc {
 	struct contrib *c;
 	char *key;
 	char *stale_key; /* user documents: labd 1.0's escaped copy to remove, or NULL */
-	struct jbuf body;
+	struct buf body;
 	const char *network; /* NULL = none; points into c->nets */
 	const char *window;  /* NULL = none */
 };
@@ -85,7 +85,7 @@ struct contrib {
 	size_t ndocs, puts_pending;
 	int puts_failed;
 	int row_err; /* a cell of the current answer did not parse (LAB_EPARSE) */
-	struct jbuf describe;
+	struct buf describe;
 };
 
 static void pass_next(struct contrib *c);
@@ -121,27 +121,27 @@ static void state_load(struct contrib *c, int p)
 
 static void state_save(struct contrib *c, int p)
 {
-	struct jbuf b = { 0 };
-	jbuf_lit(&b, "{\"last_processed\":");
-	jbuf_i64(&b, c->st[p].last);
-	jbuf_lit(&b, ",\"last_processed_windows\":{");
+	struct buf b = { 0 };
+	buf_puts(&b, "{\"last_processed\":");
+	buf_i64(&b, c->st[p].last);
+	buf_puts(&b, ",\"last_processed_windows\":{");
 	int first = 1;
 	for (size_t i = 0; (p == P_COUNTRIES || p == P_USERS) && i < c->nwins; i++) {
 		if (c->st[p].win_last[i] <= 0)
 			continue;
 		if (!first)
-			jbuf_raw(&b, ",", 1);
+			buf_append(&b, ",", 1);
 		first = 0;
-		jbuf_str(&b, c->wins[i].file, strlen(c->wins[i].file));
-		jbuf_raw(&b, ":", 1);
-		jbuf_i64(&b, c->st[p].win_last[i]);
+		buf_json_str(&b, c->wins[i].file, strlen(c->wins[i].file));
+		buf_append(&b, ":", 1);
+		buf_i64(&b, c->st[p].win_last[i]);
 	}
-	jbuf_lit(&b, "}}");
-	int rc = b.oom ? LAB_ENOMEM : lab_state_set(c->ctx, proc_name[p], b.p, b.len);
+	buf_puts(&b, "}}");
+	int rc = b.oom ? LAB_ENOMEM : lab_state_set(c->ctx, proc_name[p], b.data, b.len);
 	if (rc < 0)
 		lab_logkv(c->ctx, LAB_LOG_WARN, "cannot save state", LAB_FS("processor", proc_name[p]),
 			  LAB_FS("error", lab_strerror(rc)));
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 /* ---- rows -----------------------------------------------------------------
@@ -229,7 +229,7 @@ static void docs_free(struct contrib *c)
 	for (size_t i = 0; i < c->ndocs; i++) {
 		free(c->docs[i].key);
 		free(c->docs[i].stale_key);
-		jbuf_free(&c->docs[i].body);
+		buf_free(&c->docs[i].body);
 	}
 	free(c->docs);
 	c->docs = NULL;
@@ -289,29 +289,29 @@ static int doc_key(struct doc *d, const char *prefix, const char *a, const char 
 
 static void publish_stored(struct contrib *c, const struct doc *d, int p)
 {
-	struct jbuf e = { 0 };
-	jbuf_lit(&e, "{\"kind\":");
-	jbuf_lit(&e, "\"");
-	jbuf_lit(&e, proc_name[p]);
-	jbuf_lit(&e, "\"");
+	struct buf e = { 0 };
+	buf_puts(&e, "{\"kind\":");
+	buf_puts(&e, "\"");
+	buf_puts(&e, proc_name[p]);
+	buf_puts(&e, "\"");
 	if (d->network) {
-		jbuf_lit(&e, ",\"network\":");
-		jbuf_str(&e, d->network, strlen(d->network));
+		buf_puts(&e, ",\"network\":");
+		buf_json_str(&e, d->network, strlen(d->network));
 	}
 	if (d->window) {
-		jbuf_lit(&e, ",\"window\":");
-		jbuf_str(&e, d->window, strlen(d->window));
+		buf_puts(&e, ",\"window\":");
+		buf_json_str(&e, d->window, strlen(d->window));
 	}
-	jbuf_lit(&e, ",\"key\":");
-	jbuf_str(&e, d->key, strlen(d->key));
-	jbuf_lit(&e, "}");
+	buf_puts(&e, ",\"key\":");
+	buf_json_str(&e, d->key, strlen(d->key));
+	buf_puts(&e, "}");
 	if (!e.oom) {
-		int rc = lab_publish(c->ctx, "contributors.updated", e.p, e.len);
+		int rc = lab_publish(c->ctx, "contributors.updated", e.data, e.len);
 		if (rc < 0)
 			lab_logkv(c->ctx, LAB_LOG_WARN, "cannot publish", LAB_FS("key", d->key),
 				  LAB_FS("error", lab_strerror(rc)));
 	}
-	jbuf_free(&e);
+	buf_free(&e);
 }
 
 static void puts_finished(struct contrib *c)
@@ -382,7 +382,7 @@ static int store_docs(struct contrib *c)
 			continue;
 		}
 		c->puts_pending++;
-		int rc = lab_storage_put_atomic(c->ctx, d->key, d->body.p, d->body.len,
+		int rc = lab_storage_put_atomic(c->ctx, d->key, d->body.data, d->body.len,
 						"application/json", NULL, on_put, d);
 		if (rc < 0) {
 			lab_logkv(c->ctx, LAB_LOG_ERROR, "cannot store document", LAB_FS("key", d->key),
@@ -407,10 +407,10 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 	struct doc *d = doc_add(c, NULL, NULL);
 	if (!d || doc_key(d, c->prefix, "summary", NULL, NULL) < 0)
 		return LAB_ENOMEM;
-	struct jbuf *b = &d->body;
-	jbuf_lit(b, "{\"updated_at\":");
-	jbuf_i64(b, c->now);
-	jbuf_lit(b, ",\"networks\":{");
+	struct buf *b = &d->body;
+	buf_puts(b, "{\"updated_at\":");
+	buf_i64(b, c->now);
+	buf_puts(b, ",\"networks\":{");
 	for (size_t n = 0; n < c->nnets; n++) {
 		uint64_t total = 0, pub = 0;
 		for (size_t r = 0; r < nr; r++)
@@ -419,17 +419,17 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 				pub = col_u64(c, rows, r, 4);
 			}
 		if (n)
-			jbuf_raw(b, ",", 1);
-		jbuf_str(b, c->nets[n], strlen(c->nets[n]));
-		jbuf_lit(b, ":{\"total_nodes\":");
-		jbuf_u64(b, total);
-		jbuf_lit(b, ",\"total_public_nodes\":");
-		jbuf_u64(b, pub);
+			buf_append(b, ",", 1);
+		buf_json_str(b, c->nets[n], strlen(c->nets[n]));
+		buf_puts(b, ":{\"total_nodes\":");
+		buf_u64(b, total);
+		buf_puts(b, ",\"total_public_nodes\":");
+		buf_u64(b, pub);
 		for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
 			int first = 1;
-			jbuf_lit(b, ",\"");
-			jbuf_lit(b, dims[k]);
-			jbuf_lit(b, "\":{");
+			buf_puts(b, ",\"");
+			buf_puts(b, dims[k]);
+			buf_puts(b, "\":{");
 			for (size_t r = 0; r < nr; r++) {
 				const char *s;
 				size_t sl;
@@ -437,21 +437,21 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 				    !col_is(c, rows, r, 1, dims[k]))
 					continue;
 				if (!first)
-					jbuf_raw(b, ",", 1);
+					buf_append(b, ",", 1);
 				first = 0;
 				col_str(c, rows, r, 2, &s, &sl);
-				jbuf_str(b, s, sl);
-				jbuf_lit(b, ":{\"total_nodes\":");
-				jbuf_u64(b, col_u64(c, rows, r, 3));
-				jbuf_lit(b, ",\"public_nodes\":");
-				jbuf_u64(b, col_u64(c, rows, r, 4));
-				jbuf_raw(b, "}", 1);
+				buf_json_str(b, s, sl);
+				buf_puts(b, ":{\"total_nodes\":");
+				buf_u64(b, col_u64(c, rows, r, 3));
+				buf_puts(b, ",\"public_nodes\":");
+				buf_u64(b, col_u64(c, rows, r, 4));
+				buf_append(b, "}", 1);
 			}
-			jbuf_raw(b, "}", 1);
+			buf_append(b, "}", 1);
 		}
-		jbuf_raw(b, "}", 1);
+		buf_append(b, "}", 1);
 	}
-	jbuf_lit(b, "}}");
+	buf_puts(b, "}}");
 	return 0;
 }
 
@@ -473,31 +473,31 @@ static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, 
 				d = doc_add(c, c->nets[n], c->wins[w].file);
 				if (!d || doc_key(d, c->prefix, list, c->nets[n], c->wins[w].file) < 0)
 					return LAB_ENOMEM;
-				jbuf_raw(&d->body, "[", 1);
+				buf_append(&d->body, "[", 1);
 			} else if (t != cur) {
-				jbuf_lit(&d->body, "]},");
+				buf_puts(&d->body, "]},");
 			}
 			if (d->body.len == 1 || t != cur) {
-				jbuf_lit(&d->body, "{\"time\":");
-				jbuf_i64(&d->body, t);
-				jbuf_lit(&d->body, ",\"");
-				jbuf_lit(&d->body, list);
-				jbuf_lit(&d->body, "\":[");
+				buf_puts(&d->body, "{\"time\":");
+				buf_i64(&d->body, t);
+				buf_puts(&d->body, ",\"");
+				buf_puts(&d->body, list);
+				buf_puts(&d->body, "\":[");
 				cur = t;
 			} else {
-				jbuf_raw(&d->body, ",", 1);
+				buf_append(&d->body, ",", 1);
 			}
 			col_str(c, rows, r, 2, &s, &sl);
-			jbuf_lit(&d->body, "{\"name\":");
-			jbuf_str(&d->body, s, sl);
-			jbuf_lit(&d->body, ",\"");
-			jbuf_lit(&d->body, val);
-			jbuf_lit(&d->body, "\":");
-			jbuf_u64(&d->body, col_u64(c, rows, r, 3));
-			jbuf_raw(&d->body, "}", 1);
+			buf_puts(&d->body, "{\"name\":");
+			buf_json_str(&d->body, s, sl);
+			buf_puts(&d->body, ",\"");
+			buf_puts(&d->body, val);
+			buf_puts(&d->body, "\":");
+			buf_u64(&d->body, col_u64(c, rows, r, 3));
+			buf_append(&d->body, "}", 1);
 		}
 		if (d)
-			jbuf_lit(&d->body, "]}]");
+			buf_puts(&d->body, "]}]");
 	}
 	return 0;
 }
@@ -512,25 +512,25 @@ static const char *const node_fields[] = { "network",   "client_name",
 					   "latest_slot_start_date_time", "client_implementation",
 					   "client_version" };
 
-static void node_json(struct contrib *c, struct jbuf *b, const lab_rows *rows, size_t r)
+static void node_json(struct contrib *c, struct buf *b, const lab_rows *rows, size_t r)
 {
-	jbuf_raw(b, "{", 1);
+	buf_append(b, "{", 1);
 	for (size_t f = 0; f < sizeof node_fields / sizeof *node_fields; f++) {
 		if (f)
-			jbuf_raw(b, ",", 1);
-		jbuf_raw(b, "\"", 1);
-		jbuf_lit(b, node_fields[f]);
-		jbuf_lit(b, "\":");
+			buf_append(b, ",", 1);
+		buf_append(b, "\"", 1);
+		buf_puts(b, node_fields[f]);
+		buf_puts(b, "\":");
 		if (f == 7 || f == 8) {
-			jbuf_u64(b, col_u64(c, rows, r, f + 1));
+			buf_u64(b, col_u64(c, rows, r, f + 1));
 		} else {
 			const char *s;
 			size_t sl;
 			col_str(c, rows, r, f + 1, &s, &sl);
-			jbuf_str(b, s, sl);
+			buf_json_str(b, s, sl);
 		}
 	}
-	jbuf_raw(b, "}", 1);
+	buf_append(b, "}", 1);
 }
 
 static int same_user(struct contrib *c, const lab_rows *rows, size_t a, size_t b)
@@ -548,8 +548,8 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 	struct doc *sum = doc_add(c, NULL, NULL);
 	if (!sum || doc_key(sum, c->prefix, "user-summaries", "summary", NULL) < 0)
 		return LAB_ENOMEM;
-	struct jbuf sb = { 0 };
-	jbuf_lit(&sb, "{\"contributors\":[");
+	struct buf sb = { 0 };
+	buf_puts(&sb, "{\"contributors\":[");
 	size_t r = 0;
 	while (r < nr) {
 		size_t e = r + 1;
@@ -567,45 +567,45 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0 ||
 		    (contrib_user_stale_key(s, sl, stale) &&
 		     !(d->stale_key = key_of(c->prefix, "user-summaries", "users", stale)))) {
-			jbuf_free(&sb);
+			buf_free(&sb);
 			return LAB_ENOMEM;
 		}
-		struct jbuf nodes = { 0 };
-		jbuf_raw(&nodes, "[", 1);
+		struct buf nodes = { 0 };
+		buf_append(&nodes, "[", 1);
 		for (size_t i = r; i < e; i++) {
 			if (i > r)
-				jbuf_raw(&nodes, ",", 1);
+				buf_append(&nodes, ",", 1);
 			node_json(c, &nodes, rows, i);
 		}
-		jbuf_raw(&nodes, "]", 1);
-		jbuf_lit(&d->body, "{\"name\":");
-		jbuf_str(&d->body, s, sl);
-		jbuf_lit(&d->body, ",\"nodes\":");
-		jbuf_raw(&d->body, nodes.p ? nodes.p : "", nodes.len);
-		jbuf_lit(&d->body, ",\"updated_at\":");
-		jbuf_i64(&d->body, c->now);
-		jbuf_raw(&d->body, "}", 1);
+		buf_append(&nodes, "]", 1);
+		buf_puts(&d->body, "{\"name\":");
+		buf_json_str(&d->body, s, sl);
+		buf_puts(&d->body, ",\"nodes\":");
+		buf_append(&d->body, nodes.data ? nodes.data : "", nodes.len);
+		buf_puts(&d->body, ",\"updated_at\":");
+		buf_i64(&d->body, c->now);
+		buf_append(&d->body, "}", 1);
 		if (nodes.oom)
 			d->body.oom = 1;
 		if (r)
-			jbuf_raw(&sb, ",", 1);
-		jbuf_lit(&sb, "{\"name\":");
-		jbuf_str(&sb, s, sl);
-		jbuf_lit(&sb, ",\"node_count\":");
-		jbuf_u64(&sb, e - r);
-		jbuf_lit(&sb, ",\"updated_at\":");
-		jbuf_i64(&sb, c->now);
-		jbuf_lit(&sb, ",\"nodes\":");
-		jbuf_raw(&sb, nodes.p ? nodes.p : "", nodes.len);
-		jbuf_raw(&sb, "}", 1);
+			buf_append(&sb, ",", 1);
+		buf_puts(&sb, "{\"name\":");
+		buf_json_str(&sb, s, sl);
+		buf_puts(&sb, ",\"node_count\":");
+		buf_u64(&sb, e - r);
+		buf_puts(&sb, ",\"updated_at\":");
+		buf_i64(&sb, c->now);
+		buf_puts(&sb, ",\"nodes\":");
+		buf_append(&sb, nodes.data ? nodes.data : "", nodes.len);
+		buf_append(&sb, "}", 1);
 		if (nodes.oom)
 			sb.oom = 1;
-		jbuf_free(&nodes);
+		buf_free(&nodes);
 		r = e;
 	}
-	jbuf_lit(&sb, "],\"updated_at\":");
-	jbuf_i64(&sb, c->now);
-	jbuf_raw(&sb, "}", 1);
+	buf_puts(&sb, "],\"updated_at\":");
+	buf_i64(&sb, c->now);
+	buf_append(&sb, "}", 1);
 	/* doc_add may have moved the array: find the summary again (index 0). */
 	c->docs[0].body = sb;
 	return 0;
@@ -866,7 +866,7 @@ static void free_all(struct contrib *c)
 	for (int p = 0; p < NPROC; p++)
 		free(c->st[p].win_last);
 	docs_free(c);
-	jbuf_free(&c->describe);
+	buf_free(&c->describe);
 	free(c);
 }
 
@@ -1028,7 +1028,7 @@ static int contrib_run(void *self)
 	return 0;
 }
 
-static void duration_text(struct jbuf *b, int64_t s)
+static void duration_text(struct buf *b, int64_t s)
 {
 	char t[32];
 	int64_t a = s < 0 ? -s : s;
@@ -1041,39 +1041,39 @@ static void duration_text(struct jbuf *b, int64_t s)
 	else if (a && a % 60 == 0)
 		u = "m", v = s / 60;
 	snprintf(t, sizeof t, "%" PRId64 "%s", v, u);
-	jbuf_str(b, t, strlen(t));
+	buf_json_str(b, t, strlen(t));
 }
 
 static const char *contrib_describe(void *self)
 {
 	struct contrib *c = self;
-	struct jbuf *b = &c->describe;
-	jbuf_free(b);
+	struct buf *b = &c->describe;
+	buf_free(b);
 	b->oom = 0;
-	jbuf_lit(b, "{\"enabled\":true,\"description\":\"Xatu public contributors\",\"path_prefix\":");
-	jbuf_str(b, c->prefix, strlen(c->prefix));
-	jbuf_lit(b, ",\"networks\":[");
+	buf_puts(b, "{\"enabled\":true,\"description\":\"Xatu public contributors\",\"path_prefix\":");
+	buf_json_str(b, c->prefix, strlen(c->prefix));
+	buf_puts(b, ",\"networks\":[");
 	for (size_t i = 0; i < c->nnets; i++) {
 		if (i)
-			jbuf_raw(b, ",", 1);
-		jbuf_str(b, c->nets[i], strlen(c->nets[i]));
+			buf_append(b, ",", 1);
+		buf_json_str(b, c->nets[i], strlen(c->nets[i]));
 	}
-	jbuf_lit(b, "],\"time_windows\":[");
+	buf_puts(b, "],\"time_windows\":[");
 	for (size_t i = 0; i < c->nwins; i++) {
 		if (i)
-			jbuf_raw(b, ",", 1);
-		jbuf_lit(b, "{\"file\":");
-		jbuf_str(b, c->wins[i].file, strlen(c->wins[i].file));
-		jbuf_lit(b, ",\"step\":");
+			buf_append(b, ",", 1);
+		buf_puts(b, "{\"file\":");
+		buf_json_str(b, c->wins[i].file, strlen(c->wins[i].file));
+		buf_puts(b, ",\"step\":");
 		duration_text(b, c->wins[i].step);
-		jbuf_lit(b, ",\"label\":");
-		jbuf_str(b, c->wins[i].label, strlen(c->wins[i].label));
-		jbuf_lit(b, ",\"range\":");
+		buf_puts(b, ",\"label\":");
+		buf_json_str(b, c->wins[i].label, strlen(c->wins[i].label));
+		buf_puts(b, ",\"range\":");
 		duration_text(b, c->wins[i].range);
-		jbuf_raw(b, "}", 1);
+		buf_append(b, "}", 1);
 	}
-	jbuf_lit(b, "]}");
-	return b->oom ? NULL : b->p;
+	buf_puts(b, "]}");
+	return b->oom ? NULL : b->data;
 }
 
 LAB_PLUGIN_DEFINE(.name = "contributors", .version = "1.0.0",

@@ -77,7 +77,7 @@ struct job {
 	size_t n, cap;
 	int row_err;
 	/* the document, built on a worker */
-	struct jbuf doc;
+	struct buf doc;
 	int build_rc;
 	uint64_t t_query, t_build;
 };
@@ -268,7 +268,7 @@ static void job_reset(struct job *j)
 {
 	free(j->bt);
 	free(j->cdf);
-	jbuf_free(&j->doc);
+	buf_free(&j->doc);
 	memset(j, 0, sizeof *j);
 }
 
@@ -343,7 +343,7 @@ static void built(lab_ctx *ctx, int status, void *ud)
 		job_finish(tm, status < 0 ? status : LAB_ENOMEM, "build", NULL);
 		return;
 	}
-	int rc = lab_storage_put_atomic(ctx, j->key, j->doc.p, j->doc.len, "application/json",
+	int rc = lab_storage_put_atomic(ctx, j->key, j->doc.data, j->doc.len, "application/json",
 					"max-age=3600", on_stored, tm);
 	if (rc < 0)
 		job_finish(tm, rc, "store", NULL);
@@ -640,13 +640,13 @@ static int read_windows(struct timings *tm)
 
 static int build_describe(struct timings *tm)
 {
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	if (tm_describe_json(tm->prefix, (const char *const *)tm->nets, tm->nnet, tm->wins,
 			     tm->nwin, &b) < 0) {
-		jbuf_free(&b);
+		buf_free(&b);
 		return LAB_ENOMEM;
 	}
-	tm->describe = b.p;
+	tm->describe = b.data;
 	return 0;
 }
 
