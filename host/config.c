@@ -630,12 +630,7 @@ void config_free(struct config *c)
 		for (size_t k = 0; k < nc->n_validators; k++)
 			free(nc->validators[k].entity);
 		free(nc->validators);
-		for (size_t k = 0; k < nc->n_min_versions; k++) {
-			free(nc->min_versions[k].fork);
-			free(nc->min_versions[k].client);
-			free(nc->min_versions[k].version);
-		}
-		free(nc->min_versions);
+		client_versions_free(nc->min_versions, nc->n_min_versions);
 	}
 	free(h->networks);
 	for (size_t i = 0; i < h->n_plugins; i++) {

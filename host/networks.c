@@ -515,12 +515,7 @@ static void network_clear(struct lab_network *net)
 	for (size_t i = 0; i < net->n_ranges; i++)
 		free(net->ranges[i].entity);
 	free(net->ranges);
-	for (size_t i = 0; i < net->n_min_versions; i++) {
-		free(net->min_versions[i].fork);
-		free(net->min_versions[i].client);
-		free(net->min_versions[i].version);
-	}
-	free(net->min_versions);
+	client_versions_free(net->min_versions, net->n_min_versions);
 	free(net->config_url);
 }
 
