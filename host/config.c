@@ -627,9 +627,7 @@ void config_free(struct config *c)
 		free(nc->name);
 		free(nc->config_file);
 		free(nc->config_url);
-		for (size_t k = 0; k < nc->n_validators; k++)
-			free(nc->validators[k].entity);
-		free(nc->validators);
+		validator_ranges_free(nc->validators, nc->n_validators);
 		client_versions_free(nc->min_versions, nc->n_min_versions);
 	}
 	free(h->networks);

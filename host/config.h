@@ -22,6 +22,14 @@ struct validator_range {
 	char *entity;
 };
 
+/* Frees the entities of r[0..n) and r itself (config and networks). */
+static inline void validator_ranges_free(struct validator_range *r, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(r[k].entity);
+	free(r);
+}
+
 /* One entry of a network's min_client_versions: FORK = { CLIENT = "VERSION"; } */
 struct client_version {
 	char *fork, *client, *version;
