@@ -1,8 +1,8 @@
 /*
- * jsonstr.h — UTF-8 validation and the JSON string escape, the one copy
- * behind the host's buf_json_str() (host/buf.c) and the plugins'
- * jbuf_str() (common/jbuf.c).  Header-only (static inline), so whatever
- * already compiles buf.c or jbuf.c needs no further source file.
+ * jsonstr.h — the one UTF-8 validator and the JSON string escape behind
+ * buf_json_str() (common/buf.c); the key rules (keyrules.h) and the state
+ * key check use utf8_seq() too.  Header-only (static inline), so whatever
+ * already compiles buf.c needs no further source file.
  * Pure libc, no host or SDK header: see common/README.md.
  *
  * A writer of a JSON string literal from untrusted bytes loops:

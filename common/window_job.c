@@ -6,7 +6,7 @@
 
 #include <json-c/json.h>
 
-#include "jbuf.h"
+#include "buf.h"
 #include "window_job.h"
 
 #ifndef JSON_C_TO_STRING_NOSLASHESCAPE
@@ -77,7 +77,7 @@ void wj_free(struct wj *r)
 	for (size_t i = 0; i < r->ngroups; i++) {
 		free(r->groups[i].state_key);
 		if (r->groups[i].kept)
-			jbuf_free(r->groups[i].kept);
+			buf_free(r->groups[i].kept);
 		free(r->groups[i].kept);
 	}
 	for (size_t i = 0; i < r->njobs; i++)
@@ -124,10 +124,10 @@ static int keep_unknown(struct wj *r, struct wj_group *g, json_object *m)
 		if (!g->kept && !(g->kept = calloc(1, sizeof *g->kept)))
 			return LAB_ENOMEM;
 		if (g->kept->len)
-			jbuf_char(g->kept, ',');
-		jbuf_str(g->kept, name, strlen(name));
-		jbuf_char(g->kept, ':');
-		jbuf_lit(g->kept, text ? text : "null");
+			buf_putc(g->kept, ',');
+		buf_json_str(g->kept, name, strlen(name));
+		buf_putc(g->kept, ':');
+		buf_puts(g->kept, text ? text : "null");
 		if (g->kept->oom)
 			return LAB_ENOMEM;
 	}
@@ -169,51 +169,51 @@ int wj_load(struct wj *r)
 	return 0;
 }
 
-static void write_time(const struct wj *r, struct jbuf *b, int64_t t)
+static void write_time(const struct wj *r, struct buf *b, int64_t t)
 {
 	if (r->ops->time_text) {
 		char s[32];
 		r->ops->time_text(t, s);
-		jbuf_str(b, s, strlen(s));
+		buf_json_str(b, s, strlen(s));
 	} else {
-		jbuf_i64(b, t);
+		buf_i64(b, t);
 	}
 }
 
 static void save_group(struct wj *r, const struct wj_group *g)
 {
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	int first = 1;
-	jbuf_char(&b, '{');
+	buf_putc(&b, '{');
 	if (g->period > 0) {
-		jbuf_lit(&b, "\"last_processed\":");
-		jbuf_i64(&b, g->last == WJ_NEVER ? 0 : g->last);
-		jbuf_char(&b, ',');
+		buf_puts(&b, "\"last_processed\":");
+		buf_i64(&b, g->last == WJ_NEVER ? 0 : g->last);
+		buf_putc(&b, ',');
 	}
-	jbuf_str(&b, r->map, strlen(r->map));
-	jbuf_lit(&b, ":{");
+	buf_json_str(&b, r->map, strlen(r->map));
+	buf_puts(&b, ":{");
 	for (size_t i = g->first; i < g->first + g->n; i++) {
 		const struct wj_job *j = &r->jobs[i];
 		if (!j->entry || j->last == WJ_NEVER)
 			continue;
 		if (!first)
-			jbuf_char(&b, ',');
+			buf_putc(&b, ',');
 		first = 0;
-		jbuf_str(&b, j->entry, strlen(j->entry));
-		jbuf_char(&b, ':');
+		buf_json_str(&b, j->entry, strlen(j->entry));
+		buf_putc(&b, ':');
 		write_time(r, &b, j->last);
 	}
 	if (g->kept && g->kept->len) {
 		if (!first)
-			jbuf_char(&b, ',');
-		jbuf_raw(&b, g->kept->p, g->kept->len);
+			buf_putc(&b, ',');
+		buf_append(&b, g->kept->data, g->kept->len);
 	}
-	jbuf_lit(&b, "}}");
-	int rc = b.oom ? LAB_ENOMEM : lab_state_set(r->ctx, g->state_key, b.p, b.len);
+	buf_puts(&b, "}}");
+	int rc = b.oom ? LAB_ENOMEM : lab_state_set(r->ctx, g->state_key, b.data, b.len);
 	if (rc < 0)
 		lab_logkv(r->ctx, LAB_LOG_WARN, "cannot save state", LAB_FS("key", g->state_key),
 			  LAB_FS("error", lab_strerror(rc)));
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 /* ------------------------------------------------------------------ the pass */

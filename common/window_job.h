@@ -32,7 +32,7 @@
  * < 0 fails it (logged by the plugin; the pass goes on, and --once reports
  * the first failure).
  *
- * Uses only the SDK (lab/plugin.h), json-c and common/jbuf; loop thread only.
+ * Uses only the SDK (lab/plugin.h), json-c and common/buf; loop thread only.
  */
 #ifndef LAB_COMMON_WINDOW_JOB_H
 #define LAB_COMMON_WINDOW_JOB_H
@@ -42,7 +42,7 @@
 
 #include <lab/plugin.h>
 
-#include "jbuf.h"
+#include "buf.h"
 
 #define WJ_NORECORD 1
 #define WJ_NEVER INT64_MIN
@@ -63,7 +63,7 @@ struct wj_group {
 	int64_t period; /* 0 = the group has no gate of its own */
 	int64_t last;   /* WJ_NEVER = never */
 	size_t first, n;
-	struct jbuf *kept; /* loaded entries no job has ("NAME":VALUE,...), rewritten as read */
+	struct buf *kept; /* loaded entries no job has ("NAME":VALUE,...), rewritten as read */
 	int due, failed, norecord; /* the running pass */
 };
 

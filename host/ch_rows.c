@@ -303,16 +303,28 @@ static int cell_text(const struct lab_rows *r, size_t row, size_t col, const cha
 	return 0;
 }
 
-/* Strict decimal digits to u64; -1 on anything else or overflow. */
-static int parse_digits(const char *s, size_t len, uint64_t *out)
+/* The cell as strict decimal digits (after one '-' when *neg is given):
+ * LAB_EPARSE on anything else or beyond UINT64_MAX. */
+static int cell_digits(const struct lab_rows *r, size_t row, size_t col, int *neg,
+		       uint64_t *out)
 {
-	if (len == 0 || len > 20)
-		return -1;
+	const char *s;
+	size_t len;
 	uint64_t v = 0;
+	int rc = ch_rows_str(r, row, col, &s, &len);
+	if (rc < 0)
+		return rc;
+	if (neg) {
+		*neg = len && s[0] == '-';
+		s += *neg;
+		len -= (size_t)*neg;
+	}
+	if (len == 0 || len > 20)
+		return LAB_EPARSE;
 	for (size_t i = 0; i < len; i++) {
 		unsigned d = (unsigned)(unsigned char)s[i] - '0';
 		if (d > 9 || v > (UINT64_MAX - d) / 10)
-			return -1;
+			return LAB_EPARSE;
 		v = v * 10 + d;
 	}
 	*out = v;
@@ -321,15 +333,11 @@ static int parse_digits(const char *s, size_t len, uint64_t *out)
 
 int ch_rows_i64(const struct lab_rows *r, size_t row, size_t col, int64_t *out)
 {
-	const char *s;
-	size_t len;
-	int rc = ch_rows_str(r, row, col, &s, &len);
+	int neg;
+	uint64_t v;
+	int rc = cell_digits(r, row, col, &neg, &v);
 	if (rc < 0)
 		return rc;
-	int neg = len && s[0] == '-';
-	uint64_t v;
-	if (parse_digits(s + neg, len - (size_t)neg, &v) < 0)
-		return LAB_EPARSE;
 	if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
 		return LAB_EPARSE;
 	if (out)
@@ -339,17 +347,11 @@ int ch_rows_i64(const struct lab_rows *r, size_t row, size_t col, int64_t *out)
 
 int ch_rows_u64(const struct lab_rows *r, size_t row, size_t col, uint64_t *out)
 {
-	const char *s;
-	size_t len;
-	int rc = ch_rows_str(r, row, col, &s, &len);
-	if (rc < 0)
-		return rc;
 	uint64_t v;
-	if (parse_digits(s, len, &v) < 0)
-		return LAB_EPARSE;
-	if (out)
+	int rc = cell_digits(r, row, col, NULL, &v);
+	if (rc == 0 && out)
 		*out = v;
-	return 0;
+	return rc;
 }
 
 int ch_rows_f64(const struct lab_rows *r, size_t row, size_t col, double *out)

@@ -635,15 +635,8 @@ void config_free(struct config *c)
 		free(nc->name);
 		free(nc->config_file);
 		free(nc->config_url);
-		for (size_t k = 0; k < nc->n_validators; k++)
-			free(nc->validators[k].entity);
-		free(nc->validators);
-		for (size_t k = 0; k < nc->n_min_versions; k++) {
-			free(nc->min_versions[k].fork);
-			free(nc->min_versions[k].client);
-			free(nc->min_versions[k].version);
-		}
-		free(nc->min_versions);
+		validator_ranges_free(nc->validators, nc->n_validators);
+		client_versions_free(nc->min_versions, nc->n_min_versions);
 	}
 	free(h->networks);
 	for (size_t i = 0; i < h->n_plugins; i++) {

@@ -13,6 +13,7 @@
 #include <libconfig.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "lab/plugin.h"
 #include "plugin_decls.h"
@@ -22,10 +23,28 @@ struct validator_range {
 	char *entity;
 };
 
+/* Frees the entities of r[0..n) and r itself (config and networks). */
+static inline void validator_ranges_free(struct validator_range *r, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(r[k].entity);
+	free(r);
+}
+
 /* One entry of a network's min_client_versions: FORK = { CLIENT = "VERSION"; } */
 struct client_version {
 	char *fork, *client, *version;
 };
+/* Frees the strings of v[0..n) and v itself (config and networks). */
+static inline void client_versions_free(struct client_version *v, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		free(v[k].fork);
+		free(v[k].client);
+		free(v[k].version);
+	}
+	free(v);
+}
 
 struct network_conf {
 	char *name;

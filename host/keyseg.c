@@ -78,7 +78,8 @@ int keyseg_make(const char *name, size_t n, unsigned flags, char *out, size_t ca
 	}
 	/* Empty or long: "%h" + SHA-256 hex ("%h" is no percent escape, so it
 	 * cannot equal an encoded name). */
-	sha256_hex(name ? name : "", n, digest);
+	if (sha256_hex(name ? name : "", n, digest) < 0)
+		return LAB_EIO; /* libcrypto failed */
 	len = 2 + 2 * SHA256_LEN;
 	if (len >= cap)
 		return LAB_ERANGE;

@@ -24,11 +24,6 @@
 /* Fork epochs from here on mean "not scheduled" (the configs use 2**64-1). */
 #define FAR_FUTURE (UINT64_C(1) << 63)
 
-struct vrange {
-	uint64_t lo, hi; /* inclusive */
-	char *entity;
-};
-
 struct lab_network {
 	char *name;
 	int64_t genesis_time;
@@ -37,7 +32,7 @@ struct lab_network {
 	char **fork_names; /* activation order */
 	uint64_t *fork_epochs;
 	size_t n_forks;
-	struct vrange *ranges; /* sorted by lo, non-overlapping */
+	struct validator_range *ranges; /* sorted by lo, non-overlapping */
 	size_t n_ranges;
 	struct client_version *min_versions; /* ethereum.networks[].min_client_versions */
 	size_t n_min_versions;
@@ -385,7 +380,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 
 static int range_cmp(const void *a, const void *b)
 {
-	const struct vrange *x = a, *y = b;
+	const struct validator_range *x = a, *y = b;
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
 	return x->hi < y->hi ? -1 : x->hi > y->hi;
@@ -429,7 +424,7 @@ static int load_ranges(struct lab_network *net, const struct network_conf *nc, c
 	}
 	qsort(net->ranges, net->n_ranges, sizeof *net->ranges, range_cmp);
 	for (size_t i = 1; i < net->n_ranges; i++) {
-		const struct vrange *a = &net->ranges[i - 1], *b = &net->ranges[i];
+		const struct validator_range *a = &net->ranges[i - 1], *b = &net->ranges[i];
 		if (b->lo <= a->hi) {
 			snprintf(err, errlen,
 				 "%snetwork '%s': validator ranges %llu-%llu (%s) and "
@@ -512,15 +507,8 @@ static void network_clear(struct lab_network *net)
 		free(net->fork_names[i]);
 	free(net->fork_names);
 	free(net->fork_epochs);
-	for (size_t i = 0; i < net->n_ranges; i++)
-		free(net->ranges[i].entity);
-	free(net->ranges);
-	for (size_t i = 0; i < net->n_min_versions; i++) {
-		free(net->min_versions[i].fork);
-		free(net->min_versions[i].client);
-		free(net->min_versions[i].version);
-	}
-	free(net->min_versions);
+	validator_ranges_free(net->ranges, net->n_ranges);
+	client_versions_free(net->min_versions, net->n_min_versions);
 	free(net->config_url);
 }
 
@@ -621,7 +609,7 @@ const char *network_entity(const lab_network *net, uint64_t index)
 	}
 	if (lo == 0)
 		return NULL;
-	const struct vrange *r = &net->ranges[lo - 1];
+	const struct validator_range *r = &net->ranges[lo - 1];
 	return index <= r->hi ? r->entity : NULL;
 }
 

@@ -1,6 +1,8 @@
-/* Per-plugin durable state: a json-c object in memory, written whole with
+/* Per-plugin durable state: per key, the value's JSON text as the plugin
+ * set it (validated once, on set), written whole as one JSON object with
  * put_atomic.  State files are untrusted input: every path through
- * state_parse() ends in an object or LAB_EPARSE. */
+ * state_parse() ends in an object or LAB_EPARSE; a loaded file is split
+ * into per-key texts once. */
 #include "state.h"
 
 #include <json-c/json.h>
@@ -11,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
+#include "jsonstr.h"
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,8 +33,7 @@ struct state {
 	struct storage *s;
 	char name[NAME_MAX_LEN + 1];
 	char key[sizeof KEY_PREFIX + NAME_MAX_LEN + 5];
-	json_object *obj;
-	json_object *cache;      /* key -> string object with the value's text */
+	json_object *vals;       /* key -> string object: the value's JSON text */
 	uint64_t version;        /* bumped by every change */
 	uint64_t written;        /* version last made durable */
 	uint64_t inflight_version;
@@ -167,37 +170,13 @@ int state_parse(const char *text, size_t len, struct json_object **out, const ch
 static int key_ok(const char *key)
 {
 	const unsigned char *p = (const unsigned char *)key;
-	size_t n = strnlen(key, STATE_KEY_MAX + 1), i = 0;
+	size_t n = strnlen(key, STATE_KEY_MAX + 1), l;
 
 	if (n == 0 || n > STATE_KEY_MAX)
 		return 0;
-	while (i < n) {
-		unsigned c = p[i], need, cp, min;
-		if (c < 0x20 || c == 0x7f)
+	for (size_t i = 0; i < n; i += l)
+		if (p[i] < 0x20 || p[i] == 0x7f || !(l = utf8_seq(p + i, n - i)))
 			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1, cp = c & 0x1f, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			need = 2, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			need = 3, cp = c & 0x07, min = 0x10000;
-		else
-			return 0;
-		if (n - i <= need)
-			return 0;
-		for (unsigned k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
-	}
 	return 1;
 }
 
@@ -211,11 +190,8 @@ static struct state *state_new(struct storage *s, const char *plugin)
 	st->s = s;
 	snprintf(st->name, sizeof st->name, "%s", plugin);
 	snprintf(st->key, sizeof st->key, KEY_PREFIX "%s.json", plugin);
-	st->obj = json_object_new_object();
-	st->cache = json_object_new_object();
-	if (!st->obj || !st->cache) {
-		json_object_put(st->obj);
-		json_object_put(st->cache);
+	st->vals = json_object_new_object();
+	if (!st->vals) {
 		free(st);
 		return NULL;
 	}
@@ -243,8 +219,7 @@ void state_free(struct state *st)
 		storage_cancel(st->op); /* the write lands; nobody is told */
 	waiters_free(st->inflight);
 	waiters_free(st->queued);
-	json_object_put(st->obj);
-	json_object_put(st->cache);
+	json_object_put(st->vals);
 	free(st);
 }
 
@@ -334,9 +309,21 @@ static void load_got(int status, const void *data, size_t len, void *ud)
 		load_corrupt(ld, why, data, len);
 		return;
 	}
-	json_object_put(ld->st->obj);
-	ld->st->obj = o;
-	load_done(ld, 0);
+	rc = 0;
+	json_object_object_foreach(o, k, v) {
+		/* one serialization per key, here only; get returns this text */
+		size_t n = 0;
+		const char *text = json_object_to_json_string_length(
+			v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+		json_object *t = text ? json_object_new_string_len(text, (int)n) : NULL;
+		if (!t || json_object_object_add(ld->st->vals, k, t) != 0) {
+			json_object_put(t);
+			rc = LAB_ENOMEM;
+			break;
+		}
+	}
+	json_object_put(o);
+	load_done(ld, rc);
 }
 
 int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud)
@@ -369,34 +356,27 @@ int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud
 
 int state_get(struct state *st, const char *key, const char **json, size_t *len)
 {
-	json_object *c, *v;
-	const char *text;
-	size_t n;
+	json_object *t;
 
 	if (!st || !key || !json)
 		return LAB_EINVAL;
-	if (!json_object_object_get_ex(st->cache, key, &c)) {
-		if (!json_object_object_get_ex(st->obj, key, &v))
-			return LAB_ENOENT;
-		text = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &n);
-		c = text ? json_object_new_string_len(text, (int)n) : NULL;
-		if (!c)
-			return LAB_ENOMEM;
-		if (json_object_object_add(st->cache, key, c) != 0) {
-			json_object_put(c);
-			return LAB_ENOMEM;
-		}
-	}
-	*json = json_object_get_string(c);
+	if (!json_object_object_get_ex(st->vals, key, &t))
+		return LAB_ENOENT;
+	*json = json_object_get_string(t);
 	if (len)
-		*len = (size_t)json_object_get_string_len(c);
+		*len = (size_t)json_object_get_string_len(t);
 	return 0;
+}
+
+static int json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 int state_set(struct state *st, const char *key, const char *json, size_t len)
 {
 	const char *why;
-	json_object *v;
+	json_object *v, *t;
 	int rc;
 
 	if (!st || !key || (!json && len))
@@ -410,11 +390,17 @@ int state_set(struct state *st, const char *key, const char *json, size_t len)
 	rc = parse_value(json, len, &v, &why);
 	if (rc < 0)
 		return rc;
-	if (json_object_object_add(st->obj, key, v) != 0) {
-		json_object_put(v);
+	json_object_put(v);
+	/* valid: kept as it is, without the whitespace around it */
+	while (len && json_space(json[len - 1]))
+		len--;
+	while (len && json_space(*json))
+		json++, len--;
+	t = json_object_new_string_len(json, (int)len);
+	if (!t || json_object_object_add(st->vals, key, t) != 0) {
+		json_object_put(t);
 		return LAB_ENOMEM;
 	}
-	json_object_object_del(st->cache, key);
 	st->version++;
 	return 0;
 }
@@ -423,10 +409,9 @@ int state_delete(struct state *st, const char *key)
 {
 	if (!st || !key)
 		return LAB_EINVAL;
-	if (!json_object_object_get_ex(st->obj, key, NULL))
+	if (!json_object_object_get_ex(st->vals, key, NULL))
 		return 0;
-	json_object_object_del(st->obj, key);
-	json_object_object_del(st->cache, key);
+	json_object_object_del(st->vals, key);
 	st->version++;
 	return 0;
 }
@@ -482,18 +467,29 @@ static void flush_done(int status, const void *data, size_t len, void *ud);
 
 static int flush_start(struct state *st)
 {
+	struct buf text = BUF_INIT;
 	size_t n = 0;
-	const char *text = json_object_to_json_string_length(st->obj, JSON_C_TO_STRING_PLAIN, &n);
 	int rc;
 
-	if (!text)
+	buf_putc(&text, '{');
+	json_object_object_foreach(st->vals, k, v) {
+		if (text.len > 1)
+			buf_putc(&text, ',');
+		buf_json_str(&text, k, strlen(k));
+		buf_putc(&text, ':');
+		buf_append(&text, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	}
+	buf_putc(&text, '}');
+	n = text.len;
+	if (text.oom)
 		rc = LAB_ENOMEM;
 	else if (n > STATE_FILE_MAX)
 		rc = LAB_ERANGE; /* it could not be loaded back */
 	else
-		rc = storage_put_flags(st->s, st->name, st->key, text, n, "application/json",
+		rc = storage_put_flags(st->s, st->name, st->key, text.data, n, "application/json",
 				       "no-store", LAB_PUT_ATOMIC, STORAGE_STATE, flush_done, st,
 				       &st->op);
+	buf_free(&text);
 	if (rc < 0) {
 		st->op = NULL;
 		metric_add(M_STATE_FLUSHES, 1, "failed");

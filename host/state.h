@@ -35,9 +35,10 @@ int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud
  * call from a flush callback. */
 void state_free(struct state *st);
 
-/* Returns the value's JSON text (compact, NUL-terminated).  *json stays
- * valid until the next set/delete of that key or state_free.  LAB_ENOENT
- * when absent.  len may be NULL. */
+/* Returns the value's JSON text (NUL-terminated): as state_set() was given
+ * it, without the whitespace around it (a value loaded from the file:
+ * compact).  *json stays valid until the next set/delete of that key or
+ * state_free.  LAB_ENOENT when absent.  len may be NULL. */
 int state_get(struct state *st, const char *key, const char **json, size_t *len);
 /* `json` must be exactly one JSON value (RFC 8259; surrounding whitespace
  * allowed, no NaN/Infinity, valid UTF-8): LAB_EPARSE otherwise, LAB_ERANGE

@@ -193,17 +193,21 @@ static void op_finish(struct s3_op *op, int rc)
 
 static int op_send(struct s3_op *op);
 
+/* An operation that could not (re)start its request ends here. */
+static void start_failed(struct s3_op *op, int rc)
+{
+	log_kv(LAB_LOG_ERROR, op->req->plugin, "storage operation failed", LAB_FS("backend", "s3"),
+	       LAB_FS("op", op_verb[op->req->op]), LAB_FS("key", op->req->key),
+	       LAB_FS("error", "cannot start a request"), LAB_FS("result", lab_strerror(rc)));
+	op_finish(op, rc);
+}
+
 static void retry_timer(uv_timer_t *t)
 {
 	struct s3_op *op = t->data;
 	int rc = op_send(op);
-	if (rc < 0) {
-		log_kv(LAB_LOG_ERROR, op->req->plugin, "storage operation failed",
-		       LAB_FS("backend", "s3"), LAB_FS("op", op_verb[op->req->op]),
-		       LAB_FS("key", op->req->key), LAB_FS("error", "cannot start a request"),
-		       LAB_FS("result", lab_strerror(rc)));
-		op_finish(op, rc);
-	}
+	if (rc < 0)
+		start_failed(op, rc);
 }
 
 static void on_header(const char *line, size_t len, void *ud)
@@ -388,21 +392,16 @@ static int op_begin(struct s3_op *op)
 static void hash_work(uv_work_t *w)
 {
 	struct s3_op *op = w->data;
-	sha256_hex(op->req->body, op->req->len, op->sha);
+	(void)sha256_hex(op->req->body, op->req->len, op->sha); /* "" on failure: hash_after */
 }
 
 static void hash_after(uv_work_t *w, int status)
 {
 	struct s3_op *op = w->data;
-	int rc = status == 0 ? op_begin(op) : LAB_EIO;
+	int rc = status == 0 && op->sha[0] ? op_begin(op) : LAB_EIO;
 
-	if (rc < 0) {
-		log_kv(LAB_LOG_ERROR, op->req->plugin, "storage operation failed",
-		       LAB_FS("backend", "s3"), LAB_FS("op", op_verb[op->req->op]),
-		       LAB_FS("key", op->req->key), LAB_FS("error", "cannot start a request"),
-		       LAB_FS("result", lab_strerror(rc)));
-		op_finish(op, rc);
-	}
+	if (rc < 0)
+		start_failed(op, rc);
 }
 
 static int start(struct s3_backend *s3, struct sb_req *req, const char *method)
@@ -427,10 +426,12 @@ static int start(struct s3_backend *s3, struct sb_req *req, const char *method)
 		s3->inflight++;
 		return 0;
 	}
-	if (req->op == SB_PUT)
-		sha256_hex(req->body, req->len, op->sha);
-	else
+	if (req->op != SB_PUT)
 		memcpy(op->sha, EMPTY_SHA256, sizeof EMPTY_SHA256);
+	else if (sha256_hex(req->body, req->len, op->sha) < 0) {
+		rc = LAB_EIO;
+		goto fail;
+	}
 	if ((rc = op_begin(op)) < 0)
 		goto fail;
 	s3->inflight++;

@@ -491,10 +491,10 @@ static void phase1(struct batch *b)
 }
 
 /* Append "?,?,...,?" (n placeholders) to buf. */
-static void placeholders(struct jbuf *s, size_t n)
+static void placeholders(struct buf *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		jbuf_lit(s, i ? ",?" : "?");
+		buf_puts(s, i ? ",?" : "?");
 }
 
 static void query_entities(struct batch *b)
@@ -506,23 +506,23 @@ static void query_entities(struct batch *b)
 	if (!nent)
 		return;
 	lab_param *p = calloc(nent + 1, sizeof *p);
-	struct jbuf sql = { 0 };
+	struct buf sql = { 0 };
 	if (!p) {
 		b->failed = 1;
 		return;
 	}
 	p[np++] = LAB_PSTR(b->net->name);
-	jbuf_lit(&sql, "SELECT index, entity FROM ethseer_validator_entity FINAL"
+	buf_puts(&sql, "SELECT index, entity FROM ethseer_validator_entity FINAL"
 		       " WHERE meta_network_name = ? AND index IN (");
 	for (size_t i = 0; i < b->n; i++)
 		if (b->w[i].status == W_TODO && !b->w[i].sd.entity_set)
 			p[np++] = LAB_PUINT(b->w[i].sd.proposer);
 	placeholders(&sql, np - 1);
-	jbuf_lit(&sql, ") ORDER BY index, entity LIMIT 1 BY index");
-	jbuf_char(&sql, '\0');
-	if (sql.oom || batch_query(b, Q_ENTITY, sql.p, p, np) < 0)
+	buf_puts(&sql, ") ORDER BY index, entity LIMIT 1 BY index");
+	buf_putc(&sql, '\0');
+	if (sql.oom || batch_query(b, Q_ENTITY, sql.data, p, np) < 0)
 		b->failed = 1;
-	jbuf_free(&sql);
+	buf_free(&sql);
 	free(p);
 }
 
@@ -537,7 +537,7 @@ static void query_votes(struct batch *b)
 		if (b->w[i].status == W_TODO)
 			nroots++;
 	lab_param *p = calloc(nroots + 8, sizeof *p);
-	struct jbuf sql = { 0 };
+	struct buf sql = { 0 };
 	if (!p) {
 		b->failed = 1;
 		return;
@@ -549,7 +549,7 @@ static void query_votes(struct batch *b)
 	p[np++] = LAB_PUINT(sps);
 	p[np++] = LAB_PINT(g);
 	p[np++] = LAB_PINT(g + (int64_t)sps);
-	jbuf_lit(&sql,
+	buf_puts(&sql,
 		 "SELECT slot, beacon_block_root, attesting_validator_index,"
 		 " min(propagation_slot_start_diff)"
 		 " FROM beacon_api_eth_v1_events_attestation" RANGE_WHERE
@@ -566,11 +566,11 @@ static void query_votes(struct batch *b)
 			np++;
 		}
 	placeholders(&sql, np - first);
-	jbuf_lit(&sql, ") GROUP BY slot, beacon_block_root, attesting_validator_index");
-	jbuf_char(&sql, '\0');
-	if (sql.oom || batch_query(b, Q_VOTES, sql.p, p, np) < 0)
+	buf_puts(&sql, ") GROUP BY slot, beacon_block_root, attesting_validator_index");
+	buf_putc(&sql, '\0');
+	if (sql.oom || batch_query(b, Q_VOTES, sql.data, p, np) < 0)
 		b->failed = 1;
-	jbuf_free(&sql);
+	buf_free(&sql);
 	free(p);
 }
 
@@ -633,17 +633,17 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 		char key[512];
 		w->status = W_STORED;
 		if (bc_key(b->bc, b->net, w->sd.slot, key, sizeof key) == 0) {
-			struct jbuf e = { 0 };
-			jbuf_lit(&e, "{\"network\":");
-			jbuf_str(&e, b->net->name, strlen(b->net->name));
-			jbuf_lit(&e, ",\"slot\":");
-			jbuf_u64(&e, w->sd.slot);
-			jbuf_lit(&e, ",\"key\":");
-			jbuf_str(&e, key, strlen(key));
-			jbuf_char(&e, '}');
+			struct buf e = { 0 };
+			buf_puts(&e, "{\"network\":");
+			buf_json_str(&e, b->net->name, strlen(b->net->name));
+			buf_puts(&e, ",\"slot\":");
+			buf_u64(&e, w->sd.slot);
+			buf_puts(&e, ",\"key\":");
+			buf_json_str(&e, key, strlen(key));
+			buf_putc(&e, '}');
 			if (!e.oom)
-				lab_publish(ctx, "beacon.slot", e.p, e.len);
-			jbuf_free(&e);
+				lab_publish(ctx, "beacon.slot", e.data, e.len);
+			buf_free(&e);
 		}
 		bc_log_slot(b->net, 0, w->sd.slot);
 	}
@@ -657,7 +657,7 @@ void batch_doc_failed(struct batch *b, size_t i, int rc)
 		  LAB_FI("slot", b->w[i].sd.slot), LAB_FS("error", lab_strerror(rc)));
 }
 
-int batch_doc_open(struct batch *b, size_t i, struct jbuf *doc)
+int batch_doc_open(struct batch *b, size_t i, struct buf *doc)
 {
 	lab_ctx *ctx = b->bc->ctx;
 	int64_t took = (int64_t)(lab_monotonic_ms(ctx) - b->t0);
@@ -666,7 +666,7 @@ int batch_doc_open(struct batch *b, size_t i, struct jbuf *doc)
 		       : 0;
 }
 
-void batch_put_doc(struct batch *b, size_t i, const struct jbuf *doc)
+void batch_put_doc(struct batch *b, size_t i, const struct buf *doc)
 {
 	lab_ctx *ctx = b->bc->ctx;
 	char key[512];
@@ -678,7 +678,7 @@ void batch_put_doc(struct batch *b, size_t i, const struct jbuf *doc)
 		pc->b = b;
 		pc->i = i;
 		b->ops++;
-		rc = lab_storage_put(ctx, key, doc->p, doc->len, "application/json",
+		rc = lab_storage_put(ctx, key, doc->data, doc->len, "application/json",
 				     "public,max-age=86400,s-maxage=86400", on_put, pc);
 		if (rc < 0) {
 			b->ops--;
@@ -700,14 +700,14 @@ static void phase3(struct batch *b)
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->w[i].status != W_TODO)
 			continue;
-		struct jbuf doc = { 0 };
+		struct buf doc = { 0 };
 		int rc = batch_doc_open(b, i, &doc);
-		jbuf_char(&doc, '}');
+		buf_putc(&doc, '}');
 		if (rc < 0)
 			batch_doc_failed(b, i, rc);
 		else
 			batch_put_doc(b, i, &doc);
-		jbuf_free(&doc);
+		buf_free(&doc);
 	}
 	op_done(b);
 }

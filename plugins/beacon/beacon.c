@@ -26,16 +26,15 @@
 /* The settings are SDK 1.1 options (ranges, key rules, binding). */
 #define LAB_PLUGIN_MIN_ABI_MINOR 1
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
 #include "beacon.h"
+#include "rfc3339.h"
 
 /* The settings (SDK 1.1 options, hence LAB_PLUGIN_MIN_ABI_MINOR above).  The host
  * checks types, ranges and key rules before init; lab_cfg_bind() fills
@@ -86,43 +85,6 @@ static const lab_option options[] = {
 	  .desc = "per network settings; default: every ethereum.networks entry" },
 	{ 0 },
 };
-
-/* ---- helpers --------------------------------------------------------------- */
-
-/* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" → Unix seconds. */
-static int parse_rfc3339(const char *s, int64_t *out)
-{
-	int y, mo, d, h, mi, sec, n = 0;
-	if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n == 0)
-		return -1;
-	const char *p = s + n;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	int off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh, om, m = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5)
-			return -1;
-		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-			 .tm_min = mi, .tm_sec = sec };
-	*out = (int64_t)timegm(&tm) - off;
-	return 0;
-}
 
 /* ---- reprocess over the broker ------------------------------------------------------- */
 
@@ -177,11 +139,11 @@ static int resolve_target(struct beacon *bc, struct bc_net *net, const lab_cfg *
 	if (net->target_kind == BC_TO_SLOT) {
 		net->target = (uint64_t)net->to_slot; /* the host checked min 0 */
 	} else if (net->target_kind == BC_TO_DATE) {
-		int64_t t;
-		if (parse_rfc3339(net->to_date, &t) < 0)
+		int64_t ms;
+		if (rfc3339_parse(net->to_date, strlen(net->to_date), 0, &ms) < 0)
 			return lab_cfg_error(ctx, node, "backfill.to_date",
 					     "must be an RFC 3339 time such as 2024-03-13T13:55:35Z");
-		net->target = lab_network_slot_at(ctx, net->nw, t);
+		net->target = lab_network_slot_at(ctx, net->nw, ms / 1000);
 	} else {
 		uint64_t epoch;
 		if (lab_network_fork_epoch(ctx, net->nw, net->to_fork, &epoch) < 0) {
@@ -244,41 +206,41 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 
 static void describe_build(struct beacon *bc)
 {
-	struct jbuf j = { 0 };
-	jbuf_lit(&j, "{\"enabled\":true,\"description\":\"Beacon chain slot data\",\"path_prefix\":");
-	jbuf_str(&j, bc->prefix, strlen(bc->prefix));
-	jbuf_lit(&j, ",\"networks\":{");
+	struct buf j = { 0 };
+	buf_puts(&j, "{\"enabled\":true,\"description\":\"Beacon chain slot data\",\"path_prefix\":");
+	buf_json_str(&j, bc->prefix, strlen(bc->prefix));
+	buf_puts(&j, ",\"networks\":{");
 	for (size_t i = 0; i < bc->nnets; i++) {
 		struct bc_net *net = &bc->nets[i];
 		if (i)
-			jbuf_char(&j, ',');
-		jbuf_str(&j, net->name, strlen(net->name));
-		jbuf_lit(&j, ":{\"head_lag_slots\":");
-		jbuf_i64(&j, net->head_lag);
-		jbuf_lit(&j, ",\"backfill\":{");
+			buf_putc(&j, ',');
+		buf_json_str(&j, net->name, strlen(net->name));
+		buf_puts(&j, ":{\"head_lag_slots\":");
+		buf_i64(&j, net->head_lag);
+		buf_puts(&j, ",\"backfill\":{");
 		if (net->target_kind == BC_TO_SLOT) {
-			jbuf_lit(&j, "\"to_slot\":");
-			jbuf_i64(&j, net->to_slot);
+			buf_puts(&j, "\"to_slot\":");
+			buf_i64(&j, net->to_slot);
 		} else if (net->target_kind == BC_TO_DATE) {
-			jbuf_lit(&j, "\"to_date\":");
-			jbuf_str(&j, net->to_date, strlen(net->to_date));
+			buf_puts(&j, "\"to_date\":");
+			buf_json_str(&j, net->to_date, strlen(net->to_date));
 		} else {
-			jbuf_lit(&j, "\"to_fork\":");
-			jbuf_str(&j, net->to_fork, strlen(net->to_fork));
+			buf_puts(&j, "\"to_fork\":");
+			buf_json_str(&j, net->to_fork, strlen(net->to_fork));
 		}
-		jbuf_lit(&j, ",\"target_slot\":");
-		jbuf_u64(&j, net->target);
-		jbuf_lit(&j, ",\"concurrency\":");
-		jbuf_i64(&j, net->concurrency);
-		jbuf_lit(&j, "}}");
+		buf_puts(&j, ",\"target_slot\":");
+		buf_u64(&j, net->target);
+		buf_puts(&j, ",\"concurrency\":");
+		buf_i64(&j, net->concurrency);
+		buf_puts(&j, "}}");
 	}
-	jbuf_lit(&j, "}}");
-	jbuf_char(&j, '\0');
+	buf_puts(&j, "}}");
+	buf_putc(&j, '\0');
 	if (j.oom) {
-		jbuf_free(&j);
+		buf_free(&j);
 		return;
 	}
-	bc->describe = j.p;
+	bc->describe = j.data;
 }
 
 static void beacon_destroy(void *self)

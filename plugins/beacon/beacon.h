@@ -103,7 +103,7 @@ enum bc_wstatus { W_TODO = 0, W_EXISTS, W_STORED, W_NOBLOCK, W_FAILED };
 struct bc_slotw {
 	struct sd_slot sd;
 	int status;
-	struct jbuf payloads; /* {RELAY:{"payloads":[...]}} of this slot (mev.c); empty = {} */
+	struct buf payloads; /* {RELAY:{"payloads":[...]}} of this slot (mev.c); empty = {} */
 };
 
 typedef void (*bc_batch_done)(struct batch *b);
@@ -146,9 +146,9 @@ size_t batch_slot_index(const struct batch *b, uint64_t slot); /* SIZE_MAX: not 
 /* [lo, hi] of the slots still to do; 0 when none. */
 int batch_todo_range(const struct batch *b, uint64_t *lo, uint64_t *hi);
 /* The slot document of w[i] up to "attestations" (no closing brace). */
-int batch_doc_open(struct batch *b, size_t i, struct jbuf *doc);
+int batch_doc_open(struct batch *b, size_t i, struct buf *doc);
 /* Store a finished document of w[i] (copied); on failure w[i] is W_FAILED. */
-void batch_put_doc(struct batch *b, size_t i, const struct jbuf *doc);
+void batch_put_doc(struct batch *b, size_t i, const struct buf *doc);
 void batch_doc_failed(struct batch *b, size_t i, int rc);
 
 /* mev.c: relay bids and delivered payloads (SPEC §9.5). */

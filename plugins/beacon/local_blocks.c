@@ -87,7 +87,7 @@ static int text(lab_ctx *ctx, const lab_rows *r, size_t row, size_t col, struct 
 }
 
 /* One cell as JSON (text and wei as strings without padding, NULL as null). */
-static int put_cell(lab_ctx *ctx, struct jbuf *b, const lab_rows *r, size_t row, size_t col,
+static int put_cell(lab_ctx *ctx, struct buf *b, const lab_rows *r, size_t row, size_t col,
 		    int kind)
 {
 	struct sd_str v;
@@ -99,15 +99,15 @@ static int put_cell(lab_ctx *ctx, struct jbuf *b, const lab_rows *r, size_t row,
 	case C_TIME:
 		if (lab_rows_i64(ctx, r, row, col, &t) < 0)
 			return LAB_EPARSE;
-		jbuf_iso(b, t, -1);
+		buf_iso(b, t, -1);
 		break;
 	case C_FLOAT:
 		if (!v.p)
-			jbuf_lit(b, "null");
+			buf_puts(b, "null");
 		else if (lab_rows_f64(ctx, r, row, col, &d) < 0)
 			return LAB_EPARSE;
 		else
-			jbuf_f64(b, d);
+			buf_f64(b, d);
 		break;
 	case C_INT:
 		sd_put_int(b, &v);
@@ -120,7 +120,7 @@ static int put_cell(lab_ctx *ctx, struct jbuf *b, const lab_rows *r, size_t row,
 
 /* One block (with a leading comma unless first); 1 when a wei amount is
  * malformed (nothing written: the row is dropped). */
-static int put_block(lab_ctx *ctx, struct jbuf *b, const lab_rows *r, size_t row, uint64_t slot,
+static int put_block(lab_ctx *ctx, struct buf *b, const lab_rows *r, size_t row, uint64_t slot,
 		     int first)
 {
 	int64_t start;
@@ -136,42 +136,42 @@ static int put_block(lab_ctx *ctx, struct jbuf *b, const lab_rows *r, size_t row
 	if (lab_rows_i64(ctx, r, row, 1, &start) < 0)
 		return LAB_EPARSE;
 	if (!first)
-		jbuf_char(b, ',');
-	jbuf_lit(b, "{\"slot\":");
-	jbuf_u64(b, slot);
-	jbuf_lit(b, ",\"slot_start_date_time\":");
-	jbuf_iso(b, start, -1);
-	jbuf_lit(b, ",\"metadata\":{");
+		buf_putc(b, ',');
+	buf_puts(b, "{\"slot\":");
+	buf_u64(b, slot);
+	buf_puts(b, ",\"slot_start_date_time\":");
+	buf_iso(b, start, -1);
+	buf_puts(b, ",\"metadata\":{");
 	for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
 		if (FIELDS[i].kind == C_META_END) {
-			jbuf_char(b, '}');
+			buf_putc(b, '}');
 			continue;
 		}
 		if (i)
-			jbuf_char(b, ',');
-		jbuf_char(b, '"');
-		jbuf_lit(b, FIELDS[i].key);
-		jbuf_lit(b, "\":");
+			buf_putc(b, ',');
+		buf_putc(b, '"');
+		buf_puts(b, FIELDS[i].key);
+		buf_puts(b, "\":");
 		int rc = put_cell(ctx, b, r, row, FIELDS[i].col, FIELDS[i].kind);
 		if (rc < 0)
 			return rc;
 	}
-	jbuf_char(b, '}');
+	buf_putc(b, '}');
 	return 0;
 }
 
 /* The document from the rows (slot descending, then client, then time). */
-static int build(struct bc_net *net, const lab_rows *r, struct jbuf *b, uint64_t *dropped)
+static int build(struct bc_net *net, const lab_rows *r, struct buf *b, uint64_t *dropped)
 {
 	lab_ctx *ctx = net->bc->ctx;
 	size_t nr = lab_rows_count(ctx, r);
 	uint64_t cur = 0;
 	int open = 0;
-	jbuf_lit(b, "{\"network\":");
-	jbuf_str(b, net->name, strlen(net->name));
-	jbuf_lit(b, ",\"updated_at\":");
-	jbuf_i64(b, lab_now(ctx));
-	jbuf_lit(b, ",\"slot_blocks\":[");
+	buf_puts(b, "{\"network\":");
+	buf_json_str(b, net->name, strlen(net->name));
+	buf_puts(b, ",\"updated_at\":");
+	buf_i64(b, lab_now(ctx));
+	buf_puts(b, ",\"slot_blocks\":[");
 	for (size_t i = 0; i < nr; i++) {
 		uint64_t slot;
 		if (lab_rows_u64(ctx, r, i, 0, &slot) < 0)
@@ -181,18 +181,18 @@ static int build(struct bc_net *net, const lab_rows *r, struct jbuf *b, uint64_t
 				return LAB_EPARSE; /* not slot descending: a slot would repeat */
 			size_t mark = b->len;
 			if (open)
-				jbuf_lit(b, "]}");
-			jbuf_lit(b, open ? ",{\"slot\":" : "{\"slot\":");
-			jbuf_u64(b, slot);
-			jbuf_lit(b, ",\"blocks\":[");
+				buf_puts(b, "]}");
+			buf_puts(b, open ? ",{\"slot\":" : "{\"slot\":");
+			buf_u64(b, slot);
+			buf_puts(b, ",\"blocks\":[");
 			int rc = put_block(ctx, b, r, i, slot, 1);
 			if (rc < 0)
 				return rc;
 			if (rc == 1) { /* dropped: a slot opens only with a block */
 				(*dropped)++;
 				b->len = mark;
-				if (b->p)
-					b->p[mark] = '\0';
+				if (b->data)
+					b->data[mark] = '\0';
 				continue;
 			}
 			open = 1;
@@ -206,8 +206,8 @@ static int build(struct bc_net *net, const lab_rows *r, struct jbuf *b, uint64_t
 			(*dropped)++;
 	}
 	if (open)
-		jbuf_lit(b, "]}");
-	jbuf_lit(b, "]}");
+		buf_puts(b, "]}");
+	buf_puts(b, "]}");
 	return b->oom ? LAB_ENOMEM : 0;
 }
 
@@ -221,15 +221,15 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 		if (net->bc->once)
 			net->n_failed++;
 	} else {
-		struct jbuf e = { 0 };
-		jbuf_lit(&e, "{\"network\":");
-		jbuf_str(&e, net->name, strlen(net->name));
-		jbuf_lit(&e, ",\"key\":");
-		jbuf_str(&e, q->key, strlen(q->key));
-		jbuf_char(&e, '}');
+		struct buf e = { 0 };
+		buf_puts(&e, "{\"network\":");
+		buf_json_str(&e, net->name, strlen(net->name));
+		buf_puts(&e, ",\"key\":");
+		buf_json_str(&e, q->key, strlen(q->key));
+		buf_putc(&e, '}');
 		if (!e.oom)
-			lab_publish(ctx, "beacon.locally_built_blocks", e.p, e.len);
-		jbuf_free(&e);
+			lab_publish(ctx, "beacon.locally_built_blocks", e.data, e.len);
+		buf_free(&e);
 		lab_logkv(ctx, LAB_LOG_DEBUG, "locally built blocks stored", LAB_FS("network", net->name));
 	}
 	free(q);
@@ -256,7 +256,7 @@ static void on_rows(lab_ctx *ctx, int status, const char *errmsg, const lab_rows
 {
 	struct lbb_req *q = ud;
 	struct bc_net *net = q->net;
-	struct jbuf doc = { 0 };
+	struct buf doc = { 0 };
 	uint64_t dropped = 0;
 	int rc = status;
 	/* fewer columns than asked for is not ClickHouse's answer (see batch.c) */
@@ -265,7 +265,7 @@ static void on_rows(lab_ctx *ctx, int status, const char *errmsg, const lab_rows
 	if (rc == 0)
 		rc = build(net, rows, &doc, &dropped);
 	if (rc < 0) {
-		jbuf_free(&doc);
+		buf_free(&doc);
 		failed(net, q, rc, status < 0 ? errmsg : NULL);
 		return;
 	}
@@ -275,9 +275,9 @@ static void on_rows(lab_ctx *ctx, int status, const char *errmsg, const lab_rows
 			  LAB_FS("document", "locally_built_blocks"), LAB_FI("count", dropped),
 			  LAB_FI("total", net->mev_malformed));
 	}
-	rc = lab_storage_put_atomic(ctx, q->key, doc.p, doc.len, "application/json",
+	rc = lab_storage_put_atomic(ctx, q->key, doc.data, doc.len, "application/json",
 				    "public,max-age=1,s-maxage=1", on_put, q);
-	jbuf_free(&doc);
+	buf_free(&doc);
 	if (rc < 0)
 		failed(net, q, rc, NULL);
 }

@@ -40,39 +40,39 @@ static int past_grace(struct beacon *bc, struct bc_net *net, uint64_t slot)
 void bc_state_save(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
-	struct jbuf j = { 0 };
+	struct buf j = { 0 };
 	char key[160];
 	snprintf(key, sizeof key, "slot_%s", net->name);
-	jbuf_lit(&j, "{\"backfill\":");
+	buf_puts(&j, "{\"backfill\":");
 	if (net->bf_have) {
-		jbuf_lit(&j, "{\"next\":");
-		jbuf_i64(&j, net->bf_finished ? -1 : (int64_t)net->bf_next);
-		jbuf_lit(&j, ",\"target\":");
-		jbuf_u64(&j, net->target);
-		jbuf_char(&j, '}');
+		buf_puts(&j, "{\"next\":");
+		buf_i64(&j, net->bf_finished ? -1 : (int64_t)net->bf_next);
+		buf_puts(&j, ",\"target\":");
+		buf_u64(&j, net->target);
+		buf_putc(&j, '}');
 	} else {
-		jbuf_lit(&j, "null");
+		buf_puts(&j, "null");
 	}
-	jbuf_lit(&j, ",\"last_head\":");
-	jbuf_u64(&j, net->last_head);
-	jbuf_lit(&j, ",\"pending\":[");
+	buf_puts(&j, ",\"last_head\":");
+	buf_u64(&j, net->last_head);
+	buf_puts(&j, ",\"pending\":[");
 	for (size_t i = 0; i < net->npending; i++) {
 		if (i)
-			jbuf_char(&j, ',');
-		jbuf_u64(&j, net->pending[i]);
+			buf_putc(&j, ',');
+		buf_u64(&j, net->pending[i]);
 	}
-	jbuf_lit(&j, "],\"missed\":[");
+	buf_puts(&j, "],\"missed\":[");
 	for (size_t i = 0; i < net->nmissed; i++) {
 		if (i)
-			jbuf_char(&j, ',');
-		jbuf_u64(&j, net->missed[i]);
+			buf_putc(&j, ',');
+		buf_u64(&j, net->missed[i]);
 	}
-	jbuf_lit(&j, "]}");
-	int rc = j.oom ? LAB_ENOMEM : lab_state_set(bc->ctx, key, j.p, j.len);
+	buf_puts(&j, "]}");
+	int rc = j.oom ? LAB_ENOMEM : lab_state_set(bc->ctx, key, j.data, j.len);
 	if (rc < 0)
 		lab_logkv(bc->ctx, LAB_LOG_WARN, "cannot save state", LAB_FS("network", net->name),
 			  LAB_FS("error", lab_strerror(rc)));
-	jbuf_free(&j);
+	buf_free(&j);
 }
 
 static int pending_has(const struct bc_net *net, uint64_t slot)

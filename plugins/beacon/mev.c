@@ -37,7 +37,7 @@ struct mev_stream {
 	size_t next; /* w[] index: every todo slot before it is written */
 	size_t cur;  /* w[] index of the open document, when `open` */
 	int open;
-	struct jbuf doc;
+	struct buf doc;
 	struct mev_group g;
 	int end_seen; /* the end marker arrived */
 	int bad;      /* a row that ClickHouse cannot have sent: the answer is refused */
@@ -150,7 +150,7 @@ int mev_take_payloads(struct batch *b, const lab_rows *r)
 #define OUT_COLS "slot, relay_name, kind, ph, bh, bp, pp, fr, v, gl, gu, st"
 
 struct bid_sql {
-	struct jbuf sql;
+	struct buf sql;
 	lab_param *p;
 	size_t np, cap;
 	const lab_param *win; /* (slot, hash) pairs of the blocks with a payload hash */
@@ -160,25 +160,25 @@ struct bid_sql {
 static void add_cols(struct bid_sql *q, const struct batch *b, uint64_t lo, uint64_t hi)
 {
 	lab_ctx *ctx = b->bc->ctx;
-	jbuf_lit(&q->sql, BID_COLS ", multiIf(NOT " WEI_OK ", 2, ");
+	buf_puts(&q->sql, BID_COLS ", multiIf(NOT " WEI_OK ", 2, ");
 	q->p[q->np++] = LAB_PUINT(lab_network_seconds_per_slot(ctx, b->net->nw));
 	q->p[q->np++] = LAB_PINT(lab_network_genesis(ctx, b->net->nw));
 	if (q->nwin) { /* the block's payload hash: a winning row */
-		jbuf_lit(&q->sql, "(slot, block_hash) IN (");
+		buf_puts(&q->sql, "(slot, block_hash) IN (");
 		for (size_t i = 0; i < q->nwin; i++) {
-			jbuf_lit(&q->sql, i ? ",(?,?)" : "(?,?)");
+			buf_puts(&q->sql, i ? ",(?,?)" : "(?,?)");
 			q->p[q->np++] = q->win[2 * i];
 			q->p[q->np++] = q->win[2 * i + 1];
 		}
-		jbuf_lit(&q->sql, ")");
+		buf_puts(&q->sql, ")");
 	} else {
-		jbuf_lit(&q->sql, "0");
+		buf_puts(&q->sql, "0");
 	}
 	/* k_id: the identity of a competing bid (hash, builder, proposer, fee
 	 * recipient) as a 128-bit SipHash of an unambiguous concatenation (the
 	 * hashes are fixed-width, the builder key length-prefixed): sorting 16
 	 * bytes instead of ~300 makes the statement a quarter faster. */
-	jbuf_lit(&q->sql, ", 1, 0) AS kind, if(kind = 0, bk, 0) AS k_bk,"
+	buf_puts(&q->sql, ", 1, 0) AS kind, if(kind = 0, bk, 0) AS k_bk,"
 			  " sipHash128(if(kind = 0, concat(bh, fr, toString(length(bp)), ':', bp, pp), ''))"
 			  " AS k_id, if(kind = 2, toInt64(rowNumberInAllBlocks()), 0) AS rn"
 			  " FROM mev_relay_bid_trace" WINDOW_WHERE);
@@ -222,9 +222,9 @@ static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_s
 	q->win = win;
 	q->nwin = nwin;
 
-	jbuf_lit(&q->sql, "SELECT " OUT_COLS " FROM (SELECT " OUT_COLS ", bk FROM (SELECT * FROM (SELECT ");
+	buf_puts(&q->sql, "SELECT " OUT_COLS " FROM (SELECT " OUT_COLS ", bk FROM (SELECT * FROM (SELECT ");
 	add_cols(q, b, lo, hi);
-	jbuf_lit(&q->sql, " AND (kind != 0 OR st BETWEEN -12000 AND 12000)"
+	buf_puts(&q->sql, " AND (kind != 0 OR st BETWEEN -12000 AND 12000)"
 			  " ORDER BY slot, relay_name, kind, k_bk, k_id, rn,"
 			  " if(kind = 1, -st, 0), length(v) DESC, v DESC, st, bh, bp, pp, fr, ph"
 			  " LIMIT 1 BY slot, relay_name, kind, k_bk, k_id, rn)"
@@ -235,13 +235,13 @@ static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_s
 			  " toUInt64(0), toUInt64(0), toInt64(0), toInt64(0))"
 			  " ORDER BY kind = 3, slot, relay_name, kind, bk, length(v) DESC, v DESC, st, bh,"
 			  " bp, pp, fr");
-	jbuf_char(&q->sql, '\0');
+	buf_putc(&q->sql, '\0');
 	return q->sql.oom ? LAB_ENOMEM : 0;
 }
 
 static void bid_sql_free(struct bid_sql *q)
 {
-	jbuf_free(&q->sql);
+	buf_free(&q->sql);
 	free(q->p);
 	free((void *)q->win);
 }
@@ -252,12 +252,12 @@ static void close_doc(struct batch *b)
 	struct mev_stream *m = b->mev;
 	struct bc_slotw *w = &b->w[m->cur];
 	mg_end(&m->g);
-	jbuf_lit(&m->doc, ",\"delivered_payloads\":");
+	buf_puts(&m->doc, ",\"delivered_payloads\":");
 	if (w->payloads.len)
-		jbuf_raw(&m->doc, w->payloads.p, w->payloads.len);
+		buf_append(&m->doc, w->payloads.data, w->payloads.len);
 	else
-		jbuf_lit(&m->doc, "{}");
-	jbuf_char(&m->doc, '}');
+		buf_puts(&m->doc, "{}");
+	buf_putc(&m->doc, '}');
 	if (m->dropped) {
 		b->net->mev_malformed += m->dropped;
 		lab_logkv(b->bc->ctx, LAB_LOG_WARN, "malformed wei values dropped",
@@ -277,7 +277,7 @@ static void open_doc(struct batch *b, size_t i)
 	int rc = batch_doc_open(b, i, &m->doc);
 	m->cur = i;
 	m->open = 1;
-	jbuf_lit(&m->doc, ",\"relay_bids\":");
+	buf_puts(&m->doc, ",\"relay_bids\":");
 	mg_begin(&m->g, &m->doc, "bids");
 	if (rc < 0)
 		m->doc.oom = 1; /* reported when stored */
@@ -400,7 +400,7 @@ static void on_bids_done(lab_ctx *ctx, int status, const char *errmsg, const lab
 	} else {
 		write_until(b, b->n);
 	}
-	jbuf_free(&m->doc);
+	buf_free(&m->doc);
 	batch_op_done(b);
 }
 
@@ -417,7 +417,7 @@ void mev_docs(struct batch *b)
 			rc = build_bid_sql(b, lo, hi, &q);
 		if (rc == 0) {
 			b->ops++;
-			rc = lab_query_stream(ctx, q.sql.p, q.p, q.np, on_bid_rows, on_bids_done, b);
+			rc = lab_query_stream(ctx, q.sql.data, q.p, q.np, on_bid_rows, on_bids_done, b);
 			if (rc < 0)
 				b->ops--;
 		}
@@ -434,10 +434,10 @@ void mev_docs(struct batch *b)
 void mev_free(struct batch *b)
 {
 	for (size_t i = 0; b->w && i < b->n; i++)
-		jbuf_free(&b->w[i].payloads);
+		buf_free(&b->w[i].payloads);
 	if (b->mev) {
 		mg_discard(&b->mev->g);
-		jbuf_free(&b->mev->doc);
+		buf_free(&b->mev->doc);
 		free(b->mev);
 		b->mev = NULL;
 	}

@@ -28,12 +28,12 @@ int64_t mev_time_bucket(int64_t t)
 	return t < INT64_MIN + r ? INT64_MIN : t - r;
 }
 
-void mg_begin(struct mev_group *g, struct jbuf *b, const char *inner)
+void mg_begin(struct mev_group *g, struct buf *b, const char *inner)
 {
 	memset(g, 0, sizeof *g);
 	g->b = b;
 	g->inner = inner;
-	jbuf_char(b, '{');
+	buf_putc(b, '{');
 }
 
 static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
@@ -52,11 +52,11 @@ int mg_item(struct mev_group *g, const char *relay, size_t n)
 		if (c < 0)
 			return -1;
 		if (c == 0) {
-			jbuf_char(g->b, ',');
+			buf_putc(g->b, ',');
 			g->items++;
 			return 0;
 		}
-		jbuf_lit(g->b, "]},");
+		buf_puts(g->b, "]},");
 	}
 	char *copy = malloc(n + 1);
 	if (!copy)
@@ -67,10 +67,10 @@ int mg_item(struct mev_group *g, const char *relay, size_t n)
 	free(g->relay);
 	g->relay = copy;
 	g->relay_len = n;
-	jbuf_str(g->b, relay, n);
-	jbuf_lit(g->b, ":{\"");
-	jbuf_lit(g->b, g->inner);
-	jbuf_lit(g->b, "\":[");
+	buf_json_str(g->b, relay, n);
+	buf_puts(g->b, ":{\"");
+	buf_puts(g->b, g->inner);
+	buf_puts(g->b, "\":[");
 	g->items++;
 	return 0;
 }
@@ -78,8 +78,8 @@ int mg_item(struct mev_group *g, const char *relay, size_t n)
 void mg_end(struct mev_group *g)
 {
 	if (g->relay)
-		jbuf_lit(g->b, "]}");
-	jbuf_char(g->b, '}');
+		buf_puts(g->b, "]}");
+	buf_putc(g->b, '}');
 	mg_discard(g);
 }
 
@@ -90,32 +90,32 @@ void mg_discard(struct mev_group *g)
 	g->relay_len = 0;
 }
 
-static void field(struct jbuf *b, const char *name, const struct sd_str *v)
+static void field(struct buf *b, const char *name, const struct sd_str *v)
 {
-	jbuf_lit(b, name);
+	buf_puts(b, name);
 	sd_put_str(b, v);
 }
 
-/* The bid's JSON written field by field through jbuf (any string). */
-static void bid_json_slow(struct jbuf *b, const struct mev_bid *x)
+/* The bid's JSON written field by field through buf (any string). */
+static void bid_json_slow(struct buf *b, const struct mev_bid *x)
 {
-	jbuf_lit(b, "{\"slot\":");
-	jbuf_u64(b, x->slot);
+	buf_puts(b, "{\"slot\":");
+	buf_u64(b, x->slot);
 	field(b, ",\"parent_hash\":", &x->parent_hash);
 	field(b, ",\"block_hash\":", &x->block_hash);
 	field(b, ",\"builder_pubkey\":", &x->builder_pubkey);
 	field(b, ",\"proposer_pubkey\":", &x->proposer_pubkey);
 	field(b, ",\"proposer_fee_recipient\":", &x->proposer_fee_recipient);
 	field(b, ",\"value\":", &x->value);
-	jbuf_lit(b, ",\"gas_limit\":");
-	jbuf_u64(b, x->gas_limit);
-	jbuf_lit(b, ",\"gas_used\":");
-	jbuf_u64(b, x->gas_used);
-	jbuf_lit(b, ",\"slot_time\":");
-	jbuf_i64(b, x->slot_time);
-	jbuf_lit(b, ",\"time_bucket\":");
-	jbuf_i64(b, mev_time_bucket(x->slot_time));
-	jbuf_char(b, '}');
+	buf_puts(b, ",\"gas_limit\":");
+	buf_u64(b, x->gas_limit);
+	buf_puts(b, ",\"gas_used\":");
+	buf_u64(b, x->gas_used);
+	buf_puts(b, ",\"slot_time\":");
+	buf_i64(b, x->slot_time);
+	buf_puts(b, ",\"time_bucket\":");
+	buf_i64(b, mev_time_bucket(x->slot_time));
+	buf_putc(b, '}');
 }
 
 /* A bid is written ~3000 times per mainnet slot: the common case (strings
@@ -191,7 +191,7 @@ static void fw_field(struct fastw *w, const char *name, size_t name_len, const s
 
 #define FW_FIELD(w, name, v) fw_field((w), (name), sizeof(name) - 1, (v))
 
-void mev_bid_json(struct jbuf *b, const struct mev_bid *x)
+void mev_bid_json(struct buf *b, const struct mev_bid *x)
 {
 	char t[BID_FAST_MAX];
 	struct fastw w = { t, 0, 0 };
@@ -215,17 +215,17 @@ void mev_bid_json(struct jbuf *b, const struct mev_bid *x)
 	if (w.fail)
 		bid_json_slow(b, x);
 	else
-		jbuf_raw(b, t, w.len);
+		buf_append(b, t, w.len);
 }
 
-void mev_payload_json(struct jbuf *b, const struct mev_payload *x)
+void mev_payload_json(struct buf *b, const struct mev_payload *x)
 {
-	jbuf_lit(b, "{\"slot\":");
-	jbuf_u64(b, x->slot);
+	buf_puts(b, "{\"slot\":");
+	buf_u64(b, x->slot);
 	field(b, ",\"block_hash\":", &x->block_hash);
-	jbuf_lit(b, ",\"block_number\":");
-	jbuf_u64(b, x->block_number);
+	buf_puts(b, ",\"block_number\":");
+	buf_u64(b, x->block_number);
 	field(b, ",\"proposer_pubkey\":", &x->proposer_pubkey);
 	field(b, ",\"proposer_fee_recipient\":", &x->proposer_fee_recipient);
-	jbuf_char(b, '}');
+	buf_putc(b, '}');
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jbuf.h"
+#include "buf.h"
 #include "slotdoc.h"
 
 #define MEV_WEI_MAX_DIGITS 78 /* 2^256 - 1 has 78 digits */
@@ -30,14 +30,14 @@ int64_t mev_time_bucket(int64_t slot_time);
  * writer where the caller appends one item.
  */
 struct mev_group {
-	struct jbuf *b;
+	struct buf *b;
 	const char *inner;
 	char *relay; /* the open relay (a copy), NULL before the first */
 	size_t relay_len;
 	size_t items;
 };
 
-void mg_begin(struct mev_group *g, struct jbuf *b, const char *inner);
+void mg_begin(struct mev_group *g, struct buf *b, const char *inner);
 /* 0; -1 when `relay` sorts before the open one (rows out of order); -2 out of memory. */
 int mg_item(struct mev_group *g, const char *relay, size_t n);
 void mg_end(struct mev_group *g);
@@ -52,13 +52,13 @@ struct mev_bid {
 	uint64_t gas_limit, gas_used;
 	int64_t slot_time;
 };
-void mev_bid_json(struct jbuf *b, const struct mev_bid *x);
+void mev_bid_json(struct buf *b, const struct mev_bid *x);
 
 struct mev_payload {
 	uint64_t slot;
 	struct sd_str block_hash, proposer_pubkey, proposer_fee_recipient;
 	uint64_t block_number;
 };
-void mev_payload_json(struct jbuf *b, const struct mev_payload *x);
+void mev_payload_json(struct buf *b, const struct mev_payload *x);
 
 #endif

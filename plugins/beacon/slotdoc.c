@@ -86,11 +86,11 @@ static int cmp_vote(const void *a, const void *b)
 	return 0;
 }
 
-void sd_windows_json(struct jbuf *b, struct sd_vote *votes, size_t n)
+void sd_windows_json(struct buf *b, struct sd_vote *votes, size_t n)
 {
-	jbuf_char(b, '[');
+	buf_putc(b, '[');
 	if (n == 0) {
-		jbuf_char(b, ']');
+		buf_putc(b, ']');
 		return;
 	}
 	int64_t first = votes[0].ms;
@@ -104,62 +104,62 @@ void sd_windows_json(struct jbuf *b, struct sd_vote *votes, size_t n)
 	while (i < n) {
 		int64_t w = votes[i].ms;
 		if (i)
-			jbuf_char(b, ',');
-		jbuf_lit(b, "{\"start_ms\":");
-		jbuf_i64(b, w);
-		jbuf_lit(b, ",\"end_ms\":");
-		jbuf_i64(b, w + SD_WINDOW_MS);
-		jbuf_lit(b, ",\"validator_indices\":[");
+			buf_putc(b, ',');
+		buf_puts(b, "{\"start_ms\":");
+		buf_i64(b, w);
+		buf_puts(b, ",\"end_ms\":");
+		buf_i64(b, w + SD_WINDOW_MS);
+		buf_puts(b, ",\"validator_indices\":[");
 		size_t j = i;
 		for (; j < n && votes[j].ms == w; j++) {
 			if (j > i)
-				jbuf_char(b, ',');
-			jbuf_u64(b, votes[j].validator);
+				buf_putc(b, ',');
+			buf_u64(b, votes[j].validator);
 		}
-		jbuf_lit(b, "]}");
+		buf_puts(b, "]}");
 		i = j;
 	}
-	jbuf_char(b, ']');
+	buf_putc(b, ']');
 }
 
-void sd_put_int(struct jbuf *b, const struct sd_str *v)
+void sd_put_int(struct buf *b, const struct sd_str *v)
 {
 	size_t i = 0;
 	if (!v->p || v->n == 0 || v->n > 20) {
-		jbuf_lit(b, "null");
+		buf_puts(b, "null");
 		return;
 	}
 	if (v->p[0] == '-')
 		i = 1;
 	if (i == v->n) {
-		jbuf_lit(b, "null");
+		buf_puts(b, "null");
 		return;
 	}
 	for (size_t k = i; k < v->n; k++)
 		if (v->p[k] < '0' || v->p[k] > '9') {
-			jbuf_lit(b, "null");
+			buf_puts(b, "null");
 			return;
 		}
-	jbuf_raw(b, v->p, v->n);
+	buf_append(b, v->p, v->n);
 }
 
-void sd_put_str(struct jbuf *b, const struct sd_str *v)
+void sd_put_str(struct buf *b, const struct sd_str *v)
 {
 	if (!v->p) {
-		jbuf_lit(b, "null");
+		buf_puts(b, "null");
 		return;
 	}
 	size_t n = v->n;
 	while (n && v->p[n - 1] == '\0')
 		n--;
-	jbuf_str(b, v->p, n);
+	buf_json_str(b, v->p, n);
 }
 
-static void put_time(struct jbuf *b, const struct sd_str *v)
+static void put_time(struct buf *b, const struct sd_str *v)
 {
 	char t[24];
 	if (!v->p || v->n == 0 || v->n >= sizeof t) {
-		jbuf_lit(b, "null");
+		buf_puts(b, "null");
 		return;
 	}
 	memcpy(t, v->p, v->n);
@@ -167,10 +167,10 @@ static void put_time(struct jbuf *b, const struct sd_str *v)
 	char *end;
 	long long x = strtoll(t, &end, 10);
 	if (*end) {
-		jbuf_lit(b, "null");
+		buf_puts(b, "null");
 		return;
 	}
-	jbuf_iso(b, x, -1);
+	buf_iso(b, x, -1);
 }
 
 static int sd_str_eq(const struct sd_str *a, const struct sd_str *b)
@@ -195,102 +195,102 @@ static int cmp_seen_ref(const void *a, const void *b)
 	return x->order < y->order ? -1 : (x->order > y->order);
 }
 
-static void put_node(struct jbuf *b, const struct sd_seen *s, const struct geo_table *geo)
+static void put_node(struct buf *b, const struct sd_seen *s, const struct geo_table *geo)
 {
 	const char *u;
 	size_t ulen;
 	double lat, lon;
 	sd_username(s->client.p, s->client.n, &u, &ulen);
-	jbuf_str(b, s->client.p, s->client.n);
-	jbuf_lit(b, ":{\"name\":");
-	jbuf_str(b, s->client.p, s->client.n);
-	jbuf_lit(b, ",\"username\":");
-	jbuf_str(b, u, ulen);
-	jbuf_lit(b, ",\"geo\":{\"city\":");
-	jbuf_str(b, s->city.p, s->city.n);
-	jbuf_lit(b, ",\"country\":");
-	jbuf_str(b, s->country.p, s->country.n);
-	jbuf_lit(b, ",\"continent\":");
-	jbuf_str(b, s->continent.p, s->continent.n);
+	buf_json_str(b, s->client.p, s->client.n);
+	buf_puts(b, ":{\"name\":");
+	buf_json_str(b, s->client.p, s->client.n);
+	buf_puts(b, ",\"username\":");
+	buf_json_str(b, u, ulen);
+	buf_puts(b, ",\"geo\":{\"city\":");
+	buf_json_str(b, s->city.p, s->city.n);
+	buf_puts(b, ",\"country\":");
+	buf_json_str(b, s->country.p, s->country.n);
+	buf_puts(b, ",\"continent\":");
+	buf_json_str(b, s->continent.p, s->continent.n);
 	if (geo && geo_lookup(geo, s->city.p, s->city.n, s->country.p, s->country.n, s->cc.p,
 			      s->cc.n, s->continent.p, s->continent.n, &lat, &lon)) {
-		jbuf_lit(b, ",\"latitude\":");
-		jbuf_f64(b, lat);
-		jbuf_lit(b, ",\"longitude\":");
-		jbuf_f64(b, lon);
-		jbuf_lit(b, "}}");
+		buf_puts(b, ",\"latitude\":");
+		buf_f64(b, lat);
+		buf_puts(b, ",\"longitude\":");
+		buf_f64(b, lon);
+		buf_puts(b, "}}");
 	} else {
-		jbuf_lit(b, ",\"latitude\":null,\"longitude\":null}}");
+		buf_puts(b, ",\"latitude\":null,\"longitude\":null}}");
 	}
 }
 
 /* {CLIENT: ms} or {CLIENT: {"IDX": ms}}; rows are grouped by client (sorted). */
-static void put_timings(struct jbuf *b, const struct sd_seen *v, size_t n, int blobs)
+static void put_timings(struct buf *b, const struct sd_seen *v, size_t n, int blobs)
 {
-	jbuf_char(b, '{');
+	buf_putc(b, '{');
 	for (size_t i = 0; i < n;) {
 		if (i)
-			jbuf_char(b, ',');
-		jbuf_str(b, v[i].client.p, v[i].client.n);
-		jbuf_char(b, ':');
+			buf_putc(b, ',');
+		buf_json_str(b, v[i].client.p, v[i].client.n);
+		buf_putc(b, ':');
 		if (!blobs) {
-			jbuf_i64(b, v[i].ms);
+			buf_i64(b, v[i].ms);
 			size_t j = i + 1;
 			while (j < n && sd_str_eq(&v[j].client, &v[i].client))
 				j++; /* duplicates: the first counts */
 			i = j;
 			continue;
 		}
-		jbuf_char(b, '{');
+		buf_putc(b, '{');
 		size_t j = i;
 		int64_t last = -1;
 		for (; j < n && sd_str_eq(&v[j].client, &v[i].client); j++) {
 			if (v[j].blob == last)
 				continue;
 			if (j > i)
-				jbuf_char(b, ',');
-			jbuf_char(b, '"');
-			jbuf_i64(b, v[j].blob);
-			jbuf_lit(b, "\":");
-			jbuf_i64(b, v[j].ms);
+				buf_putc(b, ',');
+			buf_putc(b, '"');
+			buf_i64(b, v[j].blob);
+			buf_puts(b, "\":");
+			buf_i64(b, v[j].ms);
 			last = v[j].blob;
 		}
-		jbuf_char(b, '}');
+		buf_putc(b, '}');
 		i = j;
 	}
-	jbuf_char(b, '}');
+	buf_putc(b, '}');
 }
 
-int sd_build(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
+int sd_build(struct buf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
 	     int64_t processing_ms, const struct geo_table *geo)
 {
 	int rc = sd_build_open(b, s, network, processed_ms, processing_ms, geo);
-	jbuf_char(b, '}');
+	buf_putc(b, '}');
 	return rc < 0 || b->oom ? -2 : 0;
 }
 
-int sd_build_open(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
+int sd_build_open(struct buf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
 		  int64_t processing_ms, const struct geo_table *geo)
 {
 	static const char *const timing_names[4] = { "block_seen", "blob_seen",
 						     "block_first_seen_p2p",
 						     "blob_first_seen_p2p" };
 	int64_t psec = processed_ms >= 0 ? processed_ms / 1000 : -((-processed_ms + 999) / 1000);
-	jbuf_lit(b, "{\"slot\":");
-	jbuf_u64(b, s->slot);
-	jbuf_lit(b, ",\"network\":");
-	jbuf_str(b, network, strlen(network));
-	jbuf_lit(b, ",\"processed_at\":");
-	jbuf_iso(b, psec, (int)(processed_ms - psec * 1000) * 1000);
-	jbuf_lit(b, ",\"processing_time_ms\":");
-	jbuf_i64(b, processing_ms);
-	jbuf_lit(b, ",\"block\":{");
+	buf_puts(b, "{\"slot\":");
+	buf_u64(b, s->slot);
+	buf_puts(b, ",\"network\":");
+	buf_json_str(b, network, strlen(network));
+	buf_puts(b, ",\"processed_at\":");
+	buf_iso(b, psec, (int)(processed_ms - psec * 1000) * 1000);
+	buf_puts(b, ",\"processing_time_ms\":");
+	buf_i64(b, processing_ms);
+	buf_puts(b, ",\"block\":{");
 	for (size_t i = 0; i < SD_BLOCK_FIELDS; i++) {
 		if (i)
-			jbuf_char(b, ',');
-		jbuf_char(b, '"');
-		jbuf_lit(b, fields[i].name);
-		jbuf_lit(b, "\":");
+			buf_putc(b, ',');
+		buf_putc(b, '"');
+		buf_puts(b, fields[i].name);
+		buf_puts(b, "\":");
 		if (fields[i].kind == SD_INT)
 			sd_put_int(b, &s->block[i]);
 		else if (fields[i].kind == SD_TIME)
@@ -298,15 +298,15 @@ int sd_build_open(struct jbuf *b, struct sd_slot *s, const char *network, int64_
 		else
 			sd_put_str(b, &s->block[i]);
 	}
-	jbuf_lit(b, "},\"proposer\":{\"slot\":");
-	jbuf_u64(b, s->slot);
-	jbuf_lit(b, ",\"proposer_validator_index\":");
-	jbuf_u64(b, s->proposer);
-	jbuf_lit(b, "},\"entity\":");
+	buf_puts(b, "},\"proposer\":{\"slot\":");
+	buf_u64(b, s->slot);
+	buf_puts(b, ",\"proposer_validator_index\":");
+	buf_u64(b, s->proposer);
+	buf_puts(b, "},\"entity\":");
 	if (s->entity)
-		jbuf_str(b, s->entity, s->entity_len);
+		buf_json_str(b, s->entity, s->entity_len);
 	else
-		jbuf_lit(b, "null");
+		buf_puts(b, "null");
 
 	/* nodes: every client of the four lists once, first list first */
 	size_t total = 0;
@@ -322,30 +322,30 @@ int sd_build_open(struct jbuf *b, struct sd_slot *s, const char *network, int64_
 			all[n].order = n;
 		}
 	qsort(all, n, sizeof *all, cmp_seen_ref);
-	jbuf_lit(b, ",\"nodes\":{");
+	buf_puts(b, ",\"nodes\":{");
 	int firstnode = 1;
 	for (size_t i = 0; i < n; i++) {
 		if (i && sd_str_eq(&all[i].s->client, &all[i - 1].s->client))
 			continue;
 		if (!firstnode)
-			jbuf_char(b, ',');
+			buf_putc(b, ',');
 		firstnode = 0;
 		put_node(b, all[i].s, geo);
 	}
 	free(all);
-	jbuf_lit(b, "},\"timings\":{");
+	buf_puts(b, "},\"timings\":{");
 	for (int k = 0; k < 4; k++) {
 		if (k)
-			jbuf_char(b, ',');
-		jbuf_char(b, '"');
-		jbuf_lit(b, timing_names[k]);
-		jbuf_lit(b, "\":");
+			buf_putc(b, ',');
+		buf_putc(b, '"');
+		buf_puts(b, timing_names[k]);
+		buf_puts(b, "\":");
 		put_timings(b, s->seen[k], s->nseen[k], k == SD_BLOB_SEEN || k == SD_BLOB_P2P);
 	}
-	jbuf_lit(b, "},\"attestations\":{\"windows\":");
+	buf_puts(b, "},\"attestations\":{\"windows\":");
 	sd_windows_json(b, s->votes, s->nvotes);
-	jbuf_lit(b, ",\"maximum_votes\":");
-	jbuf_u64(b, s->max_votes);
-	jbuf_char(b, '}');
+	buf_puts(b, ",\"maximum_votes\":");
+	buf_u64(b, s->max_votes);
+	buf_putc(b, '}');
 	return b->oom ? -2 : 0;
 }

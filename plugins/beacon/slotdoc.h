@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "geo.h"
-#include "jbuf.h"
+#include "buf.h"
 
 #define SD_BLOCK_FIELDS 26
 #define SD_WINDOW_MS 50
@@ -61,7 +61,7 @@ void sd_username(const char *name, size_t n, const char **u, size_t *ulen);
 
 /* Attestation windows: sorts votes by (window start, validator) and writes
  * [{"start_ms","end_ms","validator_indices":[...]}]. */
-void sd_windows_json(struct jbuf *b, struct sd_vote *votes, size_t n);
+void sd_windows_json(struct buf *b, struct sd_vote *votes, size_t n);
 
 /* Window start of each vote: floor((m - first) / 50) * 50 + first, then minus its mod 50. */
 int64_t sd_window_start(int64_t ms, int64_t first);
@@ -71,17 +71,17 @@ int64_t sd_window_start(int64_t ms, int64_t first);
  * how long it took.  geo may be NULL (coordinates null).  Returns 0 or -2
  * when out of memory.
  */
-int sd_build(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
+int sd_build(struct buf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
 	     int64_t processing_ms, const struct geo_table *geo);
 
 /* The same without its closing brace, so that more keys can follow
  * (SPEC §9.5: "relay_bids", "delivered_payloads"). */
-int sd_build_open(struct jbuf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
+int sd_build_open(struct buf *b, struct sd_slot *s, const char *network, int64_t processed_ms,
 		  int64_t processing_ms, const struct geo_table *geo);
 
 /* Integer text (optionally negative) as is; anything else (and NULL) as null. */
-void sd_put_int(struct jbuf *b, const struct sd_str *v);
+void sd_put_int(struct buf *b, const struct sd_str *v);
 /* A string without FixedString NUL padding; NULL as null. */
-void sd_put_str(struct jbuf *b, const struct sd_str *v);
+void sd_put_str(struct buf *b, const struct sd_str *v);
 
 #endif

@@ -1,29 +1,16 @@
 /* contributors — pure helpers; see compute.h. */
 #include "compute.h"
 
-#include "jsonstr.h"
+#include "keyrules.h"
 #include "sha256.h"
 
 #include <string.h>
 
 /* ---- keys --------------------------------------------------------------- */
 
-static int seg_byte(unsigned c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-';
-}
-
 int contrib_safe_segment(const char *s, size_t n)
 {
-	if (n == 0 || n > 128)
-		return 0;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!seg_byte((unsigned char)s[i]) && s[i] != '.')
-			return 0;
-	return 1;
+	return key_segment_ok(s, n, 128, NULL, KEY_SEG_PLAIN);
 }
 
 /* SPEC §9.2: the raw name is the key when it is printable UTF-8 of 1..128
@@ -32,18 +19,7 @@ int contrib_safe_segment(const char *s, size_t n)
  * path of the URL a browser builds from the name. */
 int contrib_raw_segment(const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	if (n == 0 || n > CONTRIB_RAW_MAX)
-		return 0;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
-	for (size_t i = 0, l; i < n; i += l) {
-		if (u[i] == '/' || u[i] == '\\' || u[i] == '%' || u[i] == '?' || u[i] == '#')
-			return 0;
-		if (!(l = utf8_text_seq(u + i, n - i)))
-			return 0;
-	}
-	return 1;
+	return key_segment_ok(s, n, CONTRIB_RAW_MAX, "%?#", 0);
 }
 
 size_t contrib_user_escaped_key(const char *s, size_t n, char *out)
@@ -53,7 +29,7 @@ size_t contrib_user_escaped_key(const char *s, size_t n, char *out)
 	if (n >= 1 && n <= 64) {
 		for (size_t i = 0; i < n; i++) {
 			unsigned c = (unsigned char)s[i];
-			if (seg_byte(c)) {
+			if (key_plain_byte(c)) {
 				out[o++] = (char)c;
 			} else {
 				out[o++] = '%';

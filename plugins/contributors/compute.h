@@ -1,7 +1,7 @@
 /*
  * contributors — the pure parts of the plugin (no host calls), linked by
  * the plugin and by tests/unit/test_contributors.c (the JSON buffer is
- * common/jbuf.h, SHA-256 common/sha256.h):
+ * common/buf.h, SHA-256 common/sha256.h):
  *   - the username → storage key segment mapping (SPEC §9.2)
  * (the scheduling gates are common/window_job's).
  */

@@ -15,7 +15,7 @@
 
 #include <lab/plugin.h>
 
-#include "jbuf.h"
+#include "buf.h"
 #include "window_job.h"
 
 enum { P_SUMMARY, P_COUNTRIES, P_USERS, P_USUM, NPROC };
@@ -31,7 +31,7 @@ struct doc {
 	struct contrib *c;
 	char *key;
 	char *stale_key; /* user documents: labd 1.0's escaped copy to remove, or NULL */
-	struct jbuf body;
+	struct buf body;
 	const char *network; /* NULL = none; points into c->nets */
 	const char *window;  /* NULL = none */
 };
@@ -52,7 +52,7 @@ struct contrib {
 	size_t ndocs, puts_pending;
 	int puts_failed;
 	int row_err; /* a cell of the current answer did not parse (LAB_EPARSE) */
-	struct jbuf describe;
+	struct buf describe;
 };
 
 /* contributors.c: processor and window (-1 = none) of job i. */

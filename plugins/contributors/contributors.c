@@ -112,7 +112,7 @@ static void free_all(struct contrib *c)
 	free(c->wins);
 	wj_free(&c->run);
 	contrib_docs_free(c);
-	jbuf_free(&c->describe);
+	buf_free(&c->describe);
 	free(c);
 }
 
@@ -261,7 +261,7 @@ static int contrib_run(void *self)
 	return 0;
 }
 
-static void duration_text(struct jbuf *b, int64_t s)
+static void duration_text(struct buf *b, int64_t s)
 {
 	char t[32];
 	int64_t a = s < 0 ? -s : s;
@@ -274,39 +274,39 @@ static void duration_text(struct jbuf *b, int64_t s)
 	else if (a && a % 60 == 0)
 		u = "m", v = s / 60;
 	snprintf(t, sizeof t, "%" PRId64 "%s", v, u);
-	jbuf_str(b, t, strlen(t));
+	buf_json_str(b, t, strlen(t));
 }
 
 static const char *contrib_describe(void *self)
 {
 	struct contrib *c = self;
-	struct jbuf *b = &c->describe;
-	jbuf_free(b);
+	struct buf *b = &c->describe;
+	buf_free(b);
 	b->oom = 0;
-	jbuf_lit(b, "{\"enabled\":true,\"description\":\"Xatu public contributors\",\"path_prefix\":");
-	jbuf_str(b, c->prefix, strlen(c->prefix));
-	jbuf_lit(b, ",\"networks\":[");
+	buf_puts(b, "{\"enabled\":true,\"description\":\"Xatu public contributors\",\"path_prefix\":");
+	buf_json_str(b, c->prefix, strlen(c->prefix));
+	buf_puts(b, ",\"networks\":[");
 	for (size_t i = 0; i < c->nnets; i++) {
 		if (i)
-			jbuf_raw(b, ",", 1);
-		jbuf_str(b, c->nets[i], strlen(c->nets[i]));
+			buf_append(b, ",", 1);
+		buf_json_str(b, c->nets[i], strlen(c->nets[i]));
 	}
-	jbuf_lit(b, "],\"time_windows\":[");
+	buf_puts(b, "],\"time_windows\":[");
 	for (size_t i = 0; i < c->nwins; i++) {
 		if (i)
-			jbuf_raw(b, ",", 1);
-		jbuf_lit(b, "{\"file\":");
-		jbuf_str(b, c->wins[i].file, strlen(c->wins[i].file));
-		jbuf_lit(b, ",\"step\":");
+			buf_append(b, ",", 1);
+		buf_puts(b, "{\"file\":");
+		buf_json_str(b, c->wins[i].file, strlen(c->wins[i].file));
+		buf_puts(b, ",\"step\":");
 		duration_text(b, c->wins[i].step);
-		jbuf_lit(b, ",\"label\":");
-		jbuf_str(b, c->wins[i].label, strlen(c->wins[i].label));
-		jbuf_lit(b, ",\"range\":");
+		buf_puts(b, ",\"label\":");
+		buf_json_str(b, c->wins[i].label, strlen(c->wins[i].label));
+		buf_puts(b, ",\"range\":");
 		duration_text(b, c->wins[i].range);
-		jbuf_raw(b, "}", 1);
+		buf_append(b, "}", 1);
 	}
-	jbuf_lit(b, "]}");
-	return b->oom ? NULL : b->p;
+	buf_puts(b, "]}");
+	return b->oom ? NULL : b->data;
 }
 
 LAB_PLUGIN_DEFINE(.name = "contributors", .version = "1.0.0",

@@ -64,7 +64,7 @@ void contrib_docs_free(struct contrib *c)
 	for (size_t i = 0; i < c->ndocs; i++) {
 		free(c->docs[i].key);
 		free(c->docs[i].stale_key);
-		jbuf_free(&c->docs[i].body);
+		buf_free(&c->docs[i].body);
 	}
 	free(c->docs);
 	c->docs = NULL;
@@ -113,29 +113,29 @@ static int doc_key(struct doc *d, const char *prefix, const char *a, const char 
 
 static void publish_stored(struct contrib *c, const struct doc *d, int p)
 {
-	struct jbuf e = { 0 };
-	jbuf_lit(&e, "{\"kind\":");
-	jbuf_lit(&e, "\"");
-	jbuf_lit(&e, contrib_proc_name[p]);
-	jbuf_lit(&e, "\"");
+	struct buf e = { 0 };
+	buf_puts(&e, "{\"kind\":");
+	buf_puts(&e, "\"");
+	buf_puts(&e, contrib_proc_name[p]);
+	buf_puts(&e, "\"");
 	if (d->network) {
-		jbuf_lit(&e, ",\"network\":");
-		jbuf_str(&e, d->network, strlen(d->network));
+		buf_puts(&e, ",\"network\":");
+		buf_json_str(&e, d->network, strlen(d->network));
 	}
 	if (d->window) {
-		jbuf_lit(&e, ",\"window\":");
-		jbuf_str(&e, d->window, strlen(d->window));
+		buf_puts(&e, ",\"window\":");
+		buf_json_str(&e, d->window, strlen(d->window));
 	}
-	jbuf_lit(&e, ",\"key\":");
-	jbuf_str(&e, d->key, strlen(d->key));
-	jbuf_lit(&e, "}");
+	buf_puts(&e, ",\"key\":");
+	buf_json_str(&e, d->key, strlen(d->key));
+	buf_puts(&e, "}");
 	if (!e.oom) {
-		int rc = lab_publish(c->ctx, "contributors.updated", e.p, e.len);
+		int rc = lab_publish(c->ctx, "contributors.updated", e.data, e.len);
 		if (rc < 0)
 			lab_logkv(c->ctx, LAB_LOG_WARN, "cannot publish", LAB_FS("key", d->key),
 				  LAB_FS("error", lab_strerror(rc)));
 	}
-	jbuf_free(&e);
+	buf_free(&e);
 }
 
 /* Every document of the job was stored (or failed): the runner records the
@@ -199,7 +199,7 @@ void contrib_store(struct contrib *c)
 			continue;
 		}
 		c->puts_pending++;
-		int rc = lab_storage_put_atomic(c->ctx, d->key, d->body.p, d->body.len,
+		int rc = lab_storage_put_atomic(c->ctx, d->key, d->body.data, d->body.len,
 						"application/json", NULL, on_put, d);
 		if (rc < 0) {
 			lab_logkv(c->ctx, LAB_LOG_ERROR, "cannot store document", LAB_FS("key", d->key),
@@ -224,10 +224,10 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 	struct doc *d = doc_add(c, NULL, NULL);
 	if (!d || doc_key(d, c->prefix, "summary", NULL, NULL) < 0)
 		return LAB_ENOMEM;
-	struct jbuf *b = &d->body;
-	jbuf_lit(b, "{\"updated_at\":");
-	jbuf_i64(b, contrib_now(c));
-	jbuf_lit(b, ",\"networks\":{");
+	struct buf *b = &d->body;
+	buf_puts(b, "{\"updated_at\":");
+	buf_i64(b, contrib_now(c));
+	buf_puts(b, ",\"networks\":{");
 	for (size_t n = 0; n < c->nnets; n++) {
 		uint64_t total = 0, pub = 0;
 		for (size_t r = 0; r < nr; r++)
@@ -236,17 +236,17 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 				pub = col_u64(c, rows, r, 4);
 			}
 		if (n)
-			jbuf_raw(b, ",", 1);
-		jbuf_str(b, c->nets[n], strlen(c->nets[n]));
-		jbuf_lit(b, ":{\"total_nodes\":");
-		jbuf_u64(b, total);
-		jbuf_lit(b, ",\"total_public_nodes\":");
-		jbuf_u64(b, pub);
+			buf_append(b, ",", 1);
+		buf_json_str(b, c->nets[n], strlen(c->nets[n]));
+		buf_puts(b, ":{\"total_nodes\":");
+		buf_u64(b, total);
+		buf_puts(b, ",\"total_public_nodes\":");
+		buf_u64(b, pub);
 		for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
 			int first = 1;
-			jbuf_lit(b, ",\"");
-			jbuf_lit(b, dims[k]);
-			jbuf_lit(b, "\":{");
+			buf_puts(b, ",\"");
+			buf_puts(b, dims[k]);
+			buf_puts(b, "\":{");
 			for (size_t r = 0; r < nr; r++) {
 				const char *s;
 				size_t sl;
@@ -254,21 +254,21 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 				    !col_is(c, rows, r, 1, dims[k]))
 					continue;
 				if (!first)
-					jbuf_raw(b, ",", 1);
+					buf_append(b, ",", 1);
 				first = 0;
 				col_str(c, rows, r, 2, &s, &sl);
-				jbuf_str(b, s, sl);
-				jbuf_lit(b, ":{\"total_nodes\":");
-				jbuf_u64(b, col_u64(c, rows, r, 3));
-				jbuf_lit(b, ",\"public_nodes\":");
-				jbuf_u64(b, col_u64(c, rows, r, 4));
-				jbuf_raw(b, "}", 1);
+				buf_json_str(b, s, sl);
+				buf_puts(b, ":{\"total_nodes\":");
+				buf_u64(b, col_u64(c, rows, r, 3));
+				buf_puts(b, ",\"public_nodes\":");
+				buf_u64(b, col_u64(c, rows, r, 4));
+				buf_append(b, "}", 1);
 			}
-			jbuf_raw(b, "}", 1);
+			buf_append(b, "}", 1);
 		}
-		jbuf_raw(b, "}", 1);
+		buf_append(b, "}", 1);
 	}
-	jbuf_lit(b, "}}");
+	buf_puts(b, "}}");
 	return 0;
 }
 
@@ -290,31 +290,31 @@ static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, 
 				d = doc_add(c, c->nets[n], c->wins[w].file);
 				if (!d || doc_key(d, c->prefix, list, c->nets[n], c->wins[w].file) < 0)
 					return LAB_ENOMEM;
-				jbuf_raw(&d->body, "[", 1);
+				buf_append(&d->body, "[", 1);
 			} else if (t != cur) {
-				jbuf_lit(&d->body, "]},");
+				buf_puts(&d->body, "]},");
 			}
 			if (d->body.len == 1 || t != cur) {
-				jbuf_lit(&d->body, "{\"time\":");
-				jbuf_i64(&d->body, t);
-				jbuf_lit(&d->body, ",\"");
-				jbuf_lit(&d->body, list);
-				jbuf_lit(&d->body, "\":[");
+				buf_puts(&d->body, "{\"time\":");
+				buf_i64(&d->body, t);
+				buf_puts(&d->body, ",\"");
+				buf_puts(&d->body, list);
+				buf_puts(&d->body, "\":[");
 				cur = t;
 			} else {
-				jbuf_raw(&d->body, ",", 1);
+				buf_append(&d->body, ",", 1);
 			}
 			col_str(c, rows, r, 2, &s, &sl);
-			jbuf_lit(&d->body, "{\"name\":");
-			jbuf_str(&d->body, s, sl);
-			jbuf_lit(&d->body, ",\"");
-			jbuf_lit(&d->body, val);
-			jbuf_lit(&d->body, "\":");
-			jbuf_u64(&d->body, col_u64(c, rows, r, 3));
-			jbuf_raw(&d->body, "}", 1);
+			buf_puts(&d->body, "{\"name\":");
+			buf_json_str(&d->body, s, sl);
+			buf_puts(&d->body, ",\"");
+			buf_puts(&d->body, val);
+			buf_puts(&d->body, "\":");
+			buf_u64(&d->body, col_u64(c, rows, r, 3));
+			buf_append(&d->body, "}", 1);
 		}
 		if (d)
-			jbuf_lit(&d->body, "]}]");
+			buf_puts(&d->body, "]}]");
 	}
 	return 0;
 }
@@ -329,25 +329,25 @@ static const char *const node_fields[] = { "network",   "client_name",
 					   "latest_slot_start_date_time", "client_implementation",
 					   "client_version" };
 
-static void node_json(struct contrib *c, struct jbuf *b, const lab_rows *rows, size_t r)
+static void node_json(struct contrib *c, struct buf *b, const lab_rows *rows, size_t r)
 {
-	jbuf_raw(b, "{", 1);
+	buf_append(b, "{", 1);
 	for (size_t f = 0; f < sizeof node_fields / sizeof *node_fields; f++) {
 		if (f)
-			jbuf_raw(b, ",", 1);
-		jbuf_raw(b, "\"", 1);
-		jbuf_lit(b, node_fields[f]);
-		jbuf_lit(b, "\":");
+			buf_append(b, ",", 1);
+		buf_append(b, "\"", 1);
+		buf_puts(b, node_fields[f]);
+		buf_puts(b, "\":");
 		if (f == 7 || f == 8) {
-			jbuf_u64(b, col_u64(c, rows, r, f + 1));
+			buf_u64(b, col_u64(c, rows, r, f + 1));
 		} else {
 			const char *s;
 			size_t sl;
 			col_str(c, rows, r, f + 1, &s, &sl);
-			jbuf_str(b, s, sl);
+			buf_json_str(b, s, sl);
 		}
 	}
-	jbuf_raw(b, "}", 1);
+	buf_append(b, "}", 1);
 }
 
 static int same_user(struct contrib *c, const lab_rows *rows, size_t a, size_t b)
@@ -365,8 +365,8 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 	struct doc *sum = doc_add(c, NULL, NULL);
 	if (!sum || doc_key(sum, c->prefix, "user-summaries", "summary", NULL) < 0)
 		return LAB_ENOMEM;
-	struct jbuf sb = { 0 };
-	jbuf_lit(&sb, "{\"contributors\":[");
+	struct buf sb = { 0 };
+	buf_puts(&sb, "{\"contributors\":[");
 	size_t r = 0;
 	while (r < nr) {
 		size_t e = r + 1;
@@ -384,45 +384,45 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0 ||
 		    (contrib_user_stale_key(s, sl, stale) &&
 		     !(d->stale_key = key_of(c->prefix, "user-summaries", "users", stale)))) {
-			jbuf_free(&sb);
+			buf_free(&sb);
 			return LAB_ENOMEM;
 		}
-		struct jbuf nodes = { 0 };
-		jbuf_raw(&nodes, "[", 1);
+		struct buf nodes = { 0 };
+		buf_append(&nodes, "[", 1);
 		for (size_t i = r; i < e; i++) {
 			if (i > r)
-				jbuf_raw(&nodes, ",", 1);
+				buf_append(&nodes, ",", 1);
 			node_json(c, &nodes, rows, i);
 		}
-		jbuf_raw(&nodes, "]", 1);
-		jbuf_lit(&d->body, "{\"name\":");
-		jbuf_str(&d->body, s, sl);
-		jbuf_lit(&d->body, ",\"nodes\":");
-		jbuf_raw(&d->body, nodes.p ? nodes.p : "", nodes.len);
-		jbuf_lit(&d->body, ",\"updated_at\":");
-		jbuf_i64(&d->body, contrib_now(c));
-		jbuf_raw(&d->body, "}", 1);
+		buf_append(&nodes, "]", 1);
+		buf_puts(&d->body, "{\"name\":");
+		buf_json_str(&d->body, s, sl);
+		buf_puts(&d->body, ",\"nodes\":");
+		buf_append(&d->body, nodes.data ? nodes.data : "", nodes.len);
+		buf_puts(&d->body, ",\"updated_at\":");
+		buf_i64(&d->body, contrib_now(c));
+		buf_append(&d->body, "}", 1);
 		if (nodes.oom)
 			d->body.oom = 1;
 		if (r)
-			jbuf_raw(&sb, ",", 1);
-		jbuf_lit(&sb, "{\"name\":");
-		jbuf_str(&sb, s, sl);
-		jbuf_lit(&sb, ",\"node_count\":");
-		jbuf_u64(&sb, e - r);
-		jbuf_lit(&sb, ",\"updated_at\":");
-		jbuf_i64(&sb, contrib_now(c));
-		jbuf_lit(&sb, ",\"nodes\":");
-		jbuf_raw(&sb, nodes.p ? nodes.p : "", nodes.len);
-		jbuf_raw(&sb, "}", 1);
+			buf_append(&sb, ",", 1);
+		buf_puts(&sb, "{\"name\":");
+		buf_json_str(&sb, s, sl);
+		buf_puts(&sb, ",\"node_count\":");
+		buf_u64(&sb, e - r);
+		buf_puts(&sb, ",\"updated_at\":");
+		buf_i64(&sb, contrib_now(c));
+		buf_puts(&sb, ",\"nodes\":");
+		buf_append(&sb, nodes.data ? nodes.data : "", nodes.len);
+		buf_append(&sb, "}", 1);
 		if (nodes.oom)
 			sb.oom = 1;
-		jbuf_free(&nodes);
+		buf_free(&nodes);
 		r = e;
 	}
-	jbuf_lit(&sb, "],\"updated_at\":");
-	jbuf_i64(&sb, contrib_now(c));
-	jbuf_raw(&sb, "}", 1);
+	buf_puts(&sb, "],\"updated_at\":");
+	buf_i64(&sb, contrib_now(c));
+	buf_append(&sb, "}", 1);
 	/* doc_add may have moved the array: find the summary again (index 0). */
 	c->docs[0].body = sb;
 	return 0;

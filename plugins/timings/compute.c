@@ -1,6 +1,7 @@
 /* compute.c — pure computation of the timings plugin (see compute.h). */
 #include "compute.h"
-#include "civil.h"
+#include "keyrules.h"
+#include "rfc3339.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -12,19 +13,19 @@
 const char *const tm_set_names[TM_NSETS] = { "all", "mev", "non_mev", "solo_mev",
 					     "solo_non_mev" };
 
-/* A JSON string of a C string (jbuf_str: always valid JSON). */
-static void jstr(struct jbuf *b, const char *s) { jbuf_str(b, s, strlen(s)); }
+/* A JSON string of a C string (buf_json_str: always valid JSON). */
+static void jstr(struct buf *b, const char *s) { buf_json_str(b, s, strlen(s)); }
 
-void tm_json_f64(struct jbuf *b, double v)
+void tm_json_f64(struct buf *b, double v)
 {
 	char e[40], s[400];
 	int p, exp10;
 	if (!isfinite(v)) {
-		jbuf_lit(b, "null");
+		buf_puts(b, "null");
 		return;
 	}
 	if (v == 0) {
-		jbuf_lit(b, signbit(v) ? "-0.0" : "0.0");
+		buf_puts(b, signbit(v) ? "-0.0" : "0.0");
 		return;
 	}
 	/* Shortest precision that reads back as the same double. */
@@ -38,12 +39,12 @@ void tm_json_f64(struct jbuf *b, double v)
 	if (exp10 >= -4 && exp10 < 16) {
 		int dec = p - 1 - exp10;
 		snprintf(s, sizeof s, "%.*f", dec > 0 ? dec : 0, v);
-		jbuf_lit(b, s);
+		buf_puts(b, s);
 		if (!strchr(s, '.'))
-			jbuf_lit(b, ".0");
+			buf_puts(b, ".0");
 		return;
 	}
-	jbuf_lit(b, e); /* "1e+16", "1.5e-05": Python's spelling too */
+	buf_puts(b, e); /* "1e+16", "1.5e-05": Python's spelling too */
 }
 
 double tm_round_half_even(double x)
@@ -72,34 +73,34 @@ int64_t tm_bucket_kb(uint64_t total)
 	return tm_bucket_kb_qc((int64_t)(total / 32768), rem > 16384 ? 1 : rem == 16384 ? 0 : -1);
 }
 
-int tm_block_timings_json(const struct tm_bt_row *r, size_t n, struct jbuf *o)
+int tm_block_timings_json(const struct tm_bt_row *r, size_t n, struct buf *o)
 {
 	static const char *const names[] = { "mins", "maxs", "avgs", "p05s", "p50s", "p95s" };
-	jbuf_lit(o, "{\"timestamps\":[");
+	buf_puts(o, "{\"timestamps\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			jbuf_char(o, ',');
-		jbuf_i64(o, r[i].ts);
+			buf_putc(o, ',');
+		buf_i64(o, r[i].ts);
 	}
 	for (size_t k = 0; k < 6; k++) {
-		jbuf_lit(o, "],\"");
-		jbuf_lit(o, names[k]);
-		jbuf_lit(o, "\":[");
+		buf_puts(o, "],\"");
+		buf_puts(o, names[k]);
+		buf_puts(o, "\":[");
 		for (size_t i = 0; i < n; i++) {
 			const double v[6] = { r[i].min, r[i].max, r[i].avg,
 					      r[i].p05, r[i].p50, r[i].p95 };
 			if (i)
-				jbuf_char(o, ',');
+				buf_putc(o, ',');
 			tm_json_f64(o, v[k]);
 		}
 	}
-	jbuf_lit(o, "],\"blocks\":[");
+	buf_puts(o, "],\"blocks\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			jbuf_char(o, ',');
-		jbuf_i64(o, r[i].blocks);
+			buf_putc(o, ',');
+		buf_i64(o, r[i].blocks);
 	}
-	jbuf_lit(o, "]}");
+	buf_puts(o, "]}");
 	return o->oom ? -1 : 0;
 }
 
@@ -111,7 +112,7 @@ static int cmp_group(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct jbuf *o)
+int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct buf *o)
 {
 	size_t m = 0;
 	if (n)
@@ -127,146 +128,87 @@ int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct jbuf *o)
 			g[m++] = g[i];
 		}
 	}
-	jbuf_lit(o, "{\"sizes_kb\":[");
+	buf_puts(o, "{\"sizes_kb\":[");
 	int first = 1;
 	for (size_t i = 0; i < m; i++) {
 		if (!g[i].cnt[TM_ALL])
 			continue;
 		if (!first)
-			jbuf_char(o, ',');
+			buf_putc(o, ',');
 		first = 0;
-		jbuf_i64(o, group_kb(&g[i]));
+		buf_i64(o, group_kb(&g[i]));
 	}
-	jbuf_lit(o, "],\"arrival_times_ms\":{");
+	buf_puts(o, "],\"arrival_times_ms\":{");
 	for (int s = 0; s < TM_NSETS; s++) {
 		if (s)
-			jbuf_char(o, ',');
+			buf_putc(o, ',');
 		jstr(o, tm_set_names[s]);
-		jbuf_lit(o, ":[");
+		buf_puts(o, ":[");
 		first = 1;
 		for (size_t i = 0; i < m; i++) {
 			if (!g[i].cnt[s])
 				continue;
 			if (!first)
-				jbuf_char(o, ',');
+				buf_putc(o, ',');
 			first = 0;
 			/* Arrivals are integers, so the sum is exact below 2^53
 			 * and sum/count equals the mean however it is summed. */
 			tm_json_f64(o, tm_round_half_even((double)g[i].sum[s] / (double)g[i].cnt[s]));
 		}
-		jbuf_char(o, ']');
+		buf_putc(o, ']');
 	}
-	jbuf_lit(o, "}}");
+	buf_puts(o, "}}");
 	return o->oom ? -1 : 0;
 }
 
 int tm_describe_json(const char *prefix, const char *const *nets, size_t nnet,
-		     const struct tm_window *wins, size_t nwin, struct jbuf *o)
+		     const struct tm_window *wins, size_t nwin, struct buf *o)
 {
-	jbuf_lit(o, "{\"enabled\":true,\"description\":\"Beacon chain block timing metrics\","
+	buf_puts(o, "{\"enabled\":true,\"description\":\"Beacon chain block timing metrics\","
 		    "\"path_prefix\":");
 	jstr(o, prefix);
-	jbuf_lit(o, ",\"networks\":[");
+	buf_puts(o, ",\"networks\":[");
 	for (size_t i = 0; i < nnet; i++) {
 		if (i)
-			jbuf_char(o, ',');
+			buf_putc(o, ',');
 		jstr(o, nets[i]);
 	}
-	jbuf_lit(o, "],\"time_windows\":[");
+	buf_puts(o, "],\"time_windows\":[");
 	for (size_t i = 0; i < nwin; i++) {
 		const struct tm_window *w = &wins[i];
-		jbuf_lit(o, i ? ",{\"file\":" : "{\"file\":");
+		buf_puts(o, i ? ",{\"file\":" : "{\"file\":");
 		jstr(o, w->file);
-		jbuf_lit(o, ",\"step\":");
+		buf_puts(o, ",\"step\":");
 		jstr(o, w->step_text);
-		jbuf_lit(o, ",\"label\":");
+		buf_puts(o, ",\"label\":");
 		jstr(o, w->label);
-		jbuf_lit(o, ",\"range\":");
+		buf_puts(o, ",\"range\":");
 		jstr(o, w->range_text);
-		jbuf_char(o, '}');
+		buf_putc(o, '}');
 	}
-	jbuf_lit(o, "]}");
+	buf_puts(o, "]}");
 	return o->oom ? -1 : 0;
 }
 
 void tm_iso8601(int64_t t, char out[32])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm)) {
-		snprintf(out, 32, "1970-01-01T00:00:00+00:00");
-		return;
-	}
 	/* Years beyond 9999 do not fit the format: clamp (state times only). */
-	if (tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
-		snprintf(out, 32, "9999-12-31T23:59:59+00:00");
-		return;
-	}
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", (tm.tm_year + 1900) % 10000,
-		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-		 tm.tm_sec % 100);
-}
-
-static int digits(const char *s, size_t len, size_t at, int n, int *out)
-{
-	int v = 0;
-	if (at + (size_t)n > len)
-		return -1;
-	for (int i = 0; i < n; i++) {
-		if (s[at + i] < '0' || s[at + i] > '9')
-			return -1;
-		v = v * 10 + (s[at + i] - '0');
-	}
-	*out = v;
-	return 0;
+	char s[RFC3339_MAX];
+	snprintf(out, 32, "%s", rfc3339_format(s, t, -1, 0) ? s : "9999-12-31T23:59:59+00:00");
 }
 
 int tm_parse_iso8601(const char *s, size_t len, int64_t *out)
 {
-	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 1;
-	size_t i = 19;
-	if (len < 19 || digits(s, len, 0, 4, &y) || s[4] != '-' || digits(s, len, 5, 2, &mo) ||
-	    s[7] != '-' || digits(s, len, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
-	    digits(s, len, 11, 2, &h) || s[13] != ':' || digits(s, len, 14, 2, &mi) ||
-	    s[16] != ':' || digits(s, len, 17, 2, &se))
+	int64_t ms;
+	if (rfc3339_parse(s, len, RFC3339_ZONE_OPTIONAL, &ms))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-		return -1;
-	if (i < len && s[i] == '.') {
-		size_t j = ++i;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == j)
-			return -1;
-	}
-	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-		i++;
-	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
-		sign = s[i] == '-' ? -1 : 1;
-		if (digits(s, len, i + 1, 2, &oh) || i + 3 >= len || s[i + 3] != ':' ||
-		    digits(s, len, i + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		i += 6;
-	}
-	if (i != len)
-		return -1;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
-	       sign * (oh * 3600 + om * 60);
+	*out = ms / 1000 - (ms % 1000 < 0);
 	return 0;
 }
 
 int tm_valid_segment(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 128 || !strcmp(s, ".") || !strcmp(s, ".."))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return 0;
-	}
-	return 1;
+	return key_segment_ok(s, strlen(s), 128, NULL, KEY_SEG_PLAIN);
 }
 
 int tm_valid_prefix(const char *s)

@@ -1,8 +1,8 @@
 /*
  * compute.h — the pure part of the timings plugin: rounding, size buckets,
  * number formatting, the two documents, the describe entry and ISO-8601
- * times (the schedule is common/window_job's).  Output goes to a struct jbuf
- * (common/jbuf.h; its strings are always valid JSON).  No host calls: the
+ * times (the schedule is common/window_job's).  Output goes to a struct buf
+ * (common/buf.h; its strings are always valid JSON).  No host calls: the
  * unit tests link compute.c directly, and the document builders run on
  * worker threads.
  */
@@ -12,12 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jbuf.h" /* common/: the plugins' JSON output buffer */
+#include "buf.h" /* common/: the plugins' JSON output buffer */
 
 /* A double as Python's repr() writes it: shortest round-trip digits, always
  * with a '.' or exponent ("32.0", "0.1", "1e+16"); non-finite -> null.
- * (SPEC 9.1 wants floats, so not jbuf_f64, which writes "32".) */
-void tm_json_f64(struct jbuf *b, double v);
+ * (SPEC 9.1 wants floats, so not buf_f64, which writes "32".) */
+void tm_json_f64(struct buf *b, double v);
 
 /* Round half to even (independent of the FPU rounding mode). */
 double tm_round_half_even(double x);
@@ -36,7 +36,7 @@ struct tm_bt_row {
 };
 
 /* {"timestamps":[...],"mins":[...],...,"blocks":[...]} in row order. */
-int tm_block_timings_json(const struct tm_bt_row *rows, size_t n, struct jbuf *out);
+int tm_block_timings_json(const struct tm_bt_row *rows, size_t n, struct buf *out);
 
 /* The five size_cdf sets, in output order. */
 enum { TM_ALL, TM_MEV, TM_NON_MEV, TM_SOLO_MEV, TM_SOLO_NON_MEV, TM_NSETS };
@@ -54,7 +54,7 @@ struct tm_cdf_group {
 /* Merges groups into buckets (tm_bucket_kb_qc), averages each set per bucket
  * with round half to even, and writes
  * {"sizes_kb":[...],"arrival_times_ms":{"all":[...],...}}.  `g` is reordered. */
-int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct jbuf *out);
+int tm_size_cdf_json(struct tm_cdf_group *g, size_t n, struct buf *out);
 
 /* A configured time window; the texts are the configuration's. */
 struct tm_window {
@@ -67,7 +67,7 @@ struct tm_window {
  *  "time_windows":[{"file","step","label","range"}]}.  The strings come from
  * the configuration and are written as valid JSON whatever their bytes. */
 int tm_describe_json(const char *prefix, const char *const *nets, size_t nnet,
-		     const struct tm_window *wins, size_t nwin, struct jbuf *out);
+		     const struct tm_window *wins, size_t nwin, struct buf *out);
 
 /* "2026-11-23T00:37:14+00:00" (Python's isoformat of an aware UTC time). */
 void tm_iso8601(int64_t t, char out[32]);

@@ -75,7 +75,7 @@ struct job {
 	size_t n, cap;
 	int row_err;
 	/* the document, built on a worker */
-	struct jbuf doc;
+	struct buf doc;
 	int build_rc;
 	uint64_t t_query, t_build;
 };
@@ -180,7 +180,7 @@ static void job_reset(struct job *j)
 {
 	free(j->bt);
 	free(j->cdf);
-	jbuf_free(&j->doc);
+	buf_free(&j->doc);
 	memset(j, 0, sizeof *j);
 }
 
@@ -201,25 +201,25 @@ static void on_stored(lab_ctx *ctx, int status, const void *data, size_t len, vo
 {
 	struct timings *tm = ud;
 	struct job *j = &tm->job;
-	struct jbuf ev = { 0 };
+	struct buf ev = { 0 };
 	(void)data;
 	(void)len;
 	if (status < 0) {
 		job_finish(tm, status, "store", NULL);
 		return;
 	}
-	jbuf_lit(&ev, "{\"network\":");
-	jbuf_str(&ev, tm->nets[j->net], strlen(tm->nets[j->net]));
-	jbuf_lit(&ev, ",\"window\":");
-	jbuf_str(&ev, tm->wins[j->win].file, strlen(tm->wins[j->win].file));
-	jbuf_lit(&ev, ",\"kind\":");
-	jbuf_str(&ev, kind_names[j->kind], strlen(kind_names[j->kind]));
-	jbuf_lit(&ev, ",\"key\":");
-	jbuf_str(&ev, j->key, strlen(j->key));
-	jbuf_char(&ev, '}');
+	buf_puts(&ev, "{\"network\":");
+	buf_json_str(&ev, tm->nets[j->net], strlen(tm->nets[j->net]));
+	buf_puts(&ev, ",\"window\":");
+	buf_json_str(&ev, tm->wins[j->win].file, strlen(tm->wins[j->win].file));
+	buf_puts(&ev, ",\"kind\":");
+	buf_json_str(&ev, kind_names[j->kind], strlen(kind_names[j->kind]));
+	buf_puts(&ev, ",\"key\":");
+	buf_json_str(&ev, j->key, strlen(j->key));
+	buf_putc(&ev, '}');
 	if (!ev.oom)
-		lab_publish(ctx, "timings.updated", ev.p, ev.len);
-	jbuf_free(&ev);
+		lab_publish(ctx, "timings.updated", ev.data, ev.len);
+	buf_free(&ev);
 	lab_logkv(ctx, LAB_LOG_INFO, "timings document stored", LAB_FS("key", j->key),
 		  LAB_FI("rows", (int64_t)j->n), LAB_FI("query_ms", (int64_t)j->t_query),
 		  LAB_FI("build_ms", (int64_t)j->t_build));
@@ -255,7 +255,7 @@ static void built(lab_ctx *ctx, int status, void *ud)
 		job_finish(tm, status < 0 ? status : LAB_ENOMEM, "build", NULL);
 		return;
 	}
-	int rc = lab_storage_put_atomic(ctx, j->key, j->doc.p, j->doc.len, "application/json",
+	int rc = lab_storage_put_atomic(ctx, j->key, j->doc.data, j->doc.len, "application/json",
 					"max-age=3600", on_stored, tm);
 	if (rc < 0)
 		job_finish(tm, rc, "store", NULL);
@@ -522,13 +522,13 @@ static int read_windows(struct timings *tm)
 
 static int build_describe(struct timings *tm)
 {
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	if (tm_describe_json(tm->prefix, (const char *const *)tm->nets, tm->nnet, tm->wins,
 			     tm->nwin, &b) < 0) {
-		jbuf_free(&b);
+		buf_free(&b);
 		return LAB_ENOMEM;
 	}
-	tm->describe = b.p;
+	tm->describe = b.data;
 	return 0;
 }
 

@@ -42,22 +42,22 @@ TARGETS="config state networks storage_key admin gzip"
 TARGETS="$TARGETS plugin_elf broker_incoming"
 srcs() {
 	case $1 in
-	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c listen_addr.c log.c buf.c" ;;
-	state) echo "state.c storage.c storage_fs.c fs_beneath.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
-	networks) echo "networks.c log.c buf.c" ;;
-	storage_key) echo "storage.c storage_fs.c fs_beneath.c storage_s3.c common/sha256.c http.c gzip.c metrics.c log.c buf.c" ;;
-	admin) echo "admin.c listen_addr.c metrics.c log.c buf.c" ;;
+	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c listen_addr.c log.c common/buf.c" ;;
+	state) echo "state.c storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
+	networks) echo "networks.c log.c common/buf.c" ;;
+	storage_key) echo "storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
+	admin) echo "admin.c listen_addr.c metrics.c log.c common/buf.c" ;;
 	gzip) echo "gzip.c" ;;
-	ch_rows) echo "ch_rows.c buf.c" ;;
-	ch_sql) echo "ch_sql.c buf.c" ;;
+	ch_rows) echo "ch_rows.c common/buf.c" ;;
+	ch_sql) echo "ch_sql.c common/buf.c" ;;
 	plugin_elf) echo "plugin_elf.c" ;;
-	broker_incoming) echo "broker.c metrics.c log.c buf.c" ;;
+	broker_incoming) echo "broker.c metrics.c log.c common/buf.c" ;;
 	esac
 }
 pkgs() {
 	case $1 in
 	config) echo "libconfig yaml-0.1 libuv" ;;
-	state|storage_key) echo "json-c libuv zlib libdeflate libcurl" ;;
+	state|storage_key) echo "json-c libuv zlib libdeflate libcurl libcrypto" ;;
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libdeflate libuv" ;;

@@ -13,7 +13,7 @@ case ${1:-} in
 *) echo "usage: $0 [--demo]" >&2; exit 2 ;;
 esac
 PKGS="build-essential autoconf automake libtool pkg-config
-libuv1-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev
+libuv1-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev
 libgeonames-dev zlib1g-dev libdeflate-dev libmicrohttpd-dev libexpat1-dev
 curl ca-certificates gzip procps iproute2
 clickhouse-server clickhouse-client"

@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 
 #include "../../plugins/beacon/geo.h"
-#include "jbuf.h"
+#include "buf.h"
 #include "../../plugins/beacon/slotdoc.h"
 #include "../../plugins/beacon/mevdoc.h"
 
@@ -53,42 +53,42 @@ static void test_window_start(void **st)
 static void test_windows_json(void **st)
 {
 	struct sd_vote v[] = { { 9, 4300 }, { 3, 4180 }, { 1, 4229 }, { 2, 4230 }, { 5, 12000 } };
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	sd_windows_json(&b, v, 5);
-	jbuf_char(&b, '\0');
-	assert_string_equal(b.p, "[{\"start_ms\":4150,\"end_ms\":4200,\"validator_indices\":[1,3]},"
+	buf_putc(&b, '\0');
+	assert_string_equal(b.data, "[{\"start_ms\":4150,\"end_ms\":4200,\"validator_indices\":[1,3]},"
 				 "{\"start_ms\":4200,\"end_ms\":4250,\"validator_indices\":[2]},"
 				 "{\"start_ms\":4250,\"end_ms\":4300,\"validator_indices\":[9]},"
 				 "{\"start_ms\":11950,\"end_ms\":12000,\"validator_indices\":[5]}]");
-	jbuf_free(&b);
+	buf_free(&b);
 	sd_windows_json(&b, NULL, 0);
-	jbuf_char(&b, '\0');
-	assert_string_equal(b.p, "[]");
-	jbuf_free(&b);
+	buf_putc(&b, '\0');
+	assert_string_equal(b.data, "[]");
+	buf_free(&b);
 }
 
 static void test_json_strings(void **st)
 {
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	const char s[] = "a\"b\\c\td\n\x01\x7f\xff\xc3(\xc3\xa9\0z";
-	jbuf_str(&b, s, sizeof s - 1);
-	jbuf_char(&b, '\0');
-	assert_string_equal(b.p, "\"a\\\"b\\\\c\\td\\n\\u0001\\u007f\\ufffd\\ufffd(\xc3\xa9\\u0000z\"");
-	json_object *o = json_tokener_parse(b.p);
+	buf_json_str(&b, s, sizeof s - 1);
+	buf_putc(&b, '\0');
+	assert_string_equal(b.data, "\"a\\\"b\\\\c\\td\\n\\u0001\\u007f\\ufffd\\ufffd(\xc3\xa9\\u0000z\"");
+	json_object *o = json_tokener_parse(b.data);
 	assert_non_null(o);
 	json_object_put(o);
-	jbuf_free(&b);
-	jbuf_iso(&b, 1714824179, -1);
-	jbuf_char(&b, ' ');
-	jbuf_iso(&b, 0, 5000);
-	jbuf_char(&b, ' ');
-	jbuf_f64(&b, -25.0);
-	jbuf_char(&b, ' ');
-	jbuf_f64(&b, 48.85341);
-	jbuf_char(&b, '\0');
-	assert_string_equal(b.p, "\"2024-05-04T12:02:59+00:00\" \"1970-01-01T00:00:00.005000+00:00\" "
+	buf_free(&b);
+	buf_iso(&b, 1714824179, -1);
+	buf_putc(&b, ' ');
+	buf_iso(&b, 0, 5000);
+	buf_putc(&b, ' ');
+	buf_f64(&b, -25.0);
+	buf_putc(&b, ' ');
+	buf_f64(&b, 48.85341);
+	buf_putc(&b, '\0');
+	assert_string_equal(b.data, "\"2024-05-04T12:02:59+00:00\" \"1970-01-01T00:00:00.005000+00:00\" "
 				 "-25 48.85341");
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 static void test_geo_fallbacks(void **st)
@@ -189,10 +189,10 @@ static void test_document(void **st)
 	s.votes = v;
 	s.nvotes = 2;
 	s.max_votes = 64;
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	assert_int_equal(sd_build(&b, &s, "mainnet", 1714824200123, 17, NULL), 0);
-	jbuf_char(&b, '\0');
-	json_object *o = json_tokener_parse(b.p), *x, *y;
+	buf_putc(&b, '\0');
+	json_object *o = json_tokener_parse(b.data), *x, *y;
 	assert_non_null(o);
 	assert_true(json_object_object_get_ex(o, "network", &x));
 	assert_string_equal(json_object_get_string(x), "mainnet");
@@ -224,7 +224,7 @@ static void test_document(void **st)
 	assert_true(json_object_object_get_ex(x, "windows", &y));
 	assert_int_equal(json_object_array_length(y), 1);
 	json_object_put(o);
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 static void test_wei(void **st)
@@ -265,7 +265,7 @@ static struct sd_str mk(const char *s)
 
 static void test_mev_groups(void **st)
 {
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	struct mev_group g;
 	struct mev_bid x = { .slot = 7, .parent_hash = mk("0xp"), .block_hash = { "0xb\0\0", 5 },
 			     .builder_pubkey = mk("0xk"), .proposer_pubkey = mk("0xq"),
@@ -289,12 +289,12 @@ static void test_mev_groups(void **st)
 	char want[2048];
 	snprintf(want, sizeof want, "{\"Manifold\":{\"bids\":[%s,%s]},\"aestus\":{\"bids\":[%s]}}", one,
 		 one, one);
-	assert_string_equal(b.p, want);
-	jbuf_free(&b);
+	assert_string_equal(b.data, want);
+	buf_free(&b);
 
 	/* bytes that need an escape, a missing string, a key longer than the
 	 * fast writer's stack buffer, the extremes of the integers: the same
-	 * JSON as the plain jbuf writers give */
+	 * JSON as the plain buf writers give */
 	char longkey[1500];
 	memset(longkey, 'k', sizeof longkey - 1);
 	longkey[sizeof longkey - 1] = '\0';
@@ -306,27 +306,27 @@ static void test_mev_groups(void **st)
 	const char *tail = ",\"proposer_pubkey\":\"\\ufffd\",\"proposer_fee_recipient\":\"\","
 			   "\"value\":\"0\",\"gas_limit\":18446744073709551615,\"gas_used\":0,"
 			   "\"slot_time\":-9223372036854775808,\"time_bucket\":-9223372036854775808}";
-	struct jbuf w = { 0 };
-	jbuf_lit(&w, "{\"slot\":18446744073709551615,\"parent_hash\":null,\"block_hash\":");
-	jbuf_str(&w, y.block_hash.p, y.block_hash.n);
-	jbuf_lit(&w, ",\"builder_pubkey\":");
-	jbuf_str(&w, y.builder_pubkey.p, y.builder_pubkey.n);
-	jbuf_lit(&w, tail);
+	struct buf w = { 0 };
+	buf_puts(&w, "{\"slot\":18446744073709551615,\"parent_hash\":null,\"block_hash\":");
+	buf_json_str(&w, y.block_hash.p, y.block_hash.n);
+	buf_puts(&w, ",\"builder_pubkey\":");
+	buf_json_str(&w, y.builder_pubkey.p, y.builder_pubkey.n);
+	buf_puts(&w, tail);
 	mev_bid_json(&b, &y);
 	assert_false(w.oom || b.oom);
 	assert_string_equal(b.p, w.p);
-	jbuf_free(&w);
-	jbuf_free(&b);
+	buf_free(&w);
+	buf_free(&b);
 	/* without the long key and the escapes: the fast writer */
 	y.block_hash = mk("0xb");
 	y.builder_pubkey = mk("0xk");
 	mev_bid_json(&b, &y);
-	jbuf_lit(&w, "{\"slot\":18446744073709551615,\"parent_hash\":null,\"block_hash\":\"0xb\","
+	buf_puts(&w, "{\"slot\":18446744073709551615,\"parent_hash\":null,\"block_hash\":\"0xb\","
 		     "\"builder_pubkey\":\"0xk\"");
-	jbuf_lit(&w, tail);
+	buf_puts(&w, tail);
 	assert_string_equal(b.p, w.p);
-	jbuf_free(&w);
-	jbuf_free(&b);
+	buf_free(&w);
+	buf_free(&b);
 	assert_int_equal(mev_time_bucket(INT64_MIN + 1), INT64_MIN);
 	assert_int_equal(mev_time_bucket(INT64_MIN + 50), INT64_MIN + 8); /* -...850 */
 	assert_int_equal(mev_time_bucket(INT64_MAX), INT64_MAX - 7);
@@ -334,8 +334,8 @@ static void test_mev_groups(void **st)
 	/* no item: an empty object */
 	mg_begin(&g, &b, "payloads");
 	mg_end(&g);
-	assert_string_equal(b.p, "{}");
-	jbuf_free(&b);
+	assert_string_equal(b.data, "{}");
+	buf_free(&b);
 
 	struct mev_payload pl = { .slot = 9, .block_hash = mk("0xb"), .proposer_pubkey = mk("0xq"),
 				  .proposer_fee_recipient = { NULL, 0 }, .block_number = 18000000 };
@@ -343,13 +343,13 @@ static void test_mev_groups(void **st)
 	assert_int_equal(mg_item(&g, "a\"b", 3), 0); /* relay names are escaped */
 	mev_payload_json(&b, &pl);
 	mg_end(&g);
-	assert_string_equal(b.p, "{\"a\\\"b\":{\"payloads\":[{\"slot\":9,\"block_hash\":\"0xb\","
+	assert_string_equal(b.data, "{\"a\\\"b\":{\"payloads\":[{\"slot\":9,\"block_hash\":\"0xb\","
 				 "\"block_number\":18000000,\"proposer_pubkey\":\"0xq\","
 				 "\"proposer_fee_recipient\":null}]}}");
-	json_object *o = json_tokener_parse(b.p);
+	json_object *o = json_tokener_parse(b.data);
 	assert_non_null(o);
 	json_object_put(o);
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /* Unit tests of the contributors plugin's pure parts: JSON strings as the
- * plugin writes them (common/jbuf: control bytes, invalid UTF-8), the
+ * plugin writes them (common/buf: control bytes, invalid UTF-8), the
  * username → key mapping of SPEC §9.2 (names that must be raw, names that
  * must be escaped, injectivity, the stale keys of labd 1.0; the hash is
  * common/sha256).  The scheduling gates are tests/unit/test_window_job.c's. */
@@ -14,15 +14,15 @@
 #include <cmocka.h>
 
 #include "compute.h"
-#include "jbuf.h"
+#include "buf.h"
 
 static void check_json(const char *in, size_t n, const char *want)
 {
-	struct jbuf b = { 0 };
-	jbuf_str(&b, in, n);
+	struct buf b = { 0 };
+	buf_json_str(&b, in, n);
 	assert_false(b.oom);
-	assert_string_equal(b.p, want);
-	jbuf_free(&b);
+	assert_string_equal(b.data, want);
+	buf_free(&b);
 }
 
 static void test_json_strings(void **st)
@@ -45,12 +45,12 @@ static void test_json_strings(void **st)
 static void test_json_numbers(void **st)
 {
 	(void)st;
-	struct jbuf b = { 0 };
-	jbuf_i64(&b, -5);
-	jbuf_raw(&b, ",", 1);
-	jbuf_u64(&b, UINT64_MAX);
-	assert_string_equal(b.p, "-5,18446744073709551615");
-	jbuf_free(&b);
+	struct buf b = { 0 };
+	buf_i64(&b, -5);
+	buf_append(&b, ",", 1);
+	buf_u64(&b, UINT64_MAX);
+	assert_string_equal(b.data, "-5,18446744073709551615");
+	buf_free(&b);
 }
 
 /* The name is its own key (SPEC §9.2 raw rule). */

@@ -191,7 +191,7 @@ static void test_set_get_delete(void **state)
 
 	assert_int_equal(state_set(st, "a", "{ \"b\" : [1, 2] }", 16), 0);
 	assert_true(state_dirty(st));
-	assert_value(st, "a", "{\"b\":[1,2]}");
+	assert_value(st, "a", "{ \"b\" : [1, 2] }"); /* kept as set */
 	assert_int_equal(state_set(st, "n", "null", 4), 0);
 	assert_value(st, "n", "null");
 	assert_int_equal(state_set(st, "num", " 42\n", 4), 0);
@@ -398,6 +398,43 @@ static void test_plain_json_file_accepted(void **state)
 	state_free(st);
 }
 
+/* A state file as the previous version wrote it (json-c: compact, '/'
+ * escaped, gzip through storage) loads; its values come back compact, and
+ * a file written by this version (texts as set) loads back the same. */
+static void test_previous_version_file(void **state)
+{
+	static const char old[] =
+		"{\"block_timings\":{\"last_processed\":{\"mainnet\\/last_30_days\":"
+		"\"2025-05-07T11:05:35+00:00\"}},\"slot_mainnet\":{\"backfill\":null,"
+		"\"last_head\":0,\"pending\":[],\"missed\":[11649320,11649322]},"
+		"\"x\":1.5,\"s\":\"caf\\u00e9 \\\"q\\\"\",\"n\":null}";
+	struct fx *f = *state;
+	struct state *st;
+
+	put_raw(f, "state/modules/old.json", old, sizeof old - 1);
+	st = load(f, "old");
+	assert_false(state_dirty(st));
+	assert_value(st, "block_timings",
+		     "{\"last_processed\":{\"mainnet/last_30_days\":\"2025-05-07T11:05:35+00:00\"}}");
+	assert_value(st, "slot_mainnet",
+		     "{\"backfill\":null,\"last_head\":0,\"pending\":[],\"missed\":[11649320,11649322]}");
+	assert_value(st, "x", "1.5");
+	assert_value(st, "s", "\"caf\xc3\xa9 \\\"q\\\"\"");
+	assert_value(st, "n", "null");
+	static const char v[] = " [ 1, {\"c\" : \"/\"} ] ";
+	assert_int_equal(state_set(st, "a/\"b", v, sizeof v - 1), 0);
+	assert_value(st, "a/\"b", "[ 1, {\"c\" : \"/\"} ]");
+	assert_int_equal(state_flush(st, 0, NULL, NULL), 0);
+	run(f);
+	state_free(st);
+	st = load(f, "old");
+	assert_value(st, "slot_mainnet",
+		     "{\"backfill\":null,\"last_head\":0,\"pending\":[],\"missed\":[11649320,11649322]}");
+	assert_value(st, "a/\"b", "[1,{\"c\":\"/\"}]"); /* a loaded value: compact */
+	assert_value(st, "s", "\"caf\xc3\xa9 \\\"q\\\"\"");
+	state_free(st);
+}
+
 static void test_set_during_flush_keeps_dirty(void **state)
 {
 	struct fx *f = *state;
@@ -574,6 +611,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_not_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_json_file_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_previous_version_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_during_flush_keeps_dirty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_flush_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_failure, setup, teardown),

@@ -56,11 +56,11 @@ static void test_bucket(void **st)
 
 static void check_f64(double v, const char *want)
 {
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	tm_json_f64(&b, v);
 	assert_false(b.oom);
-	assert_string_equal(b.p, want);
-	jbuf_free(&b);
+	assert_string_equal(b.data, want);
+	buf_free(&b);
 }
 
 static void test_float_repr(void **st)
@@ -89,17 +89,17 @@ static void test_block_timings_json(void **st)
 		{ 1700000000, 100, 5999, 1234.5, 150.5, 1200, 5000.25, 42 },
 		{ 1700021600, 7, 8, 7.5, 7, 7.5, 8, 2 },
 	};
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	assert_int_equal(tm_block_timings_json(r, 2, &b), 0);
-	assert_string_equal(b.p, "{\"timestamps\":[1700000000,1700021600],\"mins\":[100.0,7.0],"
+	assert_string_equal(b.data, "{\"timestamps\":[1700000000,1700021600],\"mins\":[100.0,7.0],"
 				 "\"maxs\":[5999.0,8.0],\"avgs\":[1234.5,7.5],"
 				 "\"p05s\":[150.5,7.0],\"p50s\":[1200.0,7.5],"
 				 "\"p95s\":[5000.25,8.0],\"blocks\":[42,2]}");
-	jbuf_free(&b);
+	buf_free(&b);
 	assert_int_equal(tm_block_timings_json(NULL, 0, &b), 0);
-	assert_string_equal(b.p, "{\"timestamps\":[],\"mins\":[],\"maxs\":[],\"avgs\":[],"
+	assert_string_equal(b.data, "{\"timestamps\":[],\"mins\":[],\"maxs\":[],\"avgs\":[],"
 				 "\"p05s\":[],\"p50s\":[],\"p95s\":[],\"blocks\":[]}");
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 static void test_size_cdf_json(void **st)
@@ -118,31 +118,31 @@ static void test_size_cdf_json(void **st)
 		/* q=3, c=0: 3.5 -> 4 -> 128 KiB, mev only */
 		{ 3, 0, { 500, 500, 0, 0, 0 }, { 1, 1, 0, 0, 0 } },
 	};
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	assert_int_equal(tm_size_cdf_json(g, 5, &b), 0);
 	/* 32: all (2001+1000)/3 = 1000.33 -> 1000; mev 2001/2 = 1000.5 -> 1000;
 	 *     non_mev 1000; solo_mev 1000.5 -> 1000; solo_non_mev 1000.
 	 * 64: all 4003/4 = 1000.75 -> 1001; mev 1001; non_mev 3002/3 -> 1001.
 	 * 128: all 500, mev 500. */
-	assert_string_equal(b.p, "{\"sizes_kb\":[32,64,128],\"arrival_times_ms\":{"
+	assert_string_equal(b.data, "{\"sizes_kb\":[32,64,128],\"arrival_times_ms\":{"
 				 "\"all\":[1000.0,1001.0,500.0],\"mev\":[1000.0,1001.0,500.0],"
 				 "\"non_mev\":[1000.0,1001.0],\"solo_mev\":[1000.0],"
 				 "\"solo_non_mev\":[1000.0]}}");
-	jbuf_free(&b);
+	buf_free(&b);
 	/* .5 means round to even: 1001.5 -> 1002, 1002.5 -> 1002 */
 	struct tm_cdf_group h[] = {
 		{ 5, -1, { 2003, 2003, 0, 0, 0 }, { 2, 2, 0, 0, 0 } },
 		{ 6, -1, { 2005, 0, 2005, 0, 0 }, { 2, 0, 2, 0, 0 } },
 	};
 	assert_int_equal(tm_size_cdf_json(h, 2, &b), 0);
-	assert_string_equal(b.p, "{\"sizes_kb\":[160,192],\"arrival_times_ms\":{"
+	assert_string_equal(b.data, "{\"sizes_kb\":[160,192],\"arrival_times_ms\":{"
 				 "\"all\":[1002.0,1002.0],\"mev\":[1002.0],\"non_mev\":[1002.0],"
 				 "\"solo_mev\":[],\"solo_non_mev\":[]}}");
-	jbuf_free(&b);
+	buf_free(&b);
 	assert_int_equal(tm_size_cdf_json(NULL, 0, &b), 0);
-	assert_string_equal(b.p, "{\"sizes_kb\":[],\"arrival_times_ms\":{\"all\":[],\"mev\":[],"
+	assert_string_equal(b.data, "{\"sizes_kb\":[],\"arrival_times_ms\":{\"all\":[],\"mev\":[],"
 				 "\"non_mev\":[],\"solo_mev\":[],\"solo_non_mev\":[]}}");
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 /* Whether s is well-formed UTF-8 (RFC 3629 table, written independently of
@@ -185,15 +185,15 @@ static void test_describe_json(void **st)
 		{ "last_30_days", "6h", "Last 30d", "-720h", 6 * 3600, -720 * 3600 },
 		{ "edge", "5m", "Edge \"x\" \\ y", "-20m", 300, -1200 },
 	};
-	struct jbuf b = { 0 };
+	struct buf b = { 0 };
 	assert_int_equal(tm_describe_json("beacon_chain_timings", nets, 2, w, 2, &b), 0);
-	assert_string_equal(b.p, "{\"enabled\":true,\"description\":\"Beacon chain block timing "
+	assert_string_equal(b.data, "{\"enabled\":true,\"description\":\"Beacon chain block timing "
 				 "metrics\",\"path_prefix\":\"beacon_chain_timings\","
 				 "\"networks\":[\"mainnet\",\"sepolia\"],\"time_windows\":["
 				 "{\"file\":\"last_30_days\",\"step\":\"6h\",\"label\":\"Last 30d\","
 				 "\"range\":\"-720h\"},{\"file\":\"edge\",\"step\":\"5m\","
 				 "\"label\":\"Edge \\\"x\\\" \\\\ y\",\"range\":\"-20m\"}]}");
-	jbuf_free(&b);
+	buf_free(&b);
 
 	/* Network names and labels come from the configuration: control bytes,
 	 * DEL and invalid UTF-8 (lone continuation, truncated and overlong
@@ -203,23 +203,23 @@ static void test_describe_json(void **st)
 				"-1h\r", 3600, -3600 };
 	assert_int_equal(tm_describe_json("p", bad_nets, 2, &bw, 1, &b), 0);
 	assert_false(b.oom);
-	assert_string_equal(b.p, "{\"enabled\":true,\"description\":\"Beacon chain block timing "
+	assert_string_equal(b.data, "{\"enabled\":true,\"description\":\"Beacon chain block timing "
 				 "metrics\",\"path_prefix\":\"p\",\"networks\":["
 				 "\"net\\u0001\\n\\u007f\",\"caf\xc3\xa9\\ufffd\"],"
 				 "\"time_windows\":[{\"file\":\"f\",\"step\":\"1h\\t\","
 				 "\"label\":\"L\xe2\x82\xac \\ufffd\\ufffd \\ufffd\\ufffd "
 				 "\\ufffd\\ufffd\\ufffd \\ufffd!\",\"range\":\"-1h\\r\"}]}");
-	assert_true(json_text_ok(b.p, b.len));
+	assert_true(json_text_ok(b.data, b.len));
 	assert_false(json_text_ok(bw.label, strlen(bw.label))); /* the checker checks */
 	assert_false(json_text_ok(bad_nets[0], strlen(bad_nets[0])));
 	assert_true(json_text_ok("caf\xc3\xa9 \xf0\x9f\x98\x80", 10));
-	jbuf_free(&b);
+	buf_free(&b);
 
 	assert_int_equal(tm_describe_json("p", NULL, 0, NULL, 0, &b), 0);
-	assert_string_equal(b.p, "{\"enabled\":true,\"description\":\"Beacon chain block timing "
+	assert_string_equal(b.data, "{\"enabled\":true,\"description\":\"Beacon chain block timing "
 				 "metrics\",\"path_prefix\":\"p\",\"networks\":[],"
 				 "\"time_windows\":[]}");
-	jbuf_free(&b);
+	buf_free(&b);
 }
 
 static int64_t parse(const char *s)

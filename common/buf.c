@@ -1,6 +1,9 @@
+/* The growable buffer and JSON writer (see buf.h). */
 #include "buf.h"
+#include "rfc3339.h"
 
-#include <stdint.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +93,41 @@ void buf_json_str(struct buf *b, const char *s, size_t n)
 		if (i < n)
 			buf_append(b, esc, json_str_escape(u[i++], esc));
 	}
+	buf_putc(b, '"');
+}
+
+void buf_i64(struct buf *b, int64_t v) { buf_printf(b, "%" PRId64, v); }
+
+void buf_u64(struct buf *b, uint64_t v) { buf_printf(b, "%" PRIu64, v); }
+
+void buf_f64(struct buf *b, double v)
+{
+	char t[48];
+	int n = isfinite(v) ? snprintf(t, sizeof t, "%.6f", v) : -1;
+	if (n <= 0 || (size_t)n >= sizeof t) {
+		buf_puts(b, "null");
+		return;
+	}
+	while (n > 0 && t[n - 1] == '0')
+		n--;
+	if (n > 0 && t[n - 1] == '.')
+		n--;
+	if (n == 2 && t[0] == '-' && t[1] == '0') /* -0 */
+		buf_putc(b, '0');
+	else
+		buf_append(b, t, (size_t)n);
+}
+
+void buf_iso(struct buf *b, int64_t unix_s, int micros)
+{
+	char out[RFC3339_MAX];
+	size_t n = rfc3339_format(out, unix_s, micros, 0);
+	if (!n) {
+		buf_puts(b, "null");
+		return;
+	}
+	buf_putc(b, '"');
+	buf_append(b, out, n);
 	buf_putc(b, '"');
 }
 
