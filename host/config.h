@@ -73,6 +73,7 @@ struct host_conf {
 	int64_t ch_timeout; /* seconds */
 	int64_t ch_max_concurrency;
 	int64_t ch_max_result_mb; /* cap of one answer held in memory */
+	int64_t ch_probe_interval; /* seconds; 0 = no readiness probe */
 
 	char *broker_backend; /* "local" | "nats" */
 	char *nats_url;

@@ -804,6 +804,8 @@ int daemon_main(const struct daemon_opts *opts)
 		}
 		log_kv(LAB_LOG_INFO, NULL, "admin API listening", LAB_FS("listen", hc->admin_listen),
 		       LAB_FI("port", admin_port(d->admin)));
+		/* /readyz asks ClickHouse itself, not only through plugins' queries. */
+		clickhouse_probe_start(d->ch, (uint64_t)hc->ch_probe_interval * 1000);
 	}
 
 	log_kv(LAB_LOG_INFO, NULL, "labd starting", LAB_FS("version", PACKAGE_VERSION),
