@@ -11,6 +11,7 @@
 
 #include "lab/plugin.h"
 #include "list.h"
+#include "work_queue.h"
 
 struct daemon;
 struct slot;
@@ -43,6 +44,7 @@ struct instance {
 	struct list ops;    /* struct lab_op */
 	struct list works;  /* struct lab_work */
 	unsigned n_ops, n_works;
+	struct work_queue wq; /* the bound on this plugin's work items on the pool */
 
 	uv_timer_t drain_timer;
 	instance_stopped_cb stopped_cb;
@@ -108,7 +110,7 @@ struct lab_op {
 };
 
 struct lab_work {
-	uv_work_t req;
+	struct work_item item;
 	struct instance *inst;
 	struct list link;
 	lab_work_fn fn;
