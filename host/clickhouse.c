@@ -73,6 +73,7 @@ struct clickhouse {
 	uv_timer_t probe_timer;
 	struct http_req *probe;
 	uint64_t probe_ms; /* 0 = not probing */
+	struct buf probe_body; /* the answer's first bytes (bounded) */
 };
 
 enum { Q_QUEUED, Q_RUNNING, Q_BACKOFF };
@@ -202,6 +203,8 @@ static void query_free(struct ch_query *q)
 	free(q);
 }
 
+#define PROBE_BODY_MAX 512 /* "1\n", or the start of an error text */
+
 static void handle_closed(uv_handle_t *h)
 {
 	struct clickhouse *ch = h->data;
@@ -231,6 +234,7 @@ void clickhouse_close(struct clickhouse *ch)
 	}
 	http_close(ch->http); /* cancels the probe too (no callback) */
 	ch->probe = NULL;
+	buf_free(&ch->probe_body);
 	free(ch->url);
 	free(ch->userpwd);
 	uv_timer_stop(&ch->kick);
@@ -687,12 +691,29 @@ static void probe_set(struct clickhouse *ch, int err, const char *why)
 	ch->answered = 1;
 }
 
-static void probe_done(int status, long code, const struct buf *body, const char *errmsg,
+/* Keeps the first PROBE_BODY_MAX bytes and ends an answer longer than
+ * that: whatever sends more is not a ClickHouse answering SELECT 1. */
+static int probe_data(const char *data, size_t len, void *ud)
+{
+	struct clickhouse *ch = ud;
+	if (ch->probe_body.len + len > PROBE_BODY_MAX)
+		return LAB_ERANGE;
+	buf_append(&ch->probe_body, data, len);
+	return ch->probe_body.oom ? LAB_ENOMEM : 0;
+}
+
+static void probe_done(int status, long code, const struct buf *unused, const char *errmsg,
 		       void *ud)
 {
 	struct clickhouse *ch = ud;
+	const struct buf *body = &ch->probe_body;
 	char why[300];
+	(void)unused;
 	ch->probe = NULL;
+	if (status == LAB_ERANGE) {
+		probe_set(ch, LAB_EPARSE, "unexpected answer to SELECT 1 from ClickHouse (too long)");
+		return;
+	}
 	if (status < 0) {
 		probe_set(ch, status, errmsg ? errmsg : lab_strerror(status));
 		return;
@@ -727,7 +748,8 @@ static void probe_tick(uv_timer_t *t)
 	if (ch->timeout_ms > 0 && ch->timeout_ms < timeout)
 		timeout = ch->timeout_ms;
 	static const char sql[] = "SELECT 1";
-	struct http_callbacks cb = { .done = probe_done, .ud = ch };
+	struct http_callbacks cb = { .on_data = probe_data, .done = probe_done, .ud = ch };
+	buf_free(&ch->probe_body); /* also clears an earlier out-of-memory mark */
 	int rc = post(ch, sql, sizeof sql - 1, timeout, timeout < 5000 ? timeout : 5000, &cb,
 		      &ch->probe);
 	if (rc < 0) {
