@@ -19,6 +19,9 @@
  *   (no names row) for a rows query     gets a names row)
  * /readyz (clickhouse_ready) is not ready from a transport error, a 5xx
  * without exception text or a malformed/empty 200 until the next answer.
+ * With clickhouse_probe_start() the client also asks on its own: `SELECT 1`
+ * every clickhouse.probe_interval, outside the plugins' queues and metrics,
+ * and it is not ready until a working server has answered once.
  * Only reads are retried (a write may have been applied before the
  * connection broke), and a streamed query not once a batch was delivered.
  *
@@ -62,8 +65,15 @@ struct clickhouse {
 	struct list active;  /* running queries */
 	uv_timer_t kick;     /* deferred dispatch (never from inside curl) */
 	int closing;
+	int handles;   /* open loop handles; ch is freed when the last closes */
 	int last_transport_err;
+	int answered;  /* a working server answered since the start */
 	char last_err[256];
+	/* the readiness probe (clickhouse_probe_start) */
+	uv_timer_t probe_timer;
+	struct http_req *probe;
+	uint64_t probe_ms; /* 0 = not probing */
+	struct buf probe_body; /* the answer's first bytes (bounded) */
 };
 
 enum { Q_QUEUED, Q_RUNNING, Q_BACKOFF };
@@ -165,6 +175,10 @@ int clickhouse_open(uv_loop_t *loop, const struct host_conf *hc, struct clickhou
 	list_init(&ch->active);
 	uv_timer_init(loop, &ch->kick);
 	ch->kick.data = ch;
+	uv_timer_init(loop, &ch->probe_timer);
+	ch->probe_timer.data = ch;
+	uv_unref((uv_handle_t *)&ch->probe_timer);
+	ch->handles = 2;
 	*out = ch;
 	return 0;
 }
@@ -189,10 +203,13 @@ static void query_free(struct ch_query *q)
 	free(q);
 }
 
-static void kick_closed(uv_handle_t *h)
+#define PROBE_BODY_MAX 512 /* "1\n", or the start of an error text */
+
+static void handle_closed(uv_handle_t *h)
 {
 	struct clickhouse *ch = h->data;
-	free(ch);
+	if (--ch->handles == 0)
+		free(ch);
 }
 
 void clickhouse_close(struct clickhouse *ch)
@@ -215,11 +232,15 @@ void clickhouse_close(struct clickhouse *ch)
 		list_del(&pl->link);
 		free(pl);
 	}
-	http_close(ch->http);
+	http_close(ch->http); /* cancels the probe too (no callback) */
+	ch->probe = NULL;
+	buf_free(&ch->probe_body);
 	free(ch->url);
 	free(ch->userpwd);
 	uv_timer_stop(&ch->kick);
-	uv_close((uv_handle_t *)&ch->kick, kick_closed);
+	uv_close((uv_handle_t *)&ch->kick, handle_closed);
+	uv_timer_stop(&ch->probe_timer);
+	uv_close((uv_handle_t *)&ch->probe_timer, handle_closed);
 }
 
 static struct ch_plugin *plugin_get(struct clickhouse *ch, const char *name)
@@ -346,6 +367,7 @@ static void on_done(int status, long code, const struct buf *body, const char *e
 		return;
 	}
 	ch->last_transport_err = 0;
+	ch->answered = 1;
 	if (status == q->cb_err && status < 0 && !q->parse_failed) {
 		/* on_rows asked to stop, out of memory, or the answer is too large */
 		char why[160];
@@ -511,6 +533,26 @@ static int on_data(const char *data, size_t len, void *ud)
 	return 0;
 }
 
+/* One POST of `sql` to the server (a query's attempt, or the probe). */
+static int post(struct clickhouse *ch, const char *sql, size_t len, long timeout_ms,
+		long connect_timeout_ms, const struct http_callbacks *cb, struct http_req **out)
+{
+	static const char *const hdrs[] = { "Content-Type: text/plain; charset=utf-8" };
+	struct http_request req = {
+		.method = "POST",
+		.url = ch->url,
+		.headers = hdrs,
+		.nheaders = 1,
+		.body = sql,
+		.body_len = len,
+		.userpwd = ch->userpwd,
+		.timeout_ms = timeout_ms,
+		.connect_timeout_ms = connect_timeout_ms,
+		.accept_gzip = 1,
+	};
+	return http_start(ch->http, &req, cb, out);
+}
+
 static void start_attempt(struct ch_query *q)
 {
 	struct clickhouse *ch = q->ch;
@@ -522,22 +564,9 @@ static void start_attempt(struct ch_query *q)
 	buf_reset(&q->errbody);
 	ch_parser_reset(&q->parser);
 	q->state = Q_RUNNING;
-	static const char *const hdrs[] = { "Content-Type: text/plain; charset=utf-8" };
-	struct http_request req = {
-		.method = "POST",
-		.url = ch->url,
-		.headers = hdrs,
-		.nheaders = 1,
-		.body = q->sql.data,
-		.body_len = q->sql.len,
-		.userpwd = ch->userpwd,
-		.timeout_ms = ch->timeout_ms,
-		.connect_timeout_ms = 5000,
-		.accept_gzip = 1,
-	};
 	struct http_callbacks cb = { .on_data = on_data, .on_header = on_header, .done = on_done,
 				     .ud = q };
-	int rc = http_start(ch->http, &req, &cb, &q->req);
+	int rc = post(ch, q->sql.data, q->sql.len, ch->timeout_ms, 5000, &cb, &q->req);
 	if (rc < 0) {
 		q->req = NULL;
 		finish(q, rc, NULL);
@@ -643,13 +672,115 @@ void clickhouse_cancel(struct ch_query *q)
 	query_free(q);
 }
 
+/* ---- readiness ---------------------------------------------------------- */
+
+static void probe_set(struct clickhouse *ch, int err, const char *why)
+{
+	int was = ch->last_transport_err;
+	ch->last_transport_err = err;
+	if (err) {
+		snprintf(ch->last_err, sizeof ch->last_err, "%s", why);
+		/* Log changes only: a down server is probed every interval. */
+		if (!was)
+			log_kv(LAB_LOG_WARN, NULL, "clickhouse readiness probe failed",
+			       LAB_FS("error", ch->last_err));
+		return;
+	}
+	if (was)
+		log_msg(LAB_LOG_INFO, NULL, "clickhouse readiness probe ok");
+	ch->answered = 1;
+}
+
+/* Keeps the first PROBE_BODY_MAX bytes and ends an answer longer than
+ * that: whatever sends more is not a ClickHouse answering SELECT 1. */
+static int probe_data(const char *data, size_t len, void *ud)
+{
+	struct clickhouse *ch = ud;
+	if (ch->probe_body.len + len > PROBE_BODY_MAX)
+		return LAB_ERANGE;
+	buf_append(&ch->probe_body, data, len);
+	return ch->probe_body.oom ? LAB_ENOMEM : 0;
+}
+
+static void probe_done(int status, long code, const struct buf *unused, const char *errmsg,
+		       void *ud)
+{
+	struct clickhouse *ch = ud;
+	const struct buf *body = &ch->probe_body;
+	char why[300];
+	(void)unused;
+	ch->probe = NULL;
+	if (status == LAB_ERANGE) {
+		probe_set(ch, LAB_EPARSE, "unexpected answer to SELECT 1 from ClickHouse (too long)");
+		return;
+	}
+	if (status < 0) {
+		probe_set(ch, status, errmsg ? errmsg : lab_strerror(status));
+		return;
+	}
+	if (code == 200 && body->len >= 1 && body->data[0] == '1') {
+		probe_set(ch, 0, NULL);
+		return;
+	}
+	/* Keep the text: ClickHouse's (a refused user, an unknown database)
+	 * says more than the code. */
+	struct buf text = BUF_INIT;
+	buf_append(&text, body->data, body->len < 512 ? body->len : 512);
+	buf_putc(&text, '\0');
+	const char *t = text.oom ? NULL : err_text(&text);
+	if (code == 200)
+		snprintf(why, sizeof why, "unexpected answer to SELECT 1 from ClickHouse");
+	else
+		snprintf(why, sizeof why, "HTTP %ld from ClickHouse%s%.200s", code, t ? ": " : "",
+			 t ? t : "");
+	buf_free(&text);
+	probe_set(ch, code == 200 ? LAB_EPARSE : LAB_EUNAVAIL, why);
+}
+
+static void probe_tick(uv_timer_t *t)
+{
+	struct clickhouse *ch = t->data;
+	if (ch->probe || ch->closing)
+		return; /* the last one is still out: its timeout ends it */
+	/* At most one interval (and the query timeout): a probe that hangs
+	 * must turn /readyz to 503 before the next one is due. */
+	long timeout = (long)ch->probe_ms;
+	if (ch->timeout_ms > 0 && ch->timeout_ms < timeout)
+		timeout = ch->timeout_ms;
+	static const char sql[] = "SELECT 1";
+	struct http_callbacks cb = { .on_data = probe_data, .done = probe_done, .ud = ch };
+	buf_free(&ch->probe_body); /* also clears an earlier out-of-memory mark */
+	int rc = post(ch, sql, sizeof sql - 1, timeout, timeout < 5000 ? timeout : 5000, &cb,
+		      &ch->probe);
+	if (rc < 0) {
+		ch->probe = NULL;
+		probe_set(ch, rc, lab_strerror(rc));
+	}
+}
+
+void clickhouse_probe_start(struct clickhouse *ch, uint64_t interval_ms)
+{
+	if (!ch || ch->closing || ch->probe_ms || !interval_ms)
+		return;
+	ch->probe_ms = interval_ms;
+	uv_timer_start(&ch->probe_timer, probe_tick, 0, interval_ms);
+}
+
 int clickhouse_ready(const struct clickhouse *ch, const char **why)
 {
-	if (!ch || !ch->last_transport_err)
+	if (!ch)
 		return 0;
-	if (why)
-		*why = ch->last_err;
-	return 1;
+	if (ch->last_transport_err) {
+		if (why)
+			*why = ch->last_err;
+		return 1;
+	}
+	if (ch->probe_ms && !ch->answered) {
+		if (why)
+			*why = ch->probe ? "no answer yet (checking)" : "no answer yet";
+		return 1;
+	}
+	return 0;
 }
 
 size_t clickhouse_running(const struct clickhouse *ch)

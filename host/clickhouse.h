@@ -6,6 +6,7 @@
 #define LAB_HOST_CLICKHOUSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
@@ -38,9 +39,15 @@ int clickhouse_query(struct clickhouse *ch, const char *plugin, const char *sql,
  * query's callbacks. */
 void clickhouse_cancel(struct ch_query *q);
 
-/* 0 when the last answer came from a working server (or none yet); else
- * nonzero and *why: the last transfer failed, or was a 5xx without
- * ClickHouse's exception text, or a malformed/empty 200. */
+/* Asks the server `SELECT 1` now and then every interval_ms (0: never),
+ * outside the plugins' queues, concurrency limit and metrics; each answer
+ * counts for clickhouse_ready() like a query's.  Once per client. */
+void clickhouse_probe_start(struct clickhouse *ch, uint64_t interval_ms);
+
+/* 0 when the last answer came from a working server (or none yet, without
+ * a probe); else nonzero and *why: the last transfer failed, or was a 5xx
+ * without ClickHouse's exception text, or a malformed/empty 200, or the
+ * probe is on and no working server has answered yet. */
 int clickhouse_ready(const struct clickhouse *ch, const char **why);
 
 /* Queries running / waiting (tests). */

@@ -54,7 +54,11 @@ static const lab_setting clickhouse_keys[] = {
 	STR("url", "http://127.0.0.1:8123"), STR("database", "default"), STR("user", "default"),
 	STR("password", ""), DUR("timeout", "60s"),
 	{ "max_concurrency", LAB_SET_INT, "8", NULL, NULL, 0 },
-	{ "max_result_mb", LAB_SET_INT, NUM_TEXT(CH_MAX_RESULT_MB_DEFAULT), NULL, NULL, 0 }, END
+	{ "max_result_mb", LAB_SET_INT, NUM_TEXT(CH_MAX_RESULT_MB_DEFAULT), NULL, NULL, 0 },
+	DUR("probe_interval", "10s"), END
+};
+static const lab_setting work_keys[] = {
+	{ "max_per_plugin", LAB_SET_INT, NUM_TEXT(WORK_MAX_PER_PLUGIN_DEFAULT), NULL, NULL, 0 }, END
 };
 static const lab_setting nats_keys[] = { STR("url", "nats://127.0.0.1:4222"), END };
 static const lab_setting broker_keys[] = {
@@ -73,7 +77,7 @@ static const lab_setting host_schema[] = {
 	GROUP("log", log_keys), GROUP("admin", admin_keys), STR("plugin_dir", LAB_PLUGINDIR),
 	GROUP("state", state_keys), GROUP("reload", reload_keys), GROUP("storage", storage_keys),
 	GROUP("clickhouse", clickhouse_keys), GROUP("broker", broker_keys),
-	GROUP("ethereum", ethereum_keys),
+	GROUP("work", work_keys), GROUP("ethereum", ethereum_keys),
 	/* plugin sections: the host checks only enabled/path, plugins the rest */
 	{ "plugins", LAB_SET_MAP, NULL, NULL, config_plugin_host_keys, CFG_HOST_OPEN }, END
 };
@@ -526,6 +530,14 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (h->ch_max_result_mb < 1 || h->ch_max_result_mb > 65536)
 		return bad(err, errlen, c, n, "clickhouse.max_result_mb",
 			   "must be between 1 and 65536");
+	h->ch_probe_interval = dur_at(c, "clickhouse.probe_interval", &n);
+	if (h->ch_probe_interval < 0)
+		return bad(err, errlen, c, n, "clickhouse.probe_interval",
+			   "must not be negative (0 turns the probe off)");
+
+	h->work_max_per_plugin = int_at(c, "work.max_per_plugin", &n);
+	if (h->work_max_per_plugin < 1 || h->work_max_per_plugin > 1024)
+		return bad(err, errlen, c, n, "work.max_per_plugin", "must be between 1 and 1024");
 
 	s = str_at(c, "broker.backend", &n);
 	if (strcmp(s, "local") != 0 && strcmp(s, "nats") != 0)

@@ -9,6 +9,9 @@
 
 /* Default of clickhouse.max_result_mb (MiB one ClickHouse answer may hold). */
 #define CH_MAX_RESULT_MB_DEFAULT 256
+/* Default of work.max_per_plugin: lab_work items of one plugin on libuv's
+ * thread pool at once (the pool has 4 threads unless UV_THREADPOOL_SIZE). */
+#define WORK_MAX_PER_PLUGIN_DEFAULT 2
 
 #include <libconfig.h>
 #include <stddef.h>
@@ -93,6 +96,9 @@ struct host_conf {
 	int64_t ch_timeout; /* seconds */
 	int64_t ch_max_concurrency;
 	int64_t ch_max_result_mb; /* cap of one answer held in memory */
+	int64_t ch_probe_interval; /* seconds; 0 = no readiness probe */
+
+	int64_t work_max_per_plugin; /* lab_work items of one plugin on the pool at once */
 
 	char *broker_backend; /* "local" | "nats" */
 	char *nats_url;

@@ -243,6 +243,7 @@ int daemon_main(const struct daemon_opts *opts)
 		fprintf(stderr, "labd: cannot create the event loop\n");
 		goto out_early;
 	}
+	d->reg.svc.work_max_per_plugin = (size_t)hc->work_max_per_plugin;
 	if (defer_init(&d->defer, d->reg.svc.loop) == 0)
 		d->reg.svc.defer = &d->defer;
 	else
@@ -315,6 +316,8 @@ int daemon_main(const struct daemon_opts *opts)
 		}
 		log_kv(LAB_LOG_INFO, NULL, "admin API listening", LAB_FS("listen", hc->admin_listen),
 		       LAB_FI("port", admin_port(d->admin)));
+		/* /readyz asks ClickHouse itself, not only through plugins' queries. */
+		clickhouse_probe_start(d->reg.svc.ch, (uint64_t)hc->ch_probe_interval * 1000);
 	}
 
 	log_kv(LAB_LOG_INFO, NULL, "labd starting", LAB_FS("version", PACKAGE_VERSION),

@@ -255,6 +255,11 @@ int http_open(uv_loop_t *loop, const char *name, struct http **out)
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return LAB_EIO;
 		global_done = 1;
+		/* Without curl's threaded (or c-ares) resolver a host name is
+		 * resolved inside curl_multi_socket_action(): on the loop. */
+		if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
+			log_msg(LAB_LOG_WARN, NULL,
+				"libcurl resolves host names synchronously, blocking the loop: use IP addresses in clickhouse.url and storage.s3.endpoint");
 	}
 	struct http *h = calloc(1, sizeof *h);
 	if (!h)

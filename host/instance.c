@@ -56,6 +56,7 @@ int instance_new(const struct host_services *svc, const char *name,
 	list_init(&inst->subs);
 	list_init(&inst->ops);
 	list_init(&inst->works);
+	work_queue_init(&inst->wq, svc->loop, svc->work_max_per_plugin);
 	uv_timer_init(svc->loop, &inst->drain_timer);
 	inst->drain_timer.data = inst;
 	deferred_init(&inst->once_report, once_reported);
@@ -239,20 +240,20 @@ int instance_op_cancel(struct instance *inst, lab_op *op)
 
 /* ---- work ------------------------------------------------------------ */
 
-static void work_run(uv_work_t *req)
+static void work_run(void *ud)
 {
-	struct lab_work *w = req->data;
+	struct lab_work *w = ud;
 	w->fn(w->ud);
 }
 
-static void work_after(uv_work_t *req, int status)
+static void work_after(void *ud, int status)
 {
-	struct lab_work *w = req->data;
+	struct lab_work *w = ud;
 	struct instance *inst = w->inst;
 	list_del(&w->link);
 	inst->n_works--;
 	if (inst->callbacks_allowed && w->done)
-		w->done(&inst->pub, status == UV_ECANCELED ? LAB_ECANCELED : 0, w->ud);
+		w->done(&inst->pub, status, w->ud);
 	free(w);
 	drain_check(inst);
 }
@@ -270,8 +271,7 @@ int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb
 	w->fn = fn;
 	w->done = done;
 	w->ud = ud;
-	w->req.data = w;
-	if (uv_queue_work(inst->svc->loop, &w->req, work_run, work_after) != 0) {
+	if (work_queue_submit(&inst->wq, &w->item, work_run, work_after, w) != 0) {
 		free(w);
 		return LAB_EIO;
 	}
@@ -313,8 +313,9 @@ static void drain_expired(uv_timer_t *h)
 	list_for_each_safe(p, t, &inst->ops)
 		instance_op_cancel(inst, list_entry(p, struct lab_op, link));
 	/* Queued items can be cancelled; running ones must be waited for. */
+	work_queue_cancel(&inst->wq);
 	list_for_each_safe(p, t, &inst->works)
-		uv_cancel((uv_req_t *)&list_entry(p, struct lab_work, link)->req);
+		uv_cancel((uv_req_t *)&list_entry(p, struct lab_work, link)->item.req);
 	drain_check(inst);
 }
 

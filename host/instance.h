@@ -13,6 +13,7 @@
 #include "defer.h"
 #include "lab/plugin.h"
 #include "list.h"
+#include "work_queue.h"
 
 struct host_services;
 struct state;
@@ -50,6 +51,7 @@ struct instance {
 	struct list ops;    /* struct lab_op */
 	struct list works;  /* struct lab_work */
 	unsigned n_ops, n_works;
+	struct work_queue wq; /* the bound on this plugin's work items on the pool */
 
 	uv_timer_t drain_timer;
 	instance_stopped_cb stopped_cb;
@@ -123,7 +125,7 @@ struct lab_op {
 };
 
 struct lab_work {
-	uv_work_t req;
+	struct work_item item;
 	struct instance *inst;
 	struct list link;
 	lab_work_fn fn;

@@ -6,6 +6,7 @@
 #ifndef LAB_HOST_SERVICES_H
 #define LAB_HOST_SERVICES_H
 
+#include <stddef.h>
 #include <uv.h>
 
 struct networks;
@@ -21,6 +22,7 @@ struct host_services {
 	struct storage *storage; /* NULL in -t */
 	struct clickhouse *ch;   /* NULL in -t */
 	struct broker *broker;   /* NULL in -t */
+	size_t work_max_per_plugin; /* work.max_per_plugin: a plugin's lab_work items on the pool at once */
 };
 
 #endif

@@ -7,7 +7,9 @@
 # printed); cancellation from a batch callback; 50 concurrent queries;
 # metrics.  Fault injection (labelled): a closed port and a killed server
 # must end in LAB_EIO after the retries, the fault proxy (tests/faultproxy.c) answering 501 to
-# every POST in LAB_EUNAVAIL.
+# every POST in LAB_EUNAVAIL.  /readyz probes ClickHouse itself: with a
+# plugin that never queries, 503 while the real server is down at start,
+# 200 once it is up, 503 again after it is stopped.
 . "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" != --inner ]; then
@@ -109,3 +111,34 @@ sleep 0.2
 run down || fail "killed server"
 grep -q 'querier: down status=-4' "$T/labd.log" || fail "killed server should end in LAB_EIO"
 pass "killed ClickHouse: retries, then LAB_EIO, no crash"
+
+# ---- /readyz probes ClickHouse itself (clickhouse.probe_interval): the
+# example plugin never queries, so only the probe can tell.
+CH_DIR="$LABD_SERVICES_DIR/clickhouse"
+ready_is() { # ready_is CODE [REASON]: /readyz answers CODE (naming REASON)
+	http GET /readyz
+	[ "$CODE" = "$1" ] && { [ -z "${2:-}" ] || echo "$BODY" | grep -q "$2"; }
+}
+write_conf 'example = { interval = "1h"; };'
+start_labd $CH -D clickhouse.probe_interval=1s
+ready_is 503 '"clickhouse: ' || fail "/readyz right after start, ClickHouse down: $CODE $BODY"
+sleep 1.5
+ready_is 503 '"clickhouse: .*connect' || fail "/readyz after a failed probe: $CODE $BODY"
+reason_down=$BODY
+server=$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)
+"$server" --config-file="$CH_DIR/config.xml" </dev/null >>"$CH_DIR/log/stdout.log" 2>&1 &
+echo $! >"$CH_DIR/pid" # with-services stops it at the end
+i=0
+until [ "$(curl -s --max-time 1 "$CLICKHOUSE_URL/ping")" = "Ok." ]; do
+	[ $i -lt 300 ] || fail "clickhouse did not restart"
+	sleep 0.2
+	i=$((i + 1))
+done
+wait_for 'ready_is 200' || fail "/readyz did not turn 200 once ClickHouse was up: $CODE $BODY"
+SVC_QUIET=1 "$top_srcdir/tests/services/clickhouse.sh" stop "$CH_DIR" >/dev/null || fail "cannot stop clickhouse"
+wait_for 'ready_is 503 "\"clickhouse: "' || fail "/readyz did not turn 503 after ClickHouse stopped: $CODE $BODY"
+reason_stopped=$BODY
+grep -q 'msg="clickhouse readiness probe ok"' "$T/labd.log" || fail "recovery not logged"
+stop_labd
+[ "$STOP_RC" = 0 ] || fail "labd exited $STOP_RC"
+pass "/readyz probes ClickHouse: 503 at start with it down ($reason_down), 200 once up, 503 after it stopped ($reason_stopped)"

@@ -23,7 +23,8 @@ PORT_NATS=${NATS_URL##*:}
 NATS_DIR="$LABD_SERVICES_DIR/nats"
 stage_plugins
 write_conf 'example = { interval = "1s"; };'
-NATS_OPTS="-D broker.backend=nats -D broker.nats.url=$NATS_URL"
+# No ClickHouse here: its readiness probe is off, so /readyz speaks of NATS.
+NATS_OPTS="-D broker.backend=nats -D broker.nats.url=$NATS_URL -D clickhouse.probe_interval=0s"
 
 # wait_long SECONDS CONDITION
 wait_long() {

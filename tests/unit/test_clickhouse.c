@@ -23,6 +23,8 @@ static char last_url[512];
 static char last_sql[4096];
 static int saw_gzip;
 static int ch_requests;
+static int probes;      /* SELECT 1 probes answered (atomic) */
+static int probe_down;  /* answer probes with a bare 503 (atomic) */
 
 static void tsv_field(struct buf *b, const char *s, size_t n)
 {
@@ -47,7 +49,13 @@ static int fake_ch(int fd, const struct fake_req *r)
 	snprintf(last_sql, sizeof last_sql, "%s", r->body);
 	const char *sql = r->body;
 	struct buf b = BUF_INIT;
-	if (strstr(sql, "EXC500")) {
+	if (!strcmp(sql, "SELECT 1")) { /* the readiness probe (no FORMAT clause) */
+		__atomic_add_fetch(&probes, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&probe_down, __ATOMIC_SEQ_CST))
+			fake_respond(fd, 503, NULL, "", 0);
+		else
+			fake_respond(fd, 200, NULL, "1\n", 2);
+	} else if (strstr(sql, "EXC500")) {
 		static const char e[] = "Code: 62, e.displayText() = DB::Exception: Syntax error: "
 					"failed at position 8, e.what() = DB::Exception\n";
 		fake_respond(fd, 500, NULL, e, sizeof e - 1);
@@ -364,6 +372,37 @@ static void test_cancel(void **st)
 	assert_int_equal(clickhouse_running(CH), 0);
 }
 
+/* Runs the loop until clickhouse_ready() says `want` (0 = ready), 5 s at most. */
+static int ready_within(int want, const char **why)
+{
+	for (int i = 0; i < 250; i++) {
+		if (clickhouse_ready(CH, why) == want)
+			return 1;
+		run_until(NULL, 0, 20);
+	}
+	return 0;
+}
+
+static void test_probe(void **st)
+{
+	const char *why = NULL;
+	assert_int_equal(clickhouse_ready(CH, &why), 0); /* no probe: passive */
+	clickhouse_probe_start(CH, 100);
+	/* Right after the start: not ready until a working server answered. */
+	assert_int_equal(clickhouse_ready(CH, &why), 1);
+	assert_non_null(strstr(why, "no answer yet"));
+	assert_true(ready_within(0, &why));
+	__atomic_store_n(&probe_down, 1, __ATOMIC_SEQ_CST);
+	assert_true(ready_within(1, &why));
+	assert_non_null(strstr(why, "HTTP 503"));
+	__atomic_store_n(&probe_down, 0, __ATOMIC_SEQ_CST);
+	assert_true(ready_within(0, &why));
+	/* On an interval, outside the plugins' queues. */
+	assert_true(__atomic_load_n(&probes, __ATOMIC_SEQ_CST) >= 3);
+	assert_int_equal(clickhouse_running(CH), 0);
+	assert_int_equal(clickhouse_queued(CH), 0);
+}
+
 int main(void)
 {
 	metrics_init("test");
@@ -379,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gzip_and_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fairness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	metrics_free();

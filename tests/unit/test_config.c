@@ -187,6 +187,8 @@ static void test_defaults(void **st)
 	assert_string_equal(h->ch_password, "");
 	assert_int_equal(h->ch_timeout, 60);
 	assert_int_equal(h->ch_max_concurrency, 8);
+	assert_int_equal(h->ch_probe_interval, 10);
+	assert_int_equal(h->work_max_per_plugin, 2);
 	assert_string_equal(h->broker_backend, "local");
 	assert_string_equal(h->nats_url, "nats://127.0.0.1:4222");
 	assert_string_equal(h->subject_prefix, "lab");
@@ -536,6 +538,9 @@ static void test_ranges(void **st)
 		      "ethereum.networks[0].config_url");
 	load_fails_at("ethereum = { networks = ( { name = \"m\"; genesis_time = -1; } ); };", 1,
 		      "ethereum.networks[0].genesis_time");
+	load_fails_at("work = { max_per_plugin = 0; };", 1, "work.max_per_plugin");
+	load_fails_at("work = { max_per_plugin = 1025; };", 1, "work.max_per_plugin");
+	load_fails_at("clickhouse = { probe_interval = \"-1s\"; };", 1, "clickhouse.probe_interval");
 }
 
 static void test_paths(void **st)
