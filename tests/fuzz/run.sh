@@ -42,7 +42,7 @@ TARGETS="config state networks storage_key admin gzip"
 TARGETS="$TARGETS plugin_elf broker_incoming"
 srcs() {
 	case $1 in
-	config) echo "config.c config_override.c config_validate.c cfgapi.c networks.c listen_addr.c log.c common/buf.c" ;;
+	config) echo "config.c config_override.c config_validate.c cfgapi.c plugin_decls.c keyseg.c networks.c listen_addr.c log.c common/buf.c" ;;
 	state) echo "state.c storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
 	networks) echo "networks.c log.c common/buf.c" ;;
 	storage_key) echo "storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
@@ -56,7 +56,7 @@ srcs() {
 }
 pkgs() {
 	case $1 in
-	config) echo "libconfig yaml-0.1 libuv" ;;
+	config) echo "libconfig yaml-0.1 libuv libcrypto" ;;
 	state|storage_key) echo "json-c libuv zlib libdeflate libcurl libcrypto" ;;
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
