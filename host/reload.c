@@ -127,7 +127,7 @@ static void job_free(struct job *j)
 
 static void count_reload(const struct slot *s, int ok)
 {
-	metric_add(M_PLUGIN_RELOADS, 1, s->name, ok ? "ok" : "failed");
+	metric_add(s->d->svc.metrics, M_PLUGIN_RELOADS, 1, s->name, ok ? "ok" : "failed");
 }
 
 /* A failure decided before the running instance was touched. */
