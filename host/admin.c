@@ -46,6 +46,7 @@ struct conn {
 
 struct admin {
 	uv_loop_t *loop;
+	struct metrics *metrics; /* rendered at /metrics (NULL: process metrics only) */
 	struct MHD_Daemon *mhd;
 	uv_poll_t poll;
 	uv_timer_t timer;
@@ -256,7 +257,7 @@ static enum MHD_Result dispatch(struct admin *a, struct MHD_Connection *c, const
 		status = call_op(a->ops.readyz, a->ud, &body);
 		break;
 	case R_METRICS:
-		metrics_render(&body);
+		metrics_render(a->metrics, &body);
 		ctype = CT_PROM;
 		status = MHD_HTTP_OK;
 		break;
@@ -554,7 +555,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 
 /* ---------------------------------------------------------------- public */
 
-int admin_start(uv_loop_t *loop, const char *listen, const char *token,
+int admin_start(uv_loop_t *loop, struct metrics *metrics, const char *listen, const char *token,
 		const struct admin_ops *ops, void *ud, struct admin **out)
 {
 	struct sockaddr_storage ss;
@@ -570,6 +571,7 @@ int admin_start(uv_loop_t *loop, const char *listen, const char *token,
 	if (!a)
 		return LAB_ENOMEM;
 	a->loop = loop;
+	a->metrics = metrics;
 	a->ops = *ops;
 	a->ud = ud;
 	if (token && token[0]) {

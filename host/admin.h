@@ -18,12 +18,14 @@ struct admin_ops {
 };
 
 struct admin;
+struct metrics;
 
 /* listen: "HOST:PORT" (IPv4 or [IPv6], numeric; port 0 = any free port); the
  * caller skips admin_start() for "" (disabled).  token: "" = mutating requests
  * need no token.  Errors: LAB_ECONFIG (bad listen), LAB_EIO (cannot bind),
- * LAB_ENOMEM. */
-int admin_start(uv_loop_t *loop, const char *listen, const char *token,
+ * LAB_ENOMEM.  /metrics renders the registry metrics (NULL: only the
+ * process metrics). */
+int admin_start(uv_loop_t *loop, struct metrics *metrics, const char *listen, const char *token,
 		const struct admin_ops *ops, void *ud, struct admin **out);
 /* The bound port (useful with port 0). */
 int admin_port(const struct admin *a);

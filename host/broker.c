@@ -40,6 +40,7 @@ struct broker_sub {
 
 struct broker {
 	uv_loop_t *loop;
+	struct metrics *metrics; /* NULL: not counted */
 	uv_idle_t idle;
 	const struct broker_backend *be;
 	void *be_state;
@@ -256,7 +257,7 @@ static void deliver(struct broker *b, const struct msg *m)
 	while (p != &b->subs) {
 		struct broker_sub *s = list_entry(p, struct broker_sub, link);
 		if (!s->dead && s->id < limit && broker_subject_match(s->pattern, m->subject)) {
-			metric_add(M_BROKER_MESSAGES, 1, label(s->plugin), "in");
+			metric_add(b->metrics, M_BROKER_MESSAGES, 1, label(s->plugin), "in");
 			s->cb(m->subject, m->data, m->len, s->ud);
 			if (b->closed)
 				return;
@@ -290,7 +291,7 @@ static void on_idle(uv_idle_t *h)
 
 static void count_drop(struct broker *b, const char *plugin, const char *subject, int rc)
 {
-	metric_add(M_BROKER_DROPPED, 1, label(plugin));
+	metric_add(b->metrics, M_BROKER_DROPPED, 1, label(plugin));
 	b->drops_unlogged++;
 	uint64_t now = uv_hrtime() / 1000000;
 	if (b->drop_logged && now - b->drop_log_ms < 1000)
@@ -339,7 +340,8 @@ static const struct broker_backend *const backends[] = {
 
 static void on_closed(uv_handle_t *h) { free(h->data); }
 
-int broker_open(uv_loop_t *loop, const struct host_conf *hc, struct broker **out)
+int broker_open(uv_loop_t *loop, struct metrics *metrics, const struct host_conf *hc,
+		struct broker **out)
 {
 	static int nats_logged;
 	const char *backend = hc && hc->broker_backend ? hc->broker_backend : "local";
@@ -373,6 +375,7 @@ int broker_open(uv_loop_t *loop, const struct host_conf *hc, struct broker **out
 	if (!b)
 		return LAB_ENOMEM;
 	b->loop = loop;
+	b->metrics = metrics;
 	b->be = be;
 	b->prefix_len = strlen(prefix);
 	memcpy(b->prefix, prefix, b->prefix_len + 1);
@@ -435,7 +438,7 @@ int broker_publish(struct broker *b, const char *plugin, const char *subject, co
 		count_drop(b, plugin, subject, rc);
 		return rc;
 	}
-	metric_add(M_BROKER_MESSAGES, 1, label(plugin), "out");
+	metric_add(b->metrics, M_BROKER_MESSAGES, 1, label(plugin), "out");
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "config.h"
 
 struct broker;
+struct metrics;
 struct broker_sub;
 
 /* Longest subject or pattern, without the prefix (bytes). */
@@ -25,8 +26,10 @@ struct broker_sub;
 typedef void (*broker_msg_cb)(const char *subject, const void *data, size_t len, void *ud);
 
 /* hc NULL = local backend, prefix "lab".  LAB_ENOTSUP for a backend this
- * build lacks, LAB_ECONFIG for an unknown one or a bad prefix. */
-int broker_open(uv_loop_t *loop, const struct host_conf *hc, struct broker **out);
+ * build lacks, LAB_ECONFIG for an unknown one or a bad prefix.  Messages are
+ * counted in metrics (NULL: not counted). */
+int broker_open(uv_loop_t *loop, struct metrics *metrics, const struct host_conf *hc,
+		struct broker **out);
 /* Drops queued messages and frees every remaining subscription (their
  * handles become invalid); no callback runs afterwards, even when called
  * from inside one.  The last bytes are released when the loop runs the

@@ -103,22 +103,60 @@ static int default_of(const struct res *r, int a, int b, const char **def)
 	return 0;
 }
 
+#define CT(x) (1u << CONFIG_TYPE_##x) /* a libconfig type as a bit of typed_node()'s mask */
+
+/* What every getter does before converting: LAB_EINVAL without `out`, find
+ * the setting, then either r->node (in the file; its libconfig type must be
+ * one of the bits in `types`) or, when it is not in the file, *def (the
+ * declared default, whose declared type must be def_a or def_b). */
+static int typed_node(const config_setting_t *section, const lab_setting *settings,
+		      const lab_cfg *node, const char *path, const void *out, unsigned types,
+		      int def_a, int def_b, struct res *r, const char **def)
+{
+	int rc;
+	if (!out)
+		return LAB_EINVAL;
+	if ((rc = resolve(section, settings, node, path, r)))
+		return rc;
+	if (!r->node)
+		return default_of(r, def_a, def_b, def);
+	int t = config_setting_type(r->node);
+	if (t < 0 || t >= 32 || !(types & (1u << t)))
+		return LAB_EINVAL;
+	return 0;
+}
+
+/* A declared numeric default (int when i is set, else double); the whole
+ * text must be the number.  Nothing is stored on LAB_EINVAL. */
+static int number_of(const char *def, int64_t *i, double *f)
+{
+	char *end;
+	long long iv = 0;
+	double fv = 0;
+	errno = 0;
+	if (i)
+		iv = strtoll(def, &end, 10);
+	else
+		fv = strtod(def, &end);
+	if (errno || end == def || *end)
+		return LAB_EINVAL;
+	if (i)
+		*i = iv;
+	else
+		*f = fv;
+	return 0;
+}
+
 int cfgapi_string(const config_setting_t *section, const lab_setting *settings,
 		  const lab_cfg *node, const char *path, const char **out)
 {
 	struct res r;
-	int rc;
-	if (!out)
-		return LAB_EINVAL;
-	if ((rc = resolve(section, settings, node, path, &r)))
-		return rc;
-	if (r.node) {
-		if (config_setting_type(r.node) != CONFIG_TYPE_STRING)
-			return LAB_EINVAL;
-		*out = config_setting_get_string(r.node);
-		return 0;
-	}
-	return default_of(&r, LAB_SET_STRING, LAB_SET_DURATION, out);
+	const char *def;
+	int rc = typed_node(section, settings, node, path, out, CT(STRING), LAB_SET_STRING,
+			    LAB_SET_DURATION, &r, &def);
+	if (rc == 0)
+		*out = r.node ? config_setting_get_string(r.node) : def;
+	return rc;
 }
 
 int cfgapi_int(const config_setting_t *section, const lab_setting *settings, const lab_cfg *node,
@@ -126,26 +164,13 @@ int cfgapi_int(const config_setting_t *section, const lab_setting *settings, con
 {
 	struct res r;
 	const char *def;
-	char *end;
-	int rc;
-	if (!out)
-		return LAB_EINVAL;
-	if ((rc = resolve(section, settings, node, path, &r)))
+	int rc = typed_node(section, settings, node, path, out, CT(INT) | CT(INT64), LAB_SET_INT,
+			    LAB_SET_INT, &r, &def);
+	if (rc)
 		return rc;
-	if (r.node) {
-		int t = config_setting_type(r.node);
-		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-			return LAB_EINVAL;
-		*out = config_setting_get_int64(r.node);
-		return 0;
-	}
-	if ((rc = default_of(&r, LAB_SET_INT, LAB_SET_INT, &def)))
-		return rc;
-	errno = 0;
-	long long v = strtoll(def, &end, 10);
-	if (errno || end == def || *end)
-		return LAB_EINVAL;
-	*out = v;
+	if (!r.node)
+		return number_of(def, out, NULL);
+	*out = config_setting_get_int64(r.node);
 	return 0;
 }
 
@@ -154,20 +179,13 @@ int cfgapi_bool(const config_setting_t *section, const lab_setting *settings, co
 {
 	struct res r;
 	const char *def;
-	int rc;
-	if (!out)
-		return LAB_EINVAL;
-	if ((rc = resolve(section, settings, node, path, &r)))
+	int rc = typed_node(section, settings, node, path, out, CT(BOOL), LAB_SET_BOOL,
+			    LAB_SET_BOOL, &r, &def);
+	if (rc)
 		return rc;
-	if (r.node) {
-		if (config_setting_type(r.node) != CONFIG_TYPE_BOOL)
-			return LAB_EINVAL;
+	if (r.node)
 		*out = config_setting_get_bool(r.node) ? 1 : 0;
-		return 0;
-	}
-	if ((rc = default_of(&r, LAB_SET_BOOL, LAB_SET_BOOL, &def)))
-		return rc;
-	if (strcmp(def, "true") == 0)
+	else if (strcmp(def, "true") == 0)
 		*out = 1;
 	else if (strcmp(def, "false") == 0)
 		*out = 0;
@@ -181,29 +199,16 @@ int cfgapi_double(const config_setting_t *section, const lab_setting *settings,
 {
 	struct res r;
 	const char *def;
-	char *end;
-	int rc;
-	if (!out)
-		return LAB_EINVAL;
-	if ((rc = resolve(section, settings, node, path, &r)))
+	int rc = typed_node(section, settings, node, path, out, CT(FLOAT) | CT(INT) | CT(INT64),
+			    LAB_SET_DOUBLE, LAB_SET_INT, &r, &def);
+	if (rc)
 		return rc;
-	if (r.node) {
-		int t = config_setting_type(r.node);
-		if (t == CONFIG_TYPE_FLOAT)
-			*out = config_setting_get_float(r.node);
-		else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
-			*out = (double)config_setting_get_int64(r.node);
-		else
-			return LAB_EINVAL;
-		return 0;
-	}
-	if ((rc = default_of(&r, LAB_SET_DOUBLE, LAB_SET_INT, &def)))
-		return rc;
-	errno = 0;
-	double v = strtod(def, &end);
-	if (errno || end == def || *end)
-		return LAB_EINVAL;
-	*out = v;
+	if (!r.node)
+		return number_of(def, NULL, out);
+	if (config_setting_type(r.node) == CONFIG_TYPE_FLOAT)
+		*out = config_setting_get_float(r.node);
+	else
+		*out = (double)config_setting_get_int64(r.node);
 	return 0;
 }
 
@@ -213,18 +218,12 @@ int cfgapi_duration(const config_setting_t *section, const lab_setting *settings
 	struct res r;
 	const char *s;
 	int64_t v;
-	int rc;
-	if (!seconds)
-		return LAB_EINVAL;
-	if ((rc = resolve(section, settings, node, path, &r)))
+	int rc = typed_node(section, settings, node, path, seconds, CT(STRING), LAB_SET_DURATION,
+			    LAB_SET_STRING, &r, &s);
+	if (rc)
 		return rc;
-	if (r.node) {
-		if (config_setting_type(r.node) != CONFIG_TYPE_STRING)
-			return LAB_EINVAL;
+	if (r.node)
 		s = config_setting_get_string(r.node);
-	} else if ((rc = default_of(&r, LAB_SET_DURATION, LAB_SET_STRING, &s))) {
-		return rc;
-	}
 	if (config_parse_duration(s, &v) < 0)
 		return LAB_EINVAL;
 	*seconds = v;

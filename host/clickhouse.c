@@ -54,6 +54,7 @@ struct ch_plugin {
 
 struct clickhouse {
 	uv_loop_t *loop;
+	struct metrics *metrics; /* NULL: not counted */
 	struct http *http;
 	char *url;     /* base URL with the query-string arguments */
 	char *userpwd; /* "user:password" or NULL */
@@ -140,12 +141,14 @@ static char *url_with_args(const struct host_conf *hc)
 	return buf_steal(&b, NULL);
 }
 
-int clickhouse_open(uv_loop_t *loop, const struct host_conf *hc, struct clickhouse **out)
+int clickhouse_open(uv_loop_t *loop, struct metrics *metrics, const struct host_conf *hc,
+		    struct clickhouse **out)
 {
 	struct clickhouse *ch = calloc(1, sizeof *ch);
 	if (!ch)
 		return LAB_ENOMEM;
 	ch->loop = loop;
+	ch->metrics = metrics;
 	ch->url = url_with_args(hc);
 	if (hc->ch_user && hc->ch_user[0]) {
 		size_t n = strlen(hc->ch_user) + strlen(hc->ch_password ? hc->ch_password : "") + 2;
@@ -285,10 +288,10 @@ static void finish(struct ch_query *q, int status, const char *errmsg)
 		ch->running--;
 	}
 	double secs = (double)(uv_hrtime() - q->t_start) / 1e9;
-	metric_add(M_CH_QUERIES, 1, q->pl->name, result_label(status));
-	metric_observe(M_CH_QUERY_SECONDS, secs, q->pl->name);
+	metric_add(ch->metrics, M_CH_QUERIES, 1, q->pl->name, result_label(status));
+	metric_observe(ch->metrics, M_CH_QUERY_SECONDS, secs, q->pl->name);
 	if (q->parser.total_rows)
-		metric_add(M_CH_ROWS, (double)q->parser.total_rows, q->pl->name);
+		metric_add(ch->metrics, M_CH_ROWS, (double)q->parser.total_rows, q->pl->name);
 	if (status < 0)
 		log_kv(LAB_LOG_DEBUG, q->pl->name, "clickhouse query failed",
 		       LAB_FS("error", lab_strerror(status)),

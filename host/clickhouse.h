@@ -13,6 +13,7 @@
 #include "lab/plugin.h"
 
 struct clickhouse;
+struct metrics;
 struct ch_query;
 
 /* Batch of a streamed query; return 0 or a negative LAB_E* to abort. */
@@ -24,7 +25,9 @@ typedef void (*ch_done_fn)(int status, const char *errmsg, const lab_rows *rows,
 /* Rows per streamed batch. */
 #define CH_BATCH_ROWS 4096
 
-int clickhouse_open(uv_loop_t *loop, const struct host_conf *hc, struct clickhouse **out);
+/* Queries are counted in metrics (NULL: not counted). */
+int clickhouse_open(uv_loop_t *loop, struct metrics *metrics, const struct host_conf *hc,
+		    struct clickhouse **out);
 /* Cancels everything (no callbacks); handles close on the next loop run. */
 void clickhouse_close(struct clickhouse *ch);
 

@@ -155,7 +155,7 @@ static int build_slots(struct daemon *d)
 		if (!s->name || !s->path)
 			return LAB_ENOMEM;
 		s->status = PS_DISABLED;
-		metrics_plugin_state(s->name, "disabled");
+		metrics_plugin_state(d->reg.svc.metrics, s->name, "disabled");
 	}
 	/* --plugin NAME for a plugin without a config section: defaults apply. */
 	for (size_t i = 0; i < d->opts.n_only; i++) {
@@ -229,14 +229,13 @@ int daemon_main(const struct daemon_opts *opts)
 	struct config *boot_cfg = config_ref(d->reg.cfg);
 	const struct host_conf *hc = &d->reg.cfg->host;
 	log_setup(opts->debug ? LAB_LOG_DEBUG : hc->log_level, hc->log_format, 2);
-	if (metrics_init(PACKAGE_VERSION) < 0) {
+	if (metrics_new(PACKAGE_VERSION, &d->reg.svc.metrics) < 0) {
 		fprintf(stderr, "labd: out of memory\n");
 		config_free(d->reg.cfg);
 		config_free(boot_cfg);
 		free(d);
 		return 1;
 	}
-	metric_set(M_UP, 1);
 
 	d->reg.svc.loop = malloc(sizeof *d->reg.svc.loop);
 	if (!d->reg.svc.loop || uv_loop_init(d->reg.svc.loop) != 0) {
@@ -258,19 +257,19 @@ int daemon_main(const struct daemon_opts *opts)
 		goto out_loop;
 	}
 	if (opts->mode != MODE_TEST) {
-		rc = storage_open(d->reg.svc.loop, hc, &d->reg.svc.storage);
+		rc = storage_open(d->reg.svc.loop, d->reg.svc.metrics, hc, &d->reg.svc.storage);
 		if (rc) {
 			fprintf(stderr, "labd: cannot open %s storage: %s\n", hc->storage_backend,
 				lab_strerror(rc));
 			goto out_loop;
 		}
-		rc = broker_open(d->reg.svc.loop, hc, &d->reg.svc.broker);
+		rc = broker_open(d->reg.svc.loop, d->reg.svc.metrics, hc, &d->reg.svc.broker);
 		if (rc) {
 			fprintf(stderr, "labd: cannot open %s broker: %s\n", hc->broker_backend,
 				lab_strerror(rc));
 			goto out_loop;
 		}
-		rc = clickhouse_open(d->reg.svc.loop, hc, &d->reg.svc.ch);
+		rc = clickhouse_open(d->reg.svc.loop, d->reg.svc.metrics, hc, &d->reg.svc.ch);
 		if (rc) {
 			fprintf(stderr, "labd: cannot create the ClickHouse client: %s\n",
 				lab_strerror(rc));
@@ -305,7 +304,8 @@ int daemon_main(const struct daemon_opts *opts)
 	int want_admin = hc->admin_listen[0] &&
 			 (opts->mode == MODE_SERVE || (opts->mode == MODE_ONCE && hc->admin_listen_set));
 	if (want_admin) {
-		rc = admin_start(d->reg.svc.loop, hc->admin_listen, hc->admin_token, &daemon_admin_ops, &d->reg, &d->admin);
+		rc = admin_start(d->reg.svc.loop, d->reg.svc.metrics, hc->admin_listen,
+				 hc->admin_token, &daemon_admin_ops, &d->reg, &d->admin);
 		if (rc) {
 			fprintf(stderr, "labd: cannot serve the admin API on %s: %s\n",
 				hc->admin_listen, lab_strerror(rc));
@@ -393,7 +393,7 @@ out_loop:
 		       LAB_FI("exit_code", exit_code));
 out_early:
 	free(d->reg.svc.loop);
-	metrics_free();
+	metrics_free(d->reg.svc.metrics);
 	config_free(d->reg.cfg);
 	config_free(boot_cfg);
 	free(d);

@@ -133,7 +133,7 @@ static void timer_fired(uv_timer_t *h)
 	struct instance *inst = t->inst;
 	if (t->dead || !inst->callbacks_allowed)
 		return;
-	metric_add(M_TIMER_FIRES, 1, instance_name(inst));
+	metric_add(inst->svc->metrics, M_TIMER_FIRES, 1, instance_name(inst));
 	t->cb(&inst->pub, t, t->ud);
 	/* t stays allocated until its close callback, even if cancelled above. */
 	if (!t->repeat)

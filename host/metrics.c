@@ -1,5 +1,6 @@
-/* The metrics registry: one sorted list of series per family, each series one
- * small allocation holding its label values, rendered as Prometheus text 0.0.4. */
+/* A metrics registry: one sorted list of series per family, each series one
+ * small allocation holding its label values, rendered as Prometheus text 0.0.4.
+ * Each registry is an object; nothing here is process-wide. */
 #include "metrics.h"
 
 #include <fcntl.h>
@@ -84,15 +85,17 @@ struct series {
 	char key[];        /* label values in declared order, each NUL-terminated */
 };
 
-static struct series *heads[M_COUNT];
-static unsigned char warned[M_COUNT];
-static double start_time; /* cached process_start_time_seconds; 0 = unknown */
+struct metrics {
+	struct series *heads[M_COUNT];
+	unsigned char warned[M_COUNT];
+	double start_time; /* cached process_start_time_seconds; 0 = unknown */
+};
 
-static void warn_once(enum metric_id id, const char *what)
+static void warn_once(struct metrics *m, enum metric_id id, const char *what)
 {
-	if (warned[id])
+	if (m->warned[id])
 		return;
-	warned[id] = 1;
+	m->warned[id] = 1;
 	LOGW("metrics: %s: %s (ignored)", families[id].name, what);
 }
 
@@ -130,9 +133,10 @@ static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* The series with this key, created (in sorted position) when create is set. */
-static struct series *lookup(enum metric_id id, const char *key, size_t len, int create)
+static struct series *lookup(struct metrics *m, enum metric_id id, const char *key, size_t len,
+			     int create)
 {
-	struct series **pp = &heads[id];
+	struct series **pp = &m->heads[id];
 	for (; *pp; pp = &(*pp)->next) {
 		int c = key_cmp((*pp)->key, (*pp)->keylen, key, len);
 		if (c == 0)
@@ -158,7 +162,7 @@ static struct series *lookup(enum metric_id id, const char *key, size_t len, int
 	*pp = s;
 	return s;
 oom:
-	warn_once(id, "out of memory");
+	warn_once(m, id, "out of memory");
 	return NULL;
 }
 
@@ -168,65 +172,65 @@ static void series_free(struct series *s)
 	free(s);
 }
 
-static void do_update(enum metric_id id, double v, int set, va_list ap)
+static void do_update(struct metrics *m, enum metric_id id, double v, int set, va_list ap)
 {
 	char key[MAX_KEY];
 	size_t len;
-	if ((unsigned)id >= M_COUNT)
+	if (!m || (unsigned)id >= M_COUNT)
 		return;
 	if (families[id].type == MT_HISTOGRAM) {
-		warn_once(id, "add/set on a histogram");
+		warn_once(m, id, "add/set on a histogram");
 		return;
 	}
 	if (key_from_va(id, ap, key, &len) < 0) {
-		warn_once(id, "wrong number of labels");
+		warn_once(m, id, "wrong number of labels");
 		return;
 	}
 	if (v != v || (!set && families[id].type == MT_COUNTER && v < 0))
 		return;
-	struct series *s = lookup(id, key, len, 1);
+	struct series *s = lookup(m, id, key, len, 1);
 	if (!s)
 		return;
 	s->value = set ? v : s->value + v;
 }
 
-void metric_add_l(enum metric_id id, double v, ...)
+void metric_add_l(struct metrics *m, enum metric_id id, double v, ...)
 {
 	va_list ap;
 	va_start(ap, v);
-	do_update(id, v, 0, ap);
+	do_update(m, id, v, 0, ap);
 	va_end(ap);
 }
 
-void metric_set_l(enum metric_id id, double v, ...)
+void metric_set_l(struct metrics *m, enum metric_id id, double v, ...)
 {
 	va_list ap;
 	va_start(ap, v);
-	do_update(id, v, 1, ap);
+	do_update(m, id, v, 1, ap);
 	va_end(ap);
 }
 
-void metric_observe_l(enum metric_id id, double v, ...)
+void metric_observe_l(struct metrics *m, enum metric_id id, double v, ...)
 {
 	char key[MAX_KEY];
 	size_t len;
 	va_list ap;
-	if ((unsigned)id >= M_COUNT)
+	if (!m || (unsigned)id >= M_COUNT)
 		return;
 	if (families[id].type != MT_HISTOGRAM) {
-		warn_once(id, "observe on a counter or gauge");
+		warn_once(m, id, "observe on a counter or gauge");
 		return;
 	}
 	va_start(ap, v);
 	int bad = key_from_va(id, ap, key, &len);
 	va_end(ap);
 	if (bad) {
-		warn_once(id, "wrong number of labels");
+		warn_once(m, id, "wrong number of labels");
 		return;
 	}
 	if (v != v)
 		return;
-	struct series *s = lookup(id, key, len, 1);
+	struct series *s = lookup(m, id, key, len, 1);
 	if (!s)
 		return;
 	unsigned i = 0;
@@ -238,36 +242,38 @@ void metric_observe_l(enum metric_id id, double v, ...)
 	s->value += v;
 }
 
-double metric_get_l(enum metric_id id, ...)
+double metric_get_l(struct metrics *m, enum metric_id id, ...)
 {
 	char key[MAX_KEY];
 	size_t len;
 	va_list ap;
-	if ((unsigned)id >= M_COUNT)
+	if (!m || (unsigned)id >= M_COUNT)
 		return 0;
 	va_start(ap, id);
 	int bad = key_from_va(id, ap, key, &len);
 	va_end(ap);
 	if (bad) {
-		warn_once(id, "wrong number of labels");
+		warn_once(m, id, "wrong number of labels");
 		return 0;
 	}
-	struct series *s = lookup(id, key, len, 0);
+	struct series *s = lookup(m, id, key, len, 0);
 	if (!s)
 		return 0;
 	return s->hist ? (double)s->hist[NBUCKETS] : s->value;
 }
 
-void metrics_plugin_state(const char *plugin, const char *state)
+void metrics_plugin_state(struct metrics *m, const char *plugin, const char *state)
 {
 	char key[MAX_KEY];
+	if (!m)
+		return;
 	size_t plen = put_label(key, 0, plugin);
 	int known = 0;
 	for (size_t i = 0; i < sizeof(plugin_states) / sizeof(plugin_states[0]); i++) {
 		int on = state && strcmp(state, plugin_states[i]) == 0;
 		known |= on;
 		size_t len = put_label(key, plen, plugin_states[i]);
-		struct series *s = lookup(M_PLUGIN_STATE, key, len, 1);
+		struct series *s = lookup(m, M_PLUGIN_STATE, key, len, 1);
 		if (s)
 			s->value = on;
 	}
@@ -292,15 +298,17 @@ static const char *key_label(const struct series *s, int idx)
 	return p;
 }
 
-void metrics_forget_plugin(const char *plugin)
+void metrics_forget_plugin(struct metrics *m, const char *plugin)
 {
 	char name[MAX_LABEL_LEN + 1];
+	if (!m)
+		return;
 	put_label(name, 0, plugin);
 	for (int id = 0; id < M_COUNT; id++) {
 		int idx = plugin_label(id);
 		if (idx < 0)
 			continue;
-		struct series **pp = &heads[id];
+		struct series **pp = &m->heads[id];
 		while (*pp) {
 			struct series *s = *pp;
 			if (strcmp(key_label(s, idx), name) == 0) {
@@ -313,24 +321,34 @@ void metrics_forget_plugin(const char *plugin)
 	}
 }
 
-void metrics_free(void)
+void metrics_free(struct metrics *m)
 {
+	if (!m)
+		return;
 	for (int id = 0; id < M_COUNT; id++) {
-		while (heads[id]) {
-			struct series *s = heads[id];
-			heads[id] = s->next;
+		while (m->heads[id]) {
+			struct series *s = m->heads[id];
+			m->heads[id] = s->next;
 			series_free(s);
 		}
-		warned[id] = 0;
 	}
+	free(m);
 }
 
-int metrics_init(const char *version)
+int metrics_new(const char *version, struct metrics **out)
 {
-	metrics_free();
-	metric_set(M_UP, 1);
-	metric_set(M_BUILD_INFO, 1, version ? version : "");
-	return heads[M_UP] && heads[M_BUILD_INFO] ? 0 : LAB_ENOMEM;
+	struct metrics *m = calloc(1, sizeof(*m));
+	*out = NULL;
+	if (!m)
+		return LAB_ENOMEM;
+	metric_set(m, M_UP, 1);
+	metric_set(m, M_BUILD_INFO, 1, version ? version : "");
+	if (!m->heads[M_UP] || !m->heads[M_BUILD_INFO]) {
+		metrics_free(m);
+		return LAB_ENOMEM;
+	}
+	*out = m;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- rendering */
@@ -512,7 +530,8 @@ static double process_start(void)
 	return (double)bt + (double)ticks / (double)hz;
 }
 
-static void render_process(struct buf *b)
+/* m may be NULL (the start time is then not cached). */
+static void render_process(struct metrics *m, struct buf *b)
 {
 	double rss = resident_bytes();
 	if (rss >= 0) {
@@ -522,29 +541,32 @@ static void render_process(struct buf *b)
 		put_value(b, rss);
 		buf_putc(b, '\n');
 	}
-	if (start_time == 0)
-		start_time = process_start();
-	if (start_time > 0) {
+	double start = m ? m->start_time : 0;
+	if (start == 0)
+		start = process_start();
+	if (m)
+		m->start_time = start;
+	if (start > 0) {
 		put_header(b, "process_start_time_seconds",
 			   "Start time of the process since unix epoch in seconds.", "gauge");
 		buf_puts(b, "process_start_time_seconds ");
-		put_value(b, start_time);
+		put_value(b, start);
 		buf_putc(b, '\n');
 	}
 }
 
-void metrics_render(struct buf *out)
+void metrics_render(struct metrics *m, struct buf *out)
 {
 	static const char *const type_names[] = { "gauge", "counter", "histogram" };
 	for (int id = 0; id < M_COUNT; id++) {
 		const struct family *f = &families[id];
 		put_header(out, f->name, f->help, type_names[f->type]);
-		for (const struct series *s = heads[id]; s; s = s->next) {
+		for (const struct series *s = m ? m->heads[id] : NULL; s; s = s->next) {
 			if (f->type == MT_HISTOGRAM)
 				render_histogram(out, f, s);
 			else
 				put_sample(out, f, "", s, NULL, s->value);
 		}
 	}
-	render_process(out);
+	render_process(m, out);
 }

@@ -1,6 +1,11 @@
 /* Prometheus metrics (text format 0.0.4).  The family names are a contract
  * (SPEC §4.5).  Label values are given in the family's declared order.
- * Loop thread only. */
+ * A registry is an object (`struct metrics`) owned by the daemon and handed
+ * to each service that counts (storage, ClickHouse, broker, state, admin)
+ * and to instances through `struct host_services`; two registries in one
+ * process are independent.  Every call accepts a NULL registry and then does
+ * nothing (metric_get: 0), for the tools and tests that run a service
+ * without one.  Loop thread only. */
 #ifndef LAB_HOST_METRICS_H
 #define LAB_HOST_METRICS_H
 
@@ -26,9 +31,14 @@ enum metric_id {
 	M_COUNT
 };
 
-int metrics_init(const char *version);
-void metrics_free(void);
-/* Counters and gauges: add v to the series with these label values.
+struct metrics;
+
+/* A new registry with lab_up and lab_build_info{version} set to 1.
+ * Errors: LAB_ENOMEM. */
+int metrics_new(const char *version, struct metrics **out);
+void metrics_free(struct metrics *m);
+/* Counters and gauges: metric_add(m, id, v, labels...) adds v to the series
+ * with these label values.
  * Label values are `const char *` (NULL is ""; each is cut at 255 bytes). */
 #define metric_add(...) metric_add_l(__VA_ARGS__, metric_label_end)
 #define metric_set(...) metric_set_l(__VA_ARGS__, metric_label_end)
@@ -41,16 +51,16 @@ void metrics_free(void);
  * wrong number of labels is caught (logged once, ignored) instead of reading
  * arguments that were never passed. */
 extern const char metric_label_end[];
-void metric_add_l(enum metric_id id, double v, ...);
-void metric_set_l(enum metric_id id, double v, ...);
-void metric_observe_l(enum metric_id id, double v, ...);
-double metric_get_l(enum metric_id id, ...);
+void metric_add_l(struct metrics *m, enum metric_id id, double v, ...);
+void metric_set_l(struct metrics *m, enum metric_id id, double v, ...);
+void metric_observe_l(struct metrics *m, enum metric_id id, double v, ...);
+double metric_get_l(struct metrics *m, enum metric_id id, ...);
 /* Sets lab_plugin_state{plugin,state} to 1 for `state` and 0 for the other states. */
-void metrics_plugin_state(const char *plugin, const char *state);
+void metrics_plugin_state(struct metrics *m, const char *plugin, const char *state);
 /* Drops every series labelled with this plugin (it was removed from the config). */
-void metrics_forget_plugin(const char *plugin);
+void metrics_forget_plugin(struct metrics *m, const char *plugin);
 /* Render every family plus process_resident_memory_bytes and
  * process_start_time_seconds. */
-void metrics_render(struct buf *out);
+void metrics_render(struct metrics *m, struct buf *out);
 
 #endif

@@ -27,8 +27,7 @@ static int check_owner_mode(const char *what, const char *path, const struct sta
 	return 0;
 }
 
-/* Copies the directory part of `path` ("." when there is none). */
-static char *dir_of(const char *path)
+char *plugin_path_dir(const char *path)
 {
 	char *dir = strdup(path);
 	if (!dir)
@@ -87,7 +86,7 @@ static int check_dir_chain(const char *dir, char *err, size_t errlen)
 /* The resolved directory of `path` (without following its last component). */
 static int check_dir_of(const char *path, char *err, size_t errlen)
 {
-	char *dir = dir_of(path);
+	char *dir = plugin_path_dir(path);
 	if (!dir)
 		return LAB_ENOMEM;
 	char *real = realpath(dir, NULL);

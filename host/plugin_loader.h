@@ -35,6 +35,9 @@ int plugin_image_open(const char *name, const char *path, const char *copy_dir,
 		      struct plugin_image **out, char *err, size_t errlen);
 void plugin_image_close(struct plugin_image *img);
 
+/* A copy of the directory part of `path` ("/" for "/x", "." when there is
+ * none); the caller frees it.  NULL when out of memory. */
+char *plugin_path_dir(const char *path);
 /* Refuse files or directories that others could have written. */
 int plugin_check_file(const char *path, char *err, size_t errlen);
 /* Descriptor checks alone (also used by tests). */

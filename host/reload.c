@@ -127,7 +127,7 @@ static void job_free(struct job *j)
 
 static void count_reload(const struct slot *s, int ok)
 {
-	metric_add(M_PLUGIN_RELOADS, 1, s->name, ok ? "ok" : "failed");
+	metric_add(s->d->svc.metrics, M_PLUGIN_RELOADS, 1, s->name, ok ? "ok" : "failed");
 }
 
 /* A failure decided before the running instance was touched. */
@@ -554,16 +554,9 @@ void reload_setup(struct slots *d)
 		uv_timer_init(d->svc.loop, &R->debounce[i]);
 		R->debounce[i].data = s;
 		note_file(s);
-		char *dir = strdup(s->path);
+		char *dir = plugin_path_dir(s->path);
 		if (!dir)
 			continue;
-		char *slash = strrchr(dir, '/');
-		if (slash == dir)
-			dir[1] = '\0';
-		else if (slash)
-			*slash = '\0';
-		else
-			strcpy(dir, ".");
 		watch_dir(R, dir);
 		free(dir);
 	}

@@ -1,8 +1,8 @@
 /* The host services a plugin instance reaches through the host API: the
- * loop, storage, ClickHouse, the broker and the networks.  Owned by the
- * daemon (daemon.c opens and closes them); instances get a pointer to this
- * struct, never to the daemon.  Logging, the clock and the metrics are
- * process-wide (log.h, clock.h, metrics.h). */
+ * loop, storage, ClickHouse, the broker, the networks and the metrics
+ * registry.  Owned by the daemon (daemon.c opens and closes them); instances
+ * get a pointer to this struct, never to the daemon.  Only logging and the
+ * clock are process-wide (log.h, clock.h). */
 #ifndef LAB_HOST_SERVICES_H
 #define LAB_HOST_SERVICES_H
 
@@ -14,6 +14,7 @@ struct storage;
 struct clickhouse;
 struct broker;
 struct defer;
+struct metrics;
 
 struct host_services {
 	uv_loop_t *loop;
@@ -22,6 +23,7 @@ struct host_services {
 	struct storage *storage; /* NULL in -t */
 	struct clickhouse *ch;   /* NULL in -t */
 	struct broker *broker;   /* NULL in -t */
+	struct metrics *metrics; /* the daemon's registry (metrics.h), rendered at /metrics */
 	size_t work_max_per_plugin; /* work.max_per_plugin: a plugin's lab_work items on the pool at once */
 };
 

@@ -36,7 +36,7 @@ uint64_t slots_drain_ms(const struct slots *d)
 void slot_set_status(struct slot *s, int status)
 {
 	s->status = status;
-	metrics_plugin_state(s->name, slot_status_name(status));
+	metrics_plugin_state(s->d->svc.metrics, s->name, slot_status_name(status));
 }
 
 static void slot_fail(struct slot *s, const char *err)
@@ -352,7 +352,7 @@ void slot_activate(struct slot *s)
 		return;
 	}
 	s->state_loading = 1;
-	rc = state_load(d->svc.storage, s->name, state_loaded, s);
+	rc = state_load(d->svc.storage, d->svc.metrics, s->name, state_loaded, s);
 	if (rc < 0)
 		state_loaded(rc, NULL, s);
 }

@@ -31,6 +31,7 @@ struct waiter {
 
 struct state {
 	struct storage *s;
+	struct metrics *metrics; /* NULL: not counted */
 	char name[NAME_MAX_LEN + 1];
 	char key[sizeof KEY_PREFIX + NAME_MAX_LEN + 5];
 	json_object *vals;       /* key -> string object: the value's JSON text */
@@ -270,7 +271,7 @@ static void load_corrupt(struct loader *ld, const char *why, const void *raw, si
 	log_kv(LAB_LOG_ERROR, st->name, "state file is corrupt; moving it aside and starting empty",
 	       LAB_FS("key", st->key), LAB_FS("reason", why), LAB_FS("aside", aside),
 	       LAB_FI("bytes", (int64_t)len));
-	metric_add(M_STATE_CORRUPT, 1, st->name);
+	metric_add(st->metrics, M_STATE_CORRUPT, 1, st->name);
 	rc = storage_put_flags(st->s, st->name, aside, raw ? raw : "", raw ? len : 0,
 			       "application/octet-stream", "no-store", LAB_PUT_ATOMIC, STORAGE_STATE,
 			       aside_saved, ld, NULL);
@@ -326,7 +327,8 @@ static void load_got(int status, const void *data, size_t len, void *ud)
 	load_done(ld, rc);
 }
 
-int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud)
+int state_load(struct storage *s, struct metrics *metrics, const char *plugin, state_load_cb cb,
+	       void *ud)
 {
 	struct loader *ld;
 	int rc;
@@ -341,6 +343,7 @@ int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud
 		free(ld);
 		return LAB_ENOMEM;
 	}
+	ld->st->metrics = metrics;
 	ld->cb = cb;
 	ld->ud = ud;
 	rc = storage_get_flags(s, plugin, ld->st->key, STORAGE_GET_RAW_ON_ERROR | STORAGE_STATE, load_got, ld,
@@ -492,7 +495,7 @@ static int flush_start(struct state *st)
 	buf_free(&text);
 	if (rc < 0) {
 		st->op = NULL;
-		metric_add(M_STATE_FLUSHES, 1, "failed");
+		metric_add(st->metrics, M_STATE_FLUSHES, 1, "failed");
 		log_kv(LAB_LOG_ERROR, st->name, "state flush failed", LAB_FS("key", st->key),
 		       LAB_FS("error", lab_strerror(rc)), LAB_FI("bytes", (int64_t)n));
 		return rc;
@@ -510,9 +513,9 @@ static void flush_done(int status, const void *data, size_t len, void *ud)
 	st->op = NULL;
 	if (status >= 0) {
 		st->written = st->inflight_version;
-		metric_add(M_STATE_FLUSHES, 1, "ok");
+		metric_add(st->metrics, M_STATE_FLUSHES, 1, "ok");
 	} else {
-		metric_add(M_STATE_FLUSHES, 1, "failed");
+		metric_add(st->metrics, M_STATE_FLUSHES, 1, "failed");
 		/* the storage backend logged the cause */
 		log_kv(LAB_LOG_ERROR, st->name, "state flush failed", LAB_FS("key", st->key),
 		       LAB_FS("error", lab_strerror(status)));

@@ -11,6 +11,7 @@
 
 struct state;
 struct json_object;
+struct metrics;
 
 typedef void (*state_load_cb)(int status, struct state *st, void *ud);
 typedef void (*state_flush_cb)(int status, void *ud);
@@ -27,8 +28,10 @@ typedef void (*state_flush_cb)(int status, void *ud);
  * copy cannot be written the load fails and the file stays untouched.
  * `plugin` must match [a-z0-9_]+ (LAB_EINVAL otherwise).  On success cb gets
  * 0 and the state (the caller owns it); on failure a LAB_E* and NULL.  A
- * negative return means cb will not be called. */
-int state_load(struct storage *s, const char *plugin, state_load_cb cb, void *ud);
+ * negative return means cb will not be called.  Flushes and corrupt files
+ * are counted in metrics (NULL: not counted). */
+int state_load(struct storage *s, struct metrics *metrics, const char *plugin, state_load_cb cb,
+	       void *ud);
 /* Frees the state.  A flush in flight still completes, but no flush
  * callback is called any more (queued flushes are dropped): to be sure the
  * state is durable, flush and wait for state_pending() == 0 first.  Safe to

@@ -19,6 +19,7 @@
 
 struct storage {
 	uv_loop_t *loop;
+	struct metrics *metrics; /* NULL: not counted */
 	struct storage_backend *be;
 	unsigned pending;
 	int closing;
@@ -94,7 +95,8 @@ static const char *default_type(const char *key)
 
 /* ---- open / close -------------------------------------------------------- */
 
-int storage_open(uv_loop_t *loop, const struct host_conf *hc, struct storage **out)
+int storage_open(uv_loop_t *loop, struct metrics *metrics, const struct host_conf *hc,
+		 struct storage **out)
 {
 	const char *name = hc->storage_backend ? hc->storage_backend : "fs";
 	struct storage *s;
@@ -114,6 +116,7 @@ int storage_open(uv_loop_t *loop, const struct host_conf *hc, struct storage **o
 	if (!s)
 		return LAB_ENOMEM;
 	s->loop = loop;
+	s->metrics = metrics;
 	if (hc->storage_prefix) {
 		size_t n = strlen(hc->storage_prefix);
 		/* config.c checked it; the guard keeps the copy below in bounds. */
@@ -241,15 +244,14 @@ static void op_finish(struct storage_op *op, int status, const void *data, size_
 	int missing = status == LAB_ENOENT || (op->req.op == SB_EXISTS && status == 0);
 	const char *result = missing ? "not_found" : status >= 0 ? "ok" : "failed";
 	int is_state = (op->hflags & STORAGE_STATE) != 0;
+	enum metric_id bytes = is_state ? M_STATE_BYTES : M_STORAGE_BYTES;
 
-	metric_add(is_state ? M_STATE_OPS : M_STORAGE_OPS, 1, op->req.plugin, op_names[op->req.op],
-		   result);
+	metric_add(s->metrics, is_state ? M_STATE_OPS : M_STORAGE_OPS, 1, op->req.plugin,
+		   op_names[op->req.op], result);
 	if (op->req.op == SB_PUT && status >= 0)
-		metric_add(is_state ? M_STATE_BYTES : M_STORAGE_BYTES, (double)op->gz_len,
-			   op->req.plugin, "put");
+		metric_add(s->metrics, bytes, (double)op->gz_len, op->req.plugin, "put");
 	else if (op->req.op == SB_GET && op->req.data)
-		metric_add(is_state ? M_STATE_BYTES : M_STORAGE_BYTES, (double)op->req.data_len,
-			   op->req.plugin, "get");
+		metric_add(s->metrics, bytes, (double)op->req.data_len, op->req.plugin, "get");
 	if (!op->cancelled && op->cb)
 		op->cb(status, data, len, op->ud);
 
@@ -262,8 +264,8 @@ static void op_finish(struct storage_op *op, int status, const void *data, size_
 		if (rc >= 0)
 			break;
 		struct storage_op *failed = next;
-		metric_add(failed->hflags & STORAGE_STATE ? M_STATE_OPS : M_STORAGE_OPS, 1,
-			   failed->req.plugin, op_names[failed->req.op], "failed");
+		metric_add(s->metrics, failed->hflags & STORAGE_STATE ? M_STATE_OPS : M_STORAGE_OPS,
+			   1, failed->req.plugin, op_names[failed->req.op], "failed");
 		if (!failed->cancelled && failed->cb)
 			failed->cb(rc, NULL, 0, failed->ud);
 		next = key_leave(s, failed);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 struct storage;
+struct metrics;
 struct storage_op;
 
 /* status as lab_storage_cb: 0 ok; exists: 1/0; <0 LAB_E*.  data/len for get
@@ -23,8 +24,10 @@ typedef void (*storage_cb)(int status, const void *data, size_t len, void *ud);
 #define STORAGE_KEY_MAX 1024
 
 /* Opens the backend named by hc->storage_backend.  May block (start-up
- * only): the fs backend creates its root here. */
-int storage_open(uv_loop_t *loop, const struct host_conf *hc, struct storage **out);
+ * only): the fs backend creates its root here.  Operations are counted in
+ * metrics (the daemon's registry; NULL: not counted). */
+int storage_open(uv_loop_t *loop, struct metrics *metrics, const struct host_conf *hc,
+		 struct storage **out);
 /*
  * Refuses new operations and frees the storage once nothing is in flight:
  * at once if storage_pending() is 0, else when the last operation completes

@@ -592,7 +592,7 @@ static int side_open(struct run *r, struct side *s, struct storage **out, char *
 		hc.storage_backend = (char *)"fs";
 		hc.fs_root = s->dir; /* listed already: it exists, nothing is created */
 	}
-	if (storage_open(r->loop, &hc, out) < 0) {
+	if (storage_open(r->loop, NULL, &hc, out) < 0) {
 		snprintf(err, errlen, "%s: cannot open (for a prefix: key segments only)", s->spec);
 		return -1;
 	}

@@ -27,6 +27,9 @@
 #include "log.h"
 #include "metrics.h"
 
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
+
 #define TOKEN "s3cret-t0ken"
 
 struct fx {
@@ -220,9 +223,9 @@ static int start(const char *token)
 	fx.ready_status = 200;
 	if (uv_loop_init(&fx.loop) != 0 || uv_async_init(&fx.loop, &fx.wake, on_wake) != 0)
 		return -1;
-	if (metrics_init("9.9.9") != 0)
+	if (metrics_new("9.9.9", &M) != 0)
 		return -1;
-	if (admin_start(&fx.loop, "127.0.0.1:0", token, &stub_ops, &fx, &fx.admin) != 0)
+	if (admin_start(&fx.loop, M, "127.0.0.1:0", token, &stub_ops, &fx, &fx.admin) != 0)
 		return -1;
 	fx.port = admin_port(fx.admin);
 	return fx.port > 0 ? 0 : -1;
@@ -247,7 +250,8 @@ static int teardown(void **state)
 	uv_close((uv_handle_t *)&fx.wake, NULL);
 	int rc = uv_run(&fx.loop, UV_RUN_DEFAULT);
 	int rc2 = uv_loop_close(&fx.loop);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	if (rc != 0 || rc2 != 0) {
 		fprintf(stderr, "teardown: uv_run=%d uv_loop_close=%d\n", rc, rc2);
 		return -1;
@@ -275,7 +279,7 @@ static void test_healthz(void **state)
 static void test_metrics(void **state)
 {
 	struct http h;
-	metric_add(M_TIMER_FIRES, 3, "beacon\"x");
+	metric_add(M, M_TIMER_FIRES, 3, "beacon\"x");
 	assert_int_equal(request("GET", "/metrics", NULL, &h), 200);
 	assert_string_equal(h.ctype, "text/plain; version=0.0.4; charset=utf-8");
 	assert_non_null(strstr(h.resp.data, "\nlab_up 1\n"));
@@ -565,7 +569,7 @@ static void test_bad_listen(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	quiet(1);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc = admin_start(&loop, bad[i], "", &stub_ops, NULL, &a);
+		int rc = admin_start(&loop, M, bad[i], "", &stub_ops, NULL, &a);
 		if (rc >= 0)
 			fail_msg("\"%s\" accepted", bad[i]);
 		assert_null(a);
@@ -573,7 +577,7 @@ static void test_bad_listen(void **state)
 	/* The port the fixture holds is busy. */
 	char busy[64];
 	snprintf(busy, sizeof(busy), "127.0.0.1:%d", fx.port);
-	assert_true(admin_start(&loop, busy, "", &stub_ops, NULL, &a) < 0);
+	assert_true(admin_start(&loop, M, busy, "", &stub_ops, NULL, &a) < 0);
 	quiet(0);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&loop), 0);
@@ -583,7 +587,7 @@ static void test_ipv6(void **state)
 {
 	struct admin *a = NULL;
 	quiet(1);
-	int rc = admin_start(&fx.loop, "[::1]:0", TOKEN, &stub_ops, &fx, &a);
+	int rc = admin_start(&fx.loop, M, "[::1]:0", TOKEN, &stub_ops, &fx, &a);
 	quiet(0);
 	if (rc < 0) {
 		print_message("IPv6 loopback unavailable here, skipped\n");

@@ -17,6 +17,9 @@
 #include "log.h"
 #include "metrics.h"
 
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
+
 #define MAXREC 64
 
 /* What a subscriber saw. */
@@ -72,10 +75,10 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof *f);
 	assert_non_null(f);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	assert_int_equal(metrics_init("test"), 0);
+	assert_int_equal(metrics_new("test", &M), 0);
 	f->hc.broker_backend = "local";
 	f->hc.subject_prefix = "lab";
-	assert_int_equal(broker_open(&f->loop, &f->hc, &f->b), 0);
+	assert_int_equal(broker_open(&f->loop, M, &f->hc, &f->b), 0);
 	*state = f;
 	return 0;
 }
@@ -88,7 +91,8 @@ static int teardown(void **state)
 	/* The loop must finish: no handle left active (no spinning idle). */
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	free(f);
 	return 0;
 }
@@ -189,7 +193,7 @@ static void test_bad_arguments(void **state)
 	run(f);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.lens[0], 0);
-	assert_true(metric_get(M_BROKER_DROPPED, "p") == 0);
+	assert_true(metric_get(M, M_BROKER_DROPPED, "p") == 0);
 }
 
 static void test_async_and_order(void **state)
@@ -213,12 +217,12 @@ static void test_async_and_order(void **state)
 		assert_string_equal(r.data[i], buf);
 		assert_string_equal(r.subjects[i], i % 2 ? "t.odd" : "t.even");
 	}
-	assert_true(metric_get(M_BROKER_MESSAGES, "pub", "out") == 21);
-	assert_true(metric_get(M_BROKER_MESSAGES, "sub", "in") == 20);
+	assert_true(metric_get(M, M_BROKER_MESSAGES, "pub", "out") == 21);
+	assert_true(metric_get(M, M_BROKER_MESSAGES, "sub", "in") == 20);
 	/* Host publishes are labelled "host". */
 	assert_int_equal(broker_publish(f->b, NULL, "t.h", "{}", 2), 0);
 	run(f);
-	assert_true(metric_get(M_BROKER_MESSAGES, "host", "out") == 1);
+	assert_true(metric_get(M, M_BROKER_MESSAGES, "host", "out") == 1);
 	assert_int_equal(r.n, 21);
 }
 
@@ -257,10 +261,10 @@ static void test_dotted_and_empty_prefix(void **state)
 	struct host_conf hc = { 0 };
 	struct rec r = { 0 };
 	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(metrics_init("test"), 0);
+	assert_int_equal(metrics_new("test", &M), 0);
 	hc.broker_backend = "local";
 	hc.subject_prefix = "dev.lab";
-	assert_int_equal(broker_open(&loop, &hc, &b), 0);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), 0);
 	assert_int_equal(broker_subscribe(b, NULL, "x.*", on_msg, &r, &r.self), 0);
 	assert_int_equal(broker_publish(b, NULL, "x.y", "1", 1), 0);
 	assert_int_equal(broker_incoming(b, "dev.lab.x.z", "2", 1), 0);
@@ -269,11 +273,11 @@ static void test_dotted_and_empty_prefix(void **state)
 	assert_int_equal(r.n, 2);
 	assert_string_equal(r.subjects[0], "x.y");
 	assert_string_equal(r.subjects[1], "x.z");
-	assert_true(metric_get(M_BROKER_MESSAGES, "host", "in") == 2);
+	assert_true(metric_get(M, M_BROKER_MESSAGES, "host", "in") == 2);
 	broker_close(b);
 
 	hc.subject_prefix = "";
-	assert_int_equal(broker_open(&loop, &hc, &b), 0);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), 0);
 	assert_int_equal(broker_incoming(b, "x.z", "2", 1), 0);
 	broker_close(b);
 
@@ -281,23 +285,24 @@ static void test_dotted_and_empty_prefix(void **state)
 	assert_non_null(logf);
 	log_setup(LAB_LOG_WARN, LOG_FORMAT_LOGFMT, fileno(logf));
 	hc.subject_prefix = "a..b";
-	assert_int_equal(broker_open(&loop, &hc, &b), LAB_ECONFIG);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), LAB_ECONFIG);
 	hc.subject_prefix = "a*";
-	assert_int_equal(broker_open(&loop, &hc, &b), LAB_ECONFIG);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), LAB_ECONFIG);
 	hc.subject_prefix = "lab";
 	hc.broker_backend = "carrier-pigeon";
-	assert_int_equal(broker_open(&loop, &hc, &b), LAB_ECONFIG);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), LAB_ECONFIG);
 	assert_null(b);
 	assert_int_equal(count_lines(fileno(logf), "bad broker subject prefix"), 2);
 	assert_int_equal(count_lines(fileno(logf), "unknown broker backend"), 1);
 	log_setup(LAB_LOG_ERROR, LOG_FORMAT_LOGFMT, 2);
 	fclose(logf);
-	assert_int_equal(broker_open(&loop, NULL, &b), 0); /* defaults: local, "lab" */
+	assert_int_equal(broker_open(&loop, M, NULL, &b), 0); /* defaults: local, "lab" */
 	assert_int_equal(broker_ready(b, NULL), 0);
 	broker_close(b);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&loop), 0);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 }
 
 static void test_unsubscribe_self_in_callback(void **state)
@@ -409,8 +414,8 @@ static void test_queue_bound(void **state)
 		assert_int_equal(broker_publish(f->b, "p", "flood", "x", 1), 0);
 	assert_int_equal(broker_publish(f->b, "p", "flood", "x", 1), LAB_EBUSY);
 	assert_int_equal(broker_publish(f->b, "p", "flood", "x", 1), LAB_EBUSY);
-	assert_true(metric_get(M_BROKER_DROPPED, "p") == 2);
-	assert_true(metric_get(M_BROKER_MESSAGES, "p", "out") == BROKER_QUEUE_MAX_MSGS);
+	assert_true(metric_get(M, M_BROKER_DROPPED, "p") == 2);
+	assert_true(metric_get(M, M_BROKER_MESSAGES, "p", "out") == BROKER_QUEUE_MAX_MSGS);
 	assert_int_equal(count_lines(fileno(logf), "broker message dropped"), 1);
 	run(f);
 	assert_int_equal(r.n, BROKER_QUEUE_MAX_MSGS);
@@ -422,7 +427,7 @@ static void test_queue_bound(void **state)
 	assert_int_equal(broker_publish(f->b, "p", "flood", "123456789", 9), 0);
 	assert_int_equal(broker_publish(f->b, "p", "flood", "12", 2), LAB_EBUSY);
 	assert_int_equal(broker_publish(f->b, "p", "flood", "12345678901", 11), LAB_EBUSY);
-	assert_true(metric_get(M_BROKER_DROPPED, "p") == 4);
+	assert_true(metric_get(M, M_BROKER_DROPPED, "p") == 4);
 	assert_int_equal(count_lines(fileno(logf), "broker message dropped"), 1);
 	run(f);
 	assert_int_equal(r.n, BROKER_QUEUE_MAX_MSGS + 2);
@@ -492,7 +497,7 @@ static void test_nats_not_available(void **state)
 	hc.broker_backend = "nats";
 	hc.subject_prefix = "lab";
 	hc.nats_url = "nats://127.0.0.1:1"; /* nothing listens on port 1 */
-	assert_int_equal(broker_open(&loop, &hc, &b), 0);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), 0);
 	assert_non_null(b);
 	assert_int_equal(broker_ready(b, &why), LAB_EUNAVAIL);
 	assert_string_equal(why, "nats: connecting");
@@ -521,9 +526,9 @@ static void test_nats_not_available(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	hc.broker_backend = "nats";
 	hc.subject_prefix = "lab";
-	assert_int_equal(broker_open(&loop, &hc, &b), LAB_ENOTSUP);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), LAB_ENOTSUP);
 	assert_null(b);
-	assert_int_equal(broker_open(&loop, &hc, &b), LAB_ENOTSUP);
+	assert_int_equal(broker_open(&loop, M, &hc, &b), LAB_ENOTSUP);
 	assert_int_equal(count_lines(fileno(logf),
 				     "broker backend nats is not available: labd was built without libnats"),
 			 1);

@@ -14,6 +14,9 @@
 #include "ch_internal.h"
 #include "clickhouse.h"
 #include "metrics.h"
+
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
 #include "testutil.h"
 
 static int port;
@@ -151,7 +154,7 @@ static int open_ch(int maxc)
 	hc.ch_password = (char *)"";
 	hc.ch_timeout = 10;
 	hc.ch_max_concurrency = maxc;
-	return clickhouse_open(&loop, &hc, &CH);
+	return clickhouse_open(&loop, M, &hc, &CH);
 }
 
 static int setup(void **st)
@@ -266,7 +269,7 @@ static void test_unreachable(void **st)
 	hc.ch_url = url;
 	hc.ch_timeout = 5;
 	hc.ch_max_concurrency = 2;
-	assert_int_equal(clickhouse_open(&loop, &hc, &CH), 0);
+	assert_int_equal(clickhouse_open(&loop, M, &hc, &CH), 0);
 	struct res r = { 0 };
 	assert_int_equal(clickhouse_query(CH, "p", "SELECT 1", NULL, 0, 0, NULL, done_cb, &r, NULL),
 			 0);
@@ -325,8 +328,8 @@ static void test_fairness(void **st)
 	}
 	assert_int_equal(total, 6);
 	assert_string_equal(order, "A1B1A2B2A3A4");
-	assert_true(metric_get(M_CH_QUERIES, "A", "ok") >= 4);
-	assert_true(metric_get(M_CH_QUERY_SECONDS, "B") >= 2);
+	assert_true(metric_get(M, M_CH_QUERIES, "A", "ok") >= 4);
+	assert_true(metric_get(M, M_CH_QUERY_SECONDS, "B") >= 2);
 }
 
 static void test_cancel(void **st)
@@ -405,7 +408,7 @@ static void test_probe(void **st)
 
 int main(void)
 {
-	metrics_init("test");
+	metrics_new("test", &M);
 	fake_custom = fake_ch;
 	port = fake_http_start();
 	if (port < 0)
@@ -421,6 +424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	return rc;
 }

@@ -336,6 +336,22 @@ static void test_options_checks(void **st)
 	assert_int_equal(plugin_check_descriptor(&d, "x", err, sizeof err), 0);
 }
 
+/* The directory part of a plugin path (the checks and the reload watcher). */
+static void test_path_dir(void **st)
+{
+	(void)st;
+	static const char *const cases[][2] = {
+		{ "/usr/lib/labd/beacon.so", "/usr/lib/labd" }, { "/beacon.so", "/" },
+		{ "plugins/x.so", "plugins" }, { "x.so", "." }, { "a//b.so", "a/" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *d = plugin_path_dir(cases[i][0]);
+		assert_non_null(d);
+		assert_string_equal(d, cases[i][1]);
+		free(d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_private_copy),
 		cmocka_unit_test(test_descriptor_checks),
 		cmocka_unit_test(test_options_checks),
+		cmocka_unit_test(test_path_dir),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

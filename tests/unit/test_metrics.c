@@ -14,12 +14,15 @@
 #include "log.h"
 #include "metrics.h"
 
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
+
 static struct buf out = BUF_INIT;
 
 static const char *render(void)
 {
 	buf_reset(&out);
-	metrics_render(&out);
+	metrics_render(M, &out);
 	assert_false(out.oom);
 	return out.data;
 }
@@ -38,12 +41,13 @@ static void assert_lacks(const char *text, const char *needle)
 
 static int setup(void **state)
 {
-	return metrics_init("1.2.3");
+	return metrics_new("1.2.3", &M);
 }
 
 static int teardown(void **state)
 {
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	buf_free(&out);
 	return 0;
 }
@@ -80,16 +84,16 @@ static void test_gauges_and_headers(void **state)
 
 static void test_counters(void **state)
 {
-	metric_add(M_TIMER_FIRES, 1, "beacon");
-	metric_add(M_TIMER_FIRES, 2, "beacon");
-	metric_add(M_TIMER_FIRES, 1, "alpha");
-	metric_add(M_STORAGE_OPS, 1, "beacon", "put", "ok");
-	metric_add(M_STORAGE_BYTES, 1536, "beacon", "put");
-	metric_add(M_STATE_FLUSHES, 1, "ok");
-	metric_add(M_CH_ROWS, 0.5, "timings");
-	metric_add(M_TIMER_FIRES, -5, "beacon"); /* counters never go down */
-	assert_true(metric_get(M_TIMER_FIRES, "beacon") == 3);
-	assert_true(metric_get(M_TIMER_FIRES, "absent") == 0);
+	metric_add(M, M_TIMER_FIRES, 1, "beacon");
+	metric_add(M, M_TIMER_FIRES, 2, "beacon");
+	metric_add(M, M_TIMER_FIRES, 1, "alpha");
+	metric_add(M, M_STORAGE_OPS, 1, "beacon", "put", "ok");
+	metric_add(M, M_STORAGE_BYTES, 1536, "beacon", "put");
+	metric_add(M, M_STATE_FLUSHES, 1, "ok");
+	metric_add(M, M_CH_ROWS, 0.5, "timings");
+	metric_add(M, M_TIMER_FIRES, -5, "beacon"); /* counters never go down */
+	assert_true(metric_get(M, M_TIMER_FIRES, "beacon") == 3);
+	assert_true(metric_get(M, M_TIMER_FIRES, "absent") == 0);
 	const char *t = render();
 	/* Sorted by label values: alpha before beacon. */
 	assert_has(t, "lab_timer_fires_total{plugin=\"alpha\"} 1\n"
@@ -99,18 +103,18 @@ static void test_counters(void **state)
 	assert_has(t, "lab_state_flushes_total{result=\"ok\"} 1\n");
 	assert_has(t, "lab_clickhouse_rows_total{plugin=\"timings\"} 0.5\n");
 
-	metric_set(M_UP, 0);
+	metric_set(M, M_UP, 0);
 	assert_has(render(), "\nlab_up 0\n");
 }
 
 static void test_escaping(void **state)
 {
-	metric_add(M_TIMER_FIRES, 1, "a\"b");
-	metric_add(M_TIMER_FIRES, 1, "back\\slash");
-	metric_add(M_TIMER_FIRES, 1, "new\nline");
-	metric_add(M_TIMER_FIRES, 1, "bad\xff utf8");
-	metric_add(M_TIMER_FIRES, 1, "caf\xc3\xa9");
-	metric_add(M_TIMER_FIRES, 1, (const char *)NULL);
+	metric_add(M, M_TIMER_FIRES, 1, "a\"b");
+	metric_add(M, M_TIMER_FIRES, 1, "back\\slash");
+	metric_add(M, M_TIMER_FIRES, 1, "new\nline");
+	metric_add(M, M_TIMER_FIRES, 1, "bad\xff utf8");
+	metric_add(M, M_TIMER_FIRES, 1, "caf\xc3\xa9");
+	metric_add(M, M_TIMER_FIRES, 1, (const char *)NULL);
 	const char *t = render();
 	assert_has(t, "lab_timer_fires_total{plugin=\"a\\\"b\"} 1\n");
 	assert_has(t, "lab_timer_fires_total{plugin=\"back\\\\slash\"} 1\n");
@@ -119,14 +123,14 @@ static void test_escaping(void **state)
 	assert_has(t, "lab_timer_fires_total{plugin=\"caf\xc3\xa9\"} 1\n");
 	assert_has(t, "lab_timer_fires_total{plugin=\"\"} 1\n");
 	assert_lacks(t, "new\nline");
-	assert_true(metric_get(M_TIMER_FIRES, "a\"b") == 1);
+	assert_true(metric_get(M, M_TIMER_FIRES, "a\"b") == 1);
 
 	/* Over-long values are cut, not rejected. */
 	char longname[600];
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	metric_add(M_TIMER_FIRES, 7, longname);
-	assert_true(metric_get(M_TIMER_FIRES, longname) == 7);
+	metric_add(M, M_TIMER_FIRES, 7, longname);
+	assert_true(metric_get(M, M_TIMER_FIRES, longname) == 7);
 	longname[255] = '\0';
 	char want[700];
 	snprintf(want, sizeof(want), "{plugin=\"%s\"} 7\n", longname);
@@ -135,12 +139,12 @@ static void test_escaping(void **state)
 
 static void test_histogram(void **state)
 {
-	metric_observe(M_CH_QUERY_SECONDS, 0.003, "beacon");
-	metric_observe(M_CH_QUERY_SECONDS, 0.01, "beacon");  /* le is inclusive */
-	metric_observe(M_CH_QUERY_SECONDS, 0.2, "beacon");
-	metric_observe(M_CH_QUERY_SECONDS, 3, "beacon");
-	metric_observe(M_CH_QUERY_SECONDS, 100, "beacon");   /* only +Inf */
-	assert_true(metric_get(M_CH_QUERY_SECONDS, "beacon") == 5);
+	metric_observe(M, M_CH_QUERY_SECONDS, 0.003, "beacon");
+	metric_observe(M, M_CH_QUERY_SECONDS, 0.01, "beacon");  /* le is inclusive */
+	metric_observe(M, M_CH_QUERY_SECONDS, 0.2, "beacon");
+	metric_observe(M, M_CH_QUERY_SECONDS, 3, "beacon");
+	metric_observe(M, M_CH_QUERY_SECONDS, 100, "beacon");   /* only +Inf */
+	assert_true(metric_get(M, M_CH_QUERY_SECONDS, "beacon") == 5);
 	const char *t = render();
 	static const char want[] =
 		"lab_clickhouse_query_seconds_bucket{plugin=\"beacon\",le=\"0.005\"} 1\n"
@@ -162,50 +166,50 @@ static void test_histogram(void **state)
 	assert_has(t, want);
 
 	/* Shortest exact decimal for non-integral sums. */
-	metric_observe(M_CH_QUERY_SECONDS, 0.1, "x");
-	metric_observe(M_CH_QUERY_SECONDS, 0.2, "x");
+	metric_observe(M, M_CH_QUERY_SECONDS, 0.1, "x");
+	metric_observe(M, M_CH_QUERY_SECONDS, 0.2, "x");
 	assert_has(render(),
 		   "lab_clickhouse_query_seconds_sum{plugin=\"x\"} 0.30000000000000004\n");
 }
 
 static void test_plugin_state(void **state)
 {
-	metrics_plugin_state("beacon", "loaded");
-	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "loaded") == 1);
-	metrics_plugin_state("beacon", "running");
-	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "loaded") == 0);
-	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "running") == 1);
+	metrics_plugin_state(M, "beacon", "loaded");
+	assert_true(metric_get(M, M_PLUGIN_STATE, "beacon", "loaded") == 1);
+	metrics_plugin_state(M, "beacon", "running");
+	assert_true(metric_get(M, M_PLUGIN_STATE, "beacon", "loaded") == 0);
+	assert_true(metric_get(M, M_PLUGIN_STATE, "beacon", "running") == 1);
 	const char *t = render();
 	assert_has(t, "lab_plugin_state{plugin=\"beacon\",state=\"disabled\"} 0\n"
 		      "lab_plugin_state{plugin=\"beacon\",state=\"failed\"} 0\n"
 		      "lab_plugin_state{plugin=\"beacon\",state=\"loaded\"} 0\n"
 		      "lab_plugin_state{plugin=\"beacon\",state=\"running\"} 1\n"
 		      "lab_plugin_state{plugin=\"beacon\",state=\"stopping\"} 0\n");
-	metrics_plugin_state("beacon", "bogus");
-	assert_true(metric_get(M_PLUGIN_STATE, "beacon", "running") == 0);
+	metrics_plugin_state(M, "beacon", "bogus");
+	assert_true(metric_get(M, M_PLUGIN_STATE, "beacon", "running") == 0);
 	assert_lacks(render(), "bogus");
-	metrics_plugin_state("beacon", NULL);
-	metrics_plugin_state(NULL, "failed");
-	assert_true(metric_get(M_PLUGIN_STATE, "", "failed") == 1);
+	metrics_plugin_state(M, "beacon", NULL);
+	metrics_plugin_state(M, NULL, "failed");
+	assert_true(metric_get(M, M_PLUGIN_STATE, "", "failed") == 1);
 }
 
 static void test_forget_plugin(void **state)
 {
-	metrics_plugin_state("beacon", "running");
-	metrics_plugin_state("timings", "running");
-	metric_add(M_TIMER_FIRES, 1, "beacon");
-	metric_add(M_STORAGE_OPS, 1, "beacon", "get", "ok");
-	metric_observe(M_CH_QUERY_SECONDS, 1, "beacon");
-	metric_add(M_STATE_FLUSHES, 1, "beacon"); /* "result" label, not a plugin: kept */
-	metric_add(M_TIMER_FIRES, 1, "timings");
-	metrics_forget_plugin("beacon");
+	metrics_plugin_state(M, "beacon", "running");
+	metrics_plugin_state(M, "timings", "running");
+	metric_add(M, M_TIMER_FIRES, 1, "beacon");
+	metric_add(M, M_STORAGE_OPS, 1, "beacon", "get", "ok");
+	metric_observe(M, M_CH_QUERY_SECONDS, 1, "beacon");
+	metric_add(M, M_STATE_FLUSHES, 1, "beacon"); /* "result" label, not a plugin: kept */
+	metric_add(M, M_TIMER_FIRES, 1, "timings");
+	metrics_forget_plugin(M, "beacon");
 	const char *t = render();
 	assert_lacks(t, "plugin=\"beacon\"");
 	assert_has(t, "lab_state_flushes_total{result=\"beacon\"} 1\n");
 	assert_has(t, "lab_timer_fires_total{plugin=\"timings\"} 1\n");
 	assert_has(t, "lab_plugin_state{plugin=\"timings\",state=\"running\"} 1\n");
-	metrics_forget_plugin("nothing");
-	metrics_forget_plugin(NULL);
+	metrics_forget_plugin(M, "nothing");
+	metrics_forget_plugin(M, NULL);
 }
 
 static void test_process(void **state)
@@ -229,18 +233,18 @@ static void test_process(void **state)
 static void test_wrong_labels(void **state)
 {
 	/* Too few, too many, none where some are needed, some where none are. */
-	metric_add(M_STORAGE_OPS, 1, "beacon");
-	metric_add(M_STORAGE_OPS, 1, "beacon", "put", "ok", "extra");
-	metric_add(M_TIMER_FIRES, 1);
-	metric_set(M_UP, 5, "unexpected");
-	metric_observe(M_CH_QUERY_SECONDS, 1);
-	metric_observe(M_CH_QUERY_SECONDS, 1, "a", "b");
-	metric_observe(M_TIMER_FIRES, 1, "beacon");  /* not a histogram */
-	metric_add(M_CH_QUERY_SECONDS, 1, "beacon"); /* not a counter */
-	metric_add((enum metric_id)99, 1, "x");
-	metric_add((enum metric_id)-1, 1, "x");
-	assert_true(metric_get(M_STORAGE_OPS, "beacon") == 0);
-	assert_true(metric_get((enum metric_id)M_COUNT) == 0);
+	metric_add(M, M_STORAGE_OPS, 1, "beacon");
+	metric_add(M, M_STORAGE_OPS, 1, "beacon", "put", "ok", "extra");
+	metric_add(M, M_TIMER_FIRES, 1);
+	metric_set(M, M_UP, 5, "unexpected");
+	metric_observe(M, M_CH_QUERY_SECONDS, 1);
+	metric_observe(M, M_CH_QUERY_SECONDS, 1, "a", "b");
+	metric_observe(M, M_TIMER_FIRES, 1, "beacon");  /* not a histogram */
+	metric_add(M, M_CH_QUERY_SECONDS, 1, "beacon"); /* not a counter */
+	metric_add(M, (enum metric_id)99, 1, "x");
+	metric_add(M, (enum metric_id)-1, 1, "x");
+	assert_true(metric_get(M, M_STORAGE_OPS, "beacon") == 0);
+	assert_true(metric_get(M, (enum metric_id)M_COUNT) == 0);
 	const char *t = render();
 	assert_lacks(t, "lab_storage_ops_total{");
 	assert_lacks(t, "lab_timer_fires_total{");
@@ -254,16 +258,86 @@ static void test_many_series(void **state)
 	char name[32];
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "p%03d", 299 - i);
-		metric_add(M_STORAGE_OPS, 1, name, "put", "ok");
-		metric_add(M_STORAGE_OPS, 1, name, "put", "ok");
+		metric_add(M, M_STORAGE_OPS, 1, name, "put", "ok");
+		metric_add(M, M_STORAGE_OPS, 1, name, "put", "ok");
 	}
 	const char *t = render();
 	assert_has(t, "lab_storage_ops_total{plugin=\"p000\",op=\"put\",result=\"ok\"} 2\n"
 		      "lab_storage_ops_total{plugin=\"p001\",op=\"put\",result=\"ok\"} 2\n");
-	assert_true(metric_get(M_STORAGE_OPS, "p299", "put", "ok") == 2);
-	assert_true(metrics_init("again") == 0); /* re-init drops everything */
-	assert_true(metric_get(M_STORAGE_OPS, "p299", "put", "ok") == 0);
-	assert_has(render(), "lab_build_info{version=\"again\"} 1\n");
+	assert_true(metric_get(M, M_STORAGE_OPS, "p299", "put", "ok") == 2);
+}
+
+/* Two registries in one process (two daemons' services) share nothing:
+ * series, forgotten plugins, warnings and renderings stay apart, and freeing
+ * one leaves the other intact. */
+static void test_two_registries(void **state)
+{
+	struct metrics *other = NULL;
+	struct buf b = BUF_INIT;
+	assert_int_equal(metrics_new("4.5.6", &other), 0);
+	metric_add(M, M_TIMER_FIRES, 2, "beacon");
+	metric_add(other, M_TIMER_FIRES, 5, "beacon");
+	metric_add(other, M_TIMER_FIRES, 1, "timings");
+	metrics_plugin_state(M, "beacon", "running");
+	metrics_plugin_state(other, "beacon", "failed");
+	metric_observe(other, M_CH_QUERY_SECONDS, 0.2, "beacon");
+	metric_set(M, M_UP, 0);
+	/* a wrong call warns once per registry, and is ignored in both */
+	metric_add(M, M_STORAGE_OPS, 1, "x");
+	metric_add(other, M_STORAGE_OPS, 1, "x");
+
+	assert_true(metric_get(M, M_TIMER_FIRES, "beacon") == 2);
+	assert_true(metric_get(other, M_TIMER_FIRES, "beacon") == 5);
+	assert_true(metric_get(M, M_TIMER_FIRES, "timings") == 0);
+	assert_true(metric_get(M, M_PLUGIN_STATE, "beacon", "running") == 1);
+	assert_true(metric_get(other, M_PLUGIN_STATE, "beacon", "running") == 0);
+	assert_true(metric_get(other, M_PLUGIN_STATE, "beacon", "failed") == 1);
+	assert_true(metric_get(M, M_CH_QUERY_SECONDS, "beacon") == 0);
+	assert_true(metric_get(other, M_CH_QUERY_SECONDS, "beacon") == 1);
+	assert_true(metric_get(M, M_UP) == 0);
+	assert_true(metric_get(other, M_UP) == 1);
+
+	metrics_forget_plugin(other, "beacon");
+	assert_true(metric_get(other, M_TIMER_FIRES, "beacon") == 0);
+	assert_true(metric_get(M, M_TIMER_FIRES, "beacon") == 2);
+
+	metrics_render(other, &b);
+	assert_false(b.oom);
+	assert_has(b.data, "lab_build_info{version=\"4.5.6\"} 1\n");
+	assert_has(b.data, "lab_timer_fires_total{plugin=\"timings\"} 1\n");
+	assert_lacks(b.data, "plugin=\"beacon\"");
+	assert_lacks(b.data, "1.2.3");
+	const char *t = render();
+	assert_has(t, "lab_build_info{version=\"1.2.3\"} 1\n");
+	assert_has(t, "lab_up 0\n");
+	assert_has(t, "lab_timer_fires_total{plugin=\"beacon\"} 2\n");
+	assert_lacks(t, "timings");
+	assert_lacks(t, "4.5.6");
+
+	metrics_free(other);
+	assert_true(metric_get(M, M_TIMER_FIRES, "beacon") == 2);
+	assert_has(render(), "lab_timer_fires_total{plugin=\"beacon\"} 2\n");
+	buf_free(&b);
+}
+
+/* A NULL registry (a tool or test running a service without one) is
+ * accepted everywhere and counts nothing; /metrics then holds the families
+ * and the process metrics only. */
+static void test_null_registry(void **state)
+{
+	struct buf b = BUF_INIT;
+	metric_add(NULL, M_TIMER_FIRES, 1, "beacon");
+	metric_set(NULL, M_UP, 1);
+	metric_observe(NULL, M_CH_QUERY_SECONDS, 1, "beacon");
+	metrics_plugin_state(NULL, "beacon", "running");
+	metrics_forget_plugin(NULL, "beacon");
+	assert_true(metric_get(NULL, M_TIMER_FIRES, "beacon") == 0);
+	metrics_render(NULL, &b);
+	assert_false(b.oom);
+	assert_has(b.data, "# TYPE lab_up gauge\n# HELP lab_build_info ");
+	assert_lacks(b.data, "beacon");
+	metrics_free(NULL);
+	buf_free(&b);
 }
 
 int main(void)
@@ -279,6 +353,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_registries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_registry, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,9 @@
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
+
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
 #include "state.h"
 #include "storage.h"
 #include "testutil.h"
@@ -47,8 +50,8 @@ static int setup(void **state)
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->hc.storage_backend = "fs";
 	f->hc.fs_root = f->root;
-	assert_int_equal(metrics_init("test"), 0);
-	assert_int_equal(storage_open(&f->loop, &f->hc, &f->s), 0);
+	assert_int_equal(metrics_new("test", &M), 0);
+	assert_int_equal(storage_open(&f->loop, M, &f->hc, &f->s), 0);
 	*state = f;
 	return 0;
 }
@@ -60,7 +63,8 @@ static int teardown(void **state)
 	run(f);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	tu_rm_rf(f->dir);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	free(f);
 	return 0;
 }
@@ -81,7 +85,7 @@ static void on_loaded(int status, struct state *st, void *ud)
 static struct state *load(struct fx *f, const char *name)
 {
 	struct loaded l = { 0, 0, NULL };
-	assert_int_equal(state_load(f->s, name, on_loaded, &l), 0);
+	assert_int_equal(state_load(f->s, M, name, on_loaded, &l), 0);
 	run(f);
 	assert_int_equal(l.called, 1);
 	assert_int_equal(l.status, 0);
@@ -177,8 +181,8 @@ static void test_bad_names(void **state)
 	struct loaded l = { 0, 0, NULL };
 	static const char *const bad[] = { "", "Beacon", "a-b", "../x", "a/b", "a.json", "a b" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_int_equal(state_load(f->s, bad[i], on_loaded, &l), LAB_EINVAL);
-	assert_int_equal(state_load(f->s, NULL, on_loaded, &l), LAB_EINVAL);
+		assert_int_equal(state_load(f->s, M, bad[i], on_loaded, &l), LAB_EINVAL);
+	assert_int_equal(state_load(f->s, M, NULL, on_loaded, &l), LAB_EINVAL);
 	run(f);
 	assert_int_equal(l.called, 0);
 }
@@ -281,12 +285,12 @@ static void test_flush_then_load(void **state)
 	assert_int_equal(fl.status, 0);
 	assert_false(state_dirty(st));
 	assert_int_equal(state_pending(st), 0);
-	assert_metric(metric_get(M_STATE_FLUSHES, "ok"), 1);
+	assert_metric(metric_get(M, M_STATE_FLUSHES, "ok"), 1);
 	/* State writes are counted apart from document writes. */
-	assert_metric(metric_get(M_STATE_OPS, "beacon", "put", "ok"), 1);
-	assert_true(metric_get(M_STATE_BYTES, "beacon", "put") > 20);
-	assert_metric(metric_get(M_STORAGE_OPS, "beacon", "put", "ok"), 0);
-	assert_metric(metric_get(M_STORAGE_BYTES, "beacon", "put"), 0);
+	assert_metric(metric_get(M, M_STATE_OPS, "beacon", "put", "ok"), 1);
+	assert_true(metric_get(M, M_STATE_BYTES, "beacon", "put") > 20);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "beacon", "put", "ok"), 0);
+	assert_metric(metric_get(M, M_STORAGE_BYTES, "beacon", "put"), 0);
 	state_free(st);
 
 	snprintf(path, sizeof path, "%s/state/modules/beacon.json", f->root);
@@ -326,7 +330,7 @@ static void check_corrupt(struct fx *f, const char *name, const void *raw, size_
 	char key[128], prefix[128];
 	struct state *st;
 	const char *json;
-	double before = metric_get(M_STATE_CORRUPT, name);
+	double before = metric_get(M, M_STATE_CORRUPT, name);
 
 	snprintf(key, sizeof key, "state/modules/%s.json", name);
 	if (on_disk)
@@ -336,7 +340,7 @@ static void check_corrupt(struct fx *f, const char *name, const void *raw, size_
 	st = load(f, name);
 	assert_int_equal(state_get(st, "anything", &json, NULL), LAB_ENOENT);
 	assert_true(state_dirty(st)); /* the next flush replaces the corrupt file */
-	assert_metric(metric_get(M_STATE_CORRUPT, name), before + 1);
+	assert_metric(metric_get(M, M_STATE_CORRUPT, name), before + 1);
 	snprintf(prefix, sizeof prefix, "%s.json.corrupt-", name);
 	assert_int_equal(count_aside(f, prefix), 1);
 
@@ -368,7 +372,7 @@ static void check_corrupt(struct fx *f, const char *name, const void *raw, size_
 	st = load(f, name);
 	assert_false(state_dirty(st));
 	state_free(st);
-	assert_metric(metric_get(M_STATE_CORRUPT, name), before + 1);
+	assert_metric(metric_get(M, M_STATE_CORRUPT, name), before + 1);
 }
 
 static void test_corrupt_not_json(void **state)
@@ -458,7 +462,7 @@ static void test_set_during_flush_keeps_dirty(void **state)
 	assert_true(a.order < c.order && b.order < c.order && c.order < d.order);
 	assert_int_equal(a.status | b.status | c.status | d.status, 0);
 	assert_false(state_dirty(st));
-	assert_metric(metric_get(M_STATE_FLUSHES, "ok"), 2);
+	assert_metric(metric_get(M, M_STATE_FLUSHES, "ok"), 2);
 
 	/* A set while the write is in flight leaves the state dirty after it. */
 	assert_int_equal(state_set(st, "v", "3", 1), 0);
@@ -523,7 +527,7 @@ static void test_flush_failure(void **state)
 	assert_int_equal(a.called, 1);
 	assert_int_equal(a.status, LAB_EIO);
 	assert_true(state_dirty(st));
-	assert_metric(metric_get(M_STATE_FLUSHES, "failed"), 1);
+	assert_metric(metric_get(M, M_STATE_FLUSHES, "failed"), 1);
 	unlink(f->root);
 	assert_int_equal(mkdir(f->root, 0755), 0);
 	assert_int_equal(state_flush(st, 0, on_flushed, &a), 0);

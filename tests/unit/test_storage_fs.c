@@ -24,6 +24,9 @@
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
+
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
 #include "storage.h"
 #include "testutil.h"
 
@@ -49,8 +52,8 @@ static int setup(void **state)
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->hc.storage_backend = "fs";
 	f->hc.fs_root = f->root;
-	assert_int_equal(metrics_init("test"), 0);
-	assert_int_equal(storage_open(&f->loop, &f->hc, &f->s), 0);
+	assert_int_equal(metrics_new("test", &M), 0);
+	assert_int_equal(storage_open(&f->loop, M, &f->hc, &f->s), 0);
 	*state = f;
 	return 0;
 }
@@ -65,7 +68,8 @@ static int teardown(void **state)
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	chmod(f->root, 0755);
 	tu_rm_rf(f->dir);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	free(f);
 	return 0;
 }
@@ -557,7 +561,7 @@ static void test_cancel(void **state)
 	storage_cancel(op);
 	run(f);
 	assert_int_equal(r.called, 0);
-	assert_metric(metric_get(M_STORAGE_OPS, "t", "get", "ok"), 2);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "t", "get", "ok"), 2);
 }
 
 static void test_close_with_ops_in_flight(void **state)
@@ -592,24 +596,24 @@ static void test_metrics_counted(void **state)
 	assert_int_equal(exists_sync(f, "missing.json"), 0);
 	put_sync(f, "m.json/sub", "x", NULL, NULL, 0, LAB_EEXIST);
 
-	assert_metric(metric_get(M_STORAGE_OPS, "t", "put", "ok"), 1);
-	assert_metric(metric_get(M_STORAGE_OPS, "t", "put", "failed"), 1);
-	assert_metric(metric_get(M_STORAGE_OPS, "t", "get", "ok"), 1);
-	assert_metric(metric_get(M_STORAGE_OPS, "t", "get", "not_found"), 1);
-	assert_metric(metric_get(M_STORAGE_OPS, "t", "exists", "ok"), 1);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "t", "put", "ok"), 1);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "t", "put", "failed"), 1);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "t", "get", "ok"), 1);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "t", "get", "not_found"), 1);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "t", "exists", "ok"), 1);
 	/* A missing key is not_found for an existence check too (docs/metrics.md). */
-	assert_metric(metric_get(M_STORAGE_OPS, "t", "exists", "not_found"), 1);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "t", "exists", "not_found"), 1);
 	/* Stored (gzip) bytes, the same both ways. */
-	assert_true(metric_get(M_STORAGE_BYTES, "t", "put") > 18);
-	assert_metric(metric_get(M_STORAGE_BYTES, "t", "put"),
-		      metric_get(M_STORAGE_BYTES, "t", "get"));
+	assert_true(metric_get(M, M_STORAGE_BYTES, "t", "put") > 18);
+	assert_metric(metric_get(M, M_STORAGE_BYTES, "t", "put"),
+		      metric_get(M, M_STORAGE_BYTES, "t", "get"));
 
 	/* Host writes are labelled "host". */
 	memset(&r, 0, sizeof r);
 	assert_int_equal(storage_put(f->s, NULL, "config.json", "{}", 2, NULL, NULL, 0, tu_on_done,
 				     &r, NULL), 0);
 	run(f);
-	assert_metric(metric_get(M_STORAGE_OPS, "host", "put", "ok"), 1);
+	assert_metric(metric_get(M, M_STORAGE_OPS, "host", "put", "ok"), 1);
 }
 
 /* ---- unusable roots ---------------------------------------------------------- */
@@ -627,15 +631,15 @@ static void test_root_is_a_file(void **state)
 	assert_non_null(fp);
 	fclose(fp);
 	hc.fs_root = path;
-	assert_int_equal(storage_open(&f->loop, &hc, &s), LAB_ECONFIG);
+	assert_int_equal(storage_open(&f->loop, M, &hc, &s), LAB_ECONFIG);
 	assert_null(s);
 	snprintf(path, sizeof path, "%s/plainfile/below", f->dir);
-	assert_int_equal(storage_open(&f->loop, &hc, &s), LAB_ECONFIG);
+	assert_int_equal(storage_open(&f->loop, M, &hc, &s), LAB_ECONFIG);
 	hc.fs_root = "";
-	assert_int_equal(storage_open(&f->loop, &hc, &s), LAB_ECONFIG);
+	assert_int_equal(storage_open(&f->loop, M, &hc, &s), LAB_ECONFIG);
 	hc.fs_root = f->root;
 	hc.storage_backend = "nope";
-	assert_int_equal(storage_open(&f->loop, &hc, &s), LAB_ENOTSUP);
+	assert_int_equal(storage_open(&f->loop, M, &hc, &s), LAB_ENOTSUP);
 }
 
 /* The root disappears (or becomes a file) under a running daemon: writes

@@ -24,6 +24,9 @@
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
+
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
 #include "storage.h"
 #include "testutil.h"
 
@@ -46,8 +49,8 @@ static int setup(void **state)
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->hc.storage_backend = "fs";
 	f->hc.fs_root = f->root;
-	assert_int_equal(metrics_init("test"), 0);
-	assert_int_equal(storage_open(&f->loop, &f->hc, &f->s), 0);
+	assert_int_equal(metrics_new("test", &M), 0);
+	assert_int_equal(storage_open(&f->loop, M, &f->hc, &f->s), 0);
 	*state = f;
 	return 0;
 }
@@ -59,7 +62,8 @@ static int teardown(void **state)
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	tu_rm_rf(f->dir);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	free(f);
 	return 0;
 }

@@ -20,6 +20,9 @@
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
+
+/* This test's registry (the daemon owns one; the services get it at open). */
+static struct metrics *M;
 #include "storage.h"
 #include "testutil.h"
 
@@ -154,8 +157,8 @@ static int open_at(void **state, int p, long retries, const char *bucket)
 	f->hc.s3_secret_access_key = "SECRET";
 	f->hc.s3_timeout = retries == 1 ? 1 : 5;
 	f->hc.s3_max_retries = retries;
-	assert_int_equal(metrics_init("test"), 0);
-	assert_int_equal(storage_open(&f->loop, &f->hc, &f->s), 0);
+	assert_int_equal(metrics_new("test", &M), 0);
+	assert_int_equal(storage_open(&f->loop, M, &f->hc, &f->s), 0);
 	assert_string_equal(storage_backend_name(f->s), "s3");
 	*state = f;
 	return 0;
@@ -188,7 +191,8 @@ static int teardown(void **state)
 	/* The HTTP client closes its handles on the loop. */
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	metrics_free();
+	metrics_free(M);
+	M = NULL;
 	free(f);
 	return 0;
 }
@@ -425,13 +429,13 @@ static void test_bad_config(void **state)
 	hc.s3_access_key_id = "a";
 	hc.s3_secret_access_key = "s";
 	hc.s3_timeout = 1;
-	assert_int_equal(storage_open(&loop, &hc, &s), LAB_ECONFIG);
+	assert_int_equal(storage_open(&loop, M, &hc, &s), LAB_ECONFIG);
 	hc.s3_endpoint = "http://x";
 	hc.s3_access_key_id = "a:b";
-	assert_int_equal(storage_open(&loop, &hc, &s), LAB_ECONFIG);
+	assert_int_equal(storage_open(&loop, M, &hc, &s), LAB_ECONFIG);
 	hc.s3_access_key_id = "a";
 	hc.s3_bucket = "";
-	assert_int_equal(storage_open(&loop, &hc, &s), LAB_ECONFIG);
+	assert_int_equal(storage_open(&loop, M, &hc, &s), LAB_ECONFIG);
 	assert_null(s);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
