@@ -314,7 +314,7 @@ static void test_mev_groups(void **st)
 	buf_puts(&w, tail);
 	mev_bid_json(&b, &y);
 	assert_false(w.oom || b.oom);
-	assert_string_equal(b.p, w.p);
+	assert_string_equal(b.data, w.data);
 	buf_free(&w);
 	buf_free(&b);
 	/* without the long key and the escapes: the fast writer */
@@ -324,7 +324,7 @@ static void test_mev_groups(void **st)
 	buf_puts(&w, "{\"slot\":18446744073709551615,\"parent_hash\":null,\"block_hash\":\"0xb\","
 		     "\"builder_pubkey\":\"0xk\"");
 	buf_puts(&w, tail);
-	assert_string_equal(b.p, w.p);
+	assert_string_equal(b.data, w.data);
 	buf_free(&w);
 	buf_free(&b);
 	assert_int_equal(mev_time_bucket(INT64_MIN + 1), INT64_MIN);
