@@ -19,7 +19,6 @@
 #define LAB_PLUGIN_MIN_ABI_MINOR 1
 #include <lab/plugin.h>
 
-#include "compute.h"
 #include "contrib.h"
 
 const char *const contrib_proc_name[NPROC] = { "summary", "countries", "users",
@@ -174,7 +173,7 @@ static int read_config(struct contrib *c)
 		}
 		/* the host checked configured names (LAB_SETTING_KEY_SEGMENT), not
 		 * the ethereum.networks defaults */
-		if (!name || !contrib_safe_segment(name, strlen(name)))
+		if (!name || lab_key_segment_check(ctx, name, strlen(name), LAB_KEYSEG_PORTABLE) != 1)
 			return lab_cfg_error(ctx, NULL, "networks",
 					     "a network name is not a safe key segment");
 		for (size_t j = 0; j < c->nnets; j++)
