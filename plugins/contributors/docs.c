@@ -188,9 +188,10 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 void contrib_store(struct contrib *c)
 {
 	c->puts_failed = 0;
-	/* ASYNC-PROMISE: held while issuing, as long as a put may complete
-	 * before lab_storage_put_atomic() returns; drop it with that. */
-	c->puts_pending = 1;
+	/* The puts complete later (plugin.h §3), so puts_pending cannot reach
+	 * zero while they are issued; a put that cannot be submitted (< 0, no
+	 * callback) is not counted. */
+	c->puts_pending = 0;
 	for (size_t i = 0; i < c->ndocs; i++) {
 		struct doc *d = &c->docs[i];
 		if (d->body.oom || !d->key) {
@@ -207,7 +208,7 @@ void contrib_store(struct contrib *c)
 			c->puts_pending--;
 		}
 	}
-	if (--c->puts_pending == 0)
+	if (c->puts_pending == 0) /* nothing in flight: no document, or none submitted */
 		puts_finished(c);
 }
 
