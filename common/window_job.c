@@ -300,11 +300,10 @@ static void run_next(struct wj *r)
 			continue;
 		}
 		r->ran = 1;
-		/* ASYNC-PROMISE: while the host may still complete synchronously,
-		 * wj_done() can run inside start() and recurse into run_next();
-		 * nothing here touches the pass after start() returned 0, so no
-		 * guard is needed, only the stack grows.  Once completions are never
-		 * synchronous, this is a plain loop step. */
+		/* start() issues the job's first operation, whose completion comes
+		 * later (plugin.h §3): wj_done() never runs inside start(), so this
+		 * is a plain loop step.  A start() whose submission failed (< 0, no
+		 * callback) is settled here and the pass goes on. */
 		int rc = r->ops->start(r->ud, r->next);
 		if (rc == 0)
 			return; /* continues in wj_done() */

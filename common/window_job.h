@@ -48,8 +48,8 @@
 #define WJ_NEVER INT64_MIN
 
 struct wj_ops {
-	/* Start job `job`: 0 = started (wj_done() follows, possibly from within
-	 * this call while the host may still complete synchronously);
+	/* Start job `job`: 0 = started (wj_done() follows from a later
+	 * callback, never from within this call: plugin.h §3);
 	 * < 0 = not started (the plugin logged why; counted as a failure). */
 	int (*start)(void *ud, size_t job);
 	/* Optional: recorded times as JSON strings (out: NUL-terminated) and

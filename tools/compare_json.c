@@ -19,7 +19,8 @@
 #include <string.h>
 
 #include "compare.h"
-#include "compute.h" /* plugins/contributors: the username -> key rule */
+#include "keyseg.h" /* host: the username -> key rule (SPEC §9.2) */
+#include "lab/plugin.h"
 
 #define PARSE_DEPTH 128
 #define VALUE_MAX 200 /* bytes of a value shown in a difference */
@@ -582,8 +583,9 @@ char *original_key_to_labd(const char *key)
 {
 	static const char dir[] = "user-summaries/users/";
 	const char *p = strstr(key, dir), *name;
-	char out[CONTRIB_KEY_MAX + 8];
+	char out[LAB_KEY_SEGMENT_MAX];
 	size_t n;
+	int kn;
 
 	if (!p || strchr(p + sizeof dir - 1, '/'))
 		return NULL;
@@ -591,7 +593,9 @@ char *original_key_to_labd(const char *key)
 	n = strlen(name);
 	if (n < 5 || strcmp(name + n - 5, ".json") != 0)
 		return NULL;
-	n = contrib_user_key(name, n - 5, out);
+	if ((kn = keyseg_make(name, n - 5, 0, out, sizeof out)) < 0)
+		return NULL;
+	n = (size_t)kn;
 	if (n == strlen(name) - 5 && memcmp(out, name, n) == 0)
 		return NULL; /* the same key in both */
 	struct buf b = BUF_INIT;

@@ -110,7 +110,19 @@ static void finish(struct batch *b)
 }
 
 static void op_done(struct batch *b);
+static void advance(struct batch *b);
 void batch_op_done(struct batch *b) { op_done(b); }
+
+/* After a phase has issued its operations.  Their completions always come
+ * later (plugin.h §3: no callback before the call that registered it
+ * returns), so counting them cannot reach zero while issuing; but when none
+ * is in flight (nothing to do, or every submission failed synchronously:
+ * < 0 and no callback) nothing would move the batch on, so move on now. */
+void batch_settle(struct batch *b)
+{
+	if (b->ops == 0)
+		advance(b);
+}
 
 /* ---- SQL ------------------------------------------------------------------ */
 
@@ -417,7 +429,7 @@ int batch_query(struct batch *b, int which, const char *sql, const lab_param *p,
 		return LAB_ENOMEM;
 	q->b = b;
 	q->which = which;
-	b->ops++; /* before the call: a host may complete synchronously */
+	b->ops++; /* counted while in flight; undone when the submission fails */
 	int rc = lab_query(b->bc->ctx, sql, p, np, on_query, q);
 	if (rc < 0) {
 		b->ops--;
@@ -468,6 +480,24 @@ static const struct {
 };
 #define NP1 (sizeof P1 / sizeof P1[0])
 
+/* Issues phase 1's queries for slots lo..hi; 0, or the first submission's
+ * error (the batch is then failed; the queries issued before still count). */
+static int phase1_issue(struct batch *b, uint64_t lo, uint64_t hi)
+{
+	int rc = 0;
+	range_params(b, lo, hi, b->qp);
+	b->phase = 1;
+	/* every query at once */
+	for (size_t i = 0; i < NP1 && rc == 0; i++)
+		rc = batch_query(b, P1[i].which, P1[i].sql, b->qp, 5);
+	/* MEV payloads: their own ±180 s window */
+	if (rc == 0 && b->net->mev)
+		rc = mev_query_payloads(b);
+	if (rc < 0)
+		b->failed = 1;
+	return rc;
+}
+
 static void phase1(struct batch *b)
 {
 	uint64_t lo, hi;
@@ -475,19 +505,8 @@ static void phase1(struct batch *b)
 		finish(b);
 		return;
 	}
-	range_params(b, lo, hi, b->qp);
-	b->phase = 1;
-	b->ops++; /* ASYNC-PROMISE: guard while issuing */
-	/* every query at once */
-	for (size_t i = 0; i < NP1; i++)
-		if (batch_query(b, P1[i].which, P1[i].sql, b->qp, 5) < 0) {
-			b->failed = 1;
-			break;
-		}
-	/* MEV payloads: their own ±180 s window */
-	if (b->net->mev && !b->failed && mev_query_payloads(b) < 0)
-		b->failed = 1;
-	op_done(b);
+	phase1_issue(b, lo, hi);
+	batch_settle(b);
 }
 
 /* Append "?,?,...,?" (n placeholders) to buf. */
@@ -599,7 +618,6 @@ static void phase2(struct batch *b)
 		nblocks++;
 	}
 	b->phase = 2;
-	b->ops++;
 	if (nblocks) {
 		b->vlo = lo;
 		b->vhi = hi;
@@ -609,7 +627,7 @@ static void phase2(struct batch *b)
 	} else {
 		b->phase = 3;
 	}
-	op_done(b);
+	batch_settle(b);
 }
 
 /* ---- phase 3: documents and puts ------------------------------------------- */
@@ -696,7 +714,6 @@ static void phase3(struct batch *b)
 		return;
 	}
 	b->phase = 3;
-	b->ops++;
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->w[i].status != W_TODO)
 			continue;
@@ -709,13 +726,18 @@ static void phase3(struct batch *b)
 			batch_put_doc(b, i, &doc);
 		buf_free(&doc);
 	}
-	op_done(b);
+	batch_settle(b);
 }
 
 static void op_done(struct batch *b)
 {
-	if (--b->ops > 0)
-		return;
+	if (--b->ops == 0)
+		advance(b);
+}
+
+/* The operations of the current phase are all done: the next phase. */
+static void advance(struct batch *b)
+{
 	if (b->failed) {
 		for (size_t i = 0; i < b->n; i++)
 			if (b->w[i].status == W_TODO)
@@ -751,8 +773,6 @@ static void on_exists(lab_ctx *ctx, int status, const void *data, size_t len, vo
 	op_done(b);
 }
 
-static void kick(lab_ctx *ctx, lab_timer *t, void *ud) { op_done(ud); }
-
 int batch_start(struct beacon *bc, struct bc_net *net, int kind, int force, const uint64_t *slots,
 		size_t n, bc_batch_done done, struct batch **out)
 {
@@ -786,10 +806,9 @@ int batch_start(struct beacon *bc, struct bc_net *net, int kind, int force, cons
 		bc->batches->prev_live = &b->next_live;
 	bc->batches = b;
 	b->prev_live = &bc->batches;
-	if (out)
-		*out = b;
 
-	b->ops = 1; /* ASYNC-PROMISE: guard, dropped by the 0 ms kick timer below */
+	/* done() must never run before the caller has recorded the batch; the
+	 * completions of what is issued here come later (plugin.h §3). */
 	for (size_t i = 0; !force && i < n; i++) {
 		char key[512];
 		struct exctx *e = malloc(sizeof *e);
@@ -805,13 +824,20 @@ int batch_start(struct beacon *bc, struct bc_net *net, int kind, int force, cons
 			free(e);
 		}
 	}
-	/* Drop the guard from the loop, never from here: done() must not run
-	 * before the caller has recorded the batch. */
-	if (lab_timer_start(ctx, 0, 0, kick, b, NULL) < 0) {
-		if (b->ops > 1)
-			b->ops--; /* the exists callbacks will move on */
-		else
-			op_done(b); /* no timer: done() may run before we return */
+	/* No exists check in flight (force, or none could be submitted: the
+	 * slots are then rebuilt): phase 1 at once.  When not even one of its
+	 * queries could be submitted, the batch never started: it is freed and
+	 * the caller gets the error instead of done(). */
+	if (b->ops == 0) {
+		uint64_t lo = 0, hi = 0;
+		batch_todo_range(b, &lo, &hi); /* every slot is still to do */
+		int rc = phase1_issue(b, lo, hi);
+		if (b->ops == 0) {
+			batch_free(b);
+			return rc < 0 ? rc : LAB_EIO;
+		}
 	}
+	if (out)
+		*out = b;
 	return 0;
 }

@@ -142,6 +142,8 @@ void batch_free(struct batch *b);
 #define BC_Q_PAYLOADS (-5)
 int batch_query(struct batch *b, int which, const char *sql, const lab_param *p, size_t np);
 void batch_op_done(struct batch *b);
+/* After issuing a phase's operations: moves on when none is in flight. */
+void batch_settle(struct batch *b);
 size_t batch_slot_index(const struct batch *b, uint64_t slot); /* SIZE_MAX: not in the batch */
 /* [lo, hi] of the slots still to do; 0 when none. */
 int batch_todo_range(const struct batch *b, uint64_t *lo, uint64_t *hi);

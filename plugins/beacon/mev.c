@@ -409,7 +409,6 @@ void mev_docs(struct batch *b)
 	lab_ctx *ctx = b->bc->ctx;
 	uint64_t lo, hi;
 	b->phase = 3;
-	b->ops++; /* guard */
 	if (batch_todo_range(b, &lo, &hi)) {
 		struct bid_sql q = { 0 };
 		int rc = b->mev || (b->mev = calloc(1, sizeof *b->mev)) ? 0 : LAB_ENOMEM;
@@ -428,7 +427,7 @@ void mev_docs(struct batch *b)
 			b->failed = 1;
 		}
 	}
-	batch_op_done(b);
+	batch_settle(b);
 }
 
 void mev_free(struct batch *b)

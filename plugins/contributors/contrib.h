@@ -4,7 +4,6 @@
  *   contributors.c  settings, configuration, life cycle, the runner's jobs
  *   sql.c           the queries (SPEC §9.2, §11) and their answers
  *   docs.c          documents from the rows, and their storage
- *   compute.c       the pure parts (username keys), unit-tested
  * The schedule (passes, gates, state) is common/window_job's.
  */
 #ifndef CONTRIBUTORS_CONTRIB_H

@@ -15,31 +15,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The settings are SDK 1.1 options (ranges, key rules, binding). */
+#define LAB_PLUGIN_MIN_ABI_MINOR 1
 #include <lab/plugin.h>
 
-#include "compute.h"
 #include "contrib.h"
 
 const char *const contrib_proc_name[NPROC] = { "summary", "countries", "users",
 					       "user_summaries" };
 
-static const lab_setting window_settings[] = {
+/* One window as configured: lab_cfg_bind() fills it from a time_windows
+ * element; add_window() copies it. */
+struct window_cfg {
+	const char *file, *label;
+	int64_t step, range;
+};
+
+/* The settings (SDK 1.1 options).  The host checks types, ranges and key
+ * rules before init; what the table cannot say (repeated networks or
+ * files, the prefix's ".." and trailing '/') read_config reports with
+ * lab_cfg_error(). */
+static const lab_option window_settings[] = {
 	{ .name = "file", .type = LAB_SET_STRING, .desc = "file name of the window ([A-Za-z0-9._-])",
-	  .flags = LAB_SETTING_REQUIRED },
+	  .flags = LAB_SETTING_REQUIRED | LAB_SETTING_KEY_SEGMENT,
+	  LAB_BIND(struct window_cfg, file) },
 	{ .name = "step", .type = LAB_SET_DURATION, .desc = "time bucket and re-run period",
-	  .flags = LAB_SETTING_REQUIRED },
-	{ .name = "label", .type = LAB_SET_STRING, .def = "", .desc = "label for the front end" },
+	  .flags = LAB_SETTING_REQUIRED, LAB_RANGE(1, UINT32_MAX), LAB_BIND(struct window_cfg, step) },
+	{ .name = "label", .type = LAB_SET_STRING, .def = "", .desc = "label for the front end",
+	  LAB_BIND(struct window_cfg, label) },
 	{ .name = "range", .type = LAB_SET_DURATION, .desc = "negative duration: start = now + range",
-	  .flags = LAB_SETTING_REQUIRED },
+	  .flags = LAB_SETTING_REQUIRED, LAB_MAX(-1), LAB_BIND(struct window_cfg, range) },
 	{ 0 },
 };
 
-static const lab_setting settings[] = {
+static const lab_option settings[] = {
 	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "xatu_public_contributors",
+	  .flags = LAB_SETTING_KEY_PREFIX, LAB_BIND(struct contrib, prefix),
 	  .desc = "storage prefix of every document" },
-	{ .name = "interval", .type = LAB_SET_DURATION, .def = "1h",
+	{ .name = "interval", .type = LAB_SET_DURATION, .def = "1h", LAB_MIN(1),
+	  LAB_BIND(struct contrib, interval),
 	  .desc = "minimum time between two runs of each processor" },
-	{ .name = "networks", .type = LAB_SET_STRINGS,
+	{ .name = "networks", .type = LAB_SET_STRINGS, .flags = LAB_SETTING_KEY_SEGMENT,
 	  .desc = "networks to process (default: every ethereum.networks entry)" },
 	{ .name = "time_windows", .type = LAB_SET_LIST, .children = window_settings,
 	  .desc = "windows of countries/users (default: last_90_days, last_30_days, last_1_day, last_6h)" },
@@ -116,15 +132,6 @@ static void free_all(struct contrib *c)
 	free(c);
 }
 
-static int cfg_error(struct contrib *c, const lab_cfg *node, const char *path, const char *what)
-{
-	const char *file = "?";
-	int line = 0;
-	lab_cfg_where(c->ctx, node, path, &file, &line);
-	lab_logf(c->ctx, LAB_LOG_ERROR, "%s:%d: %s", file ? file : "?", line, what);
-	return LAB_ECONFIG;
-}
-
 static int add_window(struct contrib *c, const char *file, const char *label, int64_t step,
 		      int64_t range)
 {
@@ -140,14 +147,13 @@ static int add_window(struct contrib *c, const char *file, const char *label, in
 static int read_config(struct contrib *c)
 {
 	lab_ctx *ctx = c->ctx;
-	if (lab_cfg_string(ctx, NULL, "path_prefix", &c->prefix) < 0 ||
-	    lab_cfg_duration(ctx, NULL, "interval", &c->interval) < 0)
-		return LAB_ECONFIG;
-	if (c->interval <= 0)
-		return cfg_error(c, NULL, "interval", "setting 'interval' must be positive");
-	if (!*c->prefix || strstr(c->prefix, "..") || c->prefix[0] == '/' ||
-	    c->prefix[strlen(c->prefix) - 1] == '/')
-		return cfg_error(c, NULL, "path_prefix", "setting 'path_prefix' is not a safe key prefix");
+	/* interval >= 1 s and a safe key prefix were checked by the host */
+	int rc = lab_cfg_bind(ctx, NULL, c);
+	if (rc < 0)
+		return rc;
+	/* stricter than LAB_SETTING_KEY_PREFIX: no ".." anywhere, no trailing '/' */
+	if (strstr(c->prefix, "..") || c->prefix[strlen(c->prefix) - 1] == '/')
+		return lab_cfg_error(ctx, NULL, "path_prefix", "is not a safe key prefix");
 	int n = lab_cfg_count(ctx, NULL, "networks");
 	if (n < 0)
 		return LAB_ECONFIG;
@@ -165,17 +171,21 @@ static int read_config(struct contrib *c)
 		} else {
 			name = lab_network_name(ctx, lab_network_at(ctx, i));
 		}
-		if (!name || !contrib_safe_segment(name, strlen(name)))
-			return cfg_error(c, NULL, "networks", "a network name is not a safe key segment");
+		/* the host checked configured names (LAB_SETTING_KEY_SEGMENT), not
+		 * the ethereum.networks defaults */
+		if (!name || lab_key_segment_check(ctx, name, strlen(name), LAB_KEYSEG_PORTABLE) != 1)
+			return lab_cfg_error(ctx, NULL, "networks",
+					     "a network name is not a safe key segment");
 		for (size_t j = 0; j < c->nnets; j++)
 			if (strcmp(c->nets[j], name) == 0)
-				return cfg_error(c, NULL, "networks", "a network is listed twice");
+				return lab_cfg_error(ctx, NULL, "networks", "a network is listed twice");
 		if (!(c->nets[c->nnets] = strdup(name)))
 			return LAB_ENOMEM;
 		c->nnets++;
 	}
 	if (c->nnets == 0)
-		return cfg_error(c, NULL, "networks", "no networks to process (set 'networks' or ethereum.networks)");
+		return lab_cfg_error(ctx, NULL, "networks",
+				     "no networks to process (set 'networks' or ethereum.networks)");
 	n = lab_cfg_count(ctx, NULL, "time_windows");
 	if (n < 0)
 		return LAB_ECONFIG;
@@ -190,25 +200,18 @@ static int read_config(struct contrib *c)
 			return LAB_ENOMEM;
 	}
 	for (int i = 0; i < n; i++) {
+		/* the host checked file (a portable segment), 1 s <= step <=
+		 * UINT32_MAX s and range <= -1 s */
 		const lab_cfg *e;
-		const char *file, *label;
-		int64_t step, range;
-		if (lab_cfg_elem(ctx, NULL, "time_windows", i, &e) < 0 ||
-		    lab_cfg_string(ctx, e, "file", &file) < 0 ||
-		    lab_cfg_string(ctx, e, "label", &label) < 0 ||
-		    lab_cfg_duration(ctx, e, "step", &step) < 0 ||
-		    lab_cfg_duration(ctx, e, "range", &range) < 0)
+		struct window_cfg w = { 0 };
+		if (lab_cfg_elem(ctx, NULL, "time_windows", i, &e) < 0)
 			return LAB_ECONFIG;
-		if (!contrib_safe_segment(file, strlen(file)))
-			return cfg_error(c, e, "file", "time window 'file' is not a safe key segment");
+		if ((rc = lab_cfg_bind(ctx, e, &w)) < 0)
+			return rc;
 		for (size_t j = 0; j < c->nwins; j++)
-			if (strcmp(c->wins[j].file, file) == 0)
-				return cfg_error(c, e, "file", "time window 'file' is used twice");
-		if (step <= 0 || step > UINT32_MAX)
-			return cfg_error(c, e, "step", "time window 'step' must be positive");
-		if (range >= 0)
-			return cfg_error(c, e, "range", "time window 'range' must be negative");
-		if (add_window(c, file, label, step, range) < 0)
+			if (strcmp(c->wins[j].file, w.file) == 0)
+				return lab_cfg_error(ctx, e, "file", "is used twice");
+		if (add_window(c, w.file, w.label, w.step, w.range) < 0)
 			return LAB_ENOMEM;
 	}
 	return 0;
@@ -311,6 +314,6 @@ static const char *contrib_describe(void *self)
 
 LAB_PLUGIN_DEFINE(.name = "contributors", .version = "1.0.0",
 		  .description = "Xatu public contributors: node counts by country, user and network",
-		  .settings = settings, .init = contrib_init, .start = contrib_start,
+		  .options = settings, .init = contrib_init, .start = contrib_start,
 		  .stop = contrib_stop, .destroy = contrib_destroy, .once = contrib_once,
 		  .run = contrib_run, .describe = contrib_describe)

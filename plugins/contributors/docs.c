@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compute.h"
 #include "contrib.h"
 
 /* ---- rows -----------------------------------------------------------------
@@ -189,9 +188,10 @@ static void on_put(lab_ctx *ctx, int status, const void *data, size_t len, void 
 void contrib_store(struct contrib *c)
 {
 	c->puts_failed = 0;
-	/* ASYNC-PROMISE: held while issuing, as long as a put may complete
-	 * before lab_storage_put_atomic() returns; drop it with that. */
-	c->puts_pending = 1;
+	/* The puts complete later (plugin.h §3), so puts_pending cannot reach
+	 * zero while they are issued; a put that cannot be submitted (< 0, no
+	 * callback) is not counted. */
+	c->puts_pending = 0;
 	for (size_t i = 0; i < c->ndocs; i++) {
 		struct doc *d = &c->docs[i];
 		if (d->body.oom || !d->key) {
@@ -208,7 +208,7 @@ void contrib_store(struct contrib *c)
 			c->puts_pending--;
 		}
 	}
-	if (--c->puts_pending == 0)
+	if (c->puts_pending == 0) /* nothing in flight: no document, or none submitted */
 		puts_finished(c);
 }
 
@@ -359,6 +359,31 @@ static int same_user(struct contrib *c, const lab_rows *rows, size_t a, size_t b
 	return sl == tl && memcmp(s, t, sl) == 0;
 }
 
+/* The key segment of username s[0..sl) (SPEC §9.2, the host's key-segment
+ * service) into key, and *has_stale = 1 with the segment labd 1.0 used
+ * into stale when that differs: 1.0 used only portable names raw and
+ * escaped every other name, so a name that is raw now but not portable
+ * (jürgen, "d a v e") has an escaped copy to remove.  0 or < 0. */
+static int user_keys(lab_ctx *ctx, const char *s, size_t sl, char key[LAB_KEY_SEGMENT_MAX],
+		     char stale[LAB_KEY_SEGMENT_MAX], int *has_stale)
+{
+	int raw = lab_key_segment_check(ctx, s, sl, 0);
+	int rc = lab_key_segment(ctx, s, sl, 0, key, LAB_KEY_SEGMENT_MAX);
+	*has_stale = 0;
+	if (rc < 0 || raw < 0)
+		return rc < 0 ? rc : raw;
+	if (!raw)
+		lab_logkv(ctx, LAB_LOG_DEBUG, "username stored under its escaped key",
+			  LAB_FS("key", key), LAB_FI("bytes", (int64_t)sl));
+	if (raw == 1 && lab_key_segment_check(ctx, s, sl, LAB_KEYSEG_PORTABLE) == 0) {
+		rc = lab_key_segment(ctx, s, sl, LAB_KEYSEG_ESCAPED, stale, LAB_KEY_SEGMENT_MAX);
+		if (rc < 0)
+			return rc;
+		*has_stale = 1;
+	}
+	return 0;
+}
+
 static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t nr)
 {
 	lab_ctx *ctx = c->ctx;
@@ -374,15 +399,16 @@ static int build_user_summaries(struct contrib *c, const lab_rows *rows, size_t 
 			e++;
 		const char *s;
 		size_t sl;
-		char key[CONTRIB_KEY_MAX], stale[CONTRIB_KEY_MAX];
+		char key[LAB_KEY_SEGMENT_MAX], stale[LAB_KEY_SEGMENT_MAX];
+		int has_stale, rc;
 		col_str(c, rows, r, 0, &s, &sl);
-		contrib_user_key(s, sl, key);
-		if (!contrib_raw_segment(s, sl))
-			lab_logkv(ctx, LAB_LOG_DEBUG, "username stored under its escaped key",
-				  LAB_FS("key", key), LAB_FI("bytes", (int64_t)sl));
+		if ((rc = user_keys(ctx, s, sl, key, stale, &has_stale)) < 0) {
+			buf_free(&sb);
+			return rc;
+		}
 		struct doc *d = doc_add(c, NULL, NULL);
 		if (!d || doc_key(d, c->prefix, "user-summaries", "users", key) < 0 ||
-		    (contrib_user_stale_key(s, sl, stale) &&
+		    (has_stale &&
 		     !(d->stale_key = key_of(c->prefix, "user-summaries", "users", stale)))) {
 			buf_free(&sb);
 			return LAB_ENOMEM;

@@ -21,35 +21,32 @@
 #include <string.h>
 #include <time.h>
 
+/* The settings are SDK 1.1 options (ranges, key rules, binding). */
+#define LAB_PLUGIN_MIN_ABI_MINOR 1
 #include <lab/plugin.h>
 
 #include "compute.h"
 #include "window_job.h"
 
-static const lab_setting window_settings[] = {
-	{ .name = "file", .type = LAB_SET_STRING, .flags = LAB_SETTING_REQUIRED,
+/* The settings (SDK 1.1 options).  The host checks types, ranges and key
+ * rules before init; lab_cfg_bind() fills struct timings and each
+ * struct tm_window.  What the table cannot say (unknown or repeated
+ * networks, repeated window files, timings' stricter prefix) init reports
+ * with lab_cfg_error(). */
+static const lab_option window_options[] = {
+	{ .name = "file", .type = LAB_SET_STRING,
+	  .flags = LAB_SETTING_REQUIRED | LAB_SETTING_KEY_SEGMENT, LAB_BIND(struct tm_window, file),
 	  .desc = "document name (NETWORK/FILE.json), unique, [A-Za-z0-9._-]" },
-	{ .name = "step", .type = LAB_SET_DURATION, .flags = LAB_SETTING_REQUIRED,
-	  .desc = "block_timings bucket width (positive)" },
+	{ .name = "step", .type = LAB_SET_DURATION, .flags = LAB_SETTING_REQUIRED, LAB_MIN(1),
+	  LAB_BIND(struct tm_window, step), .desc = "block_timings bucket width (positive)" },
 	{ .name = "label", .type = LAB_SET_STRING, .flags = LAB_SETTING_REQUIRED,
-	  .desc = "label shown by the front end" },
-	{ .name = "range", .type = LAB_SET_DURATION, .flags = LAB_SETTING_REQUIRED,
+	  LAB_BIND(struct tm_window, label), .desc = "label shown by the front end" },
+	{ .name = "range", .type = LAB_SET_DURATION, .flags = LAB_SETTING_REQUIRED, LAB_MAX(-1),
+	  LAB_BIND(struct tm_window, range),
 	  .desc = "window start relative to now (negative, e.g. \"-720h\")" },
 	{ 0 },
 };
 
-static const lab_setting settings[] = {
-	{ .name = "networks", .type = LAB_SET_STRINGS,
-	  .desc = "networks to process (default: every ethereum.networks entry)" },
-	{ .name = "time_windows", .type = LAB_SET_LIST, .children = window_settings,
-	  .desc = "windows { file, step, label, range } (default: last_30_days, last_60_days, "
-		  "last_90_days)" },
-	{ .name = "interval", .type = LAB_SET_DURATION, .def = "1h",
-	  .desc = "minimum time between two runs of one (network, window)" },
-	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "beacon_chain_timings",
-	  .desc = "storage prefix of the documents" },
-	{ 0 },
-};
 
 /* The original's windows, used when time_windows is not configured. */
 static const struct {
@@ -93,6 +90,21 @@ struct timings {
 	struct wj run;
 	struct job job; /* the job in flight */
 	char *describe;
+};
+
+static const lab_option options[] = {
+	{ .name = "networks", .type = LAB_SET_STRINGS,
+	  .desc = "networks to process (default: every ethereum.networks entry)" },
+	{ .name = "time_windows", .type = LAB_SET_LIST, .children = window_options,
+	  .desc = "windows { file, step, label, range } (default: last_30_days, last_60_days, "
+		  "last_90_days)" },
+	{ .name = "interval", .type = LAB_SET_DURATION, .def = "1h", LAB_MIN(1),
+	  LAB_BIND(struct timings, interval),
+	  .desc = "minimum time between two runs of one (network, window)" },
+	{ .name = "path_prefix", .type = LAB_SET_STRING, .def = "beacon_chain_timings",
+	  .flags = LAB_SETTING_KEY_PREFIX, LAB_BIND(struct timings, prefix),
+	  .desc = "storage prefix of the documents" },
+	{ 0 },
 };
 
 /* ------------------------------------------------------------------ SQL */
@@ -431,24 +443,15 @@ static int build_jobs(struct timings *tm)
 
 /* ------------------------------------------------------------------ config */
 
-static int cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path, const char *what)
-{
-	const char *file = "?";
-	int line = 0;
-	lab_cfg_where(ctx, node, path, &file, &line);
-	lab_logf(ctx, LAB_LOG_ERROR, "%s:%d: setting '%s': %s", file, line, path, what);
-	return LAB_ECONFIG;
-}
-
 static int read_networks(struct timings *tm)
 {
 	lab_ctx *ctx = tm->ctx;
 	int n = lab_cfg_count(ctx, NULL, "networks");
 	if (n < 0)
-		return cfg_error(ctx, NULL, "networks", "not a list of strings");
+		return lab_cfg_error(ctx, NULL, "networks", "not a list of strings");
 	size_t count = n ? (size_t)n : lab_network_count(ctx);
 	if (!count)
-		return cfg_error(ctx, NULL, "networks", "no networks (ethereum.networks is empty)");
+		return lab_cfg_error(ctx, NULL, "networks", "no networks (ethereum.networks is empty)");
 	if (!(tm->nets = calloc(count, sizeof *tm->nets)))
 		return LAB_ENOMEM;
 	tm->nnet = count;
@@ -461,16 +464,13 @@ static int read_networks(struct timings *tm)
 		const lab_cfg *e;
 		if (lab_cfg_elem(ctx, NULL, "networks", (int)i, &e) < 0 ||
 		    lab_cfg_string(ctx, e, NULL, &name) < 0)
-			return cfg_error(ctx, NULL, "networks", "not a list of strings");
-		if (!lab_network_find(ctx, name)) {
-			char msg[160];
-			snprintf(msg, sizeof msg, "unknown network \"%.100s\" (not in ethereum.networks)",
-				 name);
-			return cfg_error(ctx, NULL, "networks", msg);
-		}
+			return lab_cfg_error(ctx, NULL, "networks", "not a list of strings");
+		if (!lab_network_find(ctx, name))
+			return lab_cfg_error(ctx, NULL, "networks",
+					     "unknown network \"%.100s\" (not in ethereum.networks)", name);
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(tm->nets[k], name))
-				return cfg_error(ctx, NULL, "networks", "network listed twice");
+				return lab_cfg_error(ctx, NULL, "networks", "network listed twice");
 		tm->nets[i] = name;
 	}
 	return 0;
@@ -481,7 +481,7 @@ static int read_windows(struct timings *tm)
 	lab_ctx *ctx = tm->ctx;
 	int n = lab_cfg_count(ctx, NULL, "time_windows");
 	if (n < 0)
-		return cfg_error(ctx, NULL, "time_windows", "not a list");
+		return lab_cfg_error(ctx, NULL, "time_windows", "not a list");
 	size_t count = n ? (size_t)n : sizeof default_windows / sizeof *default_windows;
 	if (!(tm->wins = calloc(count, sizeof *tm->wins)))
 		return LAB_ENOMEM;
@@ -498,24 +498,16 @@ static int read_windows(struct timings *tm)
 			w->range = default_windows[i].range_s;
 			continue;
 		}
+		/* The host checked file (a portable segment), step >= 1 s and
+		 * range <= -1 s; the texts of the durations go into describe. */
 		if (lab_cfg_elem(ctx, NULL, "time_windows", (int)i, &e) < 0 ||
-		    lab_cfg_string(ctx, e, "file", &w->file) < 0 ||
+		    lab_cfg_bind(ctx, e, w) < 0 ||
 		    lab_cfg_string(ctx, e, "step", &w->step_text) < 0 ||
-		    lab_cfg_string(ctx, e, "label", &w->label) < 0 ||
-		    lab_cfg_string(ctx, e, "range", &w->range_text) < 0 ||
-		    lab_cfg_duration(ctx, e, "step", &w->step) < 0 ||
-		    lab_cfg_duration(ctx, e, "range", &w->range) < 0)
-			return cfg_error(ctx, e, "file", "incomplete time window");
-		if (!tm_valid_segment(w->file))
-			return cfg_error(ctx, e, "file",
-					 "must be 1-128 bytes of [A-Za-z0-9._-], not . or ..");
+		    lab_cfg_string(ctx, e, "range", &w->range_text) < 0)
+			return lab_cfg_error(ctx, e, "file", "incomplete time window");
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(tm->wins[k].file, w->file))
-				return cfg_error(ctx, e, "file", "duplicate window file");
-		if (w->step <= 0)
-			return cfg_error(ctx, e, "step", "must be positive");
-		if (w->range >= 0)
-			return cfg_error(ctx, e, "range", "must be negative (e.g. \"-720h\")");
+				return lab_cfg_error(ctx, e, "file", "duplicate window file");
 	}
 	return 0;
 }
@@ -554,18 +546,14 @@ static int timings_init(lab_ctx *ctx, void **self)
 	if (!tm)
 		return LAB_ENOMEM;
 	tm->ctx = ctx;
-	if (lab_cfg_duration(ctx, NULL, "interval", &tm->interval) < 0 ||
-	    lab_cfg_string(ctx, NULL, "path_prefix", &tm->prefix) < 0) {
-		rc = LAB_ECONFIG;
+	/* interval >= 1 s and a safe key prefix were checked by the host */
+	if ((rc = lab_cfg_bind(ctx, NULL, tm)) < 0)
 		goto fail;
-	}
-	if (tm->interval <= 0) {
-		rc = cfg_error(ctx, NULL, "interval", "must be positive");
-		goto fail;
-	}
+	/* timings' own prefix rule is stricter than LAB_SETTING_KEY_PREFIX:
+	 * '/'-separated portable segments, no trailing '/' */
 	if (!tm_valid_prefix(tm->prefix)) {
-		rc = cfg_error(ctx, NULL, "path_prefix",
-			       "must be '/'-separated segments of [A-Za-z0-9._-]");
+		rc = lab_cfg_error(ctx, NULL, "path_prefix",
+				   "must be '/'-separated segments of [A-Za-z0-9._-]");
 		goto fail;
 	}
 	if ((rc = read_networks(tm)) < 0 || (rc = read_windows(tm)) < 0 ||
@@ -610,6 +598,6 @@ static const char *timings_describe(void *self) { return ((struct timings *)self
 LAB_PLUGIN_DEFINE(.name = "timings", .version = "1.0.0",
 		  .description = "Block arrival statistics and block-size CDF per network and "
 				 "time window (beacon_chain_timings)",
-		  .settings = settings, .init = timings_init, .start = timings_start,
+		  .options = options, .init = timings_init, .start = timings_start,
 		  .stop = timings_stop, .destroy = timings_destroy, .once = timings_once,
 		  .run = timings_run, .describe = timings_describe)

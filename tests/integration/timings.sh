@@ -126,9 +126,9 @@ bad() { # bad WHAT WINDOWS [NETWORKS] [INTERVAL]
 }
 bad "duplicate window file" '{ file = "a"; step = "1h"; label = "A"; range = "-1h"; }, { file = "a"; step = "1h"; label = "B"; range = "-2h"; }'
 bad "duration" '{ file = "a"; step = "1x"; label = "A"; range = "-1h"; }'
-bad "must be negative" '{ file = "a"; step = "1h"; label = "A"; range = "1h"; }'
-bad "must be 1-128 bytes" '{ file = "../a"; step = "1h"; label = "A"; range = "-1h"; }'
-bad "must be positive" '{ file = "a"; step = "0s"; label = "A"; range = "-1h"; }'
+bad "must be at most -1s" '{ file = "a"; step = "1h"; label = "A"; range = "1h"; }'
+bad "must be one key segment" '{ file = "../a"; step = "1h"; label = "A"; range = "-1h"; }'
+bad "must be at least 1s" '{ file = "a"; step = "0s"; label = "A"; range = "-1h"; }'
 bad "required" '{ file = "a"; label = "A"; range = "-1h"; }'
 bad "unknown network" "$WINDOWS" '"mainnet", "nonet"'
 bad "duration" "$WINDOWS" "" "soon"
