@@ -171,6 +171,8 @@ next1=$(cnext)
 EXTRA_PLUGINS='crash = { enabled = true; crash_in = "none"; tick_ms = 50; };' \
 	BF_CONCURRENCY=2 beacon_conf "$D3" "$CLICKHOUSE_URL" >"$T/labd.conf"
 start_labd --now "$NOW2"
+# start_labd returns once the admin port is open, before plugins init
+wait_long 10 'grep -q "crash: init" "$T/labd.log"' || fail "the restarted crash plugin did not start"
 grep -q "crash: init next=$next1" "$T/labd.log" || fail "the restarted crash plugin did not resume from next=$next1: $(grep 'crash: init' "$T/labd.log")"
 wait_long 60 'grep -q "msg=\"backfill finished\"" "$T/labd.log" && all_stored "$D3"' || fail "backfill did not finish after the crash"
 stop_labd
