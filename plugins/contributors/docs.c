@@ -27,24 +27,24 @@ static void col_str(struct contrib *c, const lab_rows *rows, size_t r, size_t co
 	}
 }
 
+/* A cell that does not parse marks the whole result bad (c->row_err). */
+static int cell_ok(struct contrib *c, int rc)
+{
+	if (rc < 0)
+		c->row_err = LAB_EPARSE;
+	return rc >= 0;
+}
+
 static uint64_t col_u64(struct contrib *c, const lab_rows *rows, size_t r, size_t col)
 {
 	uint64_t v = 0;
-	if (lab_rows_u64(c->ctx, rows, r, col, &v) < 0) {
-		c->row_err = LAB_EPARSE;
-		v = 0;
-	}
-	return v;
+	return cell_ok(c, lab_rows_u64(c->ctx, rows, r, col, &v)) ? v : 0;
 }
 
 static int64_t col_i64(struct contrib *c, const lab_rows *rows, size_t r, size_t col)
 {
 	int64_t v = 0;
-	if (lab_rows_i64(c->ctx, rows, r, col, &v) < 0) {
-		c->row_err = LAB_EPARSE;
-		v = 0;
-	}
-	return v;
+	return cell_ok(c, lab_rows_i64(c->ctx, rows, r, col, &v)) ? v : 0;
 }
 
 static int col_is(struct contrib *c, const lab_rows *rows, size_t r, size_t col, const char *want)
