@@ -1042,6 +1042,10 @@ static inline uint64_t lab_network_epoch_of(lab_ctx *ctx, const lab_network *n, 
  * fn may only call the thread-safe functions (§4).  A work item that has
  * started cannot be interrupted: the host waits for it before unloading the
  * plugin; if the drain timeout passed, `done` is not called.
+ * Bounded per plugin: at most `work.max_per_plugin` (host setting, default
+ * 2) of a plugin's items run at once, so no plugin fills the shared worker
+ * pool.  Items past the bound are accepted (0) and wait in the plugin's own
+ * FIFO; they start in submission order as earlier ones finish.
  */
 static inline int lab_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done, void *ud)
 {
