@@ -29,8 +29,10 @@
 /* libmicrohttpd's own backstop (idle seconds). */
 #define CONN_TIMEOUT_S 10
 #define CONN_MEMORY (32 * 1024)
-#define MAX_BODY 4096
+#define MAX_BODY ADMIN_BODY_MAX
 #define NAME_MAX_LEN 64
+/* A broker subject (host/broker.h BROKER_SUBJECT_MAX). */
+#define SUBJECT_MAX_LEN 255
 
 #define CT_JSON "application/json"
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
@@ -75,9 +77,11 @@ static struct conn *conn_of(struct MHD_Connection *c)
 	return ci ? ci->socket_context : NULL;
 }
 
-enum route { R_HEALTHZ, R_READYZ, R_METRICS, R_PLUGINS, R_ACTION };
+enum route { R_HEALTHZ, R_READYZ, R_METRICS, R_PLUGINS, R_ACTION, R_PUBLISH };
 
-static const char *const actions[] = { "reload", "enable", "disable", "run" };
+/* "reprocess" (the last) hands its body to ops.reprocess. */
+static const char *const actions[] = { "reload", "enable", "disable", "run", "reprocess" };
+#define ACTION_REPROCESS 4u
 
 static const struct {
 	const char *path;
@@ -95,6 +99,10 @@ struct req {
 	unsigned action;
 	size_t body;
 	char name[NAME_MAX_LEN + 1];
+	/* reprocess and publish keep their body (at most MAX_BODY bytes) */
+	int keep_body;
+	struct buf in;
+	char subject[SUBJECT_MAX_LEN + 1];
 };
 
 /* ---------------------------------------------------------------- listen address */
@@ -193,6 +201,23 @@ static int parse_action(const char *url, struct req *r)
 	return -1;
 }
 
+/* "/publish/SUBJECT" with SUBJECT of [A-Za-z0-9_.-]{1,255}; 0 on a match
+ * (the broker's rules are checked by ops.publish). */
+static int parse_publish(const char *url, struct req *r)
+{
+	static const char prefix[] = "/publish/";
+	if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
+		return -1;
+	const char *subj = url + sizeof(prefix) - 1;
+	size_t n = strspn(subj, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+	if (n == 0 || n > SUBJECT_MAX_LEN || subj[n] != '\0')
+		return -1;
+	memcpy(r->subject, subj, n + 1);
+	r->route = R_PUBLISH;
+	r->keep_body = 1;
+	return 0;
+}
+
 /* Everything that can be refused before the body is read: 404, 405, 401, 413. */
 static enum MHD_Result route_request(struct admin *a, struct MHD_Connection *c, const char *url,
 				     const char *method, struct req *r, int *refused)
@@ -210,7 +235,9 @@ static enum MHD_Result route_request(struct admin *a, struct MHD_Connection *c, 
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
 					     MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	} else if (parse_action(url, r) == 0) {
+	} else if (parse_action(url, r) == 0 || parse_publish(url, r) == 0) {
+		if (r->route == R_ACTION && r->action == ACTION_REPROCESS)
+			r->keep_body = 1;
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
 					     MHD_HTTP_HEADER_ALLOW, "POST");
@@ -271,7 +298,18 @@ static enum MHD_Result dispatch(struct admin *a, struct MHD_Connection *c, const
 			break;
 		}
 		LOGI("admin: %s plugin %s", actions[r->action], r->name);
-		status = a->ops.plugin_action(a->ud, r->name, actions[r->action], &body);
+		if (r->action == ACTION_REPROCESS)
+			status = a->ops.reprocess ? a->ops.reprocess(a->ud, r->name, r->in.data,
+								     r->in.len, &body)
+						  : MHD_HTTP_NOT_IMPLEMENTED;
+		else
+			status = a->ops.plugin_action(a->ud, r->name, actions[r->action], &body);
+		break;
+	case R_PUBLISH:
+		LOGI("admin: publish %s (%zu bytes)", r->subject, r->in.len);
+		status = a->ops.publish ? a->ops.publish(a->ud, r->subject, r->in.data, r->in.len,
+							 &body)
+					: MHD_HTTP_NOT_IMPLEMENTED;
 		break;
 	default:
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -313,11 +351,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		/* Bodies are read and ignored.  One without a Content-Length can only
-		 * be refused by closing: MHD accepts no response mid-upload. */
+		/* Bodies are read and ignored (kept for reprocess and publish).  One
+		 * without a Content-Length can only be refused by closing: MHD
+		 * accepts no response mid-upload. */
 		r->body += *upload_size;
+		if (r->body > MAX_BODY)
+			return MHD_NO;
+		if (r->keep_body) {
+			buf_append(&r->in, upload, *upload_size);
+			if (r->in.oom)
+				return MHD_NO;
+		}
 		*upload_size = 0;
-		return r->body > MAX_BODY ? MHD_NO : MHD_YES;
+		return MHD_YES;
 	}
 	r->body = SIZE_MAX;
 	return dispatch(a, c, r);
@@ -332,7 +378,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		cn->in_request = 0;
 		cn->since = uv_now(a->loop); /* the next request head is due from now */
 	}
-	free(*req_cls);
+	struct req *r = *req_cls;
+	if (r)
+		buf_free(&r->in);
+	free(r);
 	*req_cls = NULL;
 }
 

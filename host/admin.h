@@ -15,7 +15,18 @@ struct admin_ops {
 	int (*plugins)(void *ud, struct buf *out);
 	/* action: "reload" | "enable" | "disable" | "run" */
 	int (*plugin_action)(void *ud, const char *name, const char *action, struct buf *out);
+	/* POST /plugins/NAME/reprocess and POST /publish/SUBJECT: the request
+	 * body (at most ADMIN_BODY_MAX bytes, untrusted, not NUL-terminated;
+	 * len 0 when there was none).  NAME matches [a-z0-9_]{1,64}; SUBJECT
+	 * has only [A-Za-z0-9_.-] and at most 255 bytes (not checked further). */
+	int (*reprocess)(void *ud, const char *name, const char *body, size_t len,
+			 struct buf *out);
+	int (*publish)(void *ud, const char *subject, const char *body, size_t len,
+		       struct buf *out);
 };
+
+/* Largest request body (bytes); beyond it 413 or the connection is closed. */
+#define ADMIN_BODY_MAX 4096
 
 struct admin;
 struct metrics;

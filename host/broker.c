@@ -494,6 +494,20 @@ void broker_unsubscribe(struct broker_sub *s)
 		sub_free(s);
 }
 
+int broker_subscribed(const struct broker *b, const char *plugin, const char *subject)
+{
+	if (!b || b->closed || !subject)
+		return 0;
+	for (struct list *l = b->subs.next; l != &b->subs; l = l->next) {
+		const struct broker_sub *s = list_entry(l, struct broker_sub, link);
+		if (s->dead || (plugin ? !s->plugin || strcmp(s->plugin, plugin) != 0 : s->plugin != NULL))
+			continue;
+		if (broker_subject_match(s->pattern, subject))
+			return 1;
+	}
+	return 0;
+}
+
 int broker_ready(struct broker *b, const char **reason)
 {
 	if (reason)

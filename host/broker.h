@@ -53,6 +53,10 @@ int broker_subject_valid(const char *subject, int is_pattern);
 /* 1 if the (valid) subject matches the (valid) pattern, else 0. */
 int broker_subject_match(const char *pattern, const char *subject);
 int broker_ready(struct broker *b, const char **reason);
+/* 1 if `plugin` (NULL = the host) has a live subscription matching the
+ * (valid) subject, else 0: whether a message published now would reach it
+ * (the admin API's reprocess checks that the plugin listens). */
+int broker_subscribed(const struct broker *b, const char *plugin, const char *subject);
 /* Change the queue bound (tests; 0 keeps the current value). */
 void broker_set_limits(struct broker *b, size_t max_msgs, size_t max_bytes);
 

@@ -35,7 +35,10 @@
 #define LIST(n, keys) { n, LAB_SET_LIST, NULL, NULL, keys, 0 }
 
 static const lab_setting log_keys[] = { STR("level", "info"), STR("format", "logfmt"), END };
-static const lab_setting admin_keys[] = { STR("listen", "127.0.0.1:9470"), STR("token", ""), END };
+static const lab_setting admin_keys[] = {
+	STR("listen", "127.0.0.1:9470"), STR("token", ""),
+	{ "reprocess_max_slots", LAB_SET_INT, "50400", NULL, NULL, 0 }, END
+};
 static const lab_setting state_keys[] = { DUR("flush_interval", "60s"), END };
 static const lab_setting reload_keys[] = { DUR("drain_timeout", "10s"), END };
 static const lab_setting fs_keys[] = { STR("root", "/var/lib/lab/data"), END };
@@ -453,6 +456,10 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 		return bad(err, errlen, c, n, "admin.listen",
 			   "must be a numeric \"A.B.C.D:PORT\" or \"[IPv6]:PORT\" (port 0-65535), or \"\" to turn the endpoint off");
 	DUP(h->admin_token, str_at(c, "admin.token", NULL));
+	h->admin_reprocess_max_slots = int_at(c, "admin.reprocess_max_slots", &n);
+	if (h->admin_reprocess_max_slots < 1 || h->admin_reprocess_max_slots > 10000000)
+		return bad(err, errlen, c, n, "admin.reprocess_max_slots",
+			   "must be between 1 and 10000000");
 
 	s = str_at(c, "plugin_dir", &n);
 	if (!*s)

@@ -78,6 +78,7 @@ struct host_conf {
 	char *admin_listen; /* "" = disabled */
 	int admin_listen_set; /* set explicitly in the file or with -D */
 	char *admin_token;    /* "" = no token (secret) */
+	int64_t admin_reprocess_max_slots; /* slots one POST /plugins/NAME/reprocess may ask for */
 
 	char *plugin_dir;
 

@@ -1,9 +1,16 @@
 /* The admin API's answers about plugins (SPEC §4.4): /readyz, /plugins
- * and POST /plugins/NAME/{reload,enable,disable,run}, with their JSON.
- * The handlers' `ud` is the daemon's registry (struct slots). */
+ * and POST /plugins/NAME/{reload,enable,disable,run}, with their JSON;
+ * POST /plugins/NAME/reprocess and POST /publish/SUBJECT hand a message to
+ * the broker (docs/admin-api.md).  The handlers' `ud` is the daemon's
+ * registry (struct slots). */
 #include "daemon.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
@@ -12,7 +19,9 @@
 #include "clickhouse.h"
 #include "clock.h"
 #include "instance.h"
+#include "jsonstr.h"
 #include "log.h"
+#include "networks.h"
 #include "reload.h"
 #include "slot.h"
 #include "storage.h"
@@ -159,9 +168,219 @@ static int admin_action(void *ud, const char *name, const char *action, struct b
 	return 200;
 }
 
+
+/* ---- POST /plugins/NAME/reprocess, POST /publish/SUBJECT (issues 20, 21) ----
+ * Both deliver a message through the broker, so it reaches plugin
+ * subscriptions with the local broker and with NATS alike.  The body is
+ * untrusted: bounded by the admin server (ADMIN_BODY_MAX), parsed strictly
+ * with a bounded depth, one JSON value and nothing but white space after. */
+
+#define BODY_JSON_DEPTH 32
+
+/* What json-c's strict mode still lets through and JSON (RFC 8259) does
+ * not: single-quoted strings, raw control characters in strings, invalid
+ * UTF-8, "1.".  A published body goes on as it is, so it must be JSON. */
+static int json_text_ok(const char *s, size_t n)
+{
+	int in_str = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+			if (!k)
+				return 0;
+			i += k;
+			continue;
+		}
+		if (in_str) {
+			if (c < 0x20)
+				return 0;
+			if (c == '\\') {
+				i += 2; /* json-c checks the escape itself */
+				continue;
+			}
+			in_str = c != '"';
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '\'' || (c == '.' && (i + 1 >= n || !isdigit((unsigned char)s[i + 1])))) {
+			return 0;
+		}
+		i++;
+	}
+	return 1;
+}
+
+/* 0 and *out (NULL for "null"), or -1: not one JSON value. */
+static int body_json(const char *body, size_t len, json_object **out)
+{
+	*out = NULL;
+	if (!body || len == 0 || len > ADMIN_BODY_MAX || !json_text_ok(body, len))
+		return -1;
+	json_tokener *tok = json_tokener_new_ex(BODY_JSON_DEPTH);
+	if (!tok)
+		return -1;
+	/* With the terminating NUL in the length, a bare literal at the end
+	 * ("null", "1") is complete instead of json_tokener_continue; a NUL
+	 * inside the body fails the white-space check below. */
+	char *text = malloc(len + 1);
+	if (!text) {
+		json_tokener_free(tok);
+		return -1;
+	}
+	memcpy(text, body, len);
+	text[len] = '\0';
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
+	free(text);
+	int ok = json_tokener_get_error(tok) == json_tokener_success;
+	for (size_t i = json_tokener_get_parse_end(tok); ok && i < len; i++)
+		if (!strchr(" \t\r\n", body[i]))
+			ok = 0;
+	json_tokener_free(tok);
+	if (!ok) {
+		json_object_put(o);
+		return -1;
+	}
+	*out = o;
+	return 0;
+}
+
+/* A non-negative JSON integer member; 0 found, 1 absent, -1 malformed. */
+static int member_u64(json_object *o, const char *key, uint64_t *out)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v))
+		return 1;
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	errno = 0;
+	int64_t x = json_object_get_int64(v);
+	if (x < 0 || errno == ERANGE)
+		return -1;
+	*out = (uint64_t)x;
+	return 0;
+}
+
+/* {"network":NET,"from":A,"to":B} or {"network":NET,"slot":S} (SPEC §8's
+ * single-slot form, the same as from = to = S); published as
+ * NAME.reprocess with from/to, after the checks that need no plugin. */
+static int admin_reprocess(void *ud, const char *name, const char *body, size_t len,
+			   struct buf *out)
+{
+	struct slots *d = ud;
+	struct slot *s = slots_find(d, name);
+	if (!s)
+		return admin_error(out, 404, "no such plugin in the configuration");
+	json_object *o = NULL;
+	json_object *jn;
+	uint64_t from = 0, to = 0, slot = 0;
+	int has_from = -1, has_to = -1, has_slot = -1;
+	const char *why = NULL;
+	if (body_json(body, len, &o) < 0 || !json_object_is_type(o, json_type_object))
+		why = "the body must be a JSON object {\"network\":NET,\"from\":SLOT,\"to\":SLOT}";
+	else if (!json_object_object_get_ex(o, "network", &jn) ||
+		 !json_object_is_type(jn, json_type_string))
+		why = "\"network\" (a string) is required";
+	else if ((has_from = member_u64(o, "from", &from)) < 0 ||
+		 (has_to = member_u64(o, "to", &to)) < 0 ||
+		 (has_slot = member_u64(o, "slot", &slot)) < 0)
+		why = "\"from\", \"to\" and \"slot\" must be non-negative integers";
+	else if (has_slot == 0 && (has_from == 0 || has_to == 0))
+		why = "give either \"slot\" or \"from\" and \"to\"";
+	else if (has_slot != 0 && (has_from != 0 || has_to != 0))
+		why = "\"from\" and \"to\" are both required (or \"slot\" alone)";
+	if (has_slot == 0)
+		from = to = slot;
+	if (!why && from > to)
+		why = "\"from\" must not be greater than \"to\"";
+	const char *net = !why ? json_object_get_string(jn) : NULL;
+	if (!why && !networks_find(d->svc.nets, net))
+		why = "unknown network (not in ethereum.networks)";
+	int64_t max = d->cfg->host.admin_reprocess_max_slots;
+	if (!why && to - from >= (uint64_t)max) {
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "range of %" PRIu64 " slots exceeds admin.reprocess_max_slots (%" PRId64
+			 "); split it into several requests", to - from + 1, max);
+		json_object_put(o);
+		return admin_error(out, 413, msg);
+	}
+	if (why) {
+		json_object_put(o);
+		return admin_error(out, 400, why);
+	}
+	char subject[96]; /* NAME ([a-z0-9_]{1,64}) + ".reprocess" */
+	snprintf(subject, sizeof subject, "%s.reprocess", name);
+	int code = 0;
+	if (d->stopping)
+		code = admin_error(out, 409, "daemon is stopping");
+	else if (s->status != PS_RUNNING)
+		code = admin_error(out, 409, "plugin is not running");
+	else if (!broker_subscribed(d->svc.broker, name, subject))
+		code = admin_error(out, 409, "plugin does not subscribe to NAME.reprocess (it cannot reprocess)");
+	if (code) {
+		json_object_put(o);
+		return code;
+	}
+	struct buf payload = BUF_INIT;
+	buf_puts(&payload, "{\"network\":");
+	buf_json_str(&payload, net, strlen(net));
+	buf_printf(&payload, ",\"from\":%" PRIu64 ",\"to\":%" PRIu64 "}", from, to);
+	int rc = payload.oom ? LAB_ENOMEM
+			     : broker_publish(d->svc.broker, NULL, subject, payload.data, payload.len);
+	if (rc < 0) {
+		buf_free(&payload);
+		json_object_put(o);
+		return admin_error(out, rc == LAB_EBUSY ? 503 : 500, lab_strerror(rc));
+	}
+	log_kv(LAB_LOG_INFO, name, "reprocess requested through the admin API",
+	       LAB_FS("network", net), LAB_FI("from", from), LAB_FI("to", to));
+	json_object_put(o); /* net pointed into it */
+	buf_puts(out, "{\"plugin\":");
+	buf_json_str(out, name, strlen(name));
+	json_kv_str(out, "subject", subject, 1);
+	buf_puts(out, ",\"request\":");
+	buf_append(out, payload.data, payload.len);
+	buf_printf(out, ",\"slots\":%" PRIu64 ",\"state\":\"queued\"}", to - from + 1);
+	buf_free(&payload);
+	return 202;
+}
+
+/* The body (any JSON value) published on SUBJECT as the host.  Subjects
+ * under host. are the host's own events and cannot be forged. */
+static int admin_publish(void *ud, const char *subject, const char *body, size_t len,
+			 struct buf *out)
+{
+	struct slots *d = ud;
+	if (!broker_subject_valid(subject, 0))
+		return admin_error(out, 400, "invalid subject: tokens of [A-Za-z0-9_-] separated by "
+					     "'.', without the subject_prefix (e.g. beacon.reprocess)");
+	if (strcmp(subject, "host") == 0 || strncmp(subject, "host.", 5) == 0)
+		return admin_error(out, 403, "subjects under host. are the host's own events");
+	json_object *o;
+	if (body_json(body, len, &o) < 0)
+		return admin_error(out, 400, "the body must be one JSON value (at most 4096 bytes)");
+	json_object_put(o);
+	if (d->stopping)
+		return admin_error(out, 409, "daemon is stopping");
+	if (!d->svc.broker)
+		return admin_error(out, 409, "no broker");
+	int rc = broker_publish(d->svc.broker, NULL, subject, body, len);
+	if (rc < 0)
+		return admin_error(out, rc == LAB_EBUSY ? 503 : 500, lab_strerror(rc));
+	log_kv(LAB_LOG_INFO, NULL, "message published through the admin API",
+	       LAB_FS("subject", subject), LAB_FI("bytes", len));
+	buf_puts(out, "{\"subject\":");
+	buf_json_str(out, subject, strlen(subject));
+	buf_printf(out, ",\"bytes\":%zu,\"state\":\"published\"}", len);
+	return 202;
+}
+
 const struct admin_ops daemon_admin_ops = {
 	.readyz = admin_readyz,
 	.plugins = admin_plugins,
 	.plugin_action = admin_action,
+	.reprocess = admin_reprocess,
+	.publish = admin_publish,
 };
 

@@ -44,6 +44,10 @@ struct fx {
 	char last_name[128];
 	char last_action[32];
 	int stop_in_action;
+	/* reprocess / publish: what reached the op */
+	int body_calls;
+	char last_body[5000];
+	size_t last_body_len;
 };
 
 static struct fx fx;
@@ -101,7 +105,33 @@ static int stub_action(void *ud, const char *name, const char *action, struct bu
 	return 200;
 }
 
-static const struct admin_ops stub_ops = { stub_readyz, stub_plugins, stub_action };
+static int stub_body(const char *who, const char *body, size_t len, struct buf *out)
+{
+	fx.body_calls++;
+	fx.last_body_len = len;
+	assert_true(len < sizeof fx.last_body);
+	if (len)
+		memcpy(fx.last_body, body, len);
+	fx.last_body[len] = '\0';
+	snprintf(fx.last_name, sizeof(fx.last_name), "%s", who);
+	buf_puts(out, "{}");
+	return 202;
+}
+
+static int stub_reprocess(void *ud, const char *name, const char *body, size_t len,
+			  struct buf *out)
+{
+	return stub_body(name, body, len, out);
+}
+
+static int stub_publish(void *ud, const char *subject, const char *body, size_t len,
+			struct buf *out)
+{
+	return stub_body(subject, body, len, out);
+}
+
+static const struct admin_ops stub_ops = { stub_readyz, stub_plugins, stub_action, stub_reprocess,
+					   stub_publish };
 
 /* ---------------------------------------------------------------- HTTP client */
 
@@ -472,6 +502,56 @@ static void test_huge_body(void **state)
 	assert_int_equal(status_of("GET", "/healthz", NULL), 200);
 }
 
+/* reprocess and publish get their body (whole, even when it arrives in
+ * pieces); both need the token; bad subjects are 404 before any op. */
+static void post_body(const char *path, const char *body, size_t len, const char *extra,
+		      long want)
+{
+	struct http h;
+	memset(&h, 0, sizeof(h));
+	h.method = "POST";
+	h.path = path;
+	h.auth = "Bearer " TOKEN;
+	h.extra = extra;
+	h.body = body;
+	h.body_len = len;
+	perform(&h);
+	assert_int_equal(h.status, want);
+	http_free(&h);
+}
+
+static void test_bodies(void **state)
+{
+	static const char rp[] = "{\"network\":\"mainnet\",\"from\":1,\"to\":9}";
+	post_body("/plugins/beacon/reprocess", rp, strlen(rp), NULL, 202);
+	assert_int_equal(fx.body_calls, 1);
+	assert_string_equal(fx.last_name, "beacon");
+	assert_string_equal(fx.last_body, rp);
+	assert_int_equal(fx.action_calls, 0);
+
+	char big[4096];
+	memset(big, 'x', sizeof big);
+	post_body("/publish/a.b-c_D", big, sizeof big, "Transfer-Encoding: chunked", 202);
+	assert_int_equal(fx.body_calls, 2);
+	assert_string_equal(fx.last_name, "a.b-c_D");
+	assert_int_equal(fx.last_body_len, sizeof big);
+	post_body("/publish/x", "", 0, NULL, 202);
+	assert_int_equal(fx.last_body_len, 0);
+	assert_int_equal(fx.body_calls, 3);
+
+	char over[4097];
+	memset(over, 'x', sizeof over);
+	post_body("/publish/x", over, sizeof over, NULL, 413);
+	post_body("/publish/a*b", "{}", 2, NULL, 404);
+	post_body("/publish/", "{}", 2, NULL, 404);
+	post_body("/publish/a/b", "{}", 2, NULL, 404);
+	assert_int_equal(fx.body_calls, 3);
+	assert_int_equal(status_of("POST", "/publish/x", NULL), 401);
+	assert_int_equal(status_of("POST", "/plugins/beacon/reprocess", NULL), 401);
+	assert_int_equal(status_of("GET", "/publish/x", NULL), 405);
+	assert_int_equal(fx.body_calls, 3);
+}
+
 /* An action handler that stops the admin server from inside a request. */
 static void test_stop_in_handler(void **state)
 {
@@ -624,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_in_handler, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_with_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
