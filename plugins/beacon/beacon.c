@@ -19,8 +19,8 @@
  * State, one key per network, "slot_NETWORK":
  *   {"backfill":{"next":N,"target":T},"last_head":H,"pending":[...],"missed":[...]}
  *
- * This file: settings, life cycle, reprocess requests.  loops.c: state and
- * the loops.  batch.c: queries and documents.  slotdoc.c: the document.
+ * This file: settings, life cycle.  reprocess.c: the repair queue
+ * (beacon.reprocess messages).  loops.c: state and the loops.  batch.c: queries and documents.  slotdoc.c: the document.
  * mev.c, mevdoc.c: relay bids and payloads.  local_blocks.c: recent.json.
  */
 /* The settings are SDK 1.1 options (ranges, key rules, binding). */
@@ -83,53 +83,12 @@ static const lab_option options[] = {
 	  .desc = "delay after the slot boundary before the head slot is processed" },
 	{ .name = "networks", .type = LAB_SET_MAP, .children = network_options,
 	  .desc = "per network settings; default: every ethereum.networks entry" },
+	{ .name = "reprocess_queue_slots", .type = LAB_SET_INT, .def = "1000000",
+	  LAB_RANGE(1, 100000000), LAB_BIND(struct beacon, rp_queue_max),
+	  .desc = "slots the reprocess queue of a network holds, all requests together (at most "
+		  "64 requests); a beacon.reprocess request that does not fit is refused" },
 	{ 0 },
 };
-
-/* ---- reprocess over the broker ------------------------------------------------------- */
-
-static void reprocess_done(struct batch *b)
-{
-	struct bc_net *net = b->net;
-	int st = b->w[0].status;
-	lab_logkv(net->bc->ctx, st == W_STORED ? LAB_LOG_INFO : LAB_LOG_WARN, "slot reprocessed",
-		  LAB_FS("network", net->name), LAB_FI("slot", b->slots[0]),
-		  LAB_FS("result", st == W_STORED ? "stored" : st == W_NOBLOCK ? "no block" : "failed"));
-	batch_free(b);
-}
-
-static void on_reprocess(lab_ctx *ctx, const char *subject, const void *data, size_t len, void *ud)
-{
-	struct beacon *bc = ud;
-	json_tokener *tok = json_tokener_new();
-	json_object *o = tok && len < 65536 ? json_tokener_parse_ex(tok, data, (int)len) : NULL;
-	json_object *jn, *js;
-	uint64_t slot;
-	if (tok)
-		json_tokener_free(tok);
-	if (!o || !json_object_object_get_ex(o, "network", &jn) ||
-	    !json_object_is_type(jn, json_type_string) ||
-	    !json_object_object_get_ex(o, "slot", &js) || bc_json_u64(js, &slot) < 0) {
-		lab_logkv(ctx, LAB_LOG_WARN, "ignoring malformed reprocess request",
-			  LAB_FS("subject", subject));
-		json_object_put(o);
-		return;
-	}
-	const char *name = json_object_get_string(jn);
-	struct bc_net *net = NULL;
-	for (size_t i = 0; i < bc->nnets; i++)
-		if (!strcmp(bc->nets[i].name, name))
-			net = &bc->nets[i];
-	if (!net) {
-		lab_logkv(ctx, LAB_LOG_WARN, "reprocess for an unknown network", LAB_FS("network", name));
-	} else {
-		int rc = batch_start(bc, net, BK_REPROCESS, 1, &slot, 1, reprocess_done, NULL);
-		if (rc < 0)
-			lab_logkv(ctx, LAB_LOG_WARN, "cannot reprocess", LAB_FS("network", name),
-				  LAB_FS("error", lab_strerror(rc)));
-	}
-	json_object_put(o);
-}
 
 /* ---- life cycle ------------------------------------------------------------------------ */
 
@@ -311,7 +270,7 @@ static int beacon_init(lab_ctx *ctx, void **self)
 static int beacon_start(void *self)
 {
 	struct beacon *bc = self;
-	int rc = lab_subscribe(bc->ctx, "beacon.reprocess", on_reprocess, bc, &bc->reprocess_sub);
+	int rc = lab_subscribe(bc->ctx, "beacon.reprocess", bc_on_reprocess, bc, &bc->reprocess_sub);
 	if (rc < 0)
 		lab_logf(bc->ctx, LAB_LOG_WARN, "cannot subscribe to beacon.reprocess: %s",
 			 lab_strerror(rc));
@@ -343,8 +302,10 @@ static int beacon_stop(void *self)
 {
 	struct beacon *bc = self;
 	bc->stopping = 1;
-	for (size_t i = 0; i < bc->nnets; i++)
+	for (size_t i = 0; i < bc->nnets; i++) {
+		bc_reprocess_stop(&bc->nets[i]);
 		bc_state_save(&bc->nets[i]);
+	}
 	return 0;
 }
 

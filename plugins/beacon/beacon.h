@@ -19,6 +19,8 @@
 #define BC_MAX_INFLIGHT 2
 #define BC_PENDING_MAX 4096
 #define BC_MISSED_KEEP 256
+/* Requests waiting in a network's reprocess queue (reprocess.c). */
+#define BC_RP_QUEUE_MAX 64
 /* One "slots processed" info line per network at most this often. */
 #define BC_LOG_SUMMARY_MS 60000
 
@@ -26,6 +28,12 @@ struct beacon;
 struct batch;
 
 enum bc_target { BC_TO_FORK = 0, BC_TO_SLOT = 1, BC_TO_DATE = 2 };
+
+/* One reprocess request: slots from..to, next is the first not yet done. */
+struct bc_rp {
+	uint64_t from, to, next;
+	uint64_t stored, missed, failed;
+};
 
 struct bc_net {
 	struct beacon *bc;
@@ -75,6 +83,14 @@ struct bc_net {
 	int once_finished;
 	uint64_t n_stored, n_missed, n_failed, n_exists;
 
+	/* reprocess queue (reprocess.c): FIFO, [0] is being worked on */
+	struct bc_rp rp[BC_RP_QUEUE_MAX];
+	size_t nrp;
+	uint64_t rp_queued; /* slots not yet done, every request together */
+	int rp_busy;        /* a batch in flight */
+	uint64_t rp_backoff_ms;
+	lab_timer *rp_timer;
+
 	/* the per-interval log summary (bc_log_slot) */
 	uint64_t log_stored, log_missed;
 	uint64_t log_since_ms; /* monotonic; 0 = no summary interval open */
@@ -92,6 +108,7 @@ struct beacon {
 	int once_reported;
 	struct batch *batches; /* every live batch, for destroy */
 	lab_sub *reprocess_sub;
+	int64_t rp_queue_max; /* reprocess_queue_slots */
 	char *describe;
 };
 
@@ -177,6 +194,14 @@ void bc_serve_begin(struct beacon *bc);
 void bc_backfill_pump(struct bc_net *net);
 void bc_trail_fire(lab_ctx *ctx, lab_timer *t, void *ud); /* a trailing round now */
 void bc_once_check_all(struct beacon *bc); /* --once: report when every part finished */
+/* A serve-mode batch's outcomes: stored/existing slots leave pending and
+ * missed; no block: missed past the grace period, else pending; failed:
+ * pending (trailing retries).  Counts into n_stored etc. */
+void bc_settle(struct batch *b);
+
+/* reprocess.c: the beacon.reprocess subscription's callback, and stop. */
+void bc_on_reprocess(lab_ctx *ctx, const char *subject, const void *data, size_t len, void *ud);
+void bc_reprocess_stop(struct bc_net *net);
 
 /* Storage key of a slot document. */
 int bc_key(const struct beacon *bc, const struct bc_net *net, uint64_t slot, char *buf,

@@ -119,6 +119,18 @@ static void pending_del(struct bc_net *net, uint64_t slot)
 		}
 }
 
+/* A missed slot that got its document after all (reprocess). */
+static void missed_del(struct bc_net *net, uint64_t slot)
+{
+	for (size_t i = 0; i < net->nmissed; i++)
+		if (net->missed[i] == slot) {
+			memmove(&net->missed[i], &net->missed[i + 1],
+				(net->nmissed - i - 1) * sizeof net->missed[0]);
+			net->nmissed--;
+			return;
+		}
+}
+
 static void missed_add(struct bc_net *net, uint64_t slot)
 {
 	for (size_t i = 0; i < net->nmissed; i++)
@@ -285,10 +297,12 @@ static int settle(struct batch *b, int once)
 		case W_STORED:
 			net->n_stored++;
 			pending_del(net, slot);
+			missed_del(net, slot);
 			break;
 		case W_EXISTS:
 			net->n_exists++;
 			pending_del(net, slot);
+			missed_del(net, slot);
 			break;
 		case W_NOBLOCK:
 			if (once || past_grace(b->bc, net, slot)) {
@@ -308,6 +322,11 @@ static int settle(struct batch *b, int once)
 		}
 	}
 	return ok;
+}
+
+void bc_settle(struct batch *b)
+{
+	settle(b, 0);
 }
 
 /* ---- --once ------------------------------------------------------------------ */
