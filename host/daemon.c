@@ -16,6 +16,7 @@
 #include "clickhouse.h"
 #include "clock.h"
 #include "config_json.h"
+#include "connect_check.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
@@ -364,6 +365,8 @@ int daemon_main(const struct daemon_opts *opts)
 		if (opts->mode == MODE_TEST)
 			fprintf(stderr, "labd: %s: configuration %s, %zu plugin%s checked\n", hc->file,
 				exit_code ? "has errors" : "ok", n, n == 1 ? "" : "s");
+		if (opts->mode == MODE_TEST && opts->connect && connect_check(hc) != 0)
+			exit_code = 1;
 	}
 
 out_services:

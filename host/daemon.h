@@ -19,6 +19,7 @@ struct daemon_opts {
 	const char *const *only; /* --plugin NAME... (NULL = every enabled one) */
 	size_t n_only;
 	int debug;
+	int connect; /* -t --connect: also reach ClickHouse, storage, NATS */
 };
 
 struct daemon {

@@ -7,6 +7,7 @@
 #include "build_config.h"
 #include "clock.h"
 #include "config.h"
+#include "connect_check.h"
 #include "daemon.h"
 #include "heap.h"
 #include "lab/plugin.h"
@@ -24,9 +25,11 @@ static void usage(FILE *out)
 		"Usage:\n"
 		"  labd [-c FILE] [-D key.path=value]... [--debug]\n"
 		"        run as a service in the foreground (logs to stderr)\n"
-		"  labd -t [-c FILE] [-D key.path=value]...\n"
+		"  labd -t [--connect] [-c FILE] [-D key.path=value]...\n"
 		"        check the configuration and every enabled plugin (load, ABI check, init),\n"
-		"        then exit 0 (ok) or 1 (errors, printed as FILE:LINE: ...)\n"
+		"        then exit 0 (ok) or 1 (errors, printed as FILE:LINE: ...); with --connect\n"
+		"        also reach ClickHouse (SELECT 1), storage (put/get/delete of a probe\n"
+		"        object under .labd-check/) and NATS, each within %d s, one line each\n"
 		"  labd --once [--plugin NAME]... [--now RFC3339] [-c FILE] [-D ...]\n"
 		"        run each enabled (or each named) plugin's work one time and exit:\n"
 		"        0 when every plugin reported success, 1 otherwise\n"
@@ -40,6 +43,7 @@ static void usage(FILE *out)
 		"                        (repeatable; applied after the file, before validation);\n"
 		"                        a value {...}, (...) or [...] replaces a whole group or list\n"
 		"  -t, --test            check configuration and plugins, then exit\n"
+		"      --connect         with -t: also check that the services answer (see above)\n"
 		"      --once            one-shot run (see above)\n"
 		"      --plugin NAME     with --once: run only NAME (repeatable); a named plugin\n"
 		"                        runs even when its section says enabled = false\n"
@@ -55,7 +59,7 @@ static void usage(FILE *out)
 		"Plugin files are hot-reloaded when they change on disk. labctl(1) (labctl -h) drives\n"
 		"the admin API: labctl status | list | reload NAME | enable NAME | disable NAME | run NAME.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n",
-		DEFAULT_CONFIG);
+		CONNECT_CHECK_TIMEOUT_MS / 1000, DEFAULT_CONFIG);
 }
 
 static int describe(const char *config_path, const char *const *ov, size_t nov, const char *name)
@@ -93,10 +97,11 @@ static int describe(const char *config_path, const char *const *ov, size_t nov, 
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONCE = 256, OPT_PLUGIN, OPT_NOW, OPT_DEBUG, OPT_DESCRIBE };
+	enum { OPT_ONCE = 256, OPT_PLUGIN, OPT_NOW, OPT_DEBUG, OPT_DESCRIBE, OPT_CONNECT };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "test", no_argument, NULL, 't' },
+		{ "connect", no_argument, NULL, OPT_CONNECT },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "plugin", required_argument, NULL, OPT_PLUGIN },
 		{ "now", required_argument, NULL, OPT_NOW },
@@ -136,6 +141,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			once = 1;
+			break;
+		case OPT_CONNECT:
+			o.connect = 1;
 			break;
 		case OPT_PLUGIN:
 			only[nonly++] = optarg;
@@ -185,6 +193,11 @@ int main(int argc, char **argv)
 	}
 	if (test + once + (describe_name != NULL) > 1) {
 		fprintf(stderr, "labd: -t, --once and --describe exclude each other\n");
+		rc = 2;
+		goto out;
+	}
+	if (o.connect && !test) {
+		fprintf(stderr, "labd: --connect goes with -t\n");
 		rc = 2;
 		goto out;
 	}
