@@ -33,8 +33,9 @@ static void usage(FILE *out)
 		"  labd --once [--plugin NAME]... [--now RFC3339] [-c FILE] [-D ...]\n"
 		"        run each enabled (or each named) plugin's work one time and exit:\n"
 		"        0 when every plugin reported success, 1 otherwise\n"
-		"  labd --describe NAME [-c FILE]\n"
-		"        print the settings plugin NAME declares (Markdown table)\n"
+		"  labd --describe NAME [-c FILE] | --describe PATH.so\n"
+		"        print the settings plugin NAME declares (Markdown table); a PATH (with\n"
+		"        a '/' or ending in .so, e.g. ./hello.so) is loaded as it is, no config\n"
 		"  labd --version | --help\n"
 		"\n"
 		"Options:\n"
@@ -49,36 +50,59 @@ static void usage(FILE *out)
 		"                        runs even when its section says enabled = false\n"
 		"      --now RFC3339     fix the host clock at this instant for the whole run\n"
 		"                        (e.g. 2025-01-02T03:04:05Z); it does not advance\n"
-		"      --describe NAME   print plugin NAME's settings\n"
+		"      --describe NAME   print plugin NAME's settings (NAME may be a PATH.so)\n"
 		"      --debug           log at debug level (overrides log.level)\n"
-		"  -V, --version         print version and SDK ABI, then exit\n"
+		"  -V, --version         print labd's version (the one pkg-config --modversion\n"
+		"                        lab-plugin reports) and the plugin SDK ABI MAJOR.MINOR\n"
+		"                        (LAB_ABI_MAJOR/MINOR of <lab/plugin.h>; plugins built\n"
+		"                        for ABI 1.x with x <= MINOR load), then exit\n"
 		"  -h, --help            print this help, then exit\n"
 		"\n"
 		"Signals: SIGINT/SIGTERM stop gracefully (drain, flush state); a second one exits at once.\n"
 		"         SIGHUP reloads the plugin sections of the configuration (docs/reload.md).\n"
 		"Plugin files are hot-reloaded when they change on disk. labctl(1) (labctl -h) drives\n"
-		"the admin API: labctl status | list | reload NAME | enable NAME | disable NAME | run NAME.\n"
+		"the admin API: labctl status | list | reload NAME | enable NAME | disable NAME | run NAME\n"
+		"| reprocess beacon NETWORK FROM TO | publish SUBJECT JSON.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n",
 		CONNECT_CHECK_TIMEOUT_MS / 1000, DEFAULT_CONFIG);
 }
 
+/* NAME is a plugin name (found as in the configuration: its `path`, else
+ * plugin_dir/NAME.so), or a path to a .so file when it has a '/' or ends in
+ * ".so" (./hello.so): that file is opened as it is, without a configuration,
+ * and the plugin's name is its file name without ".so". */
 static int describe(const char *config_path, const char *const *ov, size_t nov, const char *name)
 {
 	struct config *cfg = NULL;
 	char err[1024];
 	char path[4096];
+	char base[128];
 	const char *file;
-	int rc = config_load(config_path, ov, nov, &cfg, err, sizeof err);
-	if (rc) {
-		fprintf(stderr, "labd: %s\n", err);
-		return 1;
-	}
-	const struct plugin_conf *pc = config_plugin(cfg, name);
-	if (pc) {
-		file = pc->path;
+	size_t len = strlen(name);
+	int is_path = strchr(name, '/') || (len > 3 && strcmp(name + len - 3, ".so") == 0);
+	int rc;
+	if (is_path) {
+		const char *b = strrchr(name, '/');
+		b = b ? b + 1 : name;
+		size_t bl = strlen(b);
+		if (bl > 3 && strcmp(b + bl - 3, ".so") == 0)
+			bl -= 3;
+		snprintf(base, sizeof base, "%.*s", (int)(bl < sizeof base ? bl : sizeof base - 1), b);
+		file = name;
+		name = base;
 	} else {
-		snprintf(path, sizeof path, "%s/%s.so", cfg->host.plugin_dir, name);
-		file = path;
+		rc = config_load(config_path, ov, nov, &cfg, err, sizeof err);
+		if (rc) {
+			fprintf(stderr, "labd: %s\n", err);
+			return 1;
+		}
+		const struct plugin_conf *pc = config_plugin(cfg, name);
+		if (pc) {
+			file = pc->path;
+		} else {
+			snprintf(path, sizeof path, "%s/%s.so", cfg->host.plugin_dir, name);
+			file = path;
+		}
 	}
 	struct plugin_image *img = NULL;
 	rc = plugin_image_open(name, file, NULL, &img, err, sizeof err);

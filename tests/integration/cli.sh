@@ -8,7 +8,7 @@ echo "$out" | grep -Eq '^labd [0-9]+\.[0-9]+\.[0-9]+ \(plugin SDK ABI 1\.1\)$' |
 pass "--version"
 
 "$LABD" --help >"$T/help" || fail "--help exit status"
-for w in -c -D -t --once --plugin --now --describe --debug --version --help; do
+for w in -c -D -t --connect --once --plugin --now --describe --debug --version --help; do
 	grep -q -- "$w" "$T/help" || fail "--help does not mention $w"
 done
 pass "--help lists every option"
@@ -64,6 +64,18 @@ write_conf 'example = { };'
 grep -q 'interval' "$T/desc" && grep -q 'duration' "$T/desc" && grep -q '10s' "$T/desc" ||
 	fail "--describe output: $(cat "$T/desc")"
 pass "--describe"
+
+# --describe PATH.so (issue 21, finding 8: ./x.so was looked up as x.so.so),
+# without a configuration file.
+"$LABD" --describe "$T/plugins/example.so" -c /nonexistent >"$T/desc" 2>"$T/err" ||
+	fail "--describe PATH: $(cat "$T/err")"
+grep -q '^# Plugin `example` ' "$T/desc" && grep -q 'interval' "$T/desc" || fail "--describe PATH output: $(cat "$T/desc")"
+(cd "$T/plugins" && "$LABD" --describe ./example.so) >"$T/desc" 2>"$T/err" || fail "--describe ./example.so: $(cat "$T/err")"
+grep -q '^# Plugin `example` ' "$T/desc" || fail "--describe ./example.so output"
+"$LABD" --describe ./nosuch.so 2>"$T/err" && fail "--describe of a missing file must fail"
+grep -q 'cannot open ./nosuch.so: No such file' "$T/err" || fail "--describe ./nosuch.so error: $(cat "$T/err")"
+grep -q 'nosuch.so.so' "$T/err" && fail "--describe looked for nosuch.so.so"
+pass "--describe PATH.so loads that file (./x.so, absolute), no configuration needed"
 
 # ${ENV} substitution and -D reach the daemon.
 write_conf 'example = { message = "${LABD_TEST_MSG}"; };'
