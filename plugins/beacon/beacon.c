@@ -126,7 +126,6 @@ static int resolve_target(struct beacon *bc, struct bc_net *net, const lab_cfg *
 static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node)
 {
 	lab_ctx *ctx = bc->ctx;
-	int set = 0;
 	net->head_lag = 3;
 	net->concurrency = 16;
 	net->to_fork = "deneb";
@@ -135,30 +134,46 @@ static int net_config(struct beacon *bc, struct bc_net *net, const lab_cfg *node
 	net->lbb = 1;
 	net->lbb_slots = 16;
 	if (node) {
-		const char *s;
-		int64_t v;
+		static const char *const keys[] = { "backfill.to_fork", "backfill.to_slot",
+						    "backfill.to_date" };
+		const char *s, *str[3] = { NULL, NULL, NULL };
+		int64_t v = 0;
+		int has[3], cli[3], set = 0, ncli = 0;
 		int rc = lab_cfg_bind(ctx, node, net);
 		if (rc < 0)
 			return rc;
-		if (lab_cfg_string(ctx, node, "backfill.to_fork", &s) == 0) {
-			net->to_fork = s;
-			set++;
+		has[0] = lab_cfg_string(ctx, node, keys[0], &str[0]) == 0;
+		has[1] = lab_cfg_int(ctx, node, keys[1], &v) == 0;
+		has[2] = lab_cfg_string(ctx, node, keys[2], &str[2]) == 0;
+		/* A target set on the command line (-D ...backfill.to_slot=N, whose
+		 * "file" is "-D") replaces the file's: the three exclude each other,
+		 * so an override of one member must win over another from the file. */
+		for (int i = 0; i < 3; i++) {
+			const char *file = NULL;
+			int line = 0;
+			cli[i] = has[i] && lab_cfg_where(ctx, node, keys[i], &file, &line) == 0 && file &&
+				 strcmp(file, "-D") == 0;
+			set += has[i];
+			ncli += cli[i];
 		}
-		if (lab_cfg_int(ctx, node, "backfill.to_slot", &v) == 0) {
-			net->to_slot = v;
-			net->target_kind = BC_TO_SLOT;
-			set++;
-		}
-		if (lab_cfg_string(ctx, node, "backfill.to_date", &s) == 0) {
-			net->to_date = s;
-			net->target_kind = BC_TO_DATE;
-			set++;
-		}
-		if (set > 1)
+		if (set > 1 && ncli == 1)
+			for (int i = 0; i < 3; i++)
+				has[i] = cli[i];
+		else if (set > 1)
 			return lab_cfg_error(ctx, node, "backfill",
 					     "takes exactly one of to_fork, to_slot, to_date (on the "
-					     "command line, replace the whole group: "
+					     "command line, -D of one of them replaces the file's, or "
+					     "replace the whole group: "
 					     "-D 'plugins.beacon.networks.NET.backfill={ to_slot = N; }')");
+		if (has[0] && (s = str[0])) {
+			net->to_fork = s;
+		} else if (has[1]) {
+			net->to_slot = v;
+			net->target_kind = BC_TO_SLOT;
+		} else if (has[2]) {
+			net->to_date = str[2];
+			net->target_kind = BC_TO_DATE;
+		}
 	}
 	return resolve_target(bc, net, node);
 }

@@ -64,7 +64,7 @@ plugins = {
 CONF
 
 # ---- 0. configuration errors name file:line ----------------------------------
-for o in "plugins.beacon.networks.mainnet.backfill.to_fork=\"deneb\"" \
+for o in "plugins.beacon.networks.mainnet.backfill={ to_slot = 1; to_fork = \"deneb\"; }" \
 	"plugins.beacon.networks.mainnet.backfill.to_fork=\"nofork\"" \
 	"plugins.beacon.networks.mainnet.backfill.to_date=\"yesterday\"" \
 	"plugins.beacon.networks.mainnet.backfill.concurrency=0" \

@@ -8,8 +8,9 @@
 #      ~100 h before): exit 1 within 8 s;
 #   3. the shipped etc/labd.conf (backfill = { to_fork = "deneb"; }) takes a
 #      slot target from the command line as a whole group,
-#      -D '...backfill={ to_slot = N; }', under labd -t; setting to_slot
-#      alone is refused with a hint to the group form.
+#      -D '...backfill={ to_slot = N; }', under labd -t, and as the scalar
+#      -D ...backfill.to_slot=N (a -D member wins over the file's; the run's
+#      target is N); two targets both from -D are refused with a hint.
 # "ClickHouse down" is a real closed port on 127.0.0.1 (connection refused),
 # not a fake.
 . "$(dirname "$0")/lib.sh"
@@ -62,9 +63,21 @@ once_down "default target (deneb)"
 	-D 'plugins.beacon.networks.mainnet.backfill={ to_slot = 11649024; }' 2>"$T/t.log" ||
 	{ cat "$T/t.log"; fail "-D backfill={ to_slot = N; } over the file's to_fork"; }
 pass "-D 'plugins.beacon.networks.mainnet.backfill={ to_slot = N; }' replaces the file's to_fork"
+# issue 20 finding 5: the scalar form, one member of the one-of group on the
+# command line, replaces the file's to_fork as well.
 "$LABD" -t -c "$top_srcdir/etc/labd.conf" -D plugin_dir="$T/plugins" -D storage.fs.root="$T/d2" \
-	-D plugins.beacon.networks.mainnet.backfill.to_slot=11649024 2>"$T/t.log" &&
-	fail "to_slot beside the file's to_fork must be refused"
-grep -q "takes exactly one of to_fork, to_slot, to_date (on the command line, replace the whole group" "$T/t.log" ||
-	fail "no hint to the group form: $(cat "$T/t.log")"
-pass "to_slot alone beside to_fork is refused with a hint to the group form"
+	-D plugins.beacon.networks.mainnet.backfill.to_slot=11649024 2>"$T/t.log" ||
+	{ cat "$T/t.log"; fail "-D ...backfill.to_slot=N over the file's to_fork"; }
+"$LABD" --once --plugin beacon -c "$top_srcdir/etc/labd.conf" -D plugin_dir="$T/plugins" \
+	-D storage.fs.root="$T/d3" -D clickhouse.url=\"http://127.0.0.1:1\" \
+	-D plugins.beacon.networks.mainnet.backfill.to_slot=$((HEAD - 1)) --now "$NOW" 2>"$T/o.log"
+grep -q "msg=once network=mainnet from=$HEAD to=$((HEAD - 1))" "$T/o.log" ||
+	fail "-D ...to_slot did not become the target: $(grep 'msg=once' "$T/o.log")"
+pass "-D plugins.beacon.networks.mainnet.backfill.to_slot=N replaces the file's to_fork (the run's target is N)"
+"$LABD" -t -c "$top_srcdir/etc/labd.conf" -D plugin_dir="$T/plugins" -D storage.fs.root="$T/d2" \
+	-D plugins.beacon.networks.mainnet.backfill.to_slot=11649024 \
+	-D plugins.beacon.networks.mainnet.backfill.to_date=\"2024-03-13T13:55:35Z\" 2>"$T/t.log" &&
+	fail "two targets on the command line must be refused"
+grep -q "takes exactly one of to_fork, to_slot, to_date (on the command line, -D of one of them replaces the file's" "$T/t.log" ||
+	fail "no hint: $(cat "$T/t.log")"
+pass "two targets given with -D are refused with a hint"
