@@ -34,6 +34,16 @@ static void rp_retry(lab_ctx *ctx, lab_timer *t, void *ud)
 	rp_pump(net);
 }
 
+/* Try the front request again later: 1 s, doubling up to 60 s. */
+static void rp_backoff(struct bc_net *net)
+{
+	net->rp_backoff_ms = net->rp_backoff_ms ? net->rp_backoff_ms * 2 : RP_BACKOFF_MIN_MS;
+	if (net->rp_backoff_ms > RP_BACKOFF_MAX_MS)
+		net->rp_backoff_ms = RP_BACKOFF_MAX_MS;
+	if (lab_timer_start(net->bc->ctx, net->rp_backoff_ms, 0, rp_retry, net, &net->rp_timer) < 0)
+		net->rp_timer = NULL;
+}
+
 static void rp_batch_done(struct batch *b)
 {
 	struct bc_net *net = b->net;
@@ -49,15 +59,11 @@ static void rp_batch_done(struct batch *b)
 		return;
 	}
 	if (whole_failed) {
-		net->rp_backoff_ms = net->rp_backoff_ms ? net->rp_backoff_ms * 2 : RP_BACKOFF_MIN_MS;
-		if (net->rp_backoff_ms > RP_BACKOFF_MAX_MS)
-			net->rp_backoff_ms = RP_BACKOFF_MAX_MS;
+		rp_backoff(net);
 		lab_logkv(bc->ctx, LAB_LOG_WARN, "reprocess batch failed, retrying",
 			  LAB_FS("network", net->name), LAB_FI("from", b->slots[0]),
 			  LAB_FI("to", b->slots[b->n - 1]), LAB_FI("retry_ms", net->rp_backoff_ms));
 		batch_free(b);
-		if (lab_timer_start(bc->ctx, net->rp_backoff_ms, 0, rp_retry, net, &net->rp_timer) < 0)
-			net->rp_timer = NULL;
 		return;
 	}
 	net->rp_backoff_ms = 0;
@@ -105,11 +111,7 @@ static void rp_pump(struct bc_net *net)
 	if (rc < 0) { /* nothing could be issued: try again later */
 		lab_logkv(bc->ctx, LAB_LOG_WARN, "cannot start a reprocess batch",
 			  LAB_FS("network", net->name), LAB_FS("error", lab_strerror(rc)));
-		net->rp_backoff_ms = net->rp_backoff_ms ? net->rp_backoff_ms * 2 : RP_BACKOFF_MIN_MS;
-		if (net->rp_backoff_ms > RP_BACKOFF_MAX_MS)
-			net->rp_backoff_ms = RP_BACKOFF_MAX_MS;
-		if (lab_timer_start(bc->ctx, net->rp_backoff_ms, 0, rp_retry, net, &net->rp_timer) < 0)
-			net->rp_timer = NULL;
+		rp_backoff(net);
 		return;
 	}
 	net->rp_busy = 1;
