@@ -53,9 +53,10 @@ static int op_plugins(void *ud, struct buf *out)
 	return 200;
 }
 
-static int op_action(void *ud, const char *name, const char *action, struct buf *out)
+/* Every mutating request that reaches the daemon carried the token and no
+ * Origin header. */
+static void oracle(const char *action, const char *name)
 {
-	(void)ud;
 	if (!memmem(cur, cur_len, TOKEN, strlen(TOKEN))) {
 		fprintf(stderr, "admin: %s %s reached the daemon without the token\n", action, name);
 		abort();
@@ -67,11 +68,44 @@ static int op_action(void *ud, const char *name, const char *action, struct buf 
 			fprintf(stderr, "admin: %s %s accepted with an Origin header\n", action, name);
 			abort();
 		}
+}
+
+static int op_action(void *ud, const char *name, const char *action, struct buf *out)
+{
+	(void)ud;
+	oracle(action, name);
 	buf_puts(out, "{\"ok\":true}");
 	return 200;
 }
 
-static const struct admin_ops ops = { op_readyz, op_plugins, op_action };
+/* reprocess and publish also get the body: never more than ADMIN_BODY_MAX
+ * bytes, and never more than the request held. */
+static int op_body(const char *action, const char *name, const char *body, size_t len,
+		   struct buf *out)
+{
+	oracle(action, name);
+	if (len > ADMIN_BODY_MAX || len > cur_len || (len && !body)) {
+		fprintf(stderr, "admin: %s %s got a body of %zu bytes\n", action, name, len);
+		abort();
+	}
+	buf_puts(out, "{\"ok\":true}");
+	return 202;
+}
+
+static int op_reprocess(void *ud, const char *name, const char *body, size_t len, struct buf *out)
+{
+	(void)ud;
+	return op_body("reprocess", name, body, len, out);
+}
+
+static int op_publish(void *ud, const char *subject, const char *body, size_t len, struct buf *out)
+{
+	(void)ud;
+	return op_body("publish", subject, body, len, out);
+}
+
+static const struct admin_ops ops = { op_readyz, op_plugins, op_action, op_reprocess,
+				       op_publish };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
