@@ -83,6 +83,8 @@ struct host_conf {
 
 	int64_t state_flush_interval; /* seconds */
 	int64_t drain_timeout;        /* seconds: reload.drain_timeout */
+	int64_t retry_initial;        /* seconds: plugin_retry.initial_delay (0 = no automatic restarts) */
+	int64_t retry_max;            /* seconds: plugin_retry.max_delay */
 
 	char *storage_backend; /* "fs" | "s3" */
 	char *storage_prefix;  /* "" or "a/b/": prepended to every storage key */

@@ -125,6 +125,7 @@ static void restart_then(struct slot *s)
 	set_from_config(s);
 	if (s->enabled && !s->d->stopping) {
 		s->last_error[0] = '\0';
+		s->retries = 0; /* the operator's start, not an automatic one */
 		slot_activate(s);
 	}
 }
@@ -236,6 +237,7 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 			log_kv(LAB_LOG_INFO, s->name, "configuration reload: starting (enabled)");
 			if (!s->inst) {
 				s->last_error[0] = '\0';
+		s->retries = 0; /* the operator's start, not an automatic one */
 				slot_activate(s);
 			}
 			break;

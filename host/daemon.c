@@ -58,6 +58,7 @@ static void daemon_finish(struct daemon *d)
 		d->admin = NULL;
 	}
 	reload_stop(&d->reg); /* file watchers and debounce timers */
+	slots_retry_close(&d->reg); /* planned restarts of failed plugins */
 	heap_trim_stop(&d->trim);
 	uv_timer_stop(&d->flush_timer);
 	close_handle((uv_handle_t *)&d->flush_timer);

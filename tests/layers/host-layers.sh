@@ -13,7 +13,7 @@ layer() { # layer NAME.c|NAME.h -> 1 (top) .. 6 (bottom), 9 = below all, 0 = unp
 	case ${1%.[ch]} in
 	main) echo 1 ;;
 	daemon | daemon_admin | reload | config_reload) echo 2 ;;
-	slot | config_json) echo 3 ;;
+	slot | slot_retry | config_json) echo 3 ;;
 	hostapi | cfgapi) echo 4 ;;
 	instance) echo 5 ;;
 	services | defer | admin | listen_addr | broker | broker_backend | broker_nats | buf | \
