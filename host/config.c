@@ -581,6 +581,12 @@ oom:
 int config_load(const char *path, const char *const *overrides, size_t n, struct config **out,
 		char *err, size_t errlen)
 {
+	return config_load_flags(path, overrides, n, 0, out, err, errlen);
+}
+
+int config_load_flags(const char *path, const char *const *overrides, size_t n, unsigned flags,
+		      struct config **out, char *err, size_t errlen)
+{
 	char dummy[8];
 	struct config *c;
 	char *dir = NULL;
@@ -617,7 +623,7 @@ int config_load(const char *path, const char *const *overrides, size_t n, struct
 		if ((rc = config_apply_override(c, host_schema, ov, (unsigned)(i + 1), err, errlen)))
 			goto fail;
 	}
-	if ((rc = config_subst_tree(config_root_setting(&c->cfg), err, errlen)))
+	if ((rc = config_subst_tree(config_root_setting(&c->cfg), flags, err, errlen)))
 		goto fail;
 	rc = config_validate_group(config_root_setting(&c->cfg), host_schema, NULL, 1, err, errlen);
 	if (rc)

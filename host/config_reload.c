@@ -85,12 +85,13 @@ static int sections_differ(const config_setting_t *a, const config_setting_t *b)
 	return rc;
 }
 
-/* Do the settings outside `plugins` differ? */
-static int host_differs(struct config *a, struct config *b)
+int config_settings_differ(const config_setting_t *a, const config_setting_t *b)
 {
 	struct buf x = BUF_INIT, y = BUF_INIT;
-	dump(config_root_setting(&a->cfg), &x, "plugins");
-	dump(config_root_setting(&b->cfg), &y, "plugins");
+	if (a)
+		dump(a, &x, NULL);
+	if (b)
+		dump(b, &y, NULL);
 	int rc = !x.oom && !y.oom && (x.len != y.len || memcmp(x.data, y.data, x.len) != 0);
 	buf_free(&x);
 	buf_free(&y);
@@ -144,8 +145,8 @@ static int check_plugin(struct slots *d, struct config *nc, const struct plugin_
 	return rc;
 }
 
-void config_reload(struct slots *d, const char *path, const char *const *overrides,
-		   size_t n_overrides)
+int config_reload(struct slots *d, const char *path, const char *const *overrides,
+		  size_t n_overrides)
 {
 	struct config *nc = NULL;
 	char err[1024];
@@ -156,13 +157,13 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 	if (rc) {
 		log_kv(LAB_LOG_ERROR, NULL, "configuration reload rejected; nothing changed",
 		       LAB_FS("error", err));
-		return;
+		return rc;
 	}
 	int *plan = calloc(d->n_slots ? d->n_slots : 1, sizeof *plan);
 	if (!plan) {
 		log_msg(LAB_LOG_ERROR, NULL, "configuration reload: out of memory; nothing changed");
 		config_free(nc);
-		return;
+		return LAB_ENOMEM;
 	}
 	for (size_t i = 0; i < nc->host.n_plugins; i++)
 		if (!slots_find(d, nc->host.plugins[i].name))
@@ -207,12 +208,9 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 		       LAB_FS("error", err));
 		free(plan);
 		config_free(nc);
-		return;
+		return rc;
 	}
-	if (host_differs(d->cfg, nc))
-		log_msg(LAB_LOG_WARN, NULL,
-			"configuration reload: settings outside `plugins` changed; only plugin sections are applied, restart labd for the rest");
-
+	/* Settings outside `plugins`: the caller (reload_host.c) applies or names them. */
 	config_free(d->cfg); /* slots whose section is in it still hold it */
 	d->cfg = nc;
 
@@ -268,4 +266,5 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 	log_kv(LAB_LOG_INFO, NULL, "configuration reloaded", LAB_FI("started", n_start),
 	       LAB_FI("stopped", n_stop), LAB_FI("restarted", n_restart),
 	       LAB_FI("unchanged", d->n_slots - n_start - n_stop - n_restart));
+	return 0;
 }

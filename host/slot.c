@@ -52,12 +52,14 @@ void slot_fail(struct slot *s, const char *err, int rc, enum slot_retry retry)
 	slot_set_status(s, PS_FAILED);
 	int transient = retry == RETRY_ALWAYS || (retry == RETRY_BY_CODE && slot_error_transient(rc));
 	uint64_t ms = transient ? slot_retry_schedule(s) : 0;
+	/* One line, the same msg whatever follows: operators grep for it. */
 	if (ms)
-		log_kv(LAB_LOG_ERROR, s->name, "plugin failed; restarting it later", LAB_FS("error", err),
-		       LAB_FI("retry_in_ms", ms), LAB_FI("attempts", s->retries));
+		log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err),
+		       LAB_FS("restart", "automatic"), LAB_FI("restart_in_ms", ms),
+		       LAB_FI("restarts", s->retries));
 	else if (d->mode == MODE_SERVE && !d->stopping && s->enabled && !transient)
-		log_kv(LAB_LOG_ERROR, s->name, "plugin failed; not restarted automatically (not a transient error)",
-		       LAB_FS("error", err));
+		log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err),
+		       LAB_FS("restart", "manual (not a transient error)"));
 	else
 		log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err));
 }

@@ -53,7 +53,7 @@ gen=$(pj .generation)
 n=$(metric 'lab_plugin_retries_total{plugin="flaky"}')
 [ "${n:-0}" -ge 3 ] || fail "lab_plugin_retries_total = ${n:-none}"
 # the delays: ~1 s, then ~2 s (the bound), never shorter than 80 %
-delays=$(sed -n 's/.*msg="plugin failed; restarting it later".* retry_in_ms=\([0-9]*\).*/\1/p' "$T/labd.log" | head -4 | tr '\n' ' ')
+delays=$(sed -n 's/.*msg="plugin failed".* restart=automatic restart_in_ms=\([0-9]*\).*/\1/p' "$T/labd.log" | head -4 | tr '\n' ' ')
 set -- $delays
 [ $# -ge 3 ] || fail "restart delays not logged: $delays"
 [ "$1" -ge 800 ] && [ "$1" -le 1200 ] || fail "first delay $1 ms (want 800..1200)"
@@ -74,7 +74,7 @@ start_labd
 wait_for 'state_is failed' || fail "flaky did not fail: $BODY"
 case $(pj .last_error) in "start failed: invalid argument: flaky: start refused on purpose") ;; *) fail "last_error: $BODY" ;; esac
 [ "$(pj .next_retry)" = null ] || fail "a permanent failure is planned for a restart: $BODY"
-grep -q 'msg="plugin failed; not restarted automatically (not a transient error)"' "$T/labd.log" || fail "the log does not say it is not restarted"
+grep -q 'msg="plugin failed" .*restart="manual (not a transient error)"' "$T/labd.log" || fail "the log does not say it is not restarted"
 sleep 2.5
 [ "$(pj .generation)" = 1 ] && [ "$(pj .retries)" = 0 ] || fail "restarted although permanent: $BODY"
 touch "$T/healed"

@@ -12,7 +12,7 @@ cd "$src/host" || exit 1
 layer() { # layer NAME.c|NAME.h -> 1 (top) .. 6 (bottom), 9 = below all, 0 = unplaced
 	case ${1%.[ch]} in
 	main) echo 1 ;;
-	daemon | daemon_admin | reload | config_reload) echo 2 ;;
+	daemon | daemon_admin | reload | config_reload | reload_host) echo 2 ;;
 	slot | slot_retry | config_json) echo 3 ;;
 	hostapi | cfgapi) echo 4 ;;
 	instance) echo 5 ;;
