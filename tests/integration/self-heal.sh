@@ -47,6 +47,9 @@ case $err in "init failed: I/O error: flaky: init refused on purpose") ;; *) fai
 [ "$(pj .next_retry)" != null ] || fail "no next_retry after a transient failure: $BODY"
 readyz_has 'plugin flaky is failed: init failed: I/O error' || fail "/readyz: $CODE $BODY"
 case $BODY in *"restarting at"*) ;; *) fail "/readyz does not say when it restarts: $BODY" ;; esac
+st=$(sh "$top_srcdir/tools/labctl" -a "127.0.0.1:$PORT" status) || true
+printf '%s\n' "$st" | grep -q '^flaky  *failed (restart [0-9]* at 20[0-9-]*T[0-9:]*Z)  .*init failed: I/O error' ||
+	fail "labctl status does not show the planned restart: $st"
 wait_long 10 '[ "$(pj .retries)" -ge 3 ]' || fail "not restarted 3 times in 10 s: $BODY"
 gen=$(pj .generation)
 [ "$gen" -ge 4 ] || fail "generation $gen after 3 restarts"
