@@ -222,10 +222,12 @@ int config_reload(struct slots *d, const char *path, const char *const *override
 			n_stop++;
 			s->enabled = 0;
 			log_kv(LAB_LOG_INFO, s->name, "configuration reload: stopping (disabled)");
-			if (s->inst)
+			if (s->inst) {
 				slot_deactivate(s, after_stop);
-			else
+			} else {
+				slot_retry_cancel(s); /* a failed one waiting for a restart */
 				slot_set_status(s, PS_DISABLED);
+			}
 			break;
 		case P_START:
 			n_start++;
