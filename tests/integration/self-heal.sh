@@ -98,10 +98,22 @@ case $(pj .last_error) in "cannot load state: "*) ;; *) fail "last_error: $BODY"
 [ "$(pj .next_retry)" != null ] || fail "no restart planned: $BODY"
 sleep 3
 state_is failed || fail "S3 still down, but: $BODY"
+# disabled by SIGHUP while a restart is planned: no restart, no next_retry
+S3CONF="{ backend = \"s3\"; s3 = { endpoint = \"http://127.0.0.1:$PROXY_PORT\"; bucket = \"$S3_BUCKET\"; region = \"$S3_REGION\"; access_key_id = \"$S3_ACCESS_KEY_ID\"; secret_access_key = \"$S3_SECRET_ACCESS_KEY\"; timeout = \"2s\"; max_retries = 0; }; };"
+conf "enabled = false;" "$S3CONF"
+kill -HUP "$LABD_PID"
+wait_for 'state_is disabled' || fail "SIGHUP did not disable the failed plugin: $BODY"
+[ "$(pj .next_retry)" = null ] || fail "a disabled plugin still has a restart planned: $BODY"
+g=$(pj .generation)
+sleep 2.5
+state_is disabled && [ "$(pj .generation)" = "$g" ] || fail "a disabled plugin was restarted: $BODY"
+conf "" "$S3CONF"
+kill -HUP "$LABD_PID"
+wait_long 10 '[ "$(pj .next_retry)" != null ]' || fail "enabled again by SIGHUP with S3 down: no restart planned: $BODY"
 fault pass
 wait_long 10 'state_is running' || fail "flaky not running 10 s after S3 came back: $BODY"
 r=$(grep -c 'msg="restarting the failed plugin"' "$T/labd.log")
-pass "S3 503 at start: 'cannot load state', restarted $r times, running once S3 answered again (no enable)"
+pass "S3 503 at start: 'cannot load state', restarted $r times (none while disabled by SIGHUP), running once S3 answered again (no enable)"
 stop_labd
 stop_proxy
 
