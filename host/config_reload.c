@@ -92,7 +92,9 @@ int config_settings_differ(const config_setting_t *a, const config_setting_t *b)
 		dump(a, &x, NULL);
 	if (b)
 		dump(b, &y, NULL);
-	int rc = !x.oom && !y.oom && (x.len != y.len || memcmp(x.data, y.data, x.len) != 0);
+	/* Both absent: nothing to compare (memcmp wants non-NULL pointers). */
+	int rc = !x.oom && !y.oom &&
+		 (x.len != y.len || (x.len && memcmp(x.data, y.data, x.len) != 0));
 	buf_free(&x);
 	buf_free(&y);
 	return rc;

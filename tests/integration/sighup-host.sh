@@ -96,6 +96,8 @@ http POST /plugins/example/run -H "Authorization: Bearer two-secret-token"
 wait_for 'tail -n 1 "$T/labd.log" | grep -q "^{"' || fail "log.format json not applied: $(tail -n 2 "$T/labd.log")"
 stop_labd
 [ "$STOP_RC" = 0 ] || fail "labd exited $STOP_RC"
+# an AddressSanitizer/UBSan build (--enable-sanitizers) reports into the log
+grep -q -E 'Sanitizer|runtime error:' "$T/labd.log" && fail "sanitizer report: $(grep -A5 -E 'Sanitizer|runtime error:' "$T/labd.log" | head -20)"
 pass "log.format applied"
 
 # ---- 6. labd -t without the service's environment
@@ -109,4 +111,5 @@ grep -q 'configuration ok' "$T/t.out" || fail "-t verdict: $(cat "$T/t.out")"
 grep -q "environment variable 'SIGHUP_TEST_UNSET_TOKEN' is not set" "$T/s.out" || fail "service error: $(cat "$T/s.out")"
 sed -i 's/level = "info"/level = "loud"/' "$T/labd.conf"
 "$LABD" -t -c "$T/labd.conf" >"$T/t.out" 2>&1 && fail "-t passed a bad log.level"
+grep -q -E 'Sanitizer|runtime error:' "$T/t.out" "$T/s.out" && fail "sanitizer report in -t or the refused start"
 pass "labd -t: unset \${NAME} is a warning with FILE:LINE (exit 0); the service still refuses it; real errors still fail -t"
