@@ -604,6 +604,20 @@ static void on_poll(uv_poll_t *p, int status, int events)
 
 /* ---------------------------------------------------------------- public */
 
+int admin_set_token(struct admin *a, const char *token)
+{
+	char *t = NULL;
+	if (token && token[0] && !(t = strdup(token)))
+		return LAB_ENOMEM;
+	if (a->token) {
+		explicit_bzero(a->token, a->token_len);
+		free(a->token);
+	}
+	a->token = t;
+	a->token_len = t ? strlen(t) : 0;
+	return 0;
+}
+
 int admin_start(uv_loop_t *loop, struct metrics *metrics, const char *listen, const char *token,
 		const struct admin_ops *ops, void *ud, struct admin **out)
 {

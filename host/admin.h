@@ -36,6 +36,9 @@ struct metrics;
  * need no token.  Errors: LAB_ECONFIG (bad listen), LAB_EIO (cannot bind),
  * LAB_ENOMEM.  /metrics renders the registry metrics (NULL: only the
  * process metrics). */
+/* Replaces the token mutating requests need (SIGHUP); "" or NULL: none.
+ * Errors: LAB_ENOMEM (the old token stays). */
+int admin_set_token(struct admin *a, const char *token);
 int admin_start(uv_loop_t *loop, struct metrics *metrics, const char *listen, const char *token,
 		const struct admin_ops *ops, void *ud, struct admin **out);
 /* The bound port (useful with port 0). */

@@ -763,10 +763,16 @@ static void probe_tick(uv_timer_t *t)
 
 void clickhouse_probe_start(struct clickhouse *ch, uint64_t interval_ms)
 {
-	if (!ch || ch->closing || ch->probe_ms || !interval_ms)
+	if (!ch || ch->closing || ch->probe_ms == interval_ms)
 		return;
+	uint64_t was = ch->probe_ms;
 	ch->probe_ms = interval_ms;
-	uv_timer_start(&ch->probe_timer, probe_tick, 0, interval_ms);
+	if (!interval_ms) {
+		uv_timer_stop(&ch->probe_timer); /* a probe still out completes */
+		return;
+	}
+	/* A changed interval (SIGHUP) counts from now; turned on, probe at once. */
+	uv_timer_start(&ch->probe_timer, probe_tick, was ? interval_ms : 0, interval_ms);
 }
 
 int clickhouse_ready(const struct clickhouse *ch, const char **why)

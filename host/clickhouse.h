@@ -44,7 +44,8 @@ void clickhouse_cancel(struct ch_query *q);
 
 /* Asks the server `SELECT 1` now and then every interval_ms (0: never),
  * outside the plugins' queues, concurrency limit and metrics; each answer
- * counts for clickhouse_ready() like a query's.  Once per client. */
+ * counts for clickhouse_ready() like a query's.  Called again (SIGHUP), it
+ * changes the interval; 0 turns the probe off. */
 void clickhouse_probe_start(struct clickhouse *ch, uint64_t interval_ms);
 
 /* 0 when the last answer came from a working server (or none yet, without

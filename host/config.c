@@ -41,6 +41,7 @@ static const lab_setting admin_keys[] = {
 };
 static const lab_setting state_keys[] = { DUR("flush_interval", "60s"), END };
 static const lab_setting reload_keys[] = { DUR("drain_timeout", "10s"), END };
+static const lab_setting retry_keys[] = { DUR("initial_delay", "1s"), DUR("max_delay", "5m"), END };
 static const lab_setting fs_keys[] = { STR("root", "/var/lib/lab/data"), END };
 static const lab_setting s3_keys[] = {
 	STR("endpoint", NULL), STR("region", "us-east-1"), STR("bucket", "lab-data"),
@@ -78,7 +79,8 @@ static const lab_setting network_keys[] = {
 static const lab_setting ethereum_keys[] = { LIST("networks", network_keys), END };
 static const lab_setting host_schema[] = {
 	GROUP("log", log_keys), GROUP("admin", admin_keys), STR("plugin_dir", LAB_PLUGINDIR),
-	GROUP("state", state_keys), GROUP("reload", reload_keys), GROUP("storage", storage_keys),
+	GROUP("state", state_keys), GROUP("reload", reload_keys), GROUP("plugin_retry", retry_keys),
+	GROUP("storage", storage_keys),
 	GROUP("clickhouse", clickhouse_keys), GROUP("broker", broker_keys),
 	GROUP("work", work_keys), GROUP("ethereum", ethereum_keys),
 	/* plugin sections: the host checks only enabled/path, plugins the rest */
@@ -473,6 +475,14 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	h->drain_timeout = dur_at(c, "reload.drain_timeout", &n);
 	if (h->drain_timeout < 0)
 		return bad(err, errlen, c, n, "reload.drain_timeout", "must not be negative");
+	h->retry_initial = dur_at(c, "plugin_retry.initial_delay", &n);
+	if (h->retry_initial < 0)
+		return bad(err, errlen, c, n, "plugin_retry.initial_delay",
+			   "must not be negative (0s turns automatic restarts off)");
+	h->retry_max = dur_at(c, "plugin_retry.max_delay", &n);
+	if (h->retry_max < h->retry_initial || h->retry_max > 86400)
+		return bad(err, errlen, c, n, "plugin_retry.max_delay",
+			   "must be at least plugin_retry.initial_delay and at most 1d");
 
 	s = str_at(c, "storage.backend", &n);
 	if (strcmp(s, "fs") != 0 && strcmp(s, "s3") != 0)
@@ -578,6 +588,12 @@ oom:
 int config_load(const char *path, const char *const *overrides, size_t n, struct config **out,
 		char *err, size_t errlen)
 {
+	return config_load_flags(path, overrides, n, 0, out, err, errlen);
+}
+
+int config_load_flags(const char *path, const char *const *overrides, size_t n, unsigned flags,
+		      struct config **out, char *err, size_t errlen)
+{
 	char dummy[8];
 	struct config *c;
 	char *dir = NULL;
@@ -614,7 +630,7 @@ int config_load(const char *path, const char *const *overrides, size_t n, struct
 		if ((rc = config_apply_override(c, host_schema, ov, (unsigned)(i + 1), err, errlen)))
 			goto fail;
 	}
-	if ((rc = config_subst_tree(config_root_setting(&c->cfg), err, errlen)))
+	if ((rc = config_subst_tree(config_root_setting(&c->cfg), flags, err, errlen)))
 		goto fail;
 	rc = config_validate_group(config_root_setting(&c->cfg), host_schema, NULL, 1, err, errlen);
 	if (rc)

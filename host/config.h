@@ -84,6 +84,8 @@ struct host_conf {
 
 	int64_t state_flush_interval; /* seconds */
 	int64_t drain_timeout;        /* seconds: reload.drain_timeout */
+	int64_t retry_initial;        /* seconds: plugin_retry.initial_delay (0 = no automatic restarts) */
+	int64_t retry_max;            /* seconds: plugin_retry.max_delay */
 
 	char *storage_backend; /* "fs" | "s3" */
 	char *storage_prefix;  /* "" or "a/b/": prepended to every storage key */
@@ -130,6 +132,12 @@ struct config {
  */
 int config_load(const char *path, const char *const *overrides, size_t n, struct config **out,
 		char *err, size_t errlen);
+/* config_load() with flags: CONFIG_ENV_UNSET_OK (labd -t) makes an unset
+ * ${NAME} without a default a warning (logged, naming FILE:LINE and the
+ * variable) instead of an error; the setting keeps its "${NAME}" text. */
+#define CONFIG_ENV_UNSET_OK 1u
+int config_load_flags(const char *path, const char *const *overrides, size_t n, unsigned flags,
+		      struct config **out, char *err, size_t errlen);
 struct config *config_ref(struct config *c);
 void config_free(struct config *c);
 
@@ -213,7 +221,7 @@ void config_error(char *err, size_t errlen, const char *file, unsigned line, con
 
 /* config_override.c: the rewrites applied before validation. */
 extern const char config_override_file[]; /* the "file" of -D settings (compared by address) */
-int config_subst_tree(config_setting_t *s, char *err, size_t errlen);
+int config_subst_tree(config_setting_t *s, unsigned flags, char *err, size_t errlen);
 int config_apply_override(struct config *c, const lab_setting *host_schema, const char *ov,
 			  unsigned idx, char *err, size_t errlen);
 

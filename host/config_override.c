@@ -21,8 +21,11 @@ const char config_override_file[] = CFG_OVERRIDE_FILE;
 static int var_start(int ch) { return isalpha(ch) || ch == '_'; }
 static int var_char(int ch) { return isalnum(ch) || ch == '_'; }
 
-/* Expands s into b.  Errors name the variable, never a value. */
-static int expand(const char *s, struct buf *b, char *why, size_t whylen)
+/* Expands s (the value of node) into b.  Errors name the variable, never a
+ * value.  With CONFIG_ENV_UNSET_OK an unset variable is a warning and its
+ * reference stays as written. */
+static int expand(const config_setting_t *node, const char *s, unsigned flags, struct buf *b,
+		  char *why, size_t whylen)
 {
 	while (*s) {
 		const char *d = strchr(s, '$');
@@ -62,6 +65,14 @@ static int expand(const char *s, struct buf *b, char *why, size_t whylen)
 		const char *val = getenv(var);
 		if (def && (!val || !*val)) {
 			buf_append(b, def, deflen);
+		} else if (!val && (flags & CONFIG_ENV_UNSET_OK)) {
+			char msg[600];
+			config_node_error(msg, sizeof msg, node, NULL,
+					  "environment variable '%s' is not set here; checked with the text ${%s} instead (the service's environment must set it)",
+					  var, var);
+			log_kv(LAB_LOG_WARN, NULL, "configuration check: environment variable not set",
+			       LAB_FS("detail", msg));
+			buf_append(b, d, (size_t)(p + 1 - d));
 		} else if (!val) {
 			snprintf(why, whylen, "environment variable '%s' is not set", var);
 			return LAB_ECONFIG;
@@ -73,7 +84,7 @@ static int expand(const char *s, struct buf *b, char *why, size_t whylen)
 	return b->oom ? LAB_ENOMEM : 0;
 }
 
-static int subst_string(config_setting_t *s, char *err, size_t errlen)
+static int subst_string(config_setting_t *s, unsigned flags, char *err, size_t errlen)
 {
 	const char *v = config_setting_get_string(s);
 	struct buf b = BUF_INIT;
@@ -81,7 +92,7 @@ static int subst_string(config_setting_t *s, char *err, size_t errlen)
 	/* -D values were expanded by the shell already; they are taken literally. */
 	if (!v || !strstr(v, "${") || config_setting_source_file(s) == config_override_file)
 		return 0;
-	int rc = expand(v, &b, why, sizeof why);
+	int rc = expand(s, v, flags, &b, why, sizeof why);
 	if (rc == 0 && !config_setting_set_string(s, b.data ? b.data : ""))
 		rc = LAB_ENOMEM;
 	buf_free(&b);
@@ -94,14 +105,14 @@ static int subst_string(config_setting_t *s, char *err, size_t errlen)
 
 /* Recursion depth is bounded by libconfig's parser (a few thousand levels);
  * keep this frame small. */
-int config_subst_tree(config_setting_t *s, char *err, size_t errlen)
+int config_subst_tree(config_setting_t *s, unsigned flags, char *err, size_t errlen)
 {
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		return subst_string(s, err, errlen);
+		return subst_string(s, flags, err, errlen);
 	if (!config_setting_is_aggregate(s))
 		return 0;
 	for (int i = 0; i < config_setting_length(s); i++) {
-		int rc = config_subst_tree(config_setting_get_elem(s, (unsigned)i), err, errlen);
+		int rc = config_subst_tree(config_setting_get_elem(s, (unsigned)i), flags, err, errlen);
 		if (rc)
 			return rc;
 	}

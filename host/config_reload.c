@@ -85,13 +85,16 @@ static int sections_differ(const config_setting_t *a, const config_setting_t *b)
 	return rc;
 }
 
-/* Do the settings outside `plugins` differ? */
-static int host_differs(struct config *a, struct config *b)
+int config_settings_differ(const config_setting_t *a, const config_setting_t *b)
 {
 	struct buf x = BUF_INIT, y = BUF_INIT;
-	dump(config_root_setting(&a->cfg), &x, "plugins");
-	dump(config_root_setting(&b->cfg), &y, "plugins");
-	int rc = !x.oom && !y.oom && (x.len != y.len || memcmp(x.data, y.data, x.len) != 0);
+	if (a)
+		dump(a, &x, NULL);
+	if (b)
+		dump(b, &y, NULL);
+	/* Both absent: nothing to compare (memcmp wants non-NULL pointers). */
+	int rc = !x.oom && !y.oom &&
+		 (x.len != y.len || (x.len && memcmp(x.data, y.data, x.len) != 0));
 	buf_free(&x);
 	buf_free(&y);
 	return rc;
@@ -125,6 +128,7 @@ static void restart_then(struct slot *s)
 	set_from_config(s);
 	if (s->enabled && !s->d->stopping) {
 		s->last_error[0] = '\0';
+		s->retries = 0; /* the operator's start, not an automatic one */
 		slot_activate(s);
 	}
 }
@@ -143,8 +147,8 @@ static int check_plugin(struct slots *d, struct config *nc, const struct plugin_
 	return rc;
 }
 
-void config_reload(struct slots *d, const char *path, const char *const *overrides,
-		   size_t n_overrides)
+int config_reload(struct slots *d, const char *path, const char *const *overrides,
+		  size_t n_overrides)
 {
 	struct config *nc = NULL;
 	char err[1024];
@@ -155,13 +159,13 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 	if (rc) {
 		log_kv(LAB_LOG_ERROR, NULL, "configuration reload rejected; nothing changed",
 		       LAB_FS("error", err));
-		return;
+		return rc;
 	}
 	int *plan = calloc(d->n_slots ? d->n_slots : 1, sizeof *plan);
 	if (!plan) {
 		log_msg(LAB_LOG_ERROR, NULL, "configuration reload: out of memory; nothing changed");
 		config_free(nc);
-		return;
+		return LAB_ENOMEM;
 	}
 	for (size_t i = 0; i < nc->host.n_plugins; i++)
 		if (!slots_find(d, nc->host.plugins[i].name))
@@ -206,12 +210,9 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 		       LAB_FS("error", err));
 		free(plan);
 		config_free(nc);
-		return;
+		return rc;
 	}
-	if (host_differs(d->cfg, nc))
-		log_msg(LAB_LOG_WARN, NULL,
-			"configuration reload: settings outside `plugins` changed; only plugin sections are applied, restart labd for the rest");
-
+	/* Settings outside `plugins`: the caller (reload_host.c) applies or names them. */
 	config_free(d->cfg); /* slots whose section is in it still hold it */
 	d->cfg = nc;
 
@@ -223,10 +224,12 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 			n_stop++;
 			s->enabled = 0;
 			log_kv(LAB_LOG_INFO, s->name, "configuration reload: stopping (disabled)");
-			if (s->inst)
+			if (s->inst) {
 				slot_deactivate(s, after_stop);
-			else
+			} else {
+				slot_retry_cancel(s); /* a failed one waiting for a restart */
 				slot_set_status(s, PS_DISABLED);
+			}
 			break;
 		case P_START:
 			n_start++;
@@ -236,6 +239,7 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 			log_kv(LAB_LOG_INFO, s->name, "configuration reload: starting (enabled)");
 			if (!s->inst) {
 				s->last_error[0] = '\0';
+		s->retries = 0; /* the operator's start, not an automatic one */
 				slot_activate(s);
 			}
 			break;
@@ -266,4 +270,5 @@ void config_reload(struct slots *d, const char *path, const char *const *overrid
 	log_kv(LAB_LOG_INFO, NULL, "configuration reloaded", LAB_FI("started", n_start),
 	       LAB_FI("stopped", n_stop), LAB_FI("restarted", n_restart),
 	       LAB_FI("unchanged", d->n_slots - n_start - n_stop - n_restart));
+	return 0;
 }

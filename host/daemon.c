@@ -59,6 +59,7 @@ static void daemon_finish(struct daemon *d)
 		d->admin = NULL;
 	}
 	reload_stop(&d->reg); /* file watchers and debounce timers */
+	slots_retry_close(&d->reg); /* planned restarts of failed plugins */
 	heap_trim_stop(&d->trim);
 	uv_timer_stop(&d->flush_timer);
 	close_handle((uv_handle_t *)&d->flush_timer);
@@ -107,7 +108,11 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct daemon *d = h->data;
 	if (signum == SIGHUP) {
 		if (d->opts.mode == MODE_SERVE && !d->reg.stopping) {
-			config_reload(&d->reg, d->opts.config_path, d->opts.overrides, d->opts.n_overrides);
+			int rc = config_reload(&d->reg, d->opts.config_path, d->opts.overrides,
+					       d->opts.n_overrides);
+			metric_add(d->reg.svc.metrics, M_CONFIG_RELOADS, 1, rc == 0 ? "ok" : "error");
+			if (rc == 0)
+				reload_host_settings(d);
 			return;
 		}
 		log_msg(LAB_LOG_WARN, NULL,
@@ -219,21 +224,26 @@ int daemon_main(const struct daemon_opts *opts)
 		free(d);
 		return 2;
 	}
-	rc = config_load(opts->config_path, opts->overrides, opts->n_overrides, &d->reg.cfg, err,
-			 sizeof err);
+	/* -t runs where the service's environment may be missing (a shell before
+	 * `systemctl reload`): unset ${NAME}s are warnings there. */
+	rc = config_load_flags(opts->config_path, opts->overrides, opts->n_overrides,
+			       opts->mode == MODE_TEST ? CONFIG_ENV_UNSET_OK : 0, &d->reg.cfg, err,
+			       sizeof err);
 	if (rc) {
 		fprintf(stderr, "labd: %s\n", err);
 		free(d);
 		return 1;
 	}
 	/* Held to the end: the services were opened from it, and hc points into it. */
-	struct config *boot_cfg = config_ref(d->reg.cfg);
+	d->boot_cfg = config_ref(d->reg.cfg);
+	d->applied_cfg = config_ref(d->reg.cfg);
 	const struct host_conf *hc = &d->reg.cfg->host;
 	log_setup(opts->debug ? LAB_LOG_DEBUG : hc->log_level, hc->log_format, 2);
 	if (metrics_new(PACKAGE_VERSION, &d->reg.svc.metrics) < 0) {
 		fprintf(stderr, "labd: out of memory\n");
 		config_free(d->reg.cfg);
-		config_free(boot_cfg);
+		config_free(d->boot_cfg);
+		config_free(d->applied_cfg);
 		free(d);
 		return 1;
 	}
@@ -326,6 +336,9 @@ int daemon_main(const struct daemon_opts *opts)
 	       LAB_FS("mode", opts->mode == MODE_SERVE ? "service" : opts->mode == MODE_ONCE ? "once" : "test"));
 
 	if (opts->mode == MODE_SERVE) {
+		/* Both series exist from the start, so increase() sees the first reload. */
+		metric_add(d->reg.svc.metrics, M_CONFIG_RELOADS, 0, "ok");
+		metric_add(d->reg.svc.metrics, M_CONFIG_RELOADS, 0, "error");
 		if (hc->state_flush_interval > 0)
 			uv_timer_start(&d->flush_timer, flush_tick,
 				       (uint64_t)hc->state_flush_interval * 1000,
@@ -398,7 +411,8 @@ out_early:
 	free(d->reg.svc.loop);
 	metrics_free(d->reg.svc.metrics);
 	config_free(d->reg.cfg);
-	config_free(boot_cfg);
+	config_free(d->boot_cfg);
+	config_free(d->applied_cfg);
 	free(d);
 	return exit_code;
 }

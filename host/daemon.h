@@ -32,10 +32,19 @@ struct daemon {
 	struct heap_trim trim;
 	struct defer defer; /* the services' deferred completions */
 	int exit_code;
+	/* What runs (SIGHUP, reload_host.c): the services were opened from
+	 * boot_cfg; the settings SIGHUP applies were last taken from applied_cfg. */
+	struct config *boot_cfg;
+	struct config *applied_cfg;
 };
 
 /* Runs a whole daemon life; returns the process exit status. */
 int daemon_main(const struct daemon_opts *opts);
+
+/* reload_host.c: after a SIGHUP config reload (reg.cfg is the new config),
+ * applies the host settings that can change while labd runs and logs one
+ * line per other setting that differs from the running one. */
+void reload_host_settings(struct daemon *dm);
 
 /* The admin API handlers (daemon_admin.c); their ud is a struct slots. */
 extern const struct admin_ops daemon_admin_ops;

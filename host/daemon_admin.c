@@ -45,9 +45,12 @@ static int admin_readyz(void *ud, struct buf *out)
 		struct slot *s = &d->slots[i];
 		if (!s->enabled || s->status == PS_RUNNING)
 			continue;
-		char msg[700];
-		snprintf(msg, sizeof msg, "plugin %s is %s%s%s", s->name, slot_status_name(s->status),
-			 s->last_error[0] ? ": " : "", s->last_error);
+		char msg[800], when[32] = "";
+		if (s->next_retry_at)
+			clock_format_iso8601(s->next_retry_at / 1000, when, sizeof when);
+		snprintf(msg, sizeof msg, "plugin %s is %s%s%s%s%s%s", s->name,
+			 slot_status_name(s->status), s->last_error[0] ? ": " : "", s->last_error,
+			 when[0] ? " (restarting at " : "", when, when[0] ? ")" : "");
 		buf_puts(&reasons, n++ ? "," : "");
 		buf_json_str(&reasons, msg, strlen(msg));
 	}
@@ -91,6 +94,17 @@ static void slot_json(const struct slot *s, struct buf *b)
 		clock_format_iso8601(s->loaded_at, when, sizeof when);
 	json_kv_str(b, "loaded_at", s->loaded_at ? when : NULL, 1);
 	json_kv_str(b, "last_error", s->last_error[0] ? s->last_error : NULL, 1);
+	/* Self-healing (slot_retry.c): when last_error was set, automatic
+	 * restarts since the plugin last ran, and when the next one is due. */
+	when[0] = '\0';
+	if (s->last_error[0] && s->last_error_at)
+		clock_format_iso8601(s->last_error_at / 1000, when, sizeof when);
+	json_kv_str(b, "last_error_at", when[0] ? when : NULL, 1);
+	buf_printf(b, ",\"retries\":%u", s->retries);
+	when[0] = '\0';
+	if (s->next_retry_at)
+		clock_format_iso8601(s->next_retry_at / 1000, when, sizeof when);
+	json_kv_str(b, "next_retry", when[0] ? when : NULL, 1);
 	buf_putc(b, '}');
 }
 
@@ -143,6 +157,7 @@ static int admin_action(void *ud, const char *name, const char *action, struct b
 		s->enabled = 1;
 		if (!s->inst) {
 			s->last_error[0] = '\0';
+			s->retries = 0; /* the operator's start, not an automatic one */
 			slot_activate(s);
 			if (s->status == PS_FAILED)
 				return admin_error(out, 500, s->last_error);
@@ -155,6 +170,7 @@ static int admin_action(void *ud, const char *name, const char *action, struct b
 		if (s->inst) {
 			slot_deactivate(s, after_admin_disable);
 		} else {
+			slot_retry_cancel(s);
 			slot_set_status(s, PS_DISABLED);
 		}
 		log_kv(LAB_LOG_INFO, s->name, "plugin disabled through the admin API");

@@ -32,6 +32,7 @@ static const lab_setting *settings_of(lab_ctx *ctx)
 static void api_log(lab_ctx *ctx, int level, const char *msg, const lab_field *f, size_t n)
 {
 	log_fields(level, instance_of(ctx)->name, msg, f, n);
+	instance_log_reported(instance_of(ctx), level, msg, f, n);
 }
 
 static int api_log_enabled(lab_ctx *ctx, int level) { return log_enabled(level); }
@@ -458,6 +459,7 @@ static void api_cfg_error(lab_ctx *ctx, const lab_cfg *node, const char *path, c
 	cfgapi_error(instance_of(ctx)->section, settings_of(ctx), instance_of(ctx)->name, node, path, msg,
 		     line, sizeof line);
 	log_fields(LAB_LOG_ERROR, instance_of(ctx)->name, line, NULL, 0);
+	instance_log_reported(instance_of(ctx), LAB_LOG_ERROR, line, NULL, 0);
 }
 
 static int api_key_segment(lab_ctx *ctx, const char *name, size_t len, unsigned flags, char *out,

@@ -1,5 +1,6 @@
 #include "instance.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,26 @@ void instance_report_once(struct instance *inst, int status)
 	defer_push(inst->svc->defer, &inst->once_report);
 }
 
+void instance_log_reported(struct instance *inst, int level, const char *msg, const lab_field *f,
+			   size_t n)
+{
+	const char *error = NULL;
+	if (!inst->error_report || level < LAB_LOG_WARN || !msg ||
+	    !pthread_equal(pthread_self(), inst->loop_thread))
+		return;
+	for (size_t i = 0; f && i < n; i++)
+		if (f[i].key && strcmp(f[i].key, "error") == 0 && f[i].type == LAB_FIELD_STR && f[i].s)
+			error = f[i].s;
+	if (level == LAB_LOG_WARN && !error)
+		return; /* a warning about something else (dropped values, a reset) */
+	char text[300];
+	if (error)
+		snprintf(text, sizeof text, "%s: %s", msg, error);
+	else
+		snprintf(text, sizeof text, "%s", msg);
+	inst->error_report(inst->owner, text);
+}
+
 int instance_new(const struct host_services *svc, const char *name,
 		 const config_setting_t *section, struct plugin_image *img, struct instance **out)
 {
@@ -52,6 +73,7 @@ int instance_new(const struct host_services *svc, const char *name,
 	inst->desc = img->desc;
 	inst->phase = INST_NEW;
 	inst->callbacks_allowed = 1;
+	inst->loop_thread = pthread_self();
 	list_init(&inst->timers);
 	list_init(&inst->subs);
 	list_init(&inst->ops);

@@ -7,6 +7,7 @@
 #define LAB_HOST_INSTANCE_H
 
 #include <libconfig.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -39,7 +40,12 @@ struct instance {
 	struct state *state;             /* its durable state, NULL until loaded */
 	/* lab_done, or a --once run given up: reported once to the owner. */
 	void (*once_done)(void *owner, int status);
+	/* The plugin reported an error ("MSG" or "MSG: ERROR"): a log line at
+	 * error level, or a warning with an `error` field, logged on the loop
+	 * thread (lines from worker threads are only logged).  NULL: unused. */
+	void (*error_report)(void *owner, const char *text);
 	void *owner;
+	pthread_t loop_thread; /* the thread instance_new() ran on */
 	struct plugin_image *img;
 	const lab_plugin *desc;
 	void *self;
@@ -84,6 +90,9 @@ void instance_free(struct instance *inst);
 void instance_report_once(struct instance *inst, int status);
 /* Is anything still in flight? */
 int instance_busy(const struct instance *inst);
+/* A log line of the plugin (any thread): hands errors to error_report. */
+void instance_log_reported(struct instance *inst, int level, const char *msg, const lab_field *f,
+			   size_t n);
 
 /* Used by the host API table (hostapi.c). */
 struct instance *instance_of(lab_ctx *ctx);

@@ -9,8 +9,9 @@
 
 #include "buf.h"
 
-static int g_level = LAB_LOG_INFO;
-static int g_format = LOG_FORMAT_LOGFMT;
+/* Atomic: SIGHUP changes them on the loop while other threads log. */
+static _Atomic int g_level = LAB_LOG_INFO;
+static _Atomic int g_format = LOG_FORMAT_LOGFMT;
 static int g_fd = 2;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };

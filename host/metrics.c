@@ -65,6 +65,12 @@ static const struct family families[M_COUNT] = {
 	[M_STATE_BYTES] = { "lab_state_bytes_total",
 			    "Bytes of durable plugin state written to or read from storage.",
 			    MT_COUNTER, 2, { "plugin", "op" } },
+	[M_PLUGIN_RETRIES] = { "lab_plugin_retries_total",
+			       "Automatic restarts of a failed plugin (transient failures).",
+			       MT_COUNTER, 1, { "plugin" } },
+	[M_CONFIG_RELOADS] = { "lab_config_reloads_total",
+			       "Configuration reloads (SIGHUP) by result: ok or error (nothing changed).",
+			       MT_COUNTER, 1, { "result" } },
 };
 
 static const double bucket_le[NBUCKETS] = {

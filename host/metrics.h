@@ -28,6 +28,8 @@ enum metric_id {
 	M_STATE_CORRUPT,        /* counter {plugin} (state files moved aside) */
 	M_STATE_OPS,            /* counter {plugin,op,result} (state reads and writes) */
 	M_STATE_BYTES,          /* counter {plugin,op} */
+	M_PLUGIN_RETRIES,       /* counter {plugin} (automatic restarts of a failed plugin) */
+	M_CONFIG_RELOADS,       /* counter {result} (SIGHUP: ok, error) */
 	M_COUNT
 };
 

@@ -36,6 +36,7 @@ struct job {
 	char trigger[16];
 	uint64_t t0;
 	int fail_rc;
+	int last_rc; /* the code of the latest launch that failed */
 	char why[600];  /* why the new image failed */
 	char why2[600]; /* why the old one could not be restarted */
 	struct job *next;
@@ -133,7 +134,9 @@ static void count_reload(const struct slot *s, int ok)
 /* A failure decided before the running instance was touched. */
 static void early_failure(struct slot *s, const char *trigger, const char *why)
 {
-	snprintf(s->last_error, sizeof s->last_error, "reload failed: %.480s", why);
+	char msg[sizeof s->last_error];
+	snprintf(msg, sizeof msg, "reload failed: %.480s", why);
+	slot_note_error(s, msg);
 	log_kv(LAB_LOG_ERROR, s->name, "reload failed; the running version is kept",
 	       LAB_FS("trigger", trigger), LAB_FS("error", why), LAB_FS("version", s->version),
 	       LAB_FI("generation", s->generation));
@@ -184,6 +187,7 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 	if (rc) {
 		plugin_image_close(img);
 		snprintf(why, whylen, "%s", lab_strerror(rc));
+		j->last_rc = rc;
 		return rc;
 	}
 	s->inst = inst;
@@ -192,6 +196,7 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 	rc = instance_init(inst);
 	if (rc < 0) {
 		snprintf(why, whylen, "init failed: %s", lab_strerror(rc));
+		j->last_rc = rc;
 		s->inst = NULL;
 		instance_free(inst);
 		return rc;
@@ -201,6 +206,7 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 	if (rc < 0) {
 		snprintf(why, whylen, "start failed: %s", lab_strerror(rc));
 		j->fail_rc = rc;
+		j->last_rc = rc;
 		if (instance_stop(inst, slots_drain_ms(d), launch_stopped, j) == 1)
 			return 1;
 		launch_dead(j, inst);
@@ -228,9 +234,8 @@ static int launch_failed(struct job *j)
 	char err[sizeof s->last_error];
 	snprintf(err, sizeof err, "reload failed: %.200s; restarting the old version failed too: %.200s",
 		 j->why, j->why2);
-	snprintf(s->last_error, sizeof s->last_error, "%s", err);
-	slot_set_status(s, PS_FAILED);
-	log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err));
+	/* Restarted later (slot_retry.c) if the old version failed for a transient reason. */
+	slot_fail(s, err, j->last_rc, RETRY_BY_CODE);
 	count_reload(s, 0);
 	slot_event(s, "failed");
 	return finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
@@ -272,7 +277,9 @@ static int step(struct job *j)
 		slot_event(s, "reloaded");
 		return finish(j, 0); /* closes the old image and deletes its private copy */
 	} else {
-		snprintf(s->last_error, sizeof s->last_error, "reload failed: %.480s", j->why);
+		char msg[sizeof s->last_error];
+		snprintf(msg, sizeof msg, "reload failed: %.480s", j->why);
+		slot_note_error(s, msg);
 		log_kv(LAB_LOG_ERROR, s->name, "reload failed; the old version runs again",
 		       LAB_FS("trigger", j->trigger), LAB_FS("error", j->why),
 		       LAB_FS("version", s->version), LAB_FI("generation", s->generation));
@@ -408,6 +415,7 @@ static void debounce_fired(uv_timer_t *t)
 		log_kv(LAB_LOG_INFO, s->name, "plugin file changed; starting the failed plugin again",
 		       LAB_FS("path", s->path));
 		s->last_error[0] = '\0';
+		s->retries = 0;
 		slot_activate(s);
 		return;
 	}

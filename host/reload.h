@@ -14,6 +14,7 @@
 #ifndef LAB_HOST_RELOAD_H
 #define LAB_HOST_RELOAD_H
 
+#include <libconfig.h>
 #include <stddef.h>
 
 struct slots;
@@ -43,11 +44,14 @@ int reload_busy(const struct slot *s);
 int reload_admin(struct slot *s, struct buf *out);
 
 /* config_reload.c: SIGHUP.  Loads and validates the config file again; a
- * broken config changes nothing (logged).  Otherwise plugins newly enabled
- * start, disabled ones stop, those whose section (or path) changed restart,
- * the rest are untouched.  Host settings outside `plugins` are not applied
- * (logged when they differ). */
-void config_reload(struct slots *d, const char *path, const char *const *overrides,
-		   size_t n_overrides);
+ * broken config changes nothing (logged, LAB_E* returned).  Otherwise
+ * plugins newly enabled start, disabled ones stop, those whose section (or
+ * path) changed restart, the rest are untouched; d->cfg is the new config
+ * and 0 is returned.  Settings outside `plugins` are the caller's
+ * (reload_host.c). */
+int config_reload(struct slots *d, const char *path, const char *const *overrides,
+		  size_t n_overrides);
+/* Do two settings (with everything below them) differ?  NULL: absent. */
+int config_settings_differ(const config_setting_t *a, const config_setting_t *b);
 
 #endif

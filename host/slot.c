@@ -39,11 +39,38 @@ void slot_set_status(struct slot *s, int status)
 	metrics_plugin_state(s->d->svc.metrics, s->name, slot_status_name(status));
 }
 
-static void slot_fail(struct slot *s, const char *err)
+void slot_note_error(struct slot *s, const char *text)
 {
-	snprintf(s->last_error, sizeof s->last_error, "%s", err);
+	snprintf(s->last_error, sizeof s->last_error, "%s", text);
+	s->last_error_at = clock_now_ms();
+}
+
+void slot_fail(struct slot *s, const char *err, int rc, enum slot_retry retry)
+{
+	struct slots *d = s->d;
+	slot_note_error(s, err);
 	slot_set_status(s, PS_FAILED);
-	log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err));
+	int transient = retry == RETRY_ALWAYS || (retry == RETRY_BY_CODE && slot_error_transient(rc));
+	uint64_t ms = transient ? slot_retry_schedule(s) : 0;
+	/* One line, the same msg whatever follows: operators grep for it. */
+	if (ms)
+		log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err),
+		       LAB_FS("restart", "automatic"), LAB_FI("restart_in_ms", ms),
+		       LAB_FI("restarts", s->retries));
+	else if (d->mode == MODE_SERVE && !d->stopping && s->enabled && !transient)
+		log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err),
+		       LAB_FS("restart", "manual (not a transient error)"));
+	else
+		log_kv(LAB_LOG_ERROR, s->name, "plugin failed", LAB_FS("error", err));
+}
+
+/* "WHAT: CODE" and, when the plugin logged an error while doing it, ": TEXT". */
+static void fail_text(struct slot *s, const char *what, int rc, char *out, size_t len)
+{
+	if (s->reported[0])
+		snprintf(out, len, "%s: %s: %s", what, lab_strerror(rc), s->reported);
+	else
+		snprintf(out, len, "%s: %s", what, lab_strerror(rc));
 }
 
 /* lab.host.plugin: {"plugin","event","version","generation"} */
@@ -141,6 +168,7 @@ void slot_deactivate(struct slot *s, void (*then)(struct slot *s))
 	}
 	da->s = s;
 	da->then = then;
+	slot_retry_cancel(s); /* it stops (or restarts) for another reason */
 	if (!s->inst) {
 		deactivate_flushed(0, da);
 		return;
@@ -172,6 +200,9 @@ void slot_started(struct slot *s)
 	struct slots *d = s->d;
 	slot_set_status(s, PS_RUNNING);
 	s->last_error[0] = '\0';
+	s->last_error_at = 0;
+	s->retries = 0;
+	slot_retry_cancel(s);
 	log_kv(LAB_LOG_INFO, s->name, "plugin running", LAB_FS("version", s->version),
 	       LAB_FI("generation", s->generation));
 	slot_event(s, "started");
@@ -204,10 +235,11 @@ static void slot_begin(struct slot *s)
 	struct instance *inst = s->inst;
 	char err[600];
 	inst->state = s->state; /* loaded by now (or no storage: -t) */
+	s->reported[0] = '\0';
 	int rc = instance_init(inst);
 	if (rc < 0) {
-		snprintf(err, sizeof err, "init failed: %s", lab_strerror(rc));
-		slot_fail(s, err);
+		fail_text(s, "init failed", rc, err, sizeof err);
+		slot_fail(s, err, rc, RETRY_BY_CODE);
 		slot_event(s, "failed");
 		s->inst = NULL;
 		instance_free(inst);
@@ -232,7 +264,7 @@ static void slot_begin(struct slot *s)
 		if (rc == LAB_ENOTSUP) {
 			s->once_finished = 1;
 			s->once_status = rc;
-			slot_fail(s, "plugin has no one-shot (--once) mode");
+			slot_fail(s, "plugin has no one-shot (--once) mode", rc, RETRY_NEVER);
 			if (instance_stop(inst, slots_drain_ms(d), failed_stopped, s) == 0)
 				failed_stopped(inst, s);
 			return;
@@ -244,10 +276,11 @@ static void slot_begin(struct slot *s)
 		}
 		return;
 	}
+	s->reported[0] = '\0';
 	rc = instance_start(inst);
 	if (rc < 0) {
-		snprintf(err, sizeof err, "start failed: %s", lab_strerror(rc));
-		slot_fail(s, err);
+		fail_text(s, "start failed", rc, err, sizeof err);
+		slot_fail(s, err, rc, RETRY_BY_CODE);
 		slot_event(s, "failed");
 		if (instance_stop(inst, slots_drain_ms(d), failed_stopped, s) == 0)
 			failed_stopped(inst, s);
@@ -264,7 +297,8 @@ static void state_loaded(int status, struct state *st, void *ud)
 	if (status < 0 || !st) {
 		char err[256];
 		snprintf(err, sizeof err, "cannot load state: %s", lab_strerror(status));
-		slot_fail(s, err);
+		/* Storage failed, not the plugin: whatever the code, it may work later. */
+		slot_fail(s, err, status, RETRY_ALWAYS);
 		if (s->inst) {
 			struct instance *inst = s->inst;
 			s->inst = NULL;
@@ -319,9 +353,11 @@ void slot_activate(struct slot *s)
 	struct slots *d = s->d;
 	struct plugin_image *img = NULL;
 	char err[600];
+	slot_retry_cancel(s); /* this is the start a planned restart would make */
 	int rc = slot_open_image(s, &img, err, sizeof err);
 	if (rc) {
-		slot_fail(s, err);
+		/* A bad file is started again when it changes (reload.c). */
+		slot_fail(s, err, rc, RETRY_BY_CODE);
 		if (d->mode == MODE_ONCE) {
 			s->once_finished = 1;
 			s->once_status = rc;
@@ -337,7 +373,7 @@ void slot_activate(struct slot *s)
 	rc = instance_new(&d->svc, s->name, s->section, img, &s->inst);
 	if (rc) {
 		plugin_image_close(img);
-		slot_fail(s, lab_strerror(rc));
+		slot_fail(s, lab_strerror(rc), rc, RETRY_BY_CODE);
 		slot_settled(s);
 		return;
 	}
@@ -359,11 +395,22 @@ void slot_activate(struct slot *s)
 
 static void once_reported(void *owner, int status) { slot_once_done(owner, status); }
 
+/* The plugin logged an error (instance.h): last_error while it runs, and
+ * the detail of a failing init/start. */
+static void error_reported(void *owner, const char *text)
+{
+	struct slot *s = owner;
+	snprintf(s->reported, sizeof s->reported, "%s", text);
+	if (s->inst && s->inst->phase >= INST_RUNNING && s->inst->phase <= INST_ONCE)
+		slot_note_error(s, text);
+}
+
 void slot_bind(struct slot *s, struct instance *inst)
 {
 	inst->pub.api = &hostapi_table;
 	inst->state = s->state;
 	inst->once_done = once_reported;
+	inst->error_report = error_reported;
 	inst->owner = s;
 }
 
@@ -371,9 +418,13 @@ void slot_once_done(struct slot *s, int status)
 {
 	s->once_finished = 1;
 	s->once_status = status;
-	if (status < 0)
+	if (status < 0) {
+		char err[sizeof s->last_error];
+		fail_text(s, "one-shot run failed", status, err, sizeof err);
+		slot_note_error(s, err);
 		log_kv(LAB_LOG_ERROR, s->name, "one-shot run failed",
 		       LAB_FS("error", lab_strerror(status)));
+	}
 	else
 		log_kv(LAB_LOG_INFO, s->name, "one-shot run finished");
 	slot_deactivate(s, after_phase_deactivate);

@@ -8,6 +8,7 @@
 #define LAB_HOST_SLOT_H
 
 #include <stdint.h>
+#include <uv.h>
 
 #include "config.h"
 #include "defer.h"
@@ -36,6 +37,16 @@ struct slot {
 	unsigned generation;
 	int64_t loaded_at; /* Unix seconds of the current generation */
 	char last_error[512];
+	int64_t last_error_at; /* Unix ms when last_error was set, 0: never */
+	/* Automatic restarts of a failed plugin (slot_retry.c): attempts made
+	 * since it last ran, and when the next one is due (Unix ms, 0: none). */
+	unsigned retries;
+	int64_t next_retry_at;
+	uv_timer_t retry_timer;
+	int retry_timer_live;
+	/* What the plugin itself reported (an error log line) during the
+	 * current init/start, to say more than the code it returns. */
+	char reported[256];
 	char version[64];
 	char description[256];
 	struct state *state;
@@ -59,6 +70,7 @@ struct slots {
 	size_t n_slots;
 	struct config_json *cj; /* config.json entries (config_json.c) */
 	struct reloader *rl;    /* hot reload (reload.c), NULL outside serve mode */
+	uint64_t retry_rng;     /* jitter of automatic restarts (slot_retry.c) */
 	/* Called when `pending` reaches 0 in --once/-t or while stopping. */
 	void (*phase_done)(void *owner);
 	void *owner;
@@ -73,6 +85,14 @@ struct slot *slots_find(struct slots *d, const char *name);
 void slots_step_done(struct slots *d);
 
 void slot_set_status(struct slot *s, int status);
+/* How slot_fail() decides whether to restart the plugin automatically. */
+enum slot_retry { RETRY_BY_CODE, RETRY_ALWAYS, RETRY_NEVER };
+/* The plugin is `failed` because of err (rc: the LAB_E* behind it): records
+ * last_error, logs it once and, in serve mode, plans an automatic restart
+ * when the failure is transient (slot_retry.c). */
+void slot_fail(struct slot *s, const char *err, int rc, enum slot_retry retry);
+/* Sets last_error (and its time) to text, as the plugin reported it. */
+void slot_note_error(struct slot *s, const char *text);
 void slot_event(struct slot *s, const char *event); /* lab.host.plugin */
 void slot_started(struct slot *s); /* inst just started: RUNNING, event, run sub */
 /* Loads the image and starts the chain; failures are recorded in the slot. */
@@ -88,5 +108,29 @@ void slot_deactivate(struct slot *s, void (*then)(struct slot *s));
 void slot_bind(struct slot *s, struct instance *inst);
 /* The plugin reported its --once result. */
 void slot_once_done(struct slot *s, int status);
+
+/* ---- slot_retry.c: automatic restarts of failed plugins ---------------
+ * A plugin whose load of state, init or start failed for a transient
+ * reason is started again after a delay: plugin_retry.initial_delay,
+ * doubling up to plugin_retry.max_delay, each with +-20 % jitter.  Serve
+ * mode only; docs/operations.md ("Self-healing"). */
+
+/* Is a failure with this code worth retrying without a change by the
+ * operator?  (LAB_EIO, LAB_ETIMEDOUT, LAB_EUNAVAIL, LAB_EBUSY, LAB_ENOMEM,
+ * LAB_EQUERY, LAB_ECANCELED: yes; configuration, ABI, permission and
+ * programming errors: no.) */
+int slot_error_transient(int rc);
+/* The delay before restart attempt `attempt` (0 = the first) in ms:
+ * initial_ms doubled per attempt, at most max_ms, times 0.8..1.2 from `rnd`
+ * (any 64-bit value), never above max_ms.  Pure, for tests. */
+uint64_t slot_retry_delay_ms(uint64_t initial_ms, uint64_t max_ms, unsigned attempt,
+			     uint64_t rnd);
+/* Plans the next restart of failed `s`; returns the delay in ms, or 0 when
+ * none is planned (not serve mode, stopping, disabled, or restarts off). */
+uint64_t slot_retry_schedule(struct slot *s);
+/* Drops a planned restart (the slot starts or stops for another reason). */
+void slot_retry_cancel(struct slot *s);
+/* Closes every slot's restart timer (shutdown; the loop must run after). */
+void slots_retry_close(struct slots *d);
 
 #endif

@@ -295,13 +295,17 @@ stored() { grep -c "msg=\"timings document stored\" key=beacon_chain_timings/$1/
 wait_for '[ "$(stored block_timings)" = 6 ]' || { q "RENAME TABLE canonical_beacon_block_off TO canonical_beacon_block" >/dev/null; fail "block_timings not stored while size_cdf fails"; }
 wait_for 'grep -q "timings job failed.*kind=size_cdf" "$T/labd.log"' || fail "no size_cdf failure logged"
 [ "$(stored size_cdf)" = 0 ] || fail "size_cdf stored without its table"
+# what the running plugin reports is its last_error (issue 20: it stayed null)
+http GET /plugins
+case $BODY in *'"last_error":"timings job failed; retried at the next tick: '*'"last_error_at":"20'*) ;;
+*) q "RENAME TABLE canonical_beacon_block_off TO canonical_beacon_block" >/dev/null; fail "last_error does not show the failed job: $BODY" ;; esac
 q "RENAME TABLE canonical_beacon_block_off TO canonical_beacon_block" >/dev/null
 # The clock is fixed, so `interval` never passes: only the retry can store these.
 wait_for '[ "$(stored size_cdf)" = 6 ]' || fail "size_cdf not retried at the next tick"
 sleep 2.5
 [ "$(stored block_timings)" = 6 ] || fail "block_timings ran again before interval passed"
 [ "$(stored size_cdf)" = 6 ] || fail "size_cdf ran again after success before interval passed"
-pass "serve: a failing size_cdf does not stop block_timings and is retried at the next tick (2 s), not after interval"
+pass "serve: a failing size_cdf does not stop block_timings, shows in last_error, and is retried at the next tick (2 s), not after interval"
 http POST /plugins/timings/run
 [ "$CODE" = 200 ] || [ "$CODE" = 202 ] || [ "$CODE" = 204 ] || fail "POST /plugins/timings/run: $CODE $BODY"
 wait_for '[ "$(stored block_timings)" = 12 ] && [ "$(stored size_cdf)" = 12 ]' || fail "run now did not run every job"

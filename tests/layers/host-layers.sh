@@ -12,8 +12,8 @@ cd "$src/host" || exit 1
 layer() { # layer NAME.c|NAME.h -> 1 (top) .. 6 (bottom), 9 = below all, 0 = unplaced
 	case ${1%.[ch]} in
 	main) echo 1 ;;
-	daemon | daemon_admin | reload | config_reload | connect_check) echo 2 ;;
-	slot | config_json) echo 3 ;;
+	daemon | daemon_admin | reload | config_reload | connect_check | reload_host) echo 2 ;;
+	slot | slot_retry | config_json) echo 3 ;;
 	hostapi | cfgapi) echo 4 ;;
 	instance) echo 5 ;;
 	services | defer | admin | listen_addr | broker | broker_backend | broker_nats | buf | \

@@ -176,6 +176,8 @@ static void test_defaults(void **st)
 	assert_string_equal(h->plugin_dir, LAB_PLUGINDIR);
 	assert_int_equal(h->state_flush_interval, 60);
 	assert_int_equal(h->drain_timeout, 10);
+	assert_int_equal(h->retry_initial, 1);
+	assert_int_equal(h->retry_max, 300);
 	assert_string_equal(h->storage_backend, "fs");
 	assert_string_equal(h->fs_root, "/var/lib/lab/data");
 	assert_string_equal(h->s3_endpoint, "");
@@ -541,6 +543,10 @@ static void test_ranges(void **st)
 	load_fails_at("work = { max_per_plugin = 0; };", 1, "work.max_per_plugin");
 	load_fails_at("work = { max_per_plugin = 1025; };", 1, "work.max_per_plugin");
 	load_fails_at("clickhouse = { probe_interval = \"-1s\"; };", 1, "clickhouse.probe_interval");
+	load_fails_at("plugin_retry = { initial_delay = \"-1s\"; };", 1, "plugin_retry.initial_delay");
+	load_fails_at("plugin_retry = { initial_delay = \"10s\";\n max_delay = \"5s\"; };", 2,
+		      "plugin_retry.max_delay");
+	load_fails_at("plugin_retry = { max_delay = \"2d\"; };", 1, "plugin_retry.max_delay");
 }
 
 static void test_paths(void **st)
