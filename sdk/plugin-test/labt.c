@@ -396,10 +396,10 @@ int labt_config(labt *t, const char *section)
 	t->have_cfg = 1;
 	t->section = NULL;
 	struct buf b = BUF_INIT;
-	buf_printf(&b, "plugins = { %s = {\n%s\n}; };\n", t->desc->name, section ? section : "");
+	/* The wrapper shares the section's first line: lines are the section's. */
+	buf_printf(&b, "plugins = { %s = { %s\n}; };\n", t->desc->name, section ? section : "");
 	if (!config_read_string(&t->cfg, b.data ? b.data : "")) {
-		/* line 1 is the wrapper: report the section's own line */
-		set_err(t, "labt_config: line %d: %s", config_error_line(&t->cfg) - 1,
+		set_err(t, "labt_config: line %d: %s", config_error_line(&t->cfg),
 			config_error_text(&t->cfg));
 		buf_free(&b);
 		return LAB_ECONFIG;
