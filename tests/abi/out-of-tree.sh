@@ -10,8 +10,8 @@
 #     installed template, which must equal docs/plugin-template/); its
 #     `make test` runs the template's unit test on lab-plugin-test;
 #  4. lab-plugin-test from the prefix only (issue 21): the installed
-#     example's unit test, built with `pkg-config --cflags --libs
-#     lab-plugin-test`, runs;
+#     example's unit test and the first test of docs/plugin-testing.md,
+#     built with `pkg-config --cflags --libs lab-plugin-test`, run;
 #  5. C++: a C++17 plugin (tests/abi/cxx) builds with -Wall -Wextra
 #     -Wpedantic -Werror (g++, and clang++ when present), labd loads and runs
 #     it, and its C++ unit test on lab-plugin-test passes;
@@ -67,6 +67,10 @@ for d in $dirs; do
 	esac
 done
 make -C "$top_builddir" install prefix="$INST" >"$LOG" 2>&1 || fail "make install prefix=$INST failed"
+# A sanitized build (--enable-sanitizers) installs an ASan/UBSan
+# liblab-plugin-test: the programs linking it need the runtimes too.
+SAN=$(printf 'lab-print-san:\n\t@echo $(SAN_LDFLAGS)\n' | make -s -C "$top_builddir" -f Makefile -f - lab-print-san) ||
+	fail "cannot read SAN_LDFLAGS from $top_builddir/Makefile"
 LABD=$INST/bin/labd
 [ -x "$LABD" ] || fail "labd not installed in $INST/bin"
 [ -f "$INST/include/lab/plugin.h" ] || fail "SDK header not installed in $INST/include/lab"
@@ -129,7 +133,7 @@ awk '/^```/ { if (open) { open = 0; next } open = 1; sh = ($0 == "```sh"); next 
 [ -s "$T/guide.sh" ] || fail "no sh blocks in docs/plugin-guide.md"
 # In a session of its own, so that cleanup can stop whatever it started.
 SETSID=$(command -v setsid || true)
-(cd "$T/guide" && PATH="$INST/bin:$PATH" exec $SETSID bash -eux "$T/guide.sh") >"$LOG" 2>&1 &
+(cd "$T/guide" && PATH="$INST/bin:$PATH" LDFLAGS="$SAN" exec $SETSID bash -eux "$T/guide.sh") >"$LOG" 2>&1 &
 [ -z "$SETSID" ] || GUIDE_PGID=$!
 if ! wait $!; then
 	fail "a command of docs/plugin-guide.md failed (set -x trace below)"
@@ -159,12 +163,21 @@ mkdir -m 755 "$T/unit"
 cp "$examplesdir/example.c" "$examplesdir/example-test.c" "$T/unit/"
 # shellcheck disable=SC2046 # as documented in docs/plugin-testing.md
 (cd "$T/unit" && $CC -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter example-test.c example.c \
-	$(pkg-config --cflags --libs lab-plugin-test) -o example-test) >"$LOG" 2>&1 ||
+	$(pkg-config --cflags --libs lab-plugin-test) $SAN -o example-test) >"$LOG" 2>&1 ||
 	fail "the example's unit test does not build with pkg-config --cflags --libs lab-plugin-test"
 # No LD_LIBRARY_PATH: the .pc's rpath finds the library in the prefix.
 (cd "$T/unit" && env -u LD_LIBRARY_PATH ./example-test) >"$LOG" 2>&1 || fail "the example's unit test failed"
 grep -q '^ok - example plugin unit tests' "$LOG" || fail "example-test printed no ok line"
 pass "example-test.c + example.c build with pkg-config lab-plugin-test only, and pass"
+# docs/plugin-testing.md's first test, as written, against the template's hello.c.
+awk '/^```c$/ { open = 1; next } /^```$/ { if (open) exit } open' "$top_srcdir/docs/plugin-testing.md" \
+	>"$T/unit/test_hello.c"
+grep -q 'labt_new' "$T/unit/test_hello.c" || fail "no first test in docs/plugin-testing.md"
+cp "$examplesdir/plugin-template/hello.c" "$T/unit/"
+# shellcheck disable=SC2046
+(cd "$T/unit" && $CC -std=c11 test_hello.c hello.c $(pkg-config --cflags --libs lab-plugin-test) $SAN \
+	-o test_hello && ./test_hello) >"$LOG" 2>&1 || fail "docs/plugin-testing.md's first test does not build or pass"
+pass "docs/plugin-testing.md's first test builds as documented and passes"
 
 # ---- 5. C++ --------------------------------------------------------------------
 CXXS=""
@@ -185,7 +198,7 @@ else
 			$cxx $STRICTXX -shared -fPIC -fvisibility=hidden $(pkg-config --cflags lab-plugin) \
 				cxxdemo.cpp -o "$T/cxxplugins/cxxdemo.so" &&
 			$cxx $STRICTXX cxxdemo-test.cpp cxxdemo.cpp $(pkg-config --cflags --libs lab-plugin-test) \
-				-o cxxdemo-test) >"$LOG" 2>&1 || fail "$cxx $STRICTXX: the C++ plugin or its test does not build"
+				$SAN -o cxxdemo-test) >"$LOG" 2>&1 || fail "$cxx $STRICTXX: the C++ plugin or its test does not build"
 		(cd "$T/cxx" && ./cxxdemo-test) >"$LOG" 2>&1 || fail "the C++ plugin's unit test failed ($cxx)"
 	done
 	chmod 644 "$T/cxxplugins/cxxdemo.so"
@@ -207,7 +220,7 @@ fi
 if command -v cmake >/dev/null 2>&1; then
 	mkdir -m 755 "$T/cmake"
 	cp "$examplesdir/plugin-template/"* "$T/cmake/"
-	(cd "$T/cmake" && cmake -S . -B build -DCMAKE_INSTALL_PREFIX="$T/cmake/none" &&
+	(cd "$T/cmake" && export LDFLAGS="$SAN" && cmake -S . -B build -DCMAKE_INSTALL_PREFIX="$T/cmake/none" &&
 		cmake --build build && (cd build && ctest --output-on-failure) &&
 		DESTDIR="$T/cmake/stage" cmake --install build) >"$LOG" 2>&1 ||
 		fail "the template's CMakeLists.txt: build, ctest or install failed"
@@ -220,7 +233,7 @@ fi
 if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
 	mkdir -m 755 "$T/meson"
 	cp "$examplesdir/plugin-template/"* "$T/meson/"
-	(cd "$T/meson" && meson setup build && meson compile -C build && meson test -C build &&
+	(cd "$T/meson" && export LDFLAGS="$SAN" && meson setup build && meson compile -C build && meson test -C build &&
 		DESTDIR="$T/meson/stage" meson install -C build) >"$LOG" 2>&1 ||
 		fail "the template's meson.build: setup, compile, test or install failed"
 	[ -f "$T/meson/stage$plugindir/hello.so" ] || fail "meson install did not put hello.so into $plugindir"
