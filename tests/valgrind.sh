@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/valgrind.sh BUILD_DIR: memcheck over a representative subset — every
-# cmocka unit test, the plugin unit tests on lab-plugin-test, and the integration tests that drive the labd binary
-# through its life cycle (CLI, --once, admin API) with labd under valgrind.
+# cmocka unit test, the plugin unit tests on lab-plugin-test, and the
+# integration tests that drive the labd binary through its life cycle (CLI,
+# --once, admin API) with labd under valgrind.
 # Prints one line per test and "N passed, N failed".  Needs a plain (not
 # sanitizer) build that has run `make check` (the test programs exist).
 set -u
