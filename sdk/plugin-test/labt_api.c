@@ -466,8 +466,14 @@ int labt_network(labt *t, const char *name, int64_t genesis, uint32_t sps, uint3
 	return 0;
 }
 
-#define GROW(p, n) \
-	do { void *q_ = realloc((p), ((n) + 1) * sizeof *(p)); if (!q_) labti_die("realloc", "out of memory"); (p) = q_; } while (0)
+/* Room for one more element in the array p of n elements. */
+#define GROW(p, n)                                                    \
+	do {                                                          \
+		void *q_ = realloc((p), ((n) + 1) * sizeof *(p));     \
+		if (!q_)                                              \
+			labti_die("realloc", "out of memory");        \
+		(p) = q_;                                             \
+	} while (0)
 
 int labt_network_fork(labt *t, const char *network, const char *fork, uint64_t epoch)
 {

@@ -158,7 +158,10 @@ size_t labt_ch_queries(const labt *t, const char *pattern)
 	return n;
 }
 
-const char *labt_ch_sql(const labt *t, size_t i) { return i < t->queries.n ? t->queries.v[i] : NULL; }
+const char *labt_ch_sql(const labt *t, size_t i)
+{
+	return i < t->queries.n ? t->queries.v[i] : NULL;
+}
 size_t labt_ch_unmatched(const labt *t) { return t->unmatched; }
 
 int labti_query(struct labt *t, const char *sql, const lab_param *params, size_t n,
