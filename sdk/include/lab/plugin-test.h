@@ -149,8 +149,9 @@ lab_ctx *labt_ctx(labt *t);
  * Each adder returns the rule's id (>= 0) or a negative LAB_E*.
  */
 /* Rows as ClickHouse's TabSeparatedWithNames text: a header line of column
- * names, then one line per row; \N is NULL, escapes as ClickHouse writes
- * them.  LAB_EPARSE when the text is malformed. */
+ * names, then one line per row, every line ending in \n; \N is NULL,
+ * escapes as ClickHouse writes them.  LAB_EPARSE when the text is
+ * malformed, LAB_EINVAL for a regex that does not compile. */
 int labt_ch_rows(labt *t, const char *pattern, const char *tsv);
 /* Fail the query with `status` (LAB_EQUERY, LAB_EIO, ...) and `message`. */
 int labt_ch_fail(labt *t, const char *pattern, int status, const char *message);
