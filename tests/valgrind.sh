@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/valgrind.sh BUILD_DIR: memcheck over a representative subset — every
-# cmocka unit test, and the integration tests that drive the labd binary
-# through its life cycle (CLI, --once, admin API) with labd under valgrind.
+# cmocka unit test, the plugin unit tests on lab-plugin-test, and the
+# integration tests that drive the labd binary through its life cycle (CLI,
+# --once, admin API) with labd under valgrind.
 # Prints one line per test and "N passed, N failed".  Needs a plain (not
 # sanitizer) build that has run `make check` (the test programs exist).
 set -u
@@ -17,6 +18,18 @@ for t in "$b"/tests/unit/test_*; do
 		echo "    PASS valgrind ${t#$b/}"; passed=$((passed + 1))
 	else
 		echo "    FAIL valgrind ${t#$b/}"; tail -n 30 "$log"; failed=$((failed + 1))
+	fi
+done
+# The plugin unit tests on lab-plugin-test (libtool wrappers: libtool runs
+# valgrind on the real program with the uninstalled library).
+for t in sdk/plugin-test/selftest plugins/example/example-test docs/plugin-template/hello-test \
+	plugins/timings/timings-test plugins/contributors/contributors-test plugins/beacon/beacon-test; do
+	[ -x "$b/$t" ] || continue
+	if "$b/libtool" --mode=execute valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite "$b/$t" >"$log" 2>&1; then
+		echo "    PASS valgrind $t"; passed=$((passed + 1))
+	else
+		echo "    FAIL valgrind $t"; tail -n 30 "$log"; failed=$((failed + 1))
 	fi
 done
 for t in cli once admin; do

@@ -241,9 +241,17 @@ typedef struct lab_field {
 	double d;
 } lab_field;
 
-#define LAB_FS(k, v) ((lab_field){ (k), LAB_FIELD_STR, (v), 0, 0.0 })
-#define LAB_FI(k, v) ((lab_field){ (k), LAB_FIELD_INT, NULL, (int64_t)(v), 0.0 })
-#define LAB_FD(k, v) ((lab_field){ (k), LAB_FIELD_DOUBLE, NULL, 0, (double)(v) })
+/* LAB_CXX_VALUE(T, ...): a value of struct T — a compound literal in C, a
+ * braced temporary in C++ (which has no compound literals).  Internal to
+ * the macros of this header. */
+#ifdef __cplusplus
+#define LAB_CXX_VALUE(T, ...) (T{ __VA_ARGS__ })
+#else
+#define LAB_CXX_VALUE(T, ...) ((T){ __VA_ARGS__ })
+#endif
+#define LAB_FS(k, v) LAB_CXX_VALUE(lab_field, (k), LAB_FIELD_STR, (v), 0, 0.0)
+#define LAB_FI(k, v) LAB_CXX_VALUE(lab_field, (k), LAB_FIELD_INT, NULL, (int64_t)(v), 0.0)
+#define LAB_FD(k, v) LAB_CXX_VALUE(lab_field, (k), LAB_FIELD_DOUBLE, NULL, 0, (double)(v))
 
 /* --------------------------------------------------------------------------
  * Configuration map: the settings a plugin declares (Fluent Bit style).
@@ -334,11 +342,25 @@ typedef struct lab_option {
 	size_t bind_size;           /* sizeof the bound member; 0 = not bound */
 } lab_option;
 
-/* Designated-initializer fragments for lab_option entries (see above). */
+/* Designated-initializer fragments for lab_option entries (see above).
+ * C++ (C++20 designated initializers, or C++17 with the GCC/Clang
+ * extension) needs the members of an entry in declaration order: name,
+ * type, def, desc, children, flags, LAB_MIN/LAB_MAX/LAB_RANGE, LAB_ALLOWED,
+ * LAB_BIND; these fragments keep their own members in that order. */
 #define LAB_MIN(v) .has_min = 1, .min = (int64_t)(v)
 #define LAB_MAX(v) .has_max = 1, .max = (int64_t)(v)
+#ifdef __cplusplus
+#define LAB_RANGE(lo, hi) .has_min = 1, .has_max = 1, .min = (int64_t)(lo), .max = (int64_t)(hi)
+/* A function-local static array: C++ has no compound literals. */
+#define LAB_ALLOWED(...)                                                          \
+	.allowed = []() -> const char *const * {                                  \
+		static const char *const allowed_[] = { __VA_ARGS__, nullptr }; \
+		return allowed_;                                              \
+	}()
+#else
 #define LAB_RANGE(lo, hi) LAB_MIN(lo), LAB_MAX(hi)
 #define LAB_ALLOWED(...) .allowed = (const char *const[]){ __VA_ARGS__, NULL }
+#endif
 #define LAB_BIND(type, member) \
 	.bind_offset = offsetof(type, member), .bind_size = sizeof(((type *)0)->member)
 
@@ -366,12 +388,12 @@ typedef struct lab_param {
 	double d;
 } lab_param;
 
-#define LAB_PSTR(v) ((lab_param){ LAB_PARAM_STR, (v), (size_t)-1, 0, 0, 0.0 })
-#define LAB_PINT(v) ((lab_param){ LAB_PARAM_INT, NULL, 0, (int64_t)(v), 0, 0.0 })
-#define LAB_PUINT(v) ((lab_param){ LAB_PARAM_UINT, NULL, 0, 0, (uint64_t)(v), 0.0 })
-#define LAB_PDOUBLE(v) ((lab_param){ LAB_PARAM_DOUBLE, NULL, 0, 0, 0, (double)(v) })
-#define LAB_PTIME(v) ((lab_param){ LAB_PARAM_DATETIME, NULL, 0, (int64_t)(v), 0, 0.0 })
-#define LAB_PNULL ((lab_param){ LAB_PARAM_NULL, NULL, 0, 0, 0, 0.0 })
+#define LAB_PSTR(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_STR, (v), (size_t)-1, 0, 0, 0.0)
+#define LAB_PINT(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_INT, NULL, 0, (int64_t)(v), 0, 0.0)
+#define LAB_PUINT(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_UINT, NULL, 0, 0, (uint64_t)(v), 0.0)
+#define LAB_PDOUBLE(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_DOUBLE, NULL, 0, 0, 0, (double)(v))
+#define LAB_PTIME(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_DATETIME, NULL, 0, (int64_t)(v), 0, 0.0)
+#define LAB_PNULL LAB_CXX_VALUE(lab_param, LAB_PARAM_NULL, NULL, 0, 0, 0, 0.0)
 
 /*
  * Query completion.  `status` is 0 or a negative LAB_E* code; `errmsg` is
@@ -601,6 +623,46 @@ typedef struct lab_plugin {
 #error "LAB_PLUGIN_MIN_ABI_MINOR is newer than this SDK header"
 #endif
 
+/*
+ * lab_plugin_stamp(d): `d` with magic, ABI version and sizes filled in as
+ * LAB_PLUGIN_DEFINE fills them — for a descriptor built by hand (C++
+ * without designated initializers):
+ *     extern "C" LAB_EXPORT const lab_plugin *lab_plugin_entry(void)
+ *     { static const lab_plugin d = lab_plugin_stamp(make_descriptor()); return &d; }
+ */
+static inline lab_plugin lab_plugin_stamp(lab_plugin d)
+{
+	d.magic = LAB_PLUGIN_MAGIC;
+	d.abi_major = LAB_ABI_MAJOR;
+	d.abi_minor = LAB_PLUGIN_MIN_ABI_MINOR;
+	d.size = sizeof(lab_plugin);
+	d.option_size = sizeof(lab_option);
+	return d;
+}
+
+#ifdef __cplusplus
+/* C++: the designators in declaration order (name, version, description,
+ * settings, init, start, stop, destroy, once, run, describe, options);
+ * C++20, or C++17 with the GCC/Clang extension. */
+#if defined(__GNUC__)
+/* g++ warns about members a designated initializer leaves out; C does not. */
+#define LAB_CXX_DESIGNATED_BEGIN \
+	_Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
+#define LAB_CXX_DESIGNATED_END _Pragma("GCC diagnostic pop")
+#else
+#define LAB_CXX_DESIGNATED_BEGIN
+#define LAB_CXX_DESIGNATED_END
+#endif
+#define LAB_PLUGIN_DEFINE(...)                                                         \
+	extern "C" LAB_EXPORT const lab_plugin *lab_plugin_entry(void);                \
+	extern "C" LAB_EXPORT const lab_plugin *lab_plugin_entry(void)                 \
+	{                                                                              \
+		LAB_CXX_DESIGNATED_BEGIN                                               \
+		static const lab_plugin desc = lab_plugin_stamp(lab_plugin{ __VA_ARGS__ }); \
+		LAB_CXX_DESIGNATED_END                                                 \
+		return &desc;                                                          \
+	}
+#else
 #define LAB_PLUGIN_DEFINE(...)                                                         \
 	LAB_EXPORT const lab_plugin *lab_plugin_entry(void);                           \
 	LAB_EXPORT const lab_plugin *lab_plugin_entry(void)                            \
@@ -613,6 +675,7 @@ typedef struct lab_plugin {
 						 __VA_ARGS__ };                        \
 		return &desc;                                                          \
 	}
+#endif
 
 /* ==========================================================================
  * Inline wrappers — the plugin-facing API.
@@ -642,9 +705,22 @@ static inline void lab_logf(lab_ctx *ctx, int level, const char *fmt, ...)
 }
 
 /* lab_logkv(ctx, LAB_LOG_INFO, "slot stored", LAB_FS("network", n), LAB_FI("slot", s)); */
+#ifdef __cplusplus
+/* C++ has no compound literals: the fields bind to an array parameter (a
+ * temporary that lives until the end of the full expression). */
+extern "C++" {
+template <size_t N>
+static inline void lab_logkv_(lab_ctx *ctx, int level, const char *msg, const lab_field (&f)[N])
+{
+	lab_log(ctx, level, msg, f, N);
+}
+}
+#define lab_logkv(ctx, level, msg, ...) lab_logkv_((ctx), (level), (msg), { __VA_ARGS__ })
+#else
 #define lab_logkv(ctx, level, msg, ...)                                              \
 	lab_log((ctx), (level), (msg), (const lab_field[]){ __VA_ARGS__ },           \
 		sizeof((const lab_field[]){ __VA_ARGS__ }) / sizeof(lab_field))
+#endif
 
 /* ---- clock -------------------------------------------------------------- */
 
