@@ -19,6 +19,9 @@
 const lab_setting config_plugin_host_keys[] = {
 	{ "enabled", LAB_SET_BOOL, "true", "load and run this plugin", NULL, 0 },
 	{ "path", LAB_SET_STRING, NULL, "the plugin's .so (default plugin_dir/NAME.so)", NULL, 0 },
+	{ "log_level", LAB_SET_STRING, NULL,
+	  "this plugin's log level: debug, info, warn or error (default: log.level); SIGHUP applies it",
+	  NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 }
 };
 
