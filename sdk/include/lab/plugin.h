@@ -93,7 +93,7 @@
  * (notably from a lab_work function running on a worker):
  *     lab_log(), lab_logf(), lab_logkv(), lab_now_ms(), lab_now(),
  *     lab_monotonic_ms(), lab_strerror(), lab_key_segment() and
- *     lab_key_segment_check() (1.1), and LAB_HAS().
+ *     lab_key_segment_check() (1.1), lab_log_enabled(), and LAB_HAS().
  * A plugin never blocks the loop: no sleeping, no blocking I/O, nothing
  * CPU-heavy for more than about a millisecond.  Heavy transforms go through
  * lab_work_submit().
@@ -1123,9 +1123,9 @@ static inline void lab_done(lab_ctx *ctx, int status) { ctx->api->done(ctx, stat
  * Ownership.  The family and its handle belong to the host and to the
  * plugin (not to one instance): they stay valid until destroy returns and
  * are never freed by the plugin.  When the plugin is unloaded (disabled,
- * removed by SIGHUP, failed, daemon exit) its families disappear from
- * /metrics.  Across a hot reload (or a restart after a changed section)
- * they are kept: the new instance registers the same names again, gets the
+ * removed or restarted by SIGHUP, failed, daemon exit) its families
+ * disappear from /metrics.  Across a hot reload (POST /plugins/NAME/reload,
+ * a new file) they are kept: the new instance registers the same names again, gets the
  * old values and continues counting; a family the new instance has not
  * registered again by the time its start returns is dropped.
  *
