@@ -83,6 +83,10 @@ static const lab_option options[] = {
 	  .desc = "delay after the slot boundary before the head slot is processed" },
 	{ .name = "networks", .type = LAB_SET_MAP, .children = network_options,
 	  .desc = "per network settings; default: every ethereum.networks entry" },
+	{ .name = "progress_interval", .type = LAB_SET_DURATION, .def = "60s",
+	  LAB_RANGE(1, 86400), LAB_BIND(struct beacon, progress_interval_s),
+	  .desc = "one `progress` info line per network this often (slots stored and missed, "
+		  "head, backfill cursor, rate, ETA)" },
 	{ 0 },
 };
 
@@ -297,6 +301,7 @@ static int beacon_init(lab_ctx *ctx, void **self)
 			bc_state_load(net);
 	}
 	if (rc == 0) {
+		bc_metrics_register(bc);
 		describe_build(bc);
 		geo_builtin(&bc->geo); /* constant tables: nothing to build */
 	}
