@@ -723,7 +723,8 @@ void config_describe_decls(const char *name, const struct plugin_decls *pd, FILE
 	const lab_setting *settings = pd ? pd->settings : NULL;
 	struct buf prefix = BUF_INIT;
 	fprintf(out, "Settings of the section `plugins.%s`. The host also reads `enabled` (bool, "
-		     "default `true`) and `path` (string, default `plugin_dir/%s.so`).\n\n",
+		     "default `true`), `path` (string, default `plugin_dir/%s.so`) and "
+		     "`log_level` (string, default `log.level`).\n\n",
 		name, name);
 	if (!settings || !settings->name) {
 		fputs("This plugin declares no settings.\n", out);
