@@ -241,6 +241,18 @@ void metric_set_l(struct metrics *m, enum metric_id id, double v, ...)
 	va_end(ap);
 }
 
+/* One observation into a histogram series: its bucket, the total and the sum. */
+static void observe(struct series *s, double v)
+{
+	unsigned i = 0;
+	while (i < NBUCKETS && v > bucket_le[i])
+		i++;
+	if (i < NBUCKETS)
+		s->hist[i]++;
+	s->hist[NBUCKETS]++;
+	s->value += v;
+}
+
 void metric_observe_l(struct metrics *m, enum metric_id id, double v, ...)
 {
 	char key[MAX_KEY];
@@ -262,15 +274,8 @@ void metric_observe_l(struct metrics *m, enum metric_id id, double v, ...)
 	if (v != v)
 		return;
 	struct series *s = lookup(m, id, key, len, 1);
-	if (!s)
-		return;
-	unsigned i = 0;
-	while (i < NBUCKETS && v > bucket_le[i])
-		i++;
-	if (i < NBUCKETS)
-		s->hist[i]++;
-	s->hist[NBUCKETS]++;
-	s->value += v;
+	if (s)
+		observe(s, v);
 }
 
 double metric_get_l(struct metrics *m, enum metric_id id, ...)
@@ -571,13 +576,7 @@ int metrics_plugin_update(struct metrics *m, const char *plugin, struct metric_f
 		f->nseries++;
 	}
 	if (op == LAB_METRIC_OBSERVE) {
-		unsigned i = 0;
-		while (i < NBUCKETS && v > bucket_le[i])
-			i++;
-		if (i < NBUCKETS)
-			s->hist[i]++;
-		s->hist[NBUCKETS]++;
-		s->value += v;
+		observe(s, v);
 	} else {
 		s->value = op == LAB_METRIC_SET ? v : s->value + v;
 	}
