@@ -19,7 +19,7 @@ for t in "$b"/tests/unit/test_*; do
 		echo "    FAIL valgrind ${t#$b/}"; tail -n 30 "$log"; failed=$((failed + 1))
 	fi
 done
-for t in cli once admin; do
+for t in cli once admin plugin-metrics; do
 	if LABD_VALGRIND=1 top_builddir="$b" top_srcdir="$top" sh "$top/tests/integration/$t.sh" >"$log" 2>&1; then
 		echo "    PASS valgrind tests/integration/$t.sh"; passed=$((passed + 1))
 	else
