@@ -415,6 +415,14 @@ static int fill_plugins(struct config *c, const char *dir, char *err, size_t err
 		pc->section = sec;
 		pc->enabled = 1;
 		(void)config_setting_lookup_bool(sec, "enabled", &pc->enabled);
+		pc->log_level = -1;
+		const config_setting_t *ll = config_setting_get_member(sec, "log_level");
+		if (ll) {
+			const char *v = config_setting_get_string(ll);
+			if (!v || (pc->log_level = log_level_parse(v)) < 0)
+				return bad(err, errlen, c, ll, NULL,
+					   "must be one of debug, info, warn, error");
+		}
 		const config_setting_t *pn = config_setting_get_member(sec, "path");
 		if (pn) {
 			const char *p = config_setting_get_string(pn);

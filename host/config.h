@@ -66,6 +66,7 @@ struct plugin_conf {
 	int enabled;
 	char *path;                      /* resolved: `path` or plugin_dir/NAME.so */
 	const config_setting_t *section; /* the plugin's group (owned by the config) */
+	int log_level;                   /* `log_level`: LAB_LOG_*, -1 = the host's log.level */
 };
 
 /* Every string is non-NULL after config_load() unless noted. */

@@ -25,7 +25,8 @@
 enum { P_KEEP, P_START, P_STOP, P_RESTART };
 
 /* A canonical text of a setting (names, types, values), for comparison.
- * `skip` (may be NULL): a member of the top group left out. */
+ * `skip` (may be NULL): a member of the top group left out; in a plugin
+ * section `log_level` is always left out too (applied without a restart). */
 static void dump(const config_setting_t *n, struct buf *b, const char *skip)
 {
 	const char *name = config_setting_name(n);
@@ -43,7 +44,8 @@ static void dump(const config_setting_t *n, struct buf *b, const char *skip)
 		for (int i = 0; i < len; i++) {
 			const config_setting_t *e = config_setting_get_elem(n, (unsigned)i);
 			const char *en = e ? config_setting_name(e) : NULL;
-			if (!e || (skip && en && strcmp(en, skip) == 0))
+			if (!e || (skip && en && strcmp(en, skip) == 0) ||
+			    (skip && en && strcmp(skip, "enabled") == 0 && strcmp(en, "log_level") == 0))
 				continue;
 			dump(e, b, NULL);
 			buf_putc(b, ';');
@@ -257,6 +259,18 @@ int config_reload(struct slots *d, const char *path, const char *const *override
 		}
 	}
 	free(plan);
+	/* plugins.NAME.log_level: applied at once, whatever else happened (the
+	 * log filter reads it on every record, a hot reload keeps it). */
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		const struct plugin_conf *pc = config_plugin(nc, s->name);
+		int lv = pc ? pc->log_level : -1;
+		if (lv != s->report.log_level) {
+			s->report.log_level = lv;
+			log_kv(LAB_LOG_INFO, s->name, "configuration reload: plugin log level applied",
+			       LAB_FS("log_level", lv >= 0 ? log_level_name(lv) : "log.level"));
+		}
+	}
 	/* config.json is rewritten by every plugin that (re)starts; otherwise here. */
 	if (!restarted_any) {
 		for (size_t i = 0; i < d->n_slots; i++) {

@@ -19,6 +19,9 @@
 const lab_setting config_plugin_host_keys[] = {
 	{ "enabled", LAB_SET_BOOL, "true", "load and run this plugin", NULL, 0 },
 	{ "path", LAB_SET_STRING, NULL, "the plugin's .so (default plugin_dir/NAME.so)", NULL, 0 },
+	{ "log_level", LAB_SET_STRING, NULL,
+	  "this plugin's log level: debug, info, warn or error (default: log.level); SIGHUP applies it",
+	  NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 }
 };
 
@@ -720,7 +723,8 @@ void config_describe_decls(const char *name, const struct plugin_decls *pd, FILE
 	const lab_setting *settings = pd ? pd->settings : NULL;
 	struct buf prefix = BUF_INIT;
 	fprintf(out, "Settings of the section `plugins.%s`. The host also reads `enabled` (bool, "
-		     "default `true`) and `path` (string, default `plugin_dir/%s.so`).\n\n",
+		     "default `true`), `path` (string, default `plugin_dir/%s.so`) and "
+		     "`log_level` (string, default `log.level`).\n\n",
 		name, name);
 	if (!settings || !settings->name) {
 		fputs("This plugin declares no settings.\n", out);

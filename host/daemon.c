@@ -157,6 +157,7 @@ static int build_slots(struct daemon *d)
 		s->section = hc->plugins[i].section;
 		s->cfg = config_ref(d->reg.cfg);
 		s->enabled = hc->plugins[i].enabled;
+		s->report.log_level = hc->plugins[i].log_level;
 		s->selected = slot_wanted(d, s->name, s->enabled);
 		if (!s->name || !s->path)
 			return LAB_ENOMEM;
@@ -178,6 +179,7 @@ static int build_slots(struct daemon *d)
 		snprintf(s->path, n, "%s/%s.so", hc->plugin_dir, name);
 		s->selected = 1;
 		s->status = PS_DISABLED;
+		s->report.log_level = -1;
 	}
 	return 0;
 }

@@ -75,6 +75,47 @@ static int admin_readyz(void *ud, struct buf *out)
 	return n == 0 ? 200 : 503;
 }
 
+/* A finite number as JSON: integers plainly, others with 6 significant digits. */
+static void json_num(struct buf *b, double v)
+{
+	if (v >= -9e15 && v <= 9e15 && v == (double)(long long)v)
+		buf_printf(b, "%lld", (long long)v);
+	else if (v == v)
+		buf_printf(b, "%.6g", v);
+	else
+		buf_puts(b, "null");
+}
+
+/* "progress":[{"what","done","total","percent","per_second","eta_seconds","updated_at"}]
+ * from lab_progress() (ABI 1.2); eta_seconds null when the rate is unknown. */
+static void progress_json(const struct plugin_report *r, struct buf *b)
+{
+	char when[32];
+	buf_puts(b, ",\"progress\":[");
+	for (unsigned i = 0; i < r->n_progress; i++) {
+		const struct progress_entry *p = &r->progress[i];
+		buf_puts(b, i ? ",{" : "{");
+		json_kv_str(b, "what", p->what, 0);
+		buf_puts(b, ",\"done\":");
+		json_num(b, p->done);
+		buf_puts(b, ",\"total\":");
+		json_num(b, p->total);
+		buf_puts(b, ",\"percent\":");
+		json_num(b, p->total > 0 ? (double)(long long)(p->done * 1000 / p->total) / 10 : 0);
+		buf_puts(b, ",\"per_second\":");
+		json_num(b, p->per_second);
+		buf_puts(b, ",\"eta_seconds\":");
+		if (p->per_second > 0)
+			json_num(b, (double)(long long)((p->total - p->done) / p->per_second));
+		else
+			buf_puts(b, "null");
+		clock_format_iso8601(p->at_ms / 1000, when, sizeof when);
+		json_kv_str(b, "updated_at", when, 1);
+		buf_putc(b, '}');
+	}
+	buf_putc(b, ']');
+}
+
 static void slot_json(const struct slot *s, struct buf *b)
 {
 	char when[32] = "";
@@ -105,6 +146,13 @@ static void slot_json(const struct slot *s, struct buf *b)
 	if (s->next_retry_at)
 		clock_format_iso8601(s->next_retry_at / 1000, when, sizeof when);
 	json_kv_str(b, "next_retry", when[0] ? when : NULL, 1);
+	when[0] = '\0';
+	if (s->report.last_success_ms)
+		clock_format_iso8601(s->report.last_success_ms / 1000, when, sizeof when);
+	json_kv_str(b, "last_success", s->report.last_success_ms ? when : NULL, 1);
+	json_kv_str(b, "log_level",
+		    s->report.log_level >= 0 ? log_level_name(s->report.log_level) : NULL, 1);
+	progress_json(&s->report, b);
 	buf_putc(b, '}');
 }
 

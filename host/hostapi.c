@@ -1,4 +1,4 @@
-/* The function table handed to plugins (lab_host_api, ABI 1.0): thin
+/* The function table handed to plugins (lab_host_api, ABI 1.2): thin
  * adapters from a plugin's ctx to the host services, enforcing the life
  * cycle rules of lab/plugin.h and keeping every resource owned by the
  * instance that asked for it. */
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "buf.h"
 #include "ch_rows.h"
 #include "clickhouse.h"
 #include "clock.h"
@@ -29,13 +30,21 @@ static const lab_setting *settings_of(lab_ctx *ctx)
 
 /* ---- log, clock ------------------------------------------------------ */
 
+/* The plugin's own log_level when it has one, else the host's.  Thread-safe. */
+static int plugin_log_level(lab_ctx *ctx)
+{
+	const struct plugin_report *r = instance_of(ctx)->report;
+	int lv = r ? r->log_level : -1;
+	return lv >= 0 ? lv : log_level();
+}
+
 static void api_log(lab_ctx *ctx, int level, const char *msg, const lab_field *f, size_t n)
 {
-	log_fields(level, instance_of(ctx)->name, msg, f, n);
+	log_fields_at(plugin_log_level(ctx), level, instance_of(ctx)->name, msg, f, n);
 	instance_log_reported(instance_of(ctx), level, msg, f, n);
 }
 
-static int api_log_enabled(lab_ctx *ctx, int level) { return log_enabled(level); }
+static int api_log_enabled(lab_ctx *ctx, int level) { return level >= plugin_log_level(ctx); }
 
 static int64_t api_now_ms(lab_ctx *ctx) { return clock_now_ms(); }
 
@@ -169,7 +178,11 @@ static void storage_done(int status, const void *data, size_t len, void *ud)
 	lab_storage_cb cb = op->storage_cb;
 	void *cud = op->ud;
 	struct instance *inst;
-	if (instance_op_finish(op, &inst) && cb)
+	int put = op->is_put;
+	int call = instance_op_finish(op, &inst);
+	if (call && put && status == 0 && inst->report)
+		inst->report->last_success_ms = clock_now_ms();
+	if (call && cb)
 		cb(&inst->pub, status, data, len, cud);
 	instance_op_after(inst);
 }
@@ -196,6 +209,7 @@ static int storage_call(lab_ctx *ctx, int which, const char *key, const void *da
 		return LAB_ENOMEM;
 	op->storage_cb = cb;
 	op->ud = ud;
+	op->is_put = which == SOP_PUT;
 	struct storage_op *sop = NULL;
 	const char *who = instance_name(inst);
 	switch (which) {
@@ -473,6 +487,90 @@ static int api_key_segment_check(lab_ctx *ctx, const char *s, size_t len, unsign
 	return keyseg_check(s, len, flags);
 }
 
+/* ---- ABI 1.2 ----------------------------------------------------------- */
+
+static int api_metric_register(lab_ctx *ctx, int type, const char *name, const char *help,
+			       const char *const *labels, lab_metric **out)
+{
+	struct instance *inst = instance_of(ctx);
+	struct metric_family *f = NULL;
+	if (!out)
+		return LAB_EINVAL;
+	*out = NULL;
+	int rc = metrics_plugin_register(inst->svc->metrics, inst->name, type, name, help, labels,
+					 &f);
+	if (rc == 0)
+		*out = (lab_metric *)f; /* the plugin's handle is the family itself */
+	return rc;
+}
+
+static int api_metric_update(lab_ctx *ctx, lab_metric *metric, int op, double v,
+			     const char *const *values)
+{
+	struct instance *inst = instance_of(ctx);
+	int limit_hit = 0;
+	int rc = metrics_plugin_update(inst->svc->metrics, inst->name, (struct metric_family *)metric,
+				       op, v, values, &limit_hit);
+	if (limit_hit && inst->report && !inst->report->series_warned) {
+		inst->report->series_warned = 1;
+		log_kv(LAB_LOG_WARN, inst->name,
+		       "metric series limit reached; new label values are dropped",
+		       LAB_FI("limit", LAB_METRIC_MAX_SERIES));
+	}
+	return rc;
+}
+
+/* printable UTF-8 of 1..64 bytes */
+static int progress_name_ok(const char *s)
+{
+	size_t n = s ? strnlen(s, 65) : 0;
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_text_seq((const unsigned char *)s + i, n - i);
+		if (l == 0)
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
+static int api_progress(lab_ctx *ctx, const char *what, double done, double total,
+			double per_second)
+{
+	struct plugin_report *r = instance_of(ctx)->report;
+	if (!progress_name_ok(what))
+		return LAB_EINVAL;
+	/* (!(x >= 0) is also true for NaN) */
+	if (!(done >= 0) || !(total >= 0) || !(per_second >= 0) || done > 1e300 ||
+	    total > 1e300 || per_second > 1e300)
+		return LAB_ERANGE;
+	if (!r)
+		return LAB_ESTATE;
+	unsigned i = 0;
+	while (i < r->n_progress && strcmp(r->progress[i].what, what) != 0)
+		i++;
+	if (total == 0) { /* remove */
+		if (i < r->n_progress) {
+			memmove(&r->progress[i], &r->progress[i + 1],
+				(r->n_progress - i - 1) * sizeof r->progress[0]);
+			r->n_progress--;
+		}
+		return 0;
+	}
+	if (i == r->n_progress) {
+		if (r->n_progress >= LAB_PROGRESS_MAX)
+			return LAB_EBUSY;
+		r->n_progress++;
+		snprintf(r->progress[i].what, sizeof r->progress[i].what, "%s", what);
+	}
+	r->progress[i].done = done > total ? total : done;
+	r->progress[i].total = total;
+	r->progress[i].per_second = per_second;
+	r->progress[i].at_ms = clock_now_ms();
+	return 0;
+}
+
 const lab_host_api hostapi_table = {
 	.size = sizeof(lab_host_api),
 	.abi_major = LAB_ABI_MAJOR,
@@ -529,4 +627,7 @@ const lab_host_api hostapi_table = {
 	.cfg_error = api_cfg_error,
 	.key_segment = api_key_segment,
 	.key_segment_check = api_key_segment_check,
+	.metric_register = api_metric_register,
+	.metric_update = api_metric_update,
+	.progress = api_progress,
 };

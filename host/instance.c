@@ -395,5 +395,8 @@ void instance_free(struct instance *inst)
 		timer_release(list_entry(p, struct lab_timer, link));
 	list_for_each_safe(p, t, &inst->subs)
 		instance_remove_sub(list_entry(p, struct lab_sub, link));
+	/* Its metric families go with the plugin, except across a hot reload. */
+	if (!inst->keep_metrics)
+		metrics_plugin_drop(inst->svc->metrics, inst->name);
 	uv_close((uv_handle_t *)&inst->drain_timer, inst_closed);
 }

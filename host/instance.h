@@ -29,6 +29,24 @@ enum inst_phase {
 	INST_DEAD      /* destroy called (or init failed) */
 };
 
+/* One lab_progress() entry (ABI 1.2). */
+struct progress_entry {
+	char what[65];
+	double done, total, per_second;
+	int64_t at_ms; /* wall clock of the last report */
+};
+
+/* What the host keeps about a plugin across its generations, for /plugins
+ * and the log filter: the slot owns it, every instance of the slot points to
+ * it (so a hot reload keeps it). */
+struct plugin_report {
+	_Atomic int log_level;   /* plugins.NAME.log_level; -1 = the host's (read by workers) */
+	int64_t last_success_ms; /* wall clock of the last storage write that succeeded; 0 = none */
+	struct progress_entry progress[LAB_PROGRESS_MAX];
+	unsigned n_progress;
+	int series_warned; /* the metric series bound was logged */
+};
+
 struct instance;
 typedef void (*instance_stopped_cb)(struct instance *inst, void *ud);
 
@@ -47,6 +65,10 @@ struct instance {
 	void *owner;
 	pthread_t loop_thread; /* the thread instance_new() ran on */
 	struct plugin_image *img;
+	struct plugin_report *report; /* the slot's (slot_bind); NULL in tests without a slot */
+	/* Keep the plugin's metric families when this instance is freed (a hot
+	 * reload: the next instance registers them again). */
+	int keep_metrics;
 	const lab_plugin *desc;
 	void *self;
 	int phase;
@@ -131,6 +153,7 @@ struct lab_op {
 	lab_done_cb done_cb;
 	void *ud;
 	const char *opname; /* metric label: put/get/exists/delete */
+	int is_put;         /* a storage put: its success is the plugin's last success */
 };
 
 struct lab_work {

@@ -29,6 +29,11 @@ int log_level(void) { return g_level; }
 
 int log_enabled(int level) { return level >= g_level; }
 
+const char *log_level_name(int level)
+{
+	return level >= LAB_LOG_DEBUG && level <= LAB_LOG_ERROR ? level_names[level] : "?";
+}
+
 int log_level_parse(const char *s)
 {
 	for (int i = 0; i < 4; i++)
@@ -106,7 +111,13 @@ static void put_field(struct buf *b, const char *key, const lab_field *f, const 
 
 void log_fields(int level, const char *plugin, const char *msg, const lab_field *f, size_t n)
 {
-	if (level < g_level)
+	log_fields_at(g_level, level, plugin, msg, f, n);
+}
+
+void log_fields_at(int min_level, int level, const char *plugin, const char *msg,
+		   const lab_field *f, size_t n)
+{
+	if (level < min_level)
 		return;
 	if (level > LAB_LOG_ERROR)
 		level = LAB_LOG_ERROR;

@@ -17,9 +17,15 @@ int log_enabled(int level);
 /* "debug" | "info" | "warn" | "error" -> level, -1 if unknown. */
 int log_level_parse(const char *s);
 int log_format_parse(const char *s);
+/* "debug" ... "error"; "?" outside the range. */
+const char *log_level_name(int level);
 
 /* plugin may be NULL (host record). */
 void log_fields(int level, const char *plugin, const char *msg, const lab_field *f, size_t n);
+/* The same with the threshold given: a plugin's own log_level (ABI 1.2
+ * plugins.NAME.log_level) instead of the host's. */
+void log_fields_at(int min_level, int level, const char *plugin, const char *msg,
+		   const lab_field *f, size_t n);
 void log_msg(int level, const char *plugin, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -91,10 +91,25 @@ struct series {
 	char key[];        /* label values in declared order, each NUL-terminated */
 };
 
+/* A family a plugin registered (ABI 1.2), exposed as lab_PLUGIN_NAME. */
+struct metric_family {
+	struct metric_family *next; /* sorted by name */
+	char *owner;                /* the plugin's name */
+	char *name;                 /* exposed: lab_PLUGIN_NAME */
+	char *help;
+	enum mtype type;
+	unsigned nlabels;
+	char *labels[LAB_METRIC_MAX_LABELS];
+	struct series *series;
+	unsigned nseries;
+	int stale; /* not registered again since the plugin's hot reload began */
+};
+
 struct metrics {
 	struct series *heads[M_COUNT];
 	unsigned char warned[M_COUNT];
 	double start_time; /* cached process_start_time_seconds; 0 = unknown */
+	struct metric_family *plugin_families;
 };
 
 static void warn_once(struct metrics *m, enum metric_id id, const char *what)
@@ -138,11 +153,11 @@ static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-/* The series with this key, created (in sorted position) when create is set. */
-static struct series *lookup(struct metrics *m, enum metric_id id, const char *key, size_t len,
-			     int create)
+/* The series with this key in the list at *head; NULL if absent. */
+static struct series *find_in(struct series **head, const char *key, size_t len,
+			      struct series ***where)
 {
-	struct series **pp = &m->heads[id];
+	struct series **pp = head;
 	for (; *pp; pp = &(*pp)->next) {
 		int c = key_cmp((*pp)->key, (*pp)->keylen, key, len);
 		if (c == 0)
@@ -150,26 +165,42 @@ static struct series *lookup(struct metrics *m, enum metric_id id, const char *k
 		if (c > 0)
 			break;
 	}
-	if (!create)
-		return NULL;
+	*where = pp;
+	return NULL;
+}
+
+/* A new series linked at *where (its sorted position); NULL: out of memory. */
+static struct series *insert_at(struct series **where, int hist, const char *key, size_t len)
+{
 	struct series *s = calloc(1, sizeof(*s) + len);
 	if (!s)
-		goto oom;
-	if (families[id].type == MT_HISTOGRAM) {
+		return NULL;
+	if (hist) {
 		s->hist = calloc(NBUCKETS + 1, sizeof(*s->hist));
 		if (!s->hist) {
 			free(s);
-			goto oom;
+			return NULL;
 		}
 	}
 	memcpy(s->key, key, len);
 	s->keylen = (uint16_t)len;
-	s->next = *pp;
-	*pp = s;
+	s->next = *where;
+	*where = s;
 	return s;
-oom:
-	warn_once(m, id, "out of memory");
-	return NULL;
+}
+
+/* The series with this key, created (in sorted position) when create is set. */
+static struct series *lookup(struct metrics *m, enum metric_id id, const char *key, size_t len,
+			     int create)
+{
+	struct series **where;
+	struct series *s = find_in(&m->heads[id], key, len, &where);
+	if (s || !create)
+		return s;
+	s = insert_at(where, families[id].type == MT_HISTOGRAM, key, len);
+	if (!s)
+		warn_once(m, id, "out of memory");
+	return s;
 }
 
 static void series_free(struct series *s)
@@ -216,6 +247,18 @@ void metric_set_l(struct metrics *m, enum metric_id id, double v, ...)
 	va_end(ap);
 }
 
+/* One observation into a histogram series: its bucket, the total and the sum. */
+static void observe(struct series *s, double v)
+{
+	unsigned i = 0;
+	while (i < NBUCKETS && v > bucket_le[i])
+		i++;
+	if (i < NBUCKETS)
+		s->hist[i]++;
+	s->hist[NBUCKETS]++;
+	s->value += v;
+}
+
 void metric_observe_l(struct metrics *m, enum metric_id id, double v, ...)
 {
 	char key[MAX_KEY];
@@ -237,15 +280,8 @@ void metric_observe_l(struct metrics *m, enum metric_id id, double v, ...)
 	if (v != v)
 		return;
 	struct series *s = lookup(m, id, key, len, 1);
-	if (!s)
-		return;
-	unsigned i = 0;
-	while (i < NBUCKETS && v > bucket_le[i])
-		i++;
-	if (i < NBUCKETS)
-		s->hist[i]++;
-	s->hist[NBUCKETS]++;
-	s->value += v;
+	if (s)
+		observe(s, v);
 }
 
 double metric_get_l(struct metrics *m, enum metric_id id, ...)
@@ -327,10 +363,267 @@ void metrics_forget_plugin(struct metrics *m, const char *plugin)
 	}
 }
 
+/* ---------------------------------------------------------------- plugin families (ABI 1.2) */
+
+#define PF_NAME_MAX 100  /* the plugin's part of a family name */
+#define PF_LABEL_MAX 64  /* a label name */
+#define PF_HELP_MAX 200
+
+static void family_free(struct metric_family *f)
+{
+	while (f->series) {
+		struct series *s = f->series;
+		f->series = s->next;
+		series_free(s);
+	}
+	for (unsigned i = 0; i < f->nlabels; i++)
+		free(f->labels[i]);
+	free(f->owner);
+	free(f->name);
+	free(f->help);
+	free(f);
+}
+
+/* [a-zA-Z_][a-zA-Z0-9_]{0,max-1} */
+static int ident_ok(const char *s, size_t max)
+{
+	size_t n = s ? strnlen(s, max + 1) : 0;
+	if (n == 0 || n > max || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* One line of valid UTF-8 without control characters. */
+static int help_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strnlen(s, PF_HELP_MAX + 1);
+	if (n > PF_HELP_MAX)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		size_t l;
+		if ((l = utf8_text_seq(p + i, n - i)) == 0)
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
+/* Does exposed name `a` (of type ta) share a sample name with `b` (tb)? */
+static int names_clash(const char *a, enum mtype ta, const char *b, enum mtype tb)
+{
+	static const char *const hsuf[] = { "", "_bucket", "_sum", "_count" };
+	unsigned na = ta == MT_HISTOGRAM ? 4 : 1, nb = tb == MT_HISTOGRAM ? 4 : 1;
+	size_t la = strlen(a), lb = strlen(b);
+	for (unsigned i = 0; i < na; i++)
+		for (unsigned j = 0; j < nb; j++) {
+			size_t sa = strlen(hsuf[i]), sb = strlen(hsuf[j]);
+			if (la + sa == lb + sb) {
+				char x[PF_NAME_MAX + 100], y[PF_NAME_MAX + 100];
+				snprintf(x, sizeof x, "%s%s", a, hsuf[i]);
+				snprintf(y, sizeof y, "%s%s", b, hsuf[j]);
+				if (strcmp(x, y) == 0)
+					return 1;
+			}
+		}
+	return 0;
+}
+
+static unsigned count_labels(const char *const *v, unsigned max)
+{
+	unsigned n = 0;
+	while (v && n <= max && v[n])
+		n++;
+	return n;
+}
+
+static int same_shape(const struct metric_family *f, enum mtype type, const char *const *labels,
+		      unsigned n)
+{
+	if (f->type != type || f->nlabels != n)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(f->labels[i], labels[i]) != 0)
+			return 0;
+	return 1;
+}
+
+int metrics_plugin_register(struct metrics *m, const char *plugin, int type, const char *name,
+			    const char *help, const char *const *labels,
+			    struct metric_family **out)
+{
+	static const enum mtype types[] = { [LAB_METRIC_COUNTER] = MT_COUNTER,
+					    [LAB_METRIC_GAUGE] = MT_GAUGE,
+					    [LAB_METRIC_HISTOGRAM] = MT_HISTOGRAM };
+	char full[PF_NAME_MAX + 80];
+	if (!out)
+		return LAB_EINVAL;
+	*out = NULL;
+	if (!m || !plugin)
+		return LAB_ESTATE;
+	if (type < LAB_METRIC_COUNTER || type > LAB_METRIC_HISTOGRAM || !ident_ok(name, PF_NAME_MAX) ||
+	    !help || !help_ok(help))
+		return LAB_EINVAL;
+	enum mtype mt = types[type];
+	unsigned n = count_labels(labels, LAB_METRIC_MAX_LABELS);
+	if (n > LAB_METRIC_MAX_LABELS)
+		return LAB_EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (!ident_ok(labels[i], PF_LABEL_MAX) || strncmp(labels[i], "__", 2) == 0 ||
+		    strcmp(labels[i], "le") == 0 || strcmp(labels[i], "plugin") == 0)
+			return LAB_EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(labels[i], labels[j]) == 0)
+				return LAB_EINVAL;
+	}
+	snprintf(full, sizeof full, "lab_%s_%s", plugin, name);
+	unsigned owned = 0;
+	struct metric_family **pp = &m->plugin_families, **at = NULL;
+	for (; *pp; pp = &(*pp)->next) {
+		struct metric_family *f = *pp;
+		if (strcmp(f->owner, plugin) == 0 && strcmp(f->name, full) == 0) {
+			if (!same_shape(f, mt, labels, n))
+				return LAB_EEXIST;
+			f->stale = 0; /* a reloaded instance takes it over, values and all */
+			*out = f;
+			return 0;
+		}
+		if (names_clash(full, mt, f->name, f->type))
+			return LAB_EEXIST;
+		owned += strcmp(f->owner, plugin) == 0;
+		if (!at && strcmp(f->name, full) > 0)
+			at = pp;
+	}
+	if (!at)
+		at = pp;
+	for (int id = 0; id < M_COUNT; id++)
+		if (names_clash(full, mt, families[id].name, families[id].type))
+			return LAB_EEXIST;
+	if (owned >= LAB_METRIC_MAX_FAMILIES)
+		return LAB_EBUSY;
+	struct metric_family *f = calloc(1, sizeof *f);
+	struct buf h = BUF_INIT;
+	if (!f)
+		return LAB_ENOMEM;
+	for (const char *p = help; *p; p++) { /* HELP escapes \ (and newline, refused above) */
+		if (*p == '\\')
+			buf_putc(&h, '\\');
+		buf_putc(&h, *p);
+	}
+	f->help = h.oom ? NULL : h.data ? buf_steal(&h, NULL) : strdup("");
+	buf_free(&h);
+	f->owner = strdup(plugin);
+	f->name = strdup(full);
+	f->type = mt;
+	int oom = !f->help || !f->owner || !f->name;
+	for (unsigned i = 0; i < n; i++, f->nlabels++)
+		oom |= !(f->labels[i] = strdup(labels[i]));
+	if (oom) {
+		family_free(f);
+		return LAB_ENOMEM;
+	}
+	f->next = *at;
+	*at = f;
+	*out = f;
+	return 0;
+}
+
+/* Series of `plugin` over all its families. */
+static unsigned plugin_series(const struct metrics *m, const char *plugin)
+{
+	unsigned n = 0;
+	for (const struct metric_family *f = m->plugin_families; f; f = f->next)
+		if (strcmp(f->owner, plugin) == 0)
+			n += f->nseries;
+	return n;
+}
+
+int metrics_plugin_update(struct metrics *m, const char *plugin, struct metric_family *fam,
+			  int op, double v, const char *const *values, int *limit_hit)
+{
+	char key[LAB_METRIC_MAX_LABELS * (MAX_LABEL_LEN + 1)];
+	struct metric_family *f = m ? m->plugin_families : NULL;
+	if (limit_hit)
+		*limit_hit = 0;
+	/* The handle comes from the plugin: only one of its own families is used. */
+	while (f && (f != fam || strcmp(f->owner, plugin) != 0))
+		f = f->next;
+	if (!f)
+		return LAB_EINVAL;
+	if ((op == LAB_METRIC_OBSERVE) != (f->type == MT_HISTOGRAM) ||
+	    (op == LAB_METRIC_SET && f->type != MT_GAUGE) ||
+	    (op != LAB_METRIC_ADD && op != LAB_METRIC_SET && op != LAB_METRIC_OBSERVE))
+		return LAB_EINVAL;
+	if (v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308 ||
+	    (f->type == MT_COUNTER && v < 0))
+		return LAB_ERANGE;
+	if (count_labels(values, f->nlabels) != f->nlabels)
+		return LAB_EINVAL;
+	size_t len = 0;
+	for (unsigned i = 0; i < f->nlabels; i++)
+		len = put_label(key, len, values[i]);
+	struct series **where;
+	struct series *s = find_in(&f->series, key, len, &where);
+	if (!s) {
+		if (plugin_series(m, plugin) >= LAB_METRIC_MAX_SERIES) {
+			if (limit_hit)
+				*limit_hit = 1;
+			return LAB_EBUSY;
+		}
+		s = insert_at(where, f->type == MT_HISTOGRAM, key, len);
+		if (!s)
+			return LAB_ENOMEM;
+		f->nseries++;
+	}
+	if (op == LAB_METRIC_OBSERVE) {
+		observe(s, v);
+	} else {
+		s->value = op == LAB_METRIC_SET ? v : s->value + v;
+	}
+	return 0;
+}
+
+/* Every family of `plugin` (stale_only: those not registered again). */
+static void drop_families(struct metrics *m, const char *plugin, int stale_only)
+{
+	struct metric_family **pp = m ? &m->plugin_families : NULL;
+	while (pp && *pp) {
+		struct metric_family *f = *pp;
+		if (strcmp(f->owner, plugin) == 0 && (!stale_only || f->stale)) {
+			*pp = f->next;
+			family_free(f);
+		} else {
+			pp = &f->next;
+		}
+	}
+}
+
+void metrics_plugin_drop(struct metrics *m, const char *plugin) { drop_families(m, plugin, 0); }
+
+void metrics_plugin_sweep(struct metrics *m, const char *plugin) { drop_families(m, plugin, 1); }
+
+void metrics_plugin_mark_stale(struct metrics *m, const char *plugin)
+{
+	for (struct metric_family *f = m ? m->plugin_families : NULL; f; f = f->next)
+		if (strcmp(f->owner, plugin) == 0)
+			f->stale = 1;
+}
+
 void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
+	while (m->plugin_families) {
+		struct metric_family *f = m->plugin_families;
+		m->plugin_families = f->next;
+		family_free(f);
+	}
 	for (int id = 0; id < M_COUNT; id++) {
 		while (m->heads[id]) {
 			struct series *s = m->heads[id];
@@ -404,8 +697,15 @@ static void put_escaped(struct buf *b, const char *s)
 	}
 }
 
+/* What rendering needs of a family, host-declared or a plugin's. */
+struct shape {
+	const char *name;
+	unsigned nlabels;
+	const char *const *labels;
+};
+
 /* `{a="x",b="y"}` (plus le= for histogram buckets); nothing without labels. */
-static void put_labels(struct buf *b, const struct family *f, const struct series *s,
+static void put_labels(struct buf *b, const struct shape *f, const struct series *s,
 		       const char *le)
 {
 	if (f->nlabels == 0 && !le)
@@ -423,7 +723,7 @@ static void put_labels(struct buf *b, const struct family *f, const struct serie
 	buf_putc(b, '}');
 }
 
-static void put_sample(struct buf *b, const struct family *f, const char *suffix,
+static void put_sample(struct buf *b, const struct shape *f, const char *suffix,
 		       const struct series *s, const char *le, double v)
 {
 	buf_puts(b, f->name);
@@ -434,7 +734,7 @@ static void put_sample(struct buf *b, const struct family *f, const char *suffix
 	buf_putc(b, '\n');
 }
 
-static void render_histogram(struct buf *b, const struct family *f, const struct series *s)
+static void render_histogram(struct buf *b, const struct shape *f, const struct series *s)
 {
 	char le[16];
 	uint64_t cum = 0;
@@ -446,6 +746,17 @@ static void render_histogram(struct buf *b, const struct family *f, const struct
 	put_sample(b, f, "_bucket", s, "+Inf", (double)s->hist[NBUCKETS]);
 	put_sample(b, f, "_sum", s, NULL, s->value);
 	put_sample(b, f, "_count", s, NULL, (double)s->hist[NBUCKETS]);
+}
+
+static void render_series(struct buf *b, const struct shape *f, enum mtype type,
+			  const struct series *head)
+{
+	for (const struct series *s = head; s; s = s->next) {
+		if (type == MT_HISTOGRAM)
+			render_histogram(b, f, s);
+		else
+			put_sample(b, f, "", s, NULL, s->value);
+	}
 }
 
 static void put_header(struct buf *b, const char *name, const char *help, const char *type)
@@ -566,13 +877,14 @@ void metrics_render(struct metrics *m, struct buf *out)
 	static const char *const type_names[] = { "gauge", "counter", "histogram" };
 	for (int id = 0; id < M_COUNT; id++) {
 		const struct family *f = &families[id];
+		struct shape sh = { f->name, f->nlabels, f->labels };
 		put_header(out, f->name, f->help, type_names[f->type]);
-		for (const struct series *s = m ? m->heads[id] : NULL; s; s = s->next) {
-			if (f->type == MT_HISTOGRAM)
-				render_histogram(out, f, s);
-			else
-				put_sample(out, f, "", s, NULL, s->value);
-		}
+		render_series(out, &sh, f->type, m ? m->heads[id] : NULL);
+	}
+	for (const struct metric_family *f = m ? m->plugin_families : NULL; f; f = f->next) {
+		struct shape sh = { f->name, f->nlabels, (const char *const *)f->labels };
+		put_header(out, f->name, f->help, type_names[f->type]);
+		render_series(out, &sh, f->type, f->series);
 	}
 	render_process(m, out);
 }

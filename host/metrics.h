@@ -10,6 +10,7 @@
 #define LAB_HOST_METRICS_H
 
 #include "buf.h"
+#include "lab/plugin.h"
 
 enum metric_id {
 	M_UP,                   /* gauge */
@@ -61,6 +62,28 @@ double metric_get_l(struct metrics *m, enum metric_id id, ...);
 void metrics_plugin_state(struct metrics *m, const char *plugin, const char *state);
 /* Drops every series labelled with this plugin (it was removed from the config). */
 void metrics_forget_plugin(struct metrics *m, const char *plugin);
+/* ---- plugin families (ABI 1.2 lab_metric_*; lab/plugin.h has the rules) ----
+ * Exposed as lab_PLUGIN_NAME after the host's families.  They belong to the
+ * plugin (by name), not to one instance. */
+struct metric_family;
+/* Registers (or finds again, un-staled) family NAME of `plugin`.  Errors:
+ * LAB_EINVAL (bad name, help, labels, type), LAB_EEXIST (name clash or the
+ * same name with another shape), LAB_EBUSY (too many families),
+ * LAB_ENOMEM, LAB_ESTATE (no registry). */
+int metrics_plugin_register(struct metrics *m, const char *plugin, int type, const char *name,
+			    const char *help, const char *const *labels,
+			    struct metric_family **out);
+/* op: LAB_METRIC_ADD/SET/OBSERVE on the series of `values`.  `f` is checked
+ * to be one of `plugin`'s families.  *limit_hit (may be NULL) is set when
+ * the per-plugin series bound refused a new series (LAB_EBUSY). */
+int metrics_plugin_update(struct metrics *m, const char *plugin, struct metric_family *f,
+			  int op, double v, const char *const *values, int *limit_hit);
+/* A hot reload begins: mark the plugin's families; registering clears the mark. */
+void metrics_plugin_mark_stale(struct metrics *m, const char *plugin);
+/* ...and the new instance started: drop the families still marked. */
+void metrics_plugin_sweep(struct metrics *m, const char *plugin);
+/* The plugin is unloaded: drop all its families. */
+void metrics_plugin_drop(struct metrics *m, const char *plugin);
 /* Render every family plus process_resident_memory_bytes and
  * process_start_time_seconds. */
 void metrics_render(struct metrics *m, struct buf *out);

@@ -151,7 +151,8 @@ static int uses_options(const lab_plugin *d)
 static const char *reserved_name(const lab_plugin *d)
 {
 	for (const lab_setting *s = d->settings; s && s->name; s++)
-		if (strcmp(s->name, "enabled") == 0 || strcmp(s->name, "path") == 0)
+		if (strcmp(s->name, "enabled") == 0 || strcmp(s->name, "path") == 0 ||
+		    strcmp(s->name, "log_level") == 0)
 			return s->name;
 	if (!uses_options(d))
 		return NULL; /* check_options() has checked option_size */
@@ -159,7 +160,8 @@ static const char *reserved_name(const lab_plugin *d)
 		const char *n = ((const lab_option *)(const void *)o)->name;
 		if (!n)
 			return NULL;
-		if (strcmp(n, "enabled") == 0 || strcmp(n, "path") == 0)
+		if (strcmp(n, "enabled") == 0 || strcmp(n, "path") == 0 ||
+		    strcmp(n, "log_level") == 0)
 			return n;
 	}
 }

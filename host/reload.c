@@ -192,6 +192,7 @@ static int launch(struct job *j, struct plugin_image *img, char *why, size_t why
 	}
 	s->inst = inst;
 	slot_bind(s, inst);
+	inst->keep_metrics = 1; /* until the reload succeeded (step()) */
 	slot_set_status(s, PS_LOADED);
 	rc = instance_init(inst);
 	if (rc < 0) {
@@ -236,6 +237,8 @@ static int launch_failed(struct job *j)
 		 j->why, j->why2);
 	/* Restarted later (slot_retry.c) if the old version failed for a transient reason. */
 	slot_fail(s, err, j->last_rc, RETRY_BY_CODE);
+	metrics_plugin_drop(s->d->svc.metrics, s->name); /* no version of it runs */
+	s->report.n_progress = 0;
 	count_reload(s, 0);
 	slot_event(s, "failed");
 	return finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
@@ -268,6 +271,10 @@ static int step(struct job *j)
 		return launch_failed(j);
 	}
 	uint64_t ms = clock_monotonic_ms() - j->t0;
+	/* The running version owns the plugin's metrics now: what it did not
+	 * register again is gone, and unloading it later drops the rest. */
+	s->inst->keep_metrics = 0;
+	metrics_plugin_sweep(s->d->svc.metrics, s->name);
 	slot_started(s); /* RUNNING, clears last_error, "started" event */
 	if (j->phase == PH_NEW) {
 		log_kv(LAB_LOG_INFO, s->name, "plugin reloaded", LAB_FS("trigger", j->trigger),
@@ -357,6 +364,8 @@ int reload_plugin(struct slot *s, const char *trigger, char *err, size_t errlen)
 	       LAB_FS("new_version", img->desc->version), LAB_FI("generation", s->generation));
 	slot_set_status(s, PS_STOPPING);
 	struct instance *old = s->inst;
+	old->keep_metrics = 1; /* the new version takes them over (metrics.h) */
+	metrics_plugin_mark_stale(d->svc.metrics, s->name);
 	if (instance_stop(old, slots_drain_ms(d), old_stopped, j) == 1)
 		return 1; /* draining: old_stopped() continues */
 	int res = old_dead(j, old); /* j is freed unless res == 1 */

@@ -150,6 +150,7 @@ static void deactivate_stopped(struct instance *inst, void *ud)
 	struct slot *s = da->s;
 	s->inst = NULL;
 	instance_free(inst);
+	s->report.n_progress = 0; /* a stopped plugin makes no progress */
 	if (s->status != PS_FAILED)
 		slot_set_status(s, s->enabled ? PS_LOADED : PS_DISABLED);
 	log_kv(LAB_LOG_INFO, s->name, "plugin stopped", LAB_FI("generation", s->generation));
@@ -370,6 +371,7 @@ void slot_activate(struct slot *s)
 		 img->desc->description ? img->desc->description : "");
 	s->generation++;
 	s->loaded_at = clock_now_ms() / 1000;
+	s->report.n_progress = 0;
 	rc = instance_new(&d->svc, s->name, s->section, img, &s->inst);
 	if (rc) {
 		plugin_image_close(img);
@@ -412,6 +414,7 @@ void slot_bind(struct slot *s, struct instance *inst)
 	inst->once_done = once_reported;
 	inst->error_report = error_reported;
 	inst->owner = s;
+	inst->report = &s->report;
 }
 
 void slot_once_done(struct slot *s, int status)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "defer.h"
+#include "instance.h"
 #include "services.h"
 
 enum slot_status { PS_LOADED, PS_RUNNING, PS_STOPPING, PS_FAILED, PS_DISABLED, PS__COUNT };
@@ -56,6 +57,9 @@ struct slot {
 	int once_finished;
 	int once_status;
 	struct deferred settle; /* a failed activation counts as a step later */
+	/* log level, last success and progress (instance.h): kept across hot
+	 * reloads, progress cleared when the plugin is (re)activated or stopped */
+	struct plugin_report report;
 };
 
 /* Every configured plugin and what their life cycle needs. */

@@ -32,7 +32,7 @@ for t in sdk/plugin-test/selftest plugins/example/example-test docs/plugin-templ
 		echo "    FAIL valgrind $t"; tail -n 30 "$log"; failed=$((failed + 1))
 	fi
 done
-for t in cli once admin; do
+for t in cli once admin plugin-metrics; do
 	if LABD_VALGRIND=1 top_builddir="$b" top_srcdir="$top" sh "$top/tests/integration/$t.sh" >"$log" 2>&1; then
 		echo "    PASS valgrind tests/integration/$t.sh"; passed=$((passed + 1))
 	else

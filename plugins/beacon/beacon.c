@@ -87,6 +87,10 @@ static const lab_option options[] = {
 	  LAB_RANGE(1, 100000000), LAB_BIND(struct beacon, rp_queue_max),
 	  .desc = "slots the reprocess queue of a network holds, all requests together (at most "
 		  "64 requests); a beacon.reprocess request that does not fit is refused" },
+	{ .name = "progress_interval", .type = LAB_SET_DURATION, .def = "60s",
+	  LAB_RANGE(1, 86400), LAB_BIND(struct beacon, progress_interval_s),
+	  .desc = "one `progress` info line per network this often (slots stored and missed, "
+		  "head, backfill cursor, rate, ETA)" },
 	{ 0 },
 };
 
@@ -271,6 +275,7 @@ static int beacon_init(lab_ctx *ctx, void **self)
 			bc_state_load(net);
 	}
 	if (rc == 0) {
+		bc_metrics_register(bc);
 		describe_build(bc);
 		geo_builtin(&bc->geo); /* constant tables: nothing to build */
 	}

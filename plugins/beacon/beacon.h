@@ -21,8 +21,17 @@
 #define BC_MISSED_KEEP 256
 /* Requests waiting in a network's reprocess queue (reprocess.c). */
 #define BC_RP_QUEUE_MAX 64
-/* One "slots processed" info line per network at most this often. */
-#define BC_LOG_SUMMARY_MS 60000
+/* progress.c: the loops of a network, and the gauges of each. */
+enum { BC_LOOP_HEAD, BC_LOOP_TRAIL, BC_LOOP_BACKFILL, BC_LOOPS };
+enum { BC_GAUGES = 5 };
+#define PROG_WINDOW 12 /* rate samples kept per loop */
+
+struct bc_loopstat {
+	uint64_t done; /* slots settled since start (backfill: passed by the cursor) */
+	uint64_t done_at[PROG_WINDOW], at_ms[PROG_WINDOW]; /* samples (monotonic ms) */
+	unsigned pos, nsamples;
+	double rate; /* slots per second over the samples */
+};
 
 struct beacon;
 struct batch;
@@ -91,9 +100,9 @@ struct bc_net {
 	uint64_t rp_backoff_ms;
 	lab_timer *rp_timer;
 
-	/* the per-interval log summary (bc_log_slot) */
+	/* slots stored and missed since the last progress line (progress.c) */
 	uint64_t log_stored, log_missed;
-	uint64_t log_since_ms; /* monotonic; 0 = no summary interval open */
+	struct bc_loopstat loops[BC_LOOPS];
 };
 
 struct beacon {
@@ -110,6 +119,10 @@ struct beacon {
 	lab_sub *reprocess_sub;
 	int64_t rp_queue_max; /* reprocess_queue_slots */
 	char *describe;
+	int64_t progress_interval_s; /* `progress_interval` */
+	/* SDK 1.2 metrics (progress.c); NULL on an older host */
+	lab_metric *m_gauge[BC_GAUGES]; /* {network,loop}: cursor, target, remaining, rate, eta */
+	lab_metric *m_stored, *m_missed; /* {network} */
 };
 
 enum bc_kind { BK_ONCE, BK_HEAD, BK_TRAIL, BK_BACKFILL, BK_REPROCESS };
@@ -184,9 +197,16 @@ void bc_lbb_refresh(struct bc_net *net, uint64_t head);
 /* loops.c */
 struct json_object;
 int bc_json_u64(struct json_object *o, uint64_t *out); /* non-negative integer */
-/* A slot stored (missed = 0) or recorded as missed: logged at debug, counted,
- * and summarised at info once per BC_LOG_SUMMARY_MS per network. */
+/* A slot stored (missed = 0) or recorded as missed: logged at debug, counted
+ * (metrics, and the next progress line). */
 void bc_log_slot(struct bc_net *net, int missed, uint64_t slot);
+uint64_t bc_head_target(struct bc_net *net); /* current slot - head_lag_slots */
+
+/* progress.c */
+void bc_metrics_register(struct beacon *bc);         /* init */
+void bc_progress_start(struct beacon *bc);           /* serve mode: timers */
+void bc_progress_count(struct bc_net *net, int loop, uint64_t n); /* n slots settled */
+void bc_count_slot(struct bc_net *net, int missed);  /* the stored/missed counters */
 void bc_state_load(struct bc_net *net);
 void bc_state_save(struct bc_net *net);
 void bc_once_begin(struct beacon *bc);

@@ -144,9 +144,10 @@ static void missed_add(struct bc_net *net, uint64_t slot)
 	bc_log_slot(net, 1, slot);
 }
 
-/* Slots one by one at debug, a summary at info: a slot without a block is
- * normal (about 1 in 100 on mainnet, every slot of a range Xatu does not
- * cover), and one info line per slot flooded journald on a backfill. */
+/* Slots one by one at debug; at info they are counted in the progress line
+ * (progress.c): a slot without a block is normal (about 1 in 100 on
+ * mainnet, every slot of a range Xatu does not cover), and one info line
+ * per slot flooded journald on a backfill. */
 void bc_log_slot(struct bc_net *net, int missed, uint64_t slot)
 {
 	lab_ctx *ctx = net->bc->ctx;
@@ -156,23 +157,10 @@ void bc_log_slot(struct bc_net *net, int missed, uint64_t slot)
 		net->log_missed++;
 	else
 		net->log_stored++;
-	uint64_t now = lab_monotonic_ms(ctx);
-	if (!net->log_since_ms) {
-		net->log_since_ms = now ? now : 1;
-		return;
-	}
-	if (now - net->log_since_ms < BC_LOG_SUMMARY_MS)
-		return;
-	int backfilling = net->bf_have && !net->bf_finished;
-	lab_logkv(ctx, LAB_LOG_INFO, "slots processed", LAB_FS("network", net->name),
-		  LAB_FI("stored", net->log_stored), LAB_FI("missed", net->log_missed),
-		  LAB_FI("seconds", (now - net->log_since_ms) / 1000),
-		  LAB_FI("head", net->last_head),
-		  LAB_FS("backfill", backfilling ? "running" : net->bf_finished ? "finished" : "idle"),
-		  LAB_FI("backfill_next", backfilling ? net->bf_next : 0));
-	net->log_stored = net->log_missed = 0;
-	net->log_since_ms = now ? now : 1;
+	bc_count_slot(net, missed);
 }
+
+uint64_t bc_head_target(struct bc_net *net) { return head_target(net->bc, net); }
 
 int bc_json_u64(json_object *o, uint64_t *out)
 {
@@ -291,22 +279,26 @@ static int settle(struct batch *b, int once)
 {
 	struct bc_net *net = b->net;
 	int ok = 1;
+	uint64_t settled = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		uint64_t slot = b->slots[i];
 		switch (b->w[i].status) {
 		case W_STORED:
 			net->n_stored++;
+			settled++;
 			pending_del(net, slot);
 			missed_del(net, slot);
 			break;
 		case W_EXISTS:
 			net->n_exists++;
+			settled++;
 			pending_del(net, slot);
 			missed_del(net, slot);
 			break;
 		case W_NOBLOCK:
 			if (once || past_grace(b->bc, net, slot)) {
 				net->n_missed++;
+				settled++;
 				missed_add(net, slot);
 				pending_del(net, slot);
 			} else {
@@ -321,6 +313,8 @@ static int settle(struct batch *b, int once)
 			break;
 		}
 	}
+	if (b->kind == BK_TRAIL)
+		bc_progress_count(net, BC_LOOP_TRAIL, settled);
 	return ok;
 }
 
@@ -462,6 +456,7 @@ static void backfill_batch_done(struct batch *b)
 			moved = 1;
 		} else if (f->u64 == 1 && !net->bf_discard) {
 			settle(f, 0);
+			bc_progress_count(net, BC_LOOP_BACKFILL, f->n); /* the cursor passes them */
 			net->bf_backoff_ms = 0;
 			if (f->slots[0] <= net->target || f->slots[0] == 0) {
 				net->bf_finished = 1;
@@ -536,6 +531,7 @@ static void head_batch_done(struct batch *b)
 	if (bc->stopping)
 		return;
 	if (st == W_STORED || st == W_EXISTS) {
+		bc_progress_count(net, BC_LOOP_HEAD, 1);
 		net->head_ok = 1;
 		pending_del(net, slot);
 		lab_logkv(bc->ctx, LAB_LOG_DEBUG, "head slot stored", LAB_FS("network", net->name),
@@ -690,5 +686,6 @@ void bc_serve_begin(struct beacon *bc)
 		lab_timer_start(ctx, 2000, sps_ms ? sps_ms : 12000, bc_trail_fire, net, NULL);
 		bc_backfill_pump(net);
 	}
+	bc_progress_start(bc);
 }
 

@@ -5,6 +5,9 @@
  *   - a repeating timer that logs and counts,
  *   - a counter kept in durable state (continues across restarts/reloads),
  *   - a broker event per tick (lab.example.tick),
+ *   - its own metrics on /metrics (SDK 1.2): a counter with a label, a gauge
+ *     and a histogram, registered in init (they are optional: on an older
+ *     host the calls return LAB_ENOTSUP and the plugin runs without them),
  *   - a one-shot mode (`labd --once`) that stores a document and reports done,
  *   - a `describe` entry for the frontend config.json.
  * Build out of tree with:
@@ -27,6 +30,12 @@ struct example {
 	const char *path_prefix; /* likewise */
 	int64_t count;
 	char describe_buf[256];
+	/* SDK 1.2 metrics, exposed as lab_example_*.  The host owns them; NULL
+	 * when the host has no metrics (the update wrappers accept NULL). */
+	lab_metric *m_ticks;    /* lab_example_ticks_total{trigger} */
+	lab_metric *m_count;    /* lab_example_count */
+	lab_metric *m_interval; /* lab_example_tick_interval_seconds */
+	uint64_t last_tick_ms;  /* monotonic; 0 = no tick yet */
 };
 
 /* The host checks these before init and lab_cfg_bind() fills the struct. */
@@ -71,19 +80,47 @@ static int64_t parse_count(const char *json, size_t len)
 	return v;
 }
 
-static void tick(struct example *ex)
+static void tick(struct example *ex, const char *trigger)
 {
 	char event[64];
+	uint64_t now = lab_monotonic_ms(ex->ctx);
 	if (ex->count < INT64_MAX) /* saturate: signed overflow is undefined */
 		ex->count++;
 	save_count(ex);
+	lab_metric_add(ex->ctx, ex->m_ticks, 1, LAB_LABELS(trigger));
+	lab_metric_set(ex->ctx, ex->m_count, (double)ex->count, NULL);
+	if (ex->last_tick_ms)
+		lab_metric_observe(ex->ctx, ex->m_interval, (double)(now - ex->last_tick_ms) / 1000,
+				   NULL);
+	ex->last_tick_ms = now;
 	lab_logkv(ex->ctx, LAB_LOG_INFO, ex->message, LAB_FI("count", ex->count),
 		  LAB_FI("now", lab_now(ex->ctx)));
 	int n = snprintf(event, sizeof event, "{\"count\":%" PRId64 "}", ex->count);
 	lab_publish(ex->ctx, "example.tick", event, (size_t)n);
 }
 
-static void on_timer(lab_ctx *ctx, lab_timer *t, void *ud) { tick(ud); }
+static void on_timer(lab_ctx *ctx, lab_timer *t, void *ud) { tick(ud, "timer"); }
+
+/*
+ * Metrics are registered in init.  Registering is idempotent, and the host
+ * keeps a plugin's metrics across a hot reload: the new version gets the
+ * counts of the old one.  A failure is not fatal (LAB_ENOTSUP on a host
+ * older than SDK 1.2): the handle stays NULL and updates are ignored.
+ */
+static void register_metrics(struct example *ex)
+{
+	lab_ctx *ctx = ex->ctx;
+	int rc = lab_metric_counter(ctx, "ticks_total", "Timer ticks and run requests.",
+				    LAB_LABELS("trigger"), &ex->m_ticks);
+	if (rc == 0)
+		rc = lab_metric_gauge(ctx, "count", "The durable counter's value.", NULL,
+				      &ex->m_count);
+	if (rc == 0)
+		rc = lab_metric_histogram(ctx, "tick_interval_seconds",
+					  "Seconds between two ticks.", NULL, &ex->m_interval);
+	if (rc < 0 && rc != LAB_ENOTSUP)
+		lab_logf(ctx, LAB_LOG_WARN, "metrics unavailable: %s", lab_strerror(rc));
+}
 
 static int example_init(lab_ctx *ctx, void **self)
 {
@@ -107,6 +144,8 @@ static int example_init(lab_ctx *ctx, void **self)
 			lab_logkv(ctx, LAB_LOG_WARN, "state counter is not a count; starting from 0",
 				  LAB_FI("length", (int64_t)len));
 	}
+	register_metrics(ex);
+	lab_metric_set(ctx, ex->m_count, (double)ex->count, NULL);
 	*self = ex;
 	return 0;
 }
@@ -144,7 +183,7 @@ static int example_once(void *self)
 {
 	struct example *ex = self;
 	char key[256], body[128];
-	tick(ex);
+	tick(ex, "once");
 	int kn = snprintf(key, sizeof key, "%s/last.json", ex->path_prefix);
 	if (kn < 0 || (size_t)kn >= sizeof key)
 		return LAB_EINVAL;
@@ -156,7 +195,7 @@ static int example_once(void *self)
 
 static int example_run(void *self)
 {
-	tick(self);
+	tick(self, "run");
 	return 0;
 }
 

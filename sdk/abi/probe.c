@@ -96,6 +96,21 @@ LAB_EXPORT int lab_abi_probe_v1_1(const lab_option *option, enum lab_key_segment
 	return option != NULL && (int)flags != 0;
 }
 
+/* ABI 1.2: the metric handle, the metric enums and the bounds plugins rely on. */
+enum lab_abi_probe_constants_v1_2 {
+	LAB_ABI_PROBE_METRIC_MAX_LABELS = LAB_METRIC_MAX_LABELS,
+	LAB_ABI_PROBE_METRIC_MAX_FAMILIES = LAB_METRIC_MAX_FAMILIES,
+	LAB_ABI_PROBE_METRIC_MAX_SERIES = LAB_METRIC_MAX_SERIES,
+	LAB_ABI_PROBE_PROGRESS_MAX = LAB_PROGRESS_MAX
+};
+LAB_EXPORT int lab_abi_probe_v1_2(lab_metric *metric, enum lab_metric_type type,
+				  enum lab_metric_op op, enum lab_abi_probe_constants_v1_2 c);
+LAB_EXPORT int lab_abi_probe_v1_2(lab_metric *metric, enum lab_metric_type type,
+				  enum lab_metric_op op, enum lab_abi_probe_constants_v1_2 c)
+{
+	return metric != NULL && (int)type + (int)op + (int)c != 0;
+}
+
 /* The entry point's type, exactly as plugins export it. */
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void);
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void) { return NULL; }

@@ -4,7 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 
 out=$("$LABD" --version) || fail "--version exit status"
-echo "$out" | grep -Eq '^labd [0-9]+\.[0-9]+\.[0-9]+ \(plugin SDK ABI 1\.1\)$' || fail "--version: $out"
+abi=$(awk '$2 == "LAB_ABI_MAJOR" { ma = $3 } $2 == "LAB_ABI_MINOR" { mi = $3 } END { print ma "." mi }' \
+	"$top_srcdir/sdk/include/lab/plugin.h")
+echo "$out" | grep -Eq "^labd [0-9]+\.[0-9]+\.[0-9]+ \(plugin SDK ABI $abi\)\$" || fail "--version (want ABI $abi): $out"
 pass "--version"
 
 "$LABD" --help >"$T/help" || fail "--help exit status"

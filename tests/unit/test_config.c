@@ -682,7 +682,7 @@ static void test_validate_plugin(void **st)
 
 	/* No section: only required settings can fail. */
 	assert_int_equal(load("", NULL, 0, &c), 0);
-	struct plugin_conf none = { "t", 1, "/x/t.so", NULL };
+	struct plugin_conf none = { "t", 1, "/x/t.so", NULL, -1 };
 	assert_int_equal(config_validate_plugin(c, &none, tsettings, err, sizeof err), LAB_ECONFIG);
 	snprintf(expect, sizeof expect, "%s: setting 'plugins.t.name': required", conf);
 	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);

@@ -340,6 +340,90 @@ static void test_null_registry(void **state)
 	buf_free(&b);
 }
 
+/* ---- plugin families (SDK 1.2) ---- */
+
+#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void test_plugin_families(void **state)
+{
+	struct metric_family *c, *g, *h, *again;
+	assert_int_equal(metrics_plugin_register(M, "beacon", LAB_METRIC_COUNTER, "slots_total",
+						 "Slots \\ stored.", L("network"), &c), 0);
+	assert_int_equal(metrics_plugin_register(M, "beacon", LAB_METRIC_GAUGE, "cursor", "",
+						 L("network", "loop"), &g), 0);
+	assert_int_equal(metrics_plugin_register(M, "beacon", LAB_METRIC_HISTOGRAM, "batch_seconds",
+						 "Batch time.", NULL, &h), 0);
+	assert_int_equal(metrics_plugin_update(M, "beacon", c, LAB_METRIC_ADD, 2, L("main\"net"), NULL), 0);
+	assert_int_equal(metrics_plugin_update(M, "beacon", g, LAB_METRIC_SET, 7, L("a", "backfill"), NULL), 0);
+	assert_int_equal(metrics_plugin_update(M, "beacon", h, LAB_METRIC_OBSERVE, 0.3, NULL, NULL), 0);
+	const char *t = render();
+	assert_has(t, "# HELP lab_beacon_slots_total Slots \\\\ stored.\n# TYPE lab_beacon_slots_total counter\n");
+	assert_has(t, "lab_beacon_slots_total{network=\"main\\\"net\"} 2\n");
+	assert_has(t, "lab_beacon_cursor{network=\"a\",loop=\"backfill\"} 7\n");
+	assert_has(t, "lab_beacon_batch_seconds_bucket{le=\"0.5\"} 1\n");
+	/* idempotent: the same family, values kept */
+	assert_int_equal(metrics_plugin_register(M, "beacon", LAB_METRIC_COUNTER, "slots_total", "x",
+						 L("network"), &again), 0);
+	assert_ptr_equal(again, c);
+	/* another shape, a clash with the host's or another plugin's family */
+	assert_int_equal(metrics_plugin_register(M, "beacon", LAB_METRIC_GAUGE, "slots_total", "x",
+						 L("network"), &again), LAB_EEXIST);
+	assert_int_equal(metrics_plugin_register(M, "plugin", LAB_METRIC_GAUGE, "state", "x", NULL,
+						 &again), LAB_EEXIST); /* lab_plugin_state */
+	assert_int_equal(metrics_plugin_register(M, "beacon_slots", LAB_METRIC_GAUGE, "total", "x",
+						 NULL, &again), LAB_EEXIST);
+	assert_int_equal(metrics_plugin_register(M, "beacon", LAB_METRIC_GAUGE, "batch_seconds_sum",
+						 "x", NULL, &again), LAB_EEXIST);
+	/* bad names, help, labels */
+	const char *bad_names[] = { "", "9a", "a-b", "a b", "ä" };
+	for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++)
+		assert_int_equal(metrics_plugin_register(M, "x", LAB_METRIC_GAUGE, bad_names[i], "h",
+							 NULL, &again), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_register(M, "x", LAB_METRIC_GAUGE, "a", "two\nlines", NULL,
+						 &again), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_register(M, "x", LAB_METRIC_GAUGE, "a", "h", L("le"), &again),
+			 LAB_EINVAL);
+	assert_int_equal(metrics_plugin_register(M, "x", LAB_METRIC_GAUGE, "a", "h", L("__x"), &again),
+			 LAB_EINVAL);
+	assert_int_equal(metrics_plugin_register(M, "x", LAB_METRIC_GAUGE, "a", "h", L("a", "a"),
+						 &again), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_register(M, "x", LAB_METRIC_GAUGE, "a", "h",
+						 L("a", "b", "c", "d", "e"), &again), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_register(M, "x", 9, "a", "h", NULL, &again), LAB_EINVAL);
+	/* wrong updates */
+	assert_int_equal(metrics_plugin_update(M, "beacon", c, LAB_METRIC_ADD, -1, L("a"), NULL), LAB_ERANGE);
+	assert_int_equal(metrics_plugin_update(M, "beacon", c, LAB_METRIC_SET, 1, L("a"), NULL), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_update(M, "beacon", c, LAB_METRIC_ADD, 0.0 / 0.0, L("a"), NULL),
+			 LAB_ERANGE);
+	assert_int_equal(metrics_plugin_update(M, "beacon", c, LAB_METRIC_ADD, 1, NULL, NULL), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_update(M, "beacon", c, LAB_METRIC_ADD, 1, L("a", "b"), NULL),
+			 LAB_EINVAL);
+	assert_int_equal(metrics_plugin_update(M, "beacon", h, LAB_METRIC_ADD, 1, NULL, NULL), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_update(M, "other", c, LAB_METRIC_ADD, 1, L("a"), NULL), LAB_EINVAL);
+	assert_int_equal(metrics_plugin_update(M, "beacon", (struct metric_family *)&out,
+					       LAB_METRIC_ADD, 1, L("a"), NULL), LAB_EINVAL);
+	/* the series bound per plugin */
+	char v[16];
+	int hit = 0, rc = 0;
+	for (int i = 0; i < LAB_METRIC_MAX_SERIES + 5 && rc == 0; i++) {
+		snprintf(v, sizeof v, "n%d", i);
+		rc = metrics_plugin_update(M, "beacon", c, LAB_METRIC_ADD, 1, L(v), &hit);
+	}
+	assert_int_equal(rc, LAB_EBUSY);
+	assert_true(hit);
+	/* a hot reload: marked stale, registered again, swept */
+	metrics_plugin_mark_stale(M, "beacon");
+	assert_int_equal(metrics_plugin_register(M, "beacon", LAB_METRIC_COUNTER, "slots_total", "x",
+						 L("network"), &again), 0);
+	metrics_plugin_sweep(M, "beacon");
+	t = render();
+	assert_has(t, "lab_beacon_slots_total{network=\"main\\\"net\"} 2\n");
+	assert_lacks(t, "lab_beacon_cursor");
+	assert_lacks(t, "lab_beacon_batch_seconds");
+	metrics_plugin_drop(M, "beacon");
+	assert_lacks(render(), "lab_beacon_");
+}
+
 int main(void)
 {
 	log_setup(LAB_LOG_ERROR, LOG_FORMAT_LOGFMT, 2);
@@ -355,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_registries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_families, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,7 +93,7 @@
  * (notably from a lab_work function running on a worker):
  *     lab_log(), lab_logf(), lab_logkv(), lab_now_ms(), lab_now(),
  *     lab_monotonic_ms(), lab_strerror(), lab_key_segment() and
- *     lab_key_segment_check() (1.1), and LAB_HAS().
+ *     lab_key_segment_check() (1.1), lab_log_enabled(), and LAB_HAS().
  * A plugin never blocks the loop: no sleeping, no blocking I/O, nothing
  * CPU-heavy for more than about a millisecond.  Heavy transforms go through
  * lab_work_submit().
@@ -136,7 +136,7 @@ extern "C" {
 #endif
 
 #define LAB_ABI_MAJOR 1
-#define LAB_ABI_MINOR 1
+#define LAB_ABI_MINOR 2
 #define LAB_PLUGIN_MAGIC 0x4c414250u /* "LABP" */
 
 /* Exported symbol name, for hosts and tools. */
@@ -210,6 +210,7 @@ typedef struct lab_op lab_op;         /* an in-flight query / storage op */
 typedef struct lab_rows lab_rows;     /* a ClickHouse row set (read-only) */
 typedef struct lab_cfg lab_cfg;       /* a node of the plugin's config section */
 typedef struct lab_network lab_network; /* a configured Ethereum network */
+typedef struct lab_metric lab_metric; /* (1.2) a metric family registered by this plugin */
 
 /*
  * The per-instance context.  Its only public member is the host function
@@ -459,6 +460,21 @@ enum lab_key_segment_flags {
 /* Room that is always enough for lab_key_segment()'s output, with the NUL. */
 #define LAB_KEY_SEGMENT_MAX 200
 
+/* (1.2) Metric families (lab_metric_counter() and friends, below). */
+enum lab_metric_type {
+	LAB_METRIC_COUNTER = 1,  /* only goes up: lab_metric_add() with v >= 0 */
+	LAB_METRIC_GAUGE = 2,    /* any value: lab_metric_set(), lab_metric_add() */
+	LAB_METRIC_HISTOGRAM = 3 /* observations in the host's buckets: lab_metric_observe() */
+};
+enum lab_metric_op { LAB_METRIC_ADD = 1, LAB_METRIC_SET = 2, LAB_METRIC_OBSERVE = 3 };
+#define LAB_METRIC_MAX_LABELS 4      /* label names per family */
+#define LAB_METRIC_MAX_FAMILIES 64   /* families per plugin */
+#define LAB_METRIC_MAX_SERIES 1000   /* series (label value sets) per plugin, all families */
+#define LAB_PROGRESS_MAX 16          /* lab_progress() entries per plugin */
+/* A NULL-terminated list of label names or values, for the metric calls:
+ * LAB_LABELS("network", "loop").  A compound literal: valid in its block. */
+#define LAB_LABELS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
 /* --------------------------------------------------------------------------
  * The host function table (ABI 1.0).  Call through the inline wrappers.
  * ------------------------------------------------------------------------ */
@@ -556,6 +572,16 @@ struct lab_host_api {
 	int (*key_segment)(lab_ctx *ctx, const char *name, size_t len, unsigned flags, char *out,
 			   size_t cap);
 	int (*key_segment_check)(lab_ctx *ctx, const char *s, size_t len, unsigned flags);
+
+	/* ---- ABI 1.2 ---- */
+	/* metrics (lab_metric_counter/gauge/histogram, lab_metric_add/set/observe) */
+	int (*metric_register)(lab_ctx *ctx, int type, const char *name, const char *help,
+			       const char *const *labels, lab_metric **out);
+	int (*metric_update)(lab_ctx *ctx, lab_metric *metric, int op, double value,
+			     const char *const *values);
+	/* progress of a long job, for /plugins and `labctl status` (lab_progress) */
+	int (*progress)(lab_ctx *ctx, const char *what, double done, double total,
+			double per_second);
 };
 
 /*
@@ -683,11 +709,22 @@ static inline lab_plugin lab_plugin_stamp(lab_plugin d)
 
 /* ---- logging (thread-safe) ---------------------------------------------- */
 
-/* Log `msg` with structured fields.  Secrets must not be passed. */
+/* Log `msg` with structured fields.  Secrets must not be passed.
+ * Records below the plugin's level are dropped by the host: the level is
+ * the plugin's `log_level` setting (plugins.NAME.log_level, host key;
+ * changed by SIGHUP without a restart) or else the host's log.level (and
+ * `labd -d`).  lab_log_enabled() tells whether a level would be written. */
 static inline void lab_log(lab_ctx *ctx, int level, const char *msg, const lab_field *fields,
 			   size_t n)
 {
 	ctx->api->log(ctx, level, msg, fields, n);
+}
+
+/* Would a record at `level` be written?  For skipping costly formatting.
+ * Thread-safe. */
+static inline int lab_log_enabled(lab_ctx *ctx, int level)
+{
+	return ctx->api->log_enabled(ctx, level);
 }
 
 /* printf-style message without fields.  Messages are truncated at 1 KiB. */
@@ -1133,6 +1170,130 @@ static inline int lab_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb
  * success).  Call exactly once per once(); later calls are ignored.
  */
 static inline void lab_done(lab_ctx *ctx, int status) { ctx->api->done(ctx, status); }
+
+/* ---- metrics (1.2) --------------------------------------------------------
+ * A plugin's own Prometheus metrics, on /metrics next to the host's.
+ *
+ *   lab_metric *slots;
+ *   lab_metric_counter(ctx, "slots_stored_total", "Slot documents written.",
+ *                      LAB_LABELS("network"), &slots);          // in init
+ *   lab_metric_add(ctx, slots, 1, LAB_LABELS("mainnet"));      // later
+ *
+ * Names.  `name` is [a-zA-Z_][a-zA-Z0-9_]* of at most 100 bytes; the family
+ * is exposed as lab_PLUGIN_NAME (PLUGIN = lab_plugin_name()), e.g.
+ * lab_beacon_slots_stored_total.  Counters should end in _total.  A name
+ * whose exposed form clashes with another family (the host's, another
+ * plugin's, or a histogram's _bucket/_sum/_count) is refused: LAB_EEXIST.
+ * `help` is one line of UTF-8 (no control characters, at most 200 bytes).
+ * Label names (`labels`, NULL-terminated, NULL = none, at most
+ * LAB_METRIC_MAX_LABELS) are [a-zA-Z_][a-zA-Z0-9_]* (at most 64 bytes),
+ * distinct, not starting with "__", not "le" nor "plugin".
+ * Anything else: LAB_EINVAL; nothing is registered.
+ *
+ * Registering is idempotent: the same name with the same type and label
+ * names returns the same family (and its current values), so a plugin may
+ * register in init without remembering whether it did before; the same name
+ * with another type or labels is LAB_EEXIST.  At most
+ * LAB_METRIC_MAX_FAMILIES families per plugin (LAB_EBUSY beyond).
+ *
+ * Ownership.  The family and its handle belong to the host and to the
+ * plugin (not to one instance): they stay valid until destroy returns and
+ * are never freed by the plugin.  When the plugin is unloaded (disabled,
+ * removed or restarted by SIGHUP, failed, daemon exit) its families
+ * disappear from /metrics.  Across a hot reload (POST /plugins/NAME/reload,
+ * a new file) they are kept: the new instance registers the same names again, gets the
+ * old values and continues counting; a family the new instance has not
+ * registered again by the time its start returns is dropped.
+ *
+ * Updates.  `values` are the label values, NULL-terminated, exactly one per
+ * label name (NULL = none); each is cut at 255 bytes, invalid UTF-8 is shown
+ * as U+FFFD, so untrusted text (network names from configuration) is safe.
+ * A value set seen for the first time creates a series; at most
+ * LAB_METRIC_MAX_SERIES series per plugin over all its families: past the
+ * bound the update is dropped, LAB_EBUSY, and the host logs one warning.
+ * lab_metric_add on a counter takes v >= 0 (LAB_ERANGE otherwise);
+ * lab_metric_set is for gauges only; lab_metric_observe for histograms only
+ * (buckets 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 +Inf, the
+ * host's; observe seconds).  NaN or an infinity: LAB_ERANGE.  A wrong type
+ * or label count, or a handle that is not this plugin's: LAB_EINVAL.
+ *
+ * Threads: loop thread only, from init until destroy returns (not from a
+ * lab_work function: count its result in the done callback).  Cheap: no
+ * I/O, no allocation after a series exists.  LAB_ENOTSUP on an older host
+ * (the wrappers test LAB_HAS), so a plugin declaring minor 0 or 1 may call
+ * them and run without metrics there.
+ */
+static inline int lab_metric_register(lab_ctx *ctx, int type, const char *name, const char *help,
+				      const char *const *labels, lab_metric **out)
+{
+	if (!LAB_HAS(ctx, metric_register))
+		return LAB_ENOTSUP;
+	return ctx->api->metric_register(ctx, type, name, help, labels, out);
+}
+static inline int lab_metric_counter(lab_ctx *ctx, const char *name, const char *help,
+				     const char *const *labels, lab_metric **out)
+{
+	return lab_metric_register(ctx, LAB_METRIC_COUNTER, name, help, labels, out);
+}
+static inline int lab_metric_gauge(lab_ctx *ctx, const char *name, const char *help,
+				   const char *const *labels, lab_metric **out)
+{
+	return lab_metric_register(ctx, LAB_METRIC_GAUGE, name, help, labels, out);
+}
+static inline int lab_metric_histogram(lab_ctx *ctx, const char *name, const char *help,
+				       const char *const *labels, lab_metric **out)
+{
+	return lab_metric_register(ctx, LAB_METRIC_HISTOGRAM, name, help, labels, out);
+}
+/* Counters and gauges: add v to the series.  `metric` NULL (registration
+ * failed or unsupported) is accepted and ignored (LAB_ENOTSUP), so a plugin
+ * need not test every handle. */
+static inline int lab_metric_add(lab_ctx *ctx, lab_metric *metric, double v,
+				 const char *const *values)
+{
+	if (!metric || !LAB_HAS(ctx, metric_update))
+		return LAB_ENOTSUP;
+	return ctx->api->metric_update(ctx, metric, LAB_METRIC_ADD, v, values);
+}
+/* Gauges: set the series to v. */
+static inline int lab_metric_set(lab_ctx *ctx, lab_metric *metric, double v,
+				 const char *const *values)
+{
+	if (!metric || !LAB_HAS(ctx, metric_update))
+		return LAB_ENOTSUP;
+	return ctx->api->metric_update(ctx, metric, LAB_METRIC_SET, v, values);
+}
+/* Histograms: one observation of v. */
+static inline int lab_metric_observe(lab_ctx *ctx, lab_metric *metric, double v,
+				     const char *const *values)
+{
+	if (!metric || !LAB_HAS(ctx, metric_update))
+		return LAB_ENOTSUP;
+	return ctx->api->metric_update(ctx, metric, LAB_METRIC_OBSERVE, v, values);
+}
+
+/* ---- progress (1.2) ---------------------------------------------------------
+ * Report how far a long job is, for operators: GET /plugins shows each
+ * entry under the plugin's "progress", `labctl status` draws it.  `what`
+ * names the job ("mainnet backfill": printable UTF-8, 1..64 bytes, no
+ * control characters); `done` of `total` units are finished (total > 0,
+ * 0 <= done, done is shown capped at total); `per_second` is the current
+ * rate (>= 0; 0 = unknown), from which the host shows an ETA.  Calling it
+ * again with the same `what` replaces the entry; total == 0 removes it.
+ * At most LAB_PROGRESS_MAX entries per plugin (LAB_EBUSY beyond);
+ * LAB_EINVAL or LAB_ERANGE for bad arguments.  The host keeps the entries
+ * of a plugin across a hot reload (a new instance updates them) and drops
+ * them when the plugin is disabled or unloaded.  Report at most every few
+ * seconds: it is a status, not a metric (export metrics for graphs).  Loop
+ * thread, init until destroy; LAB_ENOTSUP on an older host.
+ */
+static inline int lab_progress(lab_ctx *ctx, const char *what, double done, double total,
+			       double per_second)
+{
+	if (!LAB_HAS(ctx, progress))
+		return LAB_ENOTSUP;
+	return ctx->api->progress(ctx, what, done, total, per_second);
+}
 
 /* The name this instance is configured under. */
 static inline const char *lab_plugin_name(lab_ctx *ctx) { return ctx->api->plugin_name(ctx); }
