@@ -11,8 +11,10 @@
 #include "ch_rows.h"
 #include "clickhouse.h"
 #include "clock.h"
+#include "crash.h"
 #include "config.h"
 #include "instance.h"
+#include "jsonw.h"
 #include "keyseg.h"
 #include "plugin_loader.h"
 #include "log.h"
@@ -138,7 +140,7 @@ static void flush_done(int status, void *ud)
 	void *cud = op->ud;
 	struct instance *inst;
 	if (instance_op_finish(op, &inst) && cb)
-		cb(&inst->pub, status, cud);
+		CRASH_CALL(inst->name, "state flush callback", cb(&inst->pub, status, cud));
 	instance_op_after(inst);
 }
 
@@ -169,7 +171,7 @@ static void storage_done(int status, const void *data, size_t len, void *ud)
 	void *cud = op->ud;
 	struct instance *inst;
 	if (instance_op_finish(op, &inst) && cb)
-		cb(&inst->pub, status, data, len, cud);
+		CRASH_CALL(inst->name, "storage callback", cb(&inst->pub, status, data, len, cud));
 	instance_op_after(inst);
 }
 
@@ -256,7 +258,7 @@ static int query_rows(const lab_rows *batch, void *ud)
 	struct lab_op *op = ud;
 	struct instance *inst = op->inst;
 	if (inst && inst->callbacks_allowed && op->rows_cb)
-		op->rows_cb(&inst->pub, batch, op->ud);
+		CRASH_CALL(inst->name, "rows callback", op->rows_cb(&inst->pub, batch, op->ud));
 	return 0;
 }
 
@@ -284,7 +286,8 @@ static void query_done(int status, const char *errmsg, const lab_rows *rows, voi
 	struct instance *inst;
 	if (instance_op_finish(op, &inst)) {
 		if (cb)
-			cb(&inst->pub, status, errmsg, rows, cud);
+			CRASH_CALL(inst->name, "query callback",
+				   cb(&inst->pub, status, errmsg, rows, cud));
 		once_give_up(inst, status, errmsg);
 	}
 	instance_op_after(inst);
@@ -372,7 +375,8 @@ static void sub_deliver(const char *subject, const void *data, size_t len, void 
 {
 	struct lab_sub *s = ud;
 	if (s->inst->callbacks_allowed && s->inst->phase != INST_DRAINING)
-		s->cb(&s->inst->pub, subject, data, len, s->ud);
+		CRASH_CALL(s->inst->name, "message callback",
+			   s->cb(&s->inst->pub, subject, data, len, s->ud));
 }
 
 static int api_subscribe(lab_ctx *ctx, const char *subject, lab_msg_cb cb, void *ud,
@@ -435,7 +439,7 @@ static const lab_network *api_network_find(lab_ctx *ctx, const char *name)
 
 static int api_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done, void *ud)
 {
-	return instance_work_submit(instance_of(ctx), fn, done, ud);
+	return instance_work_submit(instance_of(ctx), fn, done, NULL, ud);
 }
 
 static void api_done(lab_ctx *ctx, int status)
@@ -469,6 +473,21 @@ static int api_key_segment(lab_ctx *ctx, const char *name, size_t len, unsigned 
 static int api_key_segment_check(lab_ctx *ctx, const char *s, size_t len, unsigned flags)
 {
 	return keyseg_check(s, len, flags);
+}
+
+/* ---- ABI 1.2 ----------------------------------------------------------- */
+
+static lab_json *api_json_new(lab_ctx *ctx) { return jsonw_new(); }
+
+static int api_cfg_duration_ms(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *ms)
+{
+	return cfgapi_duration_ms(instance_of(ctx)->section, settings_of(ctx), node, path, ms);
+}
+
+static int api_work_submit_cancel(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done,
+				  lab_work_cancel_fn cancel, void *ud)
+{
+	return instance_work_submit(instance_of(ctx), fn, done, cancel, ud);
 }
 
 const lab_host_api hostapi_table = {
@@ -527,4 +546,19 @@ const lab_host_api hostapi_table = {
 	.cfg_error = api_cfg_error,
 	.key_segment = api_key_segment,
 	.key_segment_check = api_key_segment_check,
+	.json_new = api_json_new,
+	.json_open = jsonw_open,
+	.json_close = jsonw_close,
+	.json_key = jsonw_key,
+	.json_str = jsonw_str,
+	.json_i64 = jsonw_i64,
+	.json_u64 = jsonw_u64,
+	.json_f64 = jsonw_f64,
+	.json_bool = jsonw_bool,
+	.json_null = jsonw_null,
+	.json_raw = jsonw_raw,
+	.json_finish = jsonw_finish,
+	.json_free = jsonw_free,
+	.cfg_duration_ms = api_cfg_duration_ms,
+	.work_submit_cancel = api_work_submit_cancel,
 };

@@ -7,6 +7,7 @@
 #include "build_config.h"
 #include "clock.h"
 #include "config.h"
+#include "crash.h"
 #include "daemon.h"
 #include "heap.h"
 #include "lab/plugin.h"
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
 	};
 	struct daemon_opts o = { .mode = MODE_SERVE, .config_path = DEFAULT_CONFIG };
 	heap_tune();
+	crash_install(); /* before any plugin code can run (--describe loads one too) */
 	const char **overrides = calloc((size_t)argc, sizeof *overrides);
 	const char **only = calloc((size_t)argc, sizeof *only);
 	const char *describe_name = NULL;
