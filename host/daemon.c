@@ -220,6 +220,7 @@ static void free_slots(struct daemon *d)
 		config_free(d->reg.slots[i].cfg);
 		free(d->reg.slots[i].name);
 		free(d->reg.slots[i].path);
+		slot_rollback_clear(&d->reg.slots[i]);
 	}
 	free(d->reg.slots);
 }

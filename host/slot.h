@@ -45,6 +45,14 @@ struct slot {
 	int once_finished;
 	int once_status;
 	struct deferred settle; /* a failed activation counts as a step later */
+	/* A SIGHUP restart in progress: the section, config and path the plugin
+	 * ran with, restored when the new section's activation fails
+	 * (docs/reload.md: a refused value changes nothing).  cfg NULL: none. */
+	struct {
+		const config_setting_t *section;
+		struct config *cfg;
+		char *path;
+	} rollback;
 };
 
 /* Every configured plugin and what their life cycle needs. */
@@ -63,6 +71,11 @@ struct slots {
 	void (*phase_done)(void *owner);
 	void *owner;
 };
+
+/* Arms the rollback of a SIGHUP restart (before the new section is set). */
+void slot_rollback_arm(struct slot *s);
+/* Forgets an armed rollback. */
+void slot_rollback_clear(struct slot *s);
 
 /* Drain timeout in ms (reload.drain_timeout). */
 uint64_t slots_drain_ms(const struct slots *d);

@@ -8,7 +8,10 @@
  *     that long with lab_work_submit_cancel() and reports lab_done at once,
  *     so a short drain timeout cancels it: the log says which of done and
  *     cancel ran, and that the item was freed;
- *   - `hang` = true: once never calls lab_done (the --once watchdog). */
+ *   - `hang` = true: once never calls lab_done (the --once watchdog);
+ *   - `watch_events` = true: start subscribes to lab.host.plugin and logs
+ *     every event (tests/integration/reload-edges.sh);
+ *   - `reject` = true: init refuses the section (the SIGHUP rollback). */
 #define LAB_PLUGIN_MIN_ABI_MINOR 2
 #include <lab/plugin.h>
 
@@ -22,6 +25,8 @@ struct kit {
 	int64_t plain_s;     /* bound: seconds */
 	int64_t work_ms;
 	int hang;
+	int watch_events;
+	int reject;
 };
 
 static const lab_option options[] = {
@@ -33,6 +38,10 @@ static const lab_option options[] = {
 	  LAB_BIND(struct kit, work_ms) },
 	{ .name = "hang", .type = LAB_SET_BOOL, .def = "false", .desc = "never call lab_done",
 	  LAB_BIND(struct kit, hang) },
+	{ .name = "watch_events", .type = LAB_SET_BOOL, .def = "false",
+	  .desc = "log lab.host.plugin events", LAB_BIND(struct kit, watch_events) },
+	{ .name = "reject", .type = LAB_SET_BOOL, .def = "false", .desc = "init refuses the section",
+	  LAB_BIND(struct kit, reject) },
 	{ 0 },
 };
 
@@ -51,11 +60,29 @@ static int kit_init(lab_ctx *ctx, void **self)
 		  LAB_FI("interval_bound", k->interval_ms), LAB_FI("interval_ms", ms),
 		  LAB_FI("interval_seconds_rc", src), LAB_FI("plain_bound", k->plain_s),
 		  LAB_FI("plain_ms", pms));
+	if (k->reject) {
+		free(k);
+		return lab_cfg_error(ctx, NULL, "reject", "kit: this section is refused");
+	}
 	*self = k;
 	return 0;
 }
 
-static int kit_start(void *self) { return 0; }
+static void on_event(lab_ctx *ctx, const char *subject, const void *data, size_t len, void *ud)
+{
+	lab_logkv(ctx, LAB_LOG_INFO, "kit: event", LAB_FS("subject", subject),
+		  LAB_FI("len", (int64_t)len));
+	lab_logf(ctx, LAB_LOG_INFO, "kit: event %.*s", (int)(len < 300 ? len : 300),
+		 (const char *)data);
+}
+
+static int kit_start(void *self)
+{
+	struct kit *k = self;
+	if (k->watch_events)
+		return lab_subscribe(k->ctx, "host.plugin", on_event, k, NULL);
+	return 0;
+}
 static int kit_stop(void *self) { return 0; }
 static void kit_destroy(void *self)
 {
