@@ -27,10 +27,12 @@ static void usage(FILE *out)
 		"        run as a service in the foreground (logs to stderr)\n"
 		"  labd -t [-c FILE] [-D key.path=value]...\n"
 		"        check the configuration and every enabled plugin (load, ABI check, init),\n"
-		"        then exit 0 (ok) or 1 (errors, printed as FILE:LINE: ...)\n"
+		"        then exit 0 (ok) or 1 (errors, printed as FILE:LINE: ...); plugins are\n"
+		"        never started, so `plugin ok` says nothing about their callbacks\n"
 		"  labd --once [--plugin NAME]... [--now RFC3339] [-c FILE] [-D ...]\n"
 		"        run each enabled (or each named) plugin's work one time and exit:\n"
-		"        0 when every plugin reported success, 1 otherwise\n"
+		"        0 when every plugin reported success, 1 otherwise (also when one has not\n"
+		"        called lab_done after once.timeout, default 6h: it is named in the log)\n"
 		"  labd --describe NAME [-c FILE]\n"
 		"        print the settings plugin NAME declares (Markdown table)\n"
 		"  labd --version | --help\n"
@@ -55,7 +57,9 @@ static void usage(FILE *out)
 		"         SIGHUP reloads the plugin sections of the configuration (docs/reload.md).\n"
 		"Plugin files are hot-reloaded when they change on disk. labctl(1) (labctl -h) drives\n"
 		"the admin API: labctl status | list | reload NAME | enable NAME | disable NAME | run NAME.\n"
-		"Exit status: 0 success, 1 failure, 2 usage error.\n",
+		"Exit status: 0 success, 1 failure, 2 usage error.  A crash (SIGSEGV, SIGBUS,\n"
+		"SIGABRT, SIGFPE) prints one line naming the signal and the plugin whose code ran,\n"
+		"then labd dies of that signal (128+N; a core file if enabled).\n",
 		DEFAULT_CONFIG);
 }
 

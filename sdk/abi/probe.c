@@ -96,6 +96,13 @@ LAB_EXPORT int lab_abi_probe_v1_1(const lab_option *option, enum lab_key_segment
 	return option != NULL && (int)flags != 0;
 }
 
+/* ABI 1.2 (issue 21): the work-cancel callback type; lab_json is opaque. */
+LAB_EXPORT int lab_abi_probe_v1_2(lab_work_cancel_fn cancel, const lab_json *json);
+LAB_EXPORT int lab_abi_probe_v1_2(lab_work_cancel_fn cancel, const lab_json *json)
+{
+	return cancel != NULL && json != NULL;
+}
+
 /* The entry point's type, exactly as plugins export it. */
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void);
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void) { return NULL; }

@@ -40,6 +40,8 @@ frozen11=$(version_of "$top_srcdir/tests/abi/v1.1") || fail "cannot read the fro
 current=$(version_of "$top_srcdir/sdk/include") || fail "cannot read the SDK header's version"
 [ "$frozen" = 1.0 ] || fail "tests/abi/v1.0/lab/plugin.h must stay the ABI 1.0 header (it says $frozen)"
 [ "$frozen11" = 1.1 ] || fail "tests/abi/v1.1/lab/plugin.h must stay the ABI 1.1 header (it says $frozen11)"
+frozen12=$(version_of "$top_srcdir/tests/abi/v1.2") || fail "cannot read the frozen 1.2 header's version"
+[ "$frozen12" = 1.2 ] || fail "tests/abi/v1.2/lab/plugin.h must stay the ABI 1.2 header (it says $frozen12)"
 major=${current%.*} minor=${current#*.}
 [ "$major" = 1 ] || fail "the SDK is now ABI $current: 1.x plugins are refused by design; freeze the new major's first header in tests/abi/ and update this test"
 newer="$major.$((minor + 1))"

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 out=$("$LABD" --version) || fail "--version exit status"
-echo "$out" | grep -Eq '^labd [0-9]+\.[0-9]+\.[0-9]+ \(plugin SDK ABI 1\.1\)$' || fail "--version: $out"
+echo "$out" | grep -Eq '^labd [0-9]+\.[0-9]+\.[0-9]+ \(plugin SDK ABI 1\.2\)$' || fail "--version: $out"
 pass "--version"
 
 "$LABD" --help >"$T/help" || fail "--help exit status"
