@@ -3,7 +3,6 @@
 
 #include <signal.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,11 +107,11 @@ void crash_install(void)
 	if (done)
 		return;
 	done = 1;
-	/* An alternate stack, so a stack overflow in a plugin is reported too. */
-	size_t sz = 64 * 1024;
-	stack_t ss = { .ss_sp = malloc(sz), .ss_size = sz, .ss_flags = 0 };
-	if (ss.ss_sp)
-		(void)sigaltstack(&ss, NULL);
+	/* An alternate stack (the loop thread's), so a stack overflow in a
+	 * plugin is reported too.  Static: it lives as long as the process. */
+	static char altstack[64 * 1024];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0 };
+	(void)sigaltstack(&ss, NULL);
 	for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
