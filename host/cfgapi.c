@@ -212,21 +212,49 @@ int cfgapi_double(const config_setting_t *section, const lab_setting *settings,
 	return 0;
 }
 
+/* The duration text of a DURATION setting (from the file or the default). */
+static int duration_text(const config_setting_t *section, const lab_setting *settings,
+			 const lab_cfg *node, const char *path, const void *out, const char **s)
+{
+	struct res r;
+	int rc = typed_node(section, settings, node, path, out, CT(STRING), LAB_SET_DURATION,
+			    LAB_SET_STRING, &r, s);
+	if (rc == 0 && r.node)
+		*s = config_setting_get_string(r.node);
+	return rc;
+}
+
+int cfgapi_duration_ms(const config_setting_t *section, const lab_setting *settings,
+		       const lab_cfg *node, const char *path, int64_t *ms)
+{
+	const char *s;
+	int64_t v;
+	int rc = duration_text(section, settings, node, path, ms, &s);
+	if (rc)
+		return rc;
+	if ((rc = config_parse_duration_ms(s, &v)) < 0)
+		return rc;
+	*ms = v;
+	return 0;
+}
+
 int cfgapi_duration(const config_setting_t *section, const lab_setting *settings,
 		    const lab_cfg *node, const char *path, int64_t *seconds)
 {
-	struct res r;
 	const char *s;
 	int64_t v;
-	int rc = typed_node(section, settings, node, path, seconds, CT(STRING), LAB_SET_DURATION,
-			    LAB_SET_STRING, &r, &s);
+	int rc = duration_text(section, settings, node, path, seconds, &s);
 	if (rc)
 		return rc;
-	if (r.node)
-		s = config_setting_get_string(r.node);
-	if (config_parse_duration(s, &v) < 0)
+	if (config_parse_duration(s, &v) == 0) {
+		*seconds = v;
+		return 0;
+	}
+	if (config_parse_duration_ms(s, &v) < 0)
 		return LAB_EINVAL;
-	*seconds = v;
+	if (v % 1000)
+		return LAB_ERANGE; /* "250ms": read it with lab_cfg_duration_ms */
+	*seconds = v / 1000;
 	return 0;
 }
 
@@ -313,7 +341,10 @@ static int bind_one(const config_setting_t *section, const lab_setting *settings
 	switch (d->type) {
 	case LAB_SET_STRING: rc = cfgapi_string(section, settings, node, path, &v.s); break;
 	case LAB_SET_INT: rc = cfgapi_int(section, settings, node, path, &v.i); break;
-	case LAB_SET_DURATION: rc = cfgapi_duration(section, settings, node, path, &v.i); break;
+	case LAB_SET_DURATION:
+		rc = (d->flags & LAB_SETTING_MS) ? cfgapi_duration_ms(section, settings, node, path, &v.i)
+						 : cfgapi_duration(section, settings, node, path, &v.i);
+		break;
 	case LAB_SET_BOOL: rc = cfgapi_bool(section, settings, node, path, &v.b); break;
 	case LAB_SET_DOUBLE: rc = cfgapi_double(section, settings, node, path, &v.f); break;
 	default: break;

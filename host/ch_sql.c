@@ -47,6 +47,38 @@ static void put_number(struct buf *out, const char *num)
 	buf_puts(out, num);
 }
 
+/* SDK 1.3 LAB_PARAM_IDENT: "name" or "db.name", each part 1..128 bytes of
+ * [A-Za-z0-9_] not starting with a digit (the names ClickHouse needs no
+ * quoting for), written back-quoted.  Nothing else is accepted: quoting an
+ * arbitrary name correctly for both 18.16 and modern servers is not worth
+ * the risk for table and column names. */
+static int put_ident(struct buf *out, const char *s, size_t len)
+{
+	size_t start = 0, parts = 0;
+	if (!s || len == 0 || len > 257)
+		return LAB_EINVAL;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != '.') {
+			unsigned char c = (unsigned char)s[i];
+			int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+			if (!alpha && !(c >= '0' && c <= '9' && i > start))
+				return LAB_EINVAL;
+			continue;
+		}
+		if (i == start || i - start > 128 || ++parts > 2)
+			return LAB_EINVAL;
+		start = i + 1;
+	}
+	buf_putc(out, '`');
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '.')
+			buf_append(out, "`.`", 3);
+		else
+			buf_putc(out, s[i]);
+	buf_putc(out, '`');
+	return 0;
+}
+
 static int render(struct buf *out, const lab_param *p)
 {
 	char num[64];
@@ -84,6 +116,8 @@ static int render(struct buf *out, const lab_param *p)
 	case LAB_PARAM_NULL:
 		buf_puts(out, "NULL");
 		return 0;
+	case LAB_PARAM_IDENT:
+		return put_ident(out, p->s, p->s && p->len == (size_t)-1 ? strlen(p->s) : p->len);
 	default:
 		return LAB_EINVAL;
 	}

@@ -42,6 +42,7 @@ static const lab_setting admin_keys[] = {
 static const lab_setting state_keys[] = { DUR("flush_interval", "60s"), END };
 static const lab_setting reload_keys[] = { DUR("drain_timeout", "10s"), END };
 static const lab_setting retry_keys[] = { DUR("initial_delay", "1s"), DUR("max_delay", "5m"), END };
+static const lab_setting once_keys[] = { DUR("timeout", "6h"), END };
 static const lab_setting fs_keys[] = { STR("root", "/var/lib/lab/data"), END };
 static const lab_setting s3_keys[] = {
 	STR("endpoint", NULL), STR("region", "us-east-1"), STR("bucket", "lab-data"),
@@ -80,6 +81,7 @@ static const lab_setting ethereum_keys[] = { LIST("networks", network_keys), END
 static const lab_setting host_schema[] = {
 	GROUP("log", log_keys), GROUP("admin", admin_keys), STR("plugin_dir", LAB_PLUGINDIR),
 	GROUP("state", state_keys), GROUP("reload", reload_keys), GROUP("plugin_retry", retry_keys),
+	GROUP("once", once_keys),
 	GROUP("storage", storage_keys),
 	GROUP("clickhouse", clickhouse_keys), GROUP("broker", broker_keys),
 	GROUP("work", work_keys), GROUP("ethereum", ethereum_keys),
@@ -491,6 +493,9 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (h->retry_max < h->retry_initial || h->retry_max > 86400)
 		return bad(err, errlen, c, n, "plugin_retry.max_delay",
 			   "must be at least plugin_retry.initial_delay and at most 1d");
+	h->once_timeout = dur_at(c, "once.timeout", &n);
+	if (h->once_timeout <= 0)
+		return bad(err, errlen, c, n, "once.timeout", "must be positive");
 
 	s = str_at(c, "storage.backend", &n);
 	if (strcmp(s, "fs") != 0 && strcmp(s, "s3") != 0)

@@ -87,6 +87,7 @@ struct host_conf {
 	int64_t drain_timeout;        /* seconds: reload.drain_timeout */
 	int64_t retry_initial;        /* seconds: plugin_retry.initial_delay (0 = no automatic restarts) */
 	int64_t retry_max;            /* seconds: plugin_retry.max_delay */
+	int64_t once_timeout;         /* seconds: once.timeout, the --once watchdog */
 
 	char *storage_backend; /* "fs" | "s3" */
 	char *storage_prefix;  /* "" or "a/b/": prepended to every storage key */
@@ -155,6 +156,8 @@ const struct plugin_conf *config_plugin(const struct config *c, const char *name
 
 /* Parse "<int>(s|m|h|d)" (optionally negative) into seconds. */
 int config_parse_duration(const char *s, int64_t *seconds);
+/* Also "<int>ms" (SDK 1.2 LAB_SETTING_MS); the value in milliseconds. */
+int config_parse_duration_ms(const char *s, int64_t *ms);
 
 /* Print a plugin's settings (labd --describe NAME) as a Markdown table. */
 void config_describe(const char *name, const lab_setting *settings, FILE *out);
@@ -178,6 +181,10 @@ int cfgapi_double(const config_setting_t *section, const lab_setting *settings,
 		  const lab_cfg *node, const char *path, double *out);
 int cfgapi_duration(const config_setting_t *section, const lab_setting *settings,
 		    const lab_cfg *node, const char *path, int64_t *seconds);
+/* SDK 1.2: any duration in milliseconds ("250ms" needs LAB_SETTING_MS, which
+ * the validator checked); cfgapi_duration gives LAB_ERANGE for sub-seconds. */
+int cfgapi_duration_ms(const config_setting_t *section, const lab_setting *settings,
+		       const lab_cfg *node, const char *path, int64_t *ms);
 int cfgapi_count(const config_setting_t *section, const lab_cfg *node, const char *path);
 int cfgapi_elem(const config_setting_t *section, const lab_cfg *node, const char *path, int index,
 		const lab_cfg **out);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "instance.h"
 #include "log.h"
 #include "networks.h"
@@ -290,7 +291,8 @@ void config_json_plugin_ready(struct config_json *cj, struct slot *s)
 		return;
 	const lab_plugin *desc = s->inst->desc;
 	if (desc->describe) {
-		const char *text = desc->describe(s->inst->self);
+		const char *text;
+		CRASH_CALL(s->name, "describe", text = desc->describe(s->inst->self));
 		if (text) {
 			int rc = record(cj, s->name, text);
 			if (rc < 0)

@@ -127,6 +127,10 @@ static void after_stop(struct slot *s) { (void)s; }
 
 static void restart_then(struct slot *s)
 {
+	/* If the plugin refuses the new section (init or start fails), the
+	 * slot goes back to the one it ran with (slot.c, slot_rollback). */
+	if (s->enabled && !s->d->stopping)
+		slot_rollback_arm(s);
 	set_from_config(s);
 	if (s->enabled && !s->d->stopping) {
 		s->last_error[0] = '\0';

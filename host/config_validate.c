@@ -35,7 +35,9 @@ const lab_setting *config_decl_find(const lab_setting *keys, const char *name)
 	return NULL;
 }
 
-int config_parse_duration(const char *s, int64_t *seconds)
+/* "<int>(s|m|h|d)", and with ms_ok also "<int>ms"; the value in
+ * milliseconds when ms_ok, else in seconds. */
+static int parse_duration(const char *s, int ms_ok, int64_t *out)
 {
 	int neg = 0;
 	int64_t v = 0, mult;
@@ -59,12 +61,34 @@ int config_parse_duration(const char *s, int64_t *seconds)
 	case 'd': mult = 86400; break;
 	default: return LAB_EINVAL;
 	}
+	if (ms_ok && s[0] == 'm' && s[1] == 's' && s[2] == '\0') {
+		*out = neg ? -v : v;
+		return 0;
+	}
 	if (s[1] != '\0')
 		return LAB_EINVAL;
+	if (ms_ok) {
+		if (mult > INT64_MAX / 1000)
+			return LAB_ERANGE;
+		mult *= 1000;
+	}
 	if (v > INT64_MAX / mult)
 		return LAB_ERANGE;
-	*seconds = neg ? -(v * mult) : v * mult;
+	*out = neg ? -(v * mult) : v * mult;
 	return 0;
+}
+
+int config_parse_duration(const char *s, int64_t *seconds)
+{
+	return parse_duration(s, 0, seconds);
+}
+
+int config_parse_duration_ms(const char *s, int64_t *ms) { return parse_duration(s, 1, ms); }
+
+/* A DURATION declaration's value in its own unit (ms with LAB_SETTING_MS). */
+static int decl_duration(const lab_setting *d, const char *s, int64_t *out)
+{
+	return parse_duration(s, (d->flags & LAB_SETTING_MS) != 0, out);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -169,9 +193,9 @@ static int is_allowed(const lab_option *o, const char *s)
 
 /* "between 0 and 11000", "at least 1s", "one of \"a\", \"b\"": the one
  * wording of a declaration's checks, for errors and for --describe. */
-static void limits_text(struct buf *b, const lab_option *o, int type)
+static void limits_text(struct buf *b, const lab_option *o, const lab_setting *d)
 {
-	const char *unit = type == LAB_SET_DURATION ? "s" : "";
+	const char *unit = d->type != LAB_SET_DURATION ? "" : (d->flags & LAB_SETTING_MS) ? "ms" : "s";
 	if (o->has_min && o->has_max)
 		buf_printf(b, "between %lld%s and %lld%s", (long long)o->min, unit,
 			   (long long)o->max, unit);
@@ -200,10 +224,11 @@ static const char *key_rule_broken(const lab_setting *d, const char *s)
 static int check_string(struct vctx *v, const config_setting_t *s, const lab_setting *d,
 			const lab_option *o);
 
-static int limits_error(struct vctx *v, const config_setting_t *s, const lab_option *o, int type)
+static int limits_error(struct vctx *v, const config_setting_t *s, const lab_option *o,
+			const lab_setting *d)
 {
 	struct buf b = BUF_INIT;
-	limits_text(&b, o, type);
+	limits_text(&b, o, d);
 	config_node_error(v->err, v->errlen, s, NULL, "must be %s",
 			  b.oom || !b.data ? "in range" : b.data);
 	buf_free(&b);
@@ -223,7 +248,7 @@ static int check_limits(struct vctx *v, const config_setting_t *s, const lab_set
 		x = config_setting_get_int64(s);
 		break;
 	case LAB_SET_DURATION:
-		if (config_parse_duration(config_setting_get_string(s), &x) < 0)
+		if (decl_duration(d, config_setting_get_string(s), &x) < 0)
 			return 0; /* reported by the type check */
 		break;
 	case LAB_SET_STRING:
@@ -238,7 +263,7 @@ static int check_limits(struct vctx *v, const config_setting_t *s, const lab_set
 	default:
 		return 0;
 	}
-	return in_limits(o, x) ? 0 : limits_error(v, s, o, d->type);
+	return in_limits(o, x) ? 0 : limits_error(v, s, o, d);
 }
 
 static int check_string(struct vctx *v, const config_setting_t *s, const lab_setting *d,
@@ -250,7 +275,7 @@ static int check_string(struct vctx *v, const config_setting_t *s, const lab_set
 		config_node_error(v->err, v->errlen, s, NULL, "%s", why);
 		return LAB_ECONFIG;
 	}
-	return is_allowed(o, str) ? 0 : limits_error(v, s, o, d->type);
+	return is_allowed(o, str) ? 0 : limits_error(v, s, o, d);
 }
 
 static const char *got_name(int t)
@@ -369,9 +394,11 @@ static int check_value(struct vctx *v, const config_setting_t *s, const lab_sett
 	case LAB_SET_DURATION:
 		if (t != CONFIG_TYPE_STRING)
 			return wrong_type(v, s, d->type);
-		if (config_parse_duration(config_setting_get_string(s), &secs) < 0) {
-			config_node_error(v->err, v->errlen, s, NULL, "bad duration: expected "
-					  "<int>(s|m|h|d), e.g. \"10s\" or \"-720h\"");
+		if (decl_duration(d, config_setting_get_string(s), &secs) < 0) {
+			config_node_error(v->err, v->errlen, s, NULL, "bad duration: expected %s",
+					  (d->flags & LAB_SETTING_MS)
+						  ? "<int>(ms|s|m|h|d), e.g. \"250ms\" or \"10s\""
+						  : "<int>(s|m|h|d), e.g. \"10s\" or \"-720h\"");
 			return LAB_ECONFIG;
 		}
 		return check_limits(v, s, d);
@@ -490,7 +517,7 @@ static int valid_default(const lab_setting *d)
 	case LAB_SET_BOOL:
 		return strcmp(d->def, "true") == 0 || strcmp(d->def, "false") == 0;
 	case LAB_SET_DURATION:
-		return config_parse_duration(d->def, &secs) == 0;
+		return decl_duration(d, d->def, &secs) == 0;
 	case LAB_SET_STRING:
 		return 1;
 	default:
@@ -527,12 +554,14 @@ static const char *bad_option(const lab_setting *d, const lab_option *o)
 	if ((d->flags & (LAB_SETTING_KEY_PREFIX | LAB_SETTING_KEY_SEGMENT)) &&
 	    d->type != LAB_SET_STRING && d->type != LAB_SET_STRINGS)
 		return "key rules on a type other than string or strings";
+	if ((d->flags & LAB_SETTING_MS) && d->type != LAB_SET_DURATION)
+		return "LAB_SETTING_MS on a type other than duration";
 	if (d->def && d->type == LAB_SET_STRING && key_rule_broken(d, d->def))
 		return "default breaks its key rule";
 	if (d->def && ordered) {
 		if (d->type == LAB_SET_INT)
 			x = strtoll(d->def, NULL, 10); /* checked by valid_default */
-		else if (config_parse_duration(d->def, &x) < 0)
+		else if (decl_duration(d, d->def, &x) < 0)
 			return "default does not match the type";
 		if (!in_limits(o, x))
 			return "default is outside min/max";
@@ -675,7 +704,7 @@ static void describe_rows(FILE *out, const lab_setting *keys, const struct plugi
 		const lab_option *o = plugin_decls_option(pd, d);
 		if (o && (o->has_min || o->has_max || o->allowed)) {
 			struct buf lim = BUF_INIT;
-			limits_text(&lim, o, d->type);
+			limits_text(&lim, o, d);
 			fputs(", ", out);
 			cell(out, lim.data);
 			buf_free(&lim);

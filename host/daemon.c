@@ -64,6 +64,7 @@ static void daemon_finish(struct daemon *d)
 	uv_timer_stop(&d->flush_timer);
 	close_handle((uv_handle_t *)&d->flush_timer);
 	close_handle((uv_handle_t *)&d->exit_timer);
+	close_handle((uv_handle_t *)&d->once_timer);
 	close_handle((uv_handle_t *)&d->sig_int);
 	close_handle((uv_handle_t *)&d->sig_term);
 	close_handle((uv_handle_t *)&d->sig_hup);
@@ -130,6 +131,42 @@ static void on_signal(uv_signal_t *h, int signum)
 	daemon_shutdown(d);
 }
 
+/* ---- the --once watchdog ---------------------------------------------------- */
+
+/* once.timeout passed: name the plugins that never reported lab_done, end
+ * their runs as failed (stop, drain, flush as usual) and bound the rest. */
+static void once_expired(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+	struct buf names = BUF_INIT;
+	size_t n = 0;
+	for (size_t i = 0; i < d->reg.n_slots; i++) {
+		struct slot *s = &d->reg.slots[i];
+		if (!s->selected || s->once_finished)
+			continue;
+		if (n++)
+			buf_putc(&names, ',');
+		buf_puts(&names, s->name);
+	}
+	if (n == 0) {
+		buf_free(&names);
+		return; /* everything reported; the run is ending anyway */
+	}
+	log_kv(LAB_LOG_ERROR, NULL, "--once timed out: these plugins never called lab_done",
+	       LAB_FS("plugins", names.oom ? "?" : names.data),
+	       LAB_FI("once_timeout_s", d->reg.cfg->host.once_timeout));
+	buf_free(&names);
+	d->exit_code = 1;
+	for (size_t i = 0; i < d->reg.n_slots; i++) {
+		struct slot *s = &d->reg.slots[i];
+		if (s->selected && !s->once_finished && s->inst && s->inst->phase == INST_ONCE)
+			instance_report_once(s->inst, LAB_ETIMEDOUT);
+	}
+	/* The stop is bounded by the drain; the whole exit by a margin on top. */
+	uv_timer_start(&d->exit_timer, exit_now, slots_drain_ms(&d->reg) + 15000, 0);
+	uv_unref((uv_handle_t *)&d->exit_timer);
+}
+
 /* ---- setup --------------------------------------------------------------- */
 
 static int slot_wanted(const struct daemon *d, const char *name, int enabled)
@@ -191,6 +228,7 @@ static void free_slots(struct daemon *d)
 		config_free(d->reg.slots[i].cfg);
 		free(d->reg.slots[i].name);
 		free(d->reg.slots[i].path);
+		slot_rollback_clear(&d->reg.slots[i]);
 	}
 	free(d->reg.slots);
 }
@@ -308,8 +346,9 @@ int daemon_main(const struct daemon_opts *opts)
 	uv_signal_init(d->reg.svc.loop, &d->sig_hup);
 	uv_timer_init(d->reg.svc.loop, &d->flush_timer);
 	uv_timer_init(d->reg.svc.loop, &d->exit_timer);
+	uv_timer_init(d->reg.svc.loop, &d->once_timer);
 	d->sig_int.data = d->sig_term.data = d->sig_hup.data = d;
-	d->flush_timer.data = d->exit_timer.data = d;
+	d->flush_timer.data = d->exit_timer.data = d->once_timer.data = d;
 	uv_signal_start(&d->sig_int, on_signal, SIGINT);
 	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
@@ -357,6 +396,12 @@ int daemon_main(const struct daemon_opts *opts)
 				continue;
 			d->reg.pending++;
 			slot_activate(&d->reg.slots[i]);
+		}
+		if (opts->mode == MODE_ONCE) {
+			/* Never keeps the loop alive itself: a finished run exits. */
+			uv_timer_start(&d->once_timer, once_expired,
+				       (uint64_t)hc->once_timeout * 1000, 0);
+			uv_unref((uv_handle_t *)&d->once_timer);
 		}
 		if (d->reg.pending == 0)
 			daemon_shutdown(d); /* nothing selected */

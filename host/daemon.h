@@ -29,6 +29,7 @@ struct daemon {
 	uv_signal_t sig_int, sig_term, sig_hup;
 	uv_timer_t flush_timer;
 	uv_timer_t exit_timer;
+	uv_timer_t once_timer; /* --once watchdog: once.timeout */
 	struct heap_trim trim;
 	struct defer defer; /* the services' deferred completions */
 	int exit_code;

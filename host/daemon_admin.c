@@ -177,6 +177,19 @@ static int admin_error(struct buf *out, int code, const char *msg)
 	return code;
 }
 
+/* An action's error about a known plugin: the shape of the reload answer,
+ * {"plugin","error","state","version","generation"} (docs/admin-api.md). */
+static int slot_error(struct buf *out, int code, const struct slot *s, const char *msg)
+{
+	buf_puts(out, "{\"plugin\":");
+	buf_json_str(out, s->name, strlen(s->name));
+	json_kv_str(out, "error", msg, 1);
+	json_kv_str(out, "state", slot_status_name(s->status), 1);
+	json_kv_str(out, "version", s->version[0] ? s->version : NULL, 1);
+	buf_printf(out, ",\"generation\":%u}", s->generation);
+	return code;
+}
+
 static void after_admin_disable(struct slot *s) { (void)s; }
 
 static int admin_action(void *ud, const char *name, const char *action, struct buf *out)
@@ -186,34 +199,34 @@ static int admin_action(void *ud, const char *name, const char *action, struct b
 	if (!s)
 		return admin_error(out, 404, "no such plugin in the configuration");
 	if (d->stopping)
-		return admin_error(out, 409, "daemon is stopping");
+		return slot_error(out, 409, s, "daemon is stopping");
 	if (strcmp(action, "reload") == 0)
 		return reload_admin(s, out);
 	if (reload_busy(s))
-		return admin_error(out, 409, "plugin is being reloaded; try again");
+		return slot_error(out, 409, s, "plugin is being reloaded; try again");
 	if (strcmp(action, "run") == 0) {
 		if (!s->inst || s->status != PS_RUNNING)
-			return admin_error(out, 409, "plugin is not running");
+			return slot_error(out, 409, s, "plugin is not running");
 		int rc = instance_run(s->inst);
 		if (rc == LAB_ENOTSUP)
-			return admin_error(out, 409, "plugin has no run callback");
+			return slot_error(out, 409, s, "plugin has no run callback");
 		if (rc < 0)
-			return admin_error(out, 500, lab_strerror(rc));
+			return slot_error(out, 500, s, lab_strerror(rc));
 	} else if (strcmp(action, "enable") == 0) {
 		if (s->status == PS_STOPPING || s->state_loading)
-			return admin_error(out, 409, "plugin is busy; try again");
+			return slot_error(out, 409, s, "plugin is busy; try again");
 		s->enabled = 1;
 		if (!s->inst) {
 			s->last_error[0] = '\0';
 			s->retries = 0; /* the operator's start, not an automatic one */
 			slot_activate(s);
 			if (s->status == PS_FAILED)
-				return admin_error(out, 500, s->last_error);
+				return slot_error(out, 500, s, s->last_error);
 		}
 		log_kv(LAB_LOG_INFO, s->name, "plugin enabled through the admin API");
 	} else if (strcmp(action, "disable") == 0) {
 		if (s->state_loading)
-			return admin_error(out, 409, "plugin is busy; try again");
+			return slot_error(out, 409, s, "plugin is busy; try again");
 		s->enabled = 0;
 		if (s->inst) {
 			slot_deactivate(s, after_admin_disable);

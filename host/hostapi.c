@@ -1,4 +1,4 @@
-/* The function table handed to plugins (lab_host_api, ABI 1.2): thin
+/* The function table handed to plugins (lab_host_api, ABI 1.3): thin
  * adapters from a plugin's ctx to the host services, enforcing the life
  * cycle rules of lab/plugin.h and keeping every resource owned by the
  * instance that asked for it. */
@@ -12,8 +12,10 @@
 #include "ch_rows.h"
 #include "clickhouse.h"
 #include "clock.h"
+#include "crash.h"
 #include "config.h"
 #include "instance.h"
+#include "jsonw.h"
 #include "keyseg.h"
 #include "plugin_loader.h"
 #include "log.h"
@@ -148,7 +150,7 @@ static void flush_done(int status, void *ud)
 	void *cud = op->ud;
 	struct instance *inst;
 	if (instance_op_finish(op, &inst) && cb)
-		cb(&inst->pub, status, cud);
+		CRASH_CALL(inst->name, "state flush callback", cb(&inst->pub, status, cud));
 	instance_op_after(inst);
 }
 
@@ -183,7 +185,7 @@ static void storage_done(int status, const void *data, size_t len, void *ud)
 	if (call && put && status == 0 && inst->report)
 		inst->report->last_success_ms = clock_now_ms();
 	if (call && cb)
-		cb(&inst->pub, status, data, len, cud);
+		CRASH_CALL(inst->name, "storage callback", cb(&inst->pub, status, data, len, cud));
 	instance_op_after(inst);
 }
 
@@ -271,7 +273,7 @@ static int query_rows(const lab_rows *batch, void *ud)
 	struct lab_op *op = ud;
 	struct instance *inst = op->inst;
 	if (inst && inst->callbacks_allowed && op->rows_cb)
-		op->rows_cb(&inst->pub, batch, op->ud);
+		CRASH_CALL(inst->name, "rows callback", op->rows_cb(&inst->pub, batch, op->ud));
 	return 0;
 }
 
@@ -299,7 +301,8 @@ static void query_done(int status, const char *errmsg, const lab_rows *rows, voi
 	struct instance *inst;
 	if (instance_op_finish(op, &inst)) {
 		if (cb)
-			cb(&inst->pub, status, errmsg, rows, cud);
+			CRASH_CALL(inst->name, "query callback",
+				   cb(&inst->pub, status, errmsg, rows, cud));
 		once_give_up(inst, status, errmsg);
 	}
 	instance_op_after(inst);
@@ -387,7 +390,8 @@ static void sub_deliver(const char *subject, const void *data, size_t len, void 
 {
 	struct lab_sub *s = ud;
 	if (s->inst->callbacks_allowed && s->inst->phase != INST_DRAINING)
-		s->cb(&s->inst->pub, subject, data, len, s->ud);
+		CRASH_CALL(s->inst->name, "message callback",
+			   s->cb(&s->inst->pub, subject, data, len, s->ud));
 }
 
 static int api_subscribe(lab_ctx *ctx, const char *subject, lab_msg_cb cb, void *ud,
@@ -450,7 +454,7 @@ static const lab_network *api_network_find(lab_ctx *ctx, const char *name)
 
 static int api_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done, void *ud)
 {
-	return instance_work_submit(instance_of(ctx), fn, done, ud);
+	return instance_work_submit(instance_of(ctx), fn, done, NULL, ud);
 }
 
 static void api_done(lab_ctx *ctx, int status)
@@ -571,6 +575,21 @@ static int api_progress(lab_ctx *ctx, const char *what, double done, double tota
 	return 0;
 }
 
+/* ---- ABI 1.3 ----------------------------------------------------------- */
+
+static lab_json *api_json_new(lab_ctx *ctx) { return jsonw_new(); }
+
+static int api_cfg_duration_ms(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *ms)
+{
+	return cfgapi_duration_ms(instance_of(ctx)->section, settings_of(ctx), node, path, ms);
+}
+
+static int api_work_submit_cancel(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done,
+				  lab_work_cancel_fn cancel, void *ud)
+{
+	return instance_work_submit(instance_of(ctx), fn, done, cancel, ud);
+}
+
 const lab_host_api hostapi_table = {
 	.size = sizeof(lab_host_api),
 	.abi_major = LAB_ABI_MAJOR,
@@ -630,4 +649,19 @@ const lab_host_api hostapi_table = {
 	.metric_register = api_metric_register,
 	.metric_update = api_metric_update,
 	.progress = api_progress,
+	.json_new = api_json_new,
+	.json_open = jsonw_open,
+	.json_close = jsonw_close,
+	.json_key = jsonw_key,
+	.json_str = jsonw_str,
+	.json_i64 = jsonw_i64,
+	.json_u64 = jsonw_u64,
+	.json_f64 = jsonw_f64,
+	.json_bool = jsonw_bool,
+	.json_null = jsonw_null,
+	.json_raw = jsonw_raw,
+	.json_finish = jsonw_finish,
+	.json_free = jsonw_free,
+	.cfg_duration_ms = api_cfg_duration_ms,
+	.work_submit_cancel = api_work_submit_cancel,
 };

@@ -6,6 +6,7 @@
 
 #include "broker.h"
 #include "clickhouse.h"
+#include "crash.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_loader.h"
@@ -89,7 +90,8 @@ int instance_new(const struct host_services *svc, const char *name,
 int instance_init(struct instance *inst)
 {
 	void *self = NULL;
-	int rc = inst->desc->init(&inst->pub, &self);
+	int rc;
+	CRASH_CALL(inst->name, "init", rc = inst->desc->init(&inst->pub, &self));
 	if (rc < 0) {
 		/* init failed: the plugin freed its own things; drop ours. */
 		inst->callbacks_allowed = 0;
@@ -113,7 +115,9 @@ int instance_start(struct instance *inst)
 	if (inst->phase != INST_READY)
 		return LAB_ESTATE;
 	inst->phase = INST_RUNNING;
-	return inst->desc->start(inst->self);
+	int rc;
+	CRASH_CALL(inst->name, "start", rc = inst->desc->start(inst->self));
+	return rc;
 }
 
 int instance_once(struct instance *inst)
@@ -123,7 +127,9 @@ int instance_once(struct instance *inst)
 	if (!inst->desc->once)
 		return LAB_ENOTSUP;
 	inst->phase = INST_ONCE;
-	return inst->desc->once(inst->self);
+	int rc;
+	CRASH_CALL(inst->name, "once", rc = inst->desc->once(inst->self));
+	return rc;
 }
 
 int instance_run(struct instance *inst)
@@ -132,7 +138,9 @@ int instance_run(struct instance *inst)
 		return LAB_ESTATE;
 	if (!inst->desc->run)
 		return LAB_ENOTSUP;
-	return inst->desc->run(inst->self);
+	int rc;
+	CRASH_CALL(inst->name, "run", rc = inst->desc->run(inst->self));
+	return rc;
 }
 
 /* ---- timers ---------------------------------------------------------- */
@@ -156,7 +164,7 @@ static void timer_fired(uv_timer_t *h)
 	if (t->dead || !inst->callbacks_allowed)
 		return;
 	metric_add(inst->svc->metrics, M_TIMER_FIRES, 1, instance_name(inst));
-	t->cb(&inst->pub, t, t->ud);
+	CRASH_CALL(inst->name, "timer callback", t->cb(&inst->pub, t, t->ud));
 	/* t stays allocated until its close callback, even if cancelled above. */
 	if (!t->repeat)
 		timer_release(t);
@@ -265,7 +273,8 @@ int instance_op_cancel(struct instance *inst, lab_op *op)
 static void work_run(void *ud)
 {
 	struct lab_work *w = ud;
-	w->fn(w->ud);
+	/* On a worker: the frame is that thread's own. */
+	CRASH_CALL(w->inst->name, "work function", w->fn(w->ud));
 }
 
 static void work_after(void *ud, int status)
@@ -274,13 +283,21 @@ static void work_after(void *ud, int status)
 	struct instance *inst = w->inst;
 	list_del(&w->link);
 	inst->n_works--;
-	if (inst->callbacks_allowed && w->done)
-		w->done(&inst->pub, status, w->ud);
+	if (inst->callbacks_allowed) {
+		if (w->done)
+			CRASH_CALL(inst->name, "work done callback",
+				   w->done(&inst->pub, status, w->ud));
+	} else if (w->cancel) {
+		/* Past the drain timeout: the plugin's last word on this item, so
+		 * it can free it (lab_work_submit_cancel); destroy comes later. */
+		CRASH_CALL(inst->name, "work cancel callback", w->cancel(w->ud));
+	}
 	free(w);
 	drain_check(inst);
 }
 
-int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb done, void *ud)
+int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb done,
+			 lab_work_cancel_fn cancel, void *ud)
 {
 	if (!fn)
 		return LAB_EINVAL;
@@ -292,6 +309,7 @@ int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb
 	w->inst = inst;
 	w->fn = fn;
 	w->done = done;
+	w->cancel = cancel;
 	w->ud = ud;
 	if (work_queue_submit(&inst->wq, &w->item, work_run, work_after, w) != 0) {
 		free(w);
@@ -310,7 +328,7 @@ static void finish_stop(struct instance *inst)
 	inst->callbacks_allowed = 0;
 	inst->phase = INST_DEAD;
 	if (inst->self)
-		inst->desc->destroy(inst->self);
+		CRASH_CALL(inst->name, "destroy", inst->desc->destroy(inst->self));
 	inst->self = NULL;
 	if (inst->stopped_cb) {
 		instance_stopped_cb cb = inst->stopped_cb;
@@ -358,7 +376,8 @@ int instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb 
 	int was_started = inst->phase == INST_RUNNING || inst->phase == INST_ONCE;
 	inst->phase = INST_DRAINING;
 	if (was_started) {
-		int rc = inst->desc->stop(inst->self);
+		int rc;
+		CRASH_CALL(inst->name, "stop", rc = inst->desc->stop(inst->self));
 		if (rc < 0)
 			log_kv(LAB_LOG_WARN, instance_name(inst), "plugin stop reported an error",
 			       LAB_FS("error", lab_strerror(rc)));

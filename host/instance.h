@@ -162,6 +162,7 @@ struct lab_work {
 	struct list link;
 	lab_work_fn fn;
 	lab_work_done_cb done;
+	lab_work_cancel_fn cancel; /* 1.3: called instead of done once callbacks stopped */
 	void *ud;
 };
 
@@ -176,7 +177,10 @@ struct lab_op *instance_op_new(struct instance *inst, int kind);
 int instance_op_finish(struct lab_op *op, struct instance **inst_out);
 void instance_op_after(struct instance *inst);
 int instance_op_cancel(struct instance *inst, lab_op *op);
-int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb done, void *ud);
+/* cancel (may be NULL): called on the loop instead of done when the item
+ * ends after the host stopped calling back (drain timeout), before destroy. */
+int instance_work_submit(struct instance *inst, lab_work_fn fn, lab_work_done_cb done,
+			 lab_work_cancel_fn cancel, void *ud);
 void instance_remove_sub(struct lab_sub *s);
 
 #endif

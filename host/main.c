@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "config.h"
 #include "connect_check.h"
+#include "crash.h"
 #include "daemon.h"
 #include "heap.h"
 #include "lab/plugin.h"
@@ -30,10 +31,12 @@ static void usage(FILE *out)
 		"        then exit 0 (ok) or 1 (errors, printed as FILE:LINE: ...); an unset ${NAME}\n"
 		"        is only a warning here (the service's environment may be missing); with\n"
 		"        --connect also reach ClickHouse (SELECT 1), storage (put/get/delete of a\n"
-		"        probe object under .labd-check/) and NATS, each within %d s, one line each\n"
+		"        probe object under .labd-check/) and NATS, each within %d s, one line each;\n"
+		"        plugins are never started, so `plugin ok` says nothing about their callbacks\n"
 		"  labd --once [--plugin NAME]... [--now RFC3339] [-c FILE] [-D ...]\n"
 		"        run each enabled (or each named) plugin's work one time and exit:\n"
-		"        0 when every plugin reported success, 1 otherwise\n"
+		"        0 when every plugin reported success, 1 otherwise (also when one has not\n"
+		"        called lab_done after once.timeout, default 6h: it is named in the log)\n"
 		"  labd --describe NAME [-c FILE] | --describe PATH.so\n"
 		"        print the settings plugin NAME declares (Markdown table); a PATH (with\n"
 		"        a '/' or ending in .so, e.g. ./hello.so) is loaded as it is, no config\n"
@@ -65,7 +68,9 @@ static void usage(FILE *out)
 		"Plugin files are hot-reloaded when they change on disk. labctl(1) (labctl -h) drives\n"
 		"the admin API: labctl status | list | reload NAME | enable NAME | disable NAME | run NAME\n"
 		"| reprocess beacon NETWORK FROM TO | publish SUBJECT JSON.\n"
-		"Exit status: 0 success, 1 failure, 2 usage error.\n",
+		"Exit status: 0 success, 1 failure, 2 usage error.  A crash (SIGSEGV, SIGBUS,\n"
+		"SIGABRT, SIGFPE) prints one line naming the signal and the plugin whose code ran,\n"
+		"then labd dies of that signal (128+N; a core file if enabled).\n",
 		CONNECT_CHECK_TIMEOUT_MS / 1000, DEFAULT_CONFIG);
 }
 
@@ -139,6 +144,7 @@ int main(int argc, char **argv)
 	};
 	struct daemon_opts o = { .mode = MODE_SERVE, .config_path = DEFAULT_CONFIG };
 	heap_tune();
+	crash_install(); /* before any plugin code can run (--describe loads one too) */
 	const char **overrides = calloc((size_t)argc, sizeof *overrides);
 	const char **only = calloc((size_t)argc, sizeof *only);
 	const char *describe_name = NULL;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crash.h"
+
 static int check_owner_mode(const char *what, const char *path, const struct stat *st, char *err,
 			    size_t errlen)
 {
@@ -352,7 +354,8 @@ int plugin_image_open(const char *name, const char *path, const char *copy_dir,
 		goto fail;
 	}
 	dlerror();
-	img->dl = dlopen(load, RTLD_NOW | RTLD_LOCAL);
+	/* dlopen runs the plugin's constructors: its code too. */
+	CRASH_CALL(name, "load (constructors)", img->dl = dlopen(load, RTLD_NOW | RTLD_LOCAL));
 	if (!img->dl) {
 		const char *e = dlerror();
 		snprintf(err, errlen, "plugin %s: cannot load %s: %s", name, path, e ? e : "unknown");
@@ -367,7 +370,7 @@ int plugin_image_open(const char *name, const char *path, const char *copy_dir,
 		rc = LAB_EABI;
 		goto fail;
 	}
-	img->desc = entry();
+	CRASH_CALL(name, "lab_plugin_entry", img->desc = entry());
 	rc = plugin_check_descriptor(img->desc, name, err, errlen);
 	if (rc)
 		goto fail;

@@ -241,7 +241,9 @@ static int launch_failed(struct job *j)
 	s->report.n_progress = 0;
 	count_reload(s, 0);
 	slot_event(s, "failed");
-	return finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
+	/* The host's outcome, not the plugin's code (that is in the text): a
+	 * plugin's LAB_EBUSY must not turn the admin answer into a 409. */
+	return finish(j, LAB_EIO);
 }
 
 static int step(struct job *j)
@@ -292,7 +294,7 @@ static int step(struct job *j)
 		       LAB_FS("version", s->version), LAB_FI("generation", s->generation));
 		count_reload(s, 0);
 		slot_event(s, "reload_failed");
-		return finish(j, j->fail_rc ? j->fail_rc : LAB_EIO);
+		return finish(j, LAB_EIO); /* the host's outcome, as above */
 	}
 }
 

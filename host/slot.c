@@ -73,6 +73,58 @@ static void fail_text(struct slot *s, const char *what, int rc, char *out, size_
 		snprintf(out, len, "%s: %s", what, lab_strerror(rc));
 }
 
+/* ---- SIGHUP rollback ----------------------------------------------------- */
+
+void slot_rollback_clear(struct slot *s)
+{
+	config_free(s->rollback.cfg);
+	free(s->rollback.path);
+	s->rollback.cfg = NULL;
+	s->rollback.path = NULL;
+	s->rollback.section = NULL;
+}
+
+void slot_rollback_arm(struct slot *s)
+{
+	slot_rollback_clear(s);
+	s->rollback.path = strdup(s->path);
+	if (!s->rollback.path)
+		return; /* out of memory: no rollback, the failure stays */
+	s->rollback.section = s->section;
+	s->rollback.cfg = config_ref(s->cfg);
+}
+
+/* An activation ended without a running instance: if a SIGHUP restart
+ * armed a rollback, start the plugin again with the section it ran with.
+ * 1 when it did (the slot's outcome is that activation's). */
+static int slot_rollback(struct slot *s)
+{
+	if (!s->rollback.cfg)
+		return 0;
+	if (s->d->stopping || s->d->mode != MODE_SERVE) {
+		slot_rollback_clear(s);
+		return 0;
+	}
+	char why[sizeof s->last_error];
+	snprintf(why, sizeof why, "%s", s->last_error);
+	log_kv(LAB_LOG_ERROR, s->name,
+	       "configuration reload: the plugin refused its new section; restarting it with the previous one",
+	       LAB_FS("error", why));
+	config_free(s->cfg);
+	s->cfg = s->rollback.cfg;
+	s->section = s->rollback.section;
+	free(s->path);
+	s->path = s->rollback.path;
+	s->rollback.cfg = NULL;
+	s->rollback.path = NULL;
+	s->rollback.section = NULL;
+	slot_activate(s);
+	if (s->status == PS_RUNNING)
+		snprintf(s->last_error, sizeof s->last_error,
+			 "configuration reload failed: %.400s; the previous section runs", why);
+	return 1;
+}
+
 /* lab.host.plugin: {"plugin","event","version","generation"} */
 void slot_event(struct slot *s, const char *event)
 {
@@ -204,6 +256,7 @@ void slot_started(struct slot *s)
 	s->last_error_at = 0;
 	s->retries = 0;
 	slot_retry_cancel(s);
+	slot_rollback_clear(s); /* the new section runs: nothing to go back to */
 	log_kv(LAB_LOG_INFO, s->name, "plugin running", LAB_FS("version", s->version),
 	       LAB_FI("generation", s->generation));
 	slot_event(s, "started");
@@ -227,7 +280,8 @@ static void failed_stopped(struct instance *inst, void *ud)
 	if (s->inst == inst)
 		s->inst = NULL;
 	instance_free(inst);
-	slot_settled(s);
+	if (!slot_rollback(s))
+		slot_settled(s);
 }
 
 static void slot_begin(struct slot *s)
@@ -248,7 +302,8 @@ static void slot_begin(struct slot *s)
 			s->once_finished = 1;
 			s->once_status = rc;
 		}
-		slot_settled(s);
+		if (!slot_rollback(s))
+			slot_settled(s);
 		return;
 	}
 	config_json_plugin_ready(d->cj, s); /* its describe entry; rewrites config.json */

@@ -60,6 +60,14 @@ struct slot {
 	/* log level, last success and progress (instance.h): kept across hot
 	 * reloads, progress cleared when the plugin is (re)activated or stopped */
 	struct plugin_report report;
+	/* A SIGHUP restart in progress: the section, config and path the plugin
+	 * ran with, restored when the new section's activation fails
+	 * (docs/reload.md: a refused value changes nothing).  cfg NULL: none. */
+	struct {
+		const config_setting_t *section;
+		struct config *cfg;
+		char *path;
+	} rollback;
 };
 
 /* Every configured plugin and what their life cycle needs. */
@@ -79,6 +87,11 @@ struct slots {
 	void (*phase_done)(void *owner);
 	void *owner;
 };
+
+/* Arms the rollback of a SIGHUP restart (before the new section is set). */
+void slot_rollback_arm(struct slot *s);
+/* Forgets an armed rollback. */
+void slot_rollback_clear(struct slot *s);
 
 /* Drain timeout in ms (reload.drain_timeout). */
 uint64_t slots_drain_ms(const struct slots *d);

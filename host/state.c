@@ -133,6 +133,17 @@ static int parse_value(const char *text, size_t len, json_object **out, const ch
 	return 0;
 }
 
+int state_value_check(const char *text, size_t len)
+{
+	json_object *o;
+	const char *why;
+	if (!text)
+		return LAB_EPARSE;
+	int rc = parse_value(text, len, &o, &why);
+	json_object_put(o);
+	return rc < 0 ? (rc == LAB_ENOMEM ? rc : LAB_EPARSE) : 0;
+}
+
 int state_parse(const char *text, size_t len, struct json_object **out, const char **why)
 {
 	const char *dummy;

@@ -48,6 +48,9 @@ int state_get(struct state *st, const char *key, const char **json, size_t *len)
  * beyond STATE_VALUE_MAX.  Keys: 1..STATE_KEY_MAX bytes of UTF-8 without
  * control characters (LAB_EINVAL otherwise). */
 int state_set(struct state *st, const char *key, const char *json, size_t len);
+/* The check state_set() makes of a value, alone (the SDK's lab_json_raw):
+ * 0, LAB_EPARSE, or LAB_ENOMEM. */
+int state_value_check(const char *text, size_t len);
 /* Deleting an absent key succeeds (and does not make the state dirty). */
 int state_delete(struct state *st, const char *key);
 int state_dirty(const struct state *st);

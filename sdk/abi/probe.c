@@ -111,6 +111,13 @@ LAB_EXPORT int lab_abi_probe_v1_2(lab_metric *metric, enum lab_metric_type type,
 	return metric != NULL && (int)type + (int)op + (int)c != 0;
 }
 
+/* ABI 1.3 (issue 21): the work-cancel callback type; lab_json is opaque. */
+LAB_EXPORT int lab_abi_probe_v1_3(lab_work_cancel_fn cancel, const lab_json *json);
+LAB_EXPORT int lab_abi_probe_v1_3(lab_work_cancel_fn cancel, const lab_json *json)
+{
+	return cancel != NULL && json != NULL;
+}
+
 /* The entry point's type, exactly as plugins export it. */
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void);
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void) { return NULL; }

@@ -10,6 +10,8 @@
 #    by `labd -t` and by `labd --once`, with a message naming both versions;
 #    built against that newer header but needing only minor 0, it is accepted
 #    (the descriptor carries the minor the plugin needs, not the header's).
+#  - a plugin built against each later frozen header tests/abi/v1.N and
+#    needing minor N runs as well.
 # A 1.0-only host refusing a plugin that needs 1.1: tests/unit/test_loader_v10host.
 set -eu
 
@@ -40,8 +42,16 @@ frozen11=$(version_of "$top_srcdir/tests/abi/v1.1") || fail "cannot read the fro
 current=$(version_of "$top_srcdir/sdk/include") || fail "cannot read the SDK header's version"
 [ "$frozen" = 1.0 ] || fail "tests/abi/v1.0/lab/plugin.h must stay the ABI 1.0 header (it says $frozen)"
 [ "$frozen11" = 1.1 ] || fail "tests/abi/v1.1/lab/plugin.h must stay the ABI 1.1 header (it says $frozen11)"
-frozen12=$(version_of "$top_srcdir/tests/abi/v1.2") || fail "cannot read the frozen 1.2 header's version"
-[ "$frozen12" = 1.2 ] || fail "tests/abi/v1.2/lab/plugin.h must stay the ABI 1.2 header (it says $frozen12)"
+# Every later frozen header tests/abi/v1.N (N >= 2) must say 1.N; a plugin
+# built against it and needing minor N runs below.
+later=""
+for d in "$top_srcdir"/tests/abi/v1.*; do
+	n=${d##*/v1.}
+	[ "$n" -ge 2 ] 2>/dev/null || continue
+	v=$(version_of "$d") || fail "cannot read the frozen 1.$n header's version"
+	[ "$v" = "1.$n" ] || fail "tests/abi/v1.$n/lab/plugin.h must stay the ABI 1.$n header (it says $v)"
+	later="$later $n"
+done
 major=${current%.*} minor=${current#*.}
 [ "$major" = 1 ] || fail "the SDK is now ABI $current: 1.x plugins are refused by design; freeze the new major's first header in tests/abi/ and update this test"
 newer="$major.$((minor + 1))"
@@ -65,6 +75,15 @@ $CC $CFLAGS_PLUGIN -I"$T/newer" -DPLUGIN_NAME='"newerbuilt"' "$top_srcdir/tests/
 $CC $CFLAGS_PLUGIN -I"$top_srcdir/tests/abi/v1.1" -DPLUGIN_NAME='"needs11"' \
 	-DLAB_PLUGIN_MIN_ABI_MINOR=1 "$top_srcdir/tests/abi/oldminor.c" \
 	-o "$T/plugins/needs11.so" || fail "cannot build the plugin against the v1.1 header"
+# Needs 1.N, built against the frozen 1.N header only, for every later one.
+later_conf=""
+for n in $later; do
+	$CC $CFLAGS_PLUGIN -I"$top_srcdir/tests/abi/v1.$n" -DPLUGIN_NAME="\"needs1$n\"" \
+		-DLAB_PLUGIN_MIN_ABI_MINOR="$n" "$top_srcdir/tests/abi/oldminor.c" \
+		-o "$T/plugins/needs1$n.so" || fail "cannot build the plugin against the v1.$n header"
+	later_conf="$later_conf  needs1$n = { greeting = \"built against 1.$n\"; step = 2; };
+"
+done
 chmod 644 "$T"/plugins/*.so
 
 cat >"$T/labd.conf" <<CONF
@@ -76,7 +95,7 @@ plugins = {
   needs11 = { greeting = "built against 1.1"; step = 2; };
   newerminor = { enabled = false; };
   newerbuilt = { enabled = false; };
-};
+$later_conf};
 CONF
 
 "$LABD" -t -c "$T/labd.conf" >"$T/labd.log" 2>&1 || fail "labd -t refused a plugin built against SDK 1.0 (host ABI $current)"
@@ -108,6 +127,15 @@ grep -q "plugin=needs11 .*-D:1: setting 'plugins.needs11.step': must be between 
 	fail "no range error in the one format: $(cat "$T/labd.log")"
 grep -q 'needs11: loaded' "$T/labd.log" && fail "init ran despite the range violation"
 pass "a plugin needing 1.1 runs: options bound, range checked before init, key segment service"
+
+for n in $later; do
+	"$LABD" --once --plugin "needs1$n" -c "$T/labd.conf" >"$T/labd.log" 2>&1 ||
+		fail "labd --once --plugin needs1$n failed on host ABI $current"
+	[ "$(gzip -dc "$T/data/needs1$n/done.json")" = '{"greeting":"built against 1.'"$n"'","runs":2}' ] ||
+		fail "the 1.$n plugin's document is wrong"
+	grep -q 'key_segment=j%C3%BCrgen%2Fx' "$T/labd.log" || fail "needs1$n: the key-segment service did not answer"
+	pass "a plugin built against the frozen 1.$n header, needing 1.$n, runs on host ABI $current"
+done
 
 "$LABD" -t -c "$T/labd.conf" -D plugins.newerbuilt.enabled=true >"$T/labd.log" 2>&1 ||
 	fail "labd -t refused a plugin built against ABI $newer that needs only minor 0"

@@ -5,6 +5,9 @@
  *   "start"     in start
  *   "callback"  in the timer callback of tick number `crash_after`, or
  *               of the first tick that finds `trigger_file`
+ *   "abort"     calls abort() (SIGABRT) where "callback" would segfault
+ *   "work"      segfaults in a lab_work function submitted by that tick
+ * (tests/integration/crash-report.sh checks labd's one-line report.)
  * Between ticks it does durable work the way real plugins do: every
  * `tick_ms` it stores crash/N.json (N = state "next", from 0), and only
  * once that put has completed sets state next = N + 1 ("work is recorded
@@ -19,7 +22,7 @@
 
 static const lab_setting settings[] = {
 	{ .name = "crash_in", .type = LAB_SET_STRING, .def = "none",
-	  .desc = "none, init, start or callback" },
+	  .desc = "none, init, start, callback, abort or work" },
 	{ .name = "crash_after", .type = LAB_SET_INT, .def = "5",
 	  .desc = "with crash_in = callback: crash in this tick (1 = the first)" },
 	{ .name = "trigger_file", .type = LAB_SET_STRING, .def = "",
@@ -40,6 +43,13 @@ struct crash {
 static void boom(lab_ctx *ctx, const char *where)
 {
 	lab_logf(ctx, LAB_LOG_WARN, "crash: segfault in %s", where);
+	volatile int *volatile p = NULL;
+	*p = 1;
+}
+
+static void boom_work(void *ud)
+{
+	(void)ud;
 	volatile int *volatile p = NULL;
 	*p = 1;
 }
@@ -87,6 +97,16 @@ static void on_tick(lab_ctx *ctx, lab_timer *t, void *ud)
 	if (!strcmp(c->crash_in, "callback") &&
 	    (c->trigger[0] ? access(c->trigger, F_OK) == 0 : c->ticks == c->crash_after))
 		boom(ctx, "callback");
+	if (c->trigger[0] ? access(c->trigger, F_OK) == 0 : c->ticks == c->crash_after) {
+		if (!strcmp(c->crash_in, "abort")) {
+			lab_logf(ctx, LAB_LOG_WARN, "crash: abort in callback");
+			abort();
+		}
+		if (!strcmp(c->crash_in, "work")) {
+			lab_logf(ctx, LAB_LOG_WARN, "crash: segfault in work");
+			lab_work_submit(ctx, boom_work, NULL, c);
+		}
+	}
 	if (c->busy)
 		return;
 	char key[64], doc[128];

@@ -115,6 +115,37 @@ static void test_numbers(void **st)
 	assert_string_equal(s, "SELECT 1- -5, 1- -2.5, -9223372036854775808");
 }
 
+/* SDK 1.3 LAB_PARAM_IDENT: validated, back-quoted identifiers. */
+static void test_ident(void **st)
+{
+	int rc;
+	lab_param ok[] = { LAB_PIDENT("beacon_api_eth_v1_events_block"), LAB_PIDENT("db_1.T2"),
+			   LAB_PIDENT("_x") };
+	const char *s = bind("SELECT count() FROM ? JOIN ? USING ?", ok, 3, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(s, "SELECT count() FROM `beacon_api_eth_v1_events_block` JOIN "
+			       "`db_1`.`T2` USING `_x`");
+	static const char *const bad[] = {
+		"", "1abc", "a b", "a`b", "t; DROP TABLE x", "a.b.c", ".a", "a.", "a..b", "a-b",
+		"caf\xc3\xa9", "a'b", "a\\b",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 129 */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		lab_param p = LAB_PIDENT(bad[i]);
+		bind("SELECT * FROM ?", &p, 1, &rc);
+		assert_int_equal(rc, LAB_EINVAL);
+	}
+	lab_param n = LAB_PIDENT(NULL);
+	bind("SELECT * FROM ?", &n, 1, &rc);
+	assert_int_equal(rc, LAB_EINVAL);
+	/* Explicit length: only the bytes given count. */
+	lab_param l = { LAB_PARAM_IDENT, "tab; x", 3, 0, 0, 0.0 };
+	s = bind("SELECT * FROM ?", &l, 1, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(s, "SELECT * FROM `tab`");
+}
+
 static void test_returns_rows(void **st)
 {
 	assert_true(ch_returns_rows("SELECT 1"));
@@ -135,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_returns_rows),
+		cmocka_unit_test(test_ident),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,14 @@
  *                     free what you allocated before returning the error.
  *                     The plugin's durable state is already loaded.
  *  start(self)        Begin scheduled work: start timers, subscribe.
+ *                     When start returns an error the host still calls
+ *                     stop (with the drain) and then destroy, exactly as
+ *                     after a successful start: the instance exists since
+ *                     init succeeded.  So never free the instance inside
+ *                     start; release what start itself set up in stop or
+ *                     destroy.  The same holds for once: a failing once
+ *                     (error returned, or lab_done(ctx, <0)) is followed by
+ *                     stop and destroy.
  *  once(self)         (optional; `labd --once`) Do the plugin's work exactly
  *                     one time, then call lab_done(ctx, status) exactly once.
  *                     `start` is not called in a --once run.
@@ -54,7 +62,10 @@
  *                     plugin may issue the follow-up operations it needs to
  *                     finish a unit of work (store the document, update
  *                     state).  The drain is bounded by the host's drain
- *                     timeout; what is left is cancelled WITHOUT calling back.
+ *                     timeout; what is left is cancelled WITHOUT calling back
+ *                     (1.3: work submitted with lab_work_submit_cancel()
+ *                     gets its `cancel` callback instead, so it can free
+ *                     its memory).
  *  destroy(self)      Free the instance.  The host never calls into the
  *                     plugin's code after destroy returns, and unloads it.
  *
@@ -93,7 +104,8 @@
  * (notably from a lab_work function running on a worker):
  *     lab_log(), lab_logf(), lab_logkv(), lab_now_ms(), lab_now(),
  *     lab_monotonic_ms(), lab_strerror(), lab_key_segment() and
- *     lab_key_segment_check() (1.1), lab_log_enabled(), and LAB_HAS().
+ *     lab_key_segment_check() (1.1), lab_log_enabled(), the lab_json_* writer
+ *     (1.3; one writer used by one thread at a time) and LAB_HAS().
  * A plugin never blocks the loop: no sleeping, no blocking I/O, nothing
  * CPU-heavy for more than about a millisecond.  Heavy transforms go through
  * lab_work_submit().
@@ -136,7 +148,7 @@ extern "C" {
 #endif
 
 #define LAB_ABI_MAJOR 1
-#define LAB_ABI_MINOR 2
+#define LAB_ABI_MINOR 3
 #define LAB_PLUGIN_MAGIC 0x4c414250u /* "LABP" */
 
 /* Exported symbol name, for hosts and tools. */
@@ -265,7 +277,8 @@ enum lab_setting_type {
 	LAB_SET_STRING = 1,
 	LAB_SET_INT = 2,       /* 64-bit integer */
 	LAB_SET_BOOL = 3,
-	LAB_SET_DURATION = 4,  /* string "<int>(s|m|h|d)", may be negative; read as seconds */
+	LAB_SET_DURATION = 4,  /* string "<int>(s|m|h|d)", may be negative; read as seconds;
+				  with LAB_SETTING_MS (1.3) also "<int>ms" */
 	LAB_SET_DOUBLE = 5,
 	LAB_SET_STRINGS = 6,   /* list of strings: ( "a", "b" ) or [ "a", "b" ] */
 	LAB_SET_GROUP = 7,     /* group { ... } whose keys are `children` */
@@ -279,8 +292,18 @@ enum lab_setting_flags {
 	 * the value with its storage key rules before init. */
 	LAB_SETTING_KEY_PREFIX = 1u << 1,  /* a relative key prefix: "a/b", no empty,
 					      ".", ".." segment, no control byte, no '\\' */
-	LAB_SETTING_KEY_SEGMENT = 1u << 2  /* one portable segment: 1..128 bytes of
+	LAB_SETTING_KEY_SEGMENT = 1u << 2, /* one portable segment: 1..128 bytes of
 					      [A-Za-z0-9._-], not "." or ".." */
+	/* 1.3, DURATION only (lab_setting and lab_option tables): the value may
+	 * also be written in milliseconds, "250ms" (every other unit works as
+	 * before).  Read it with lab_cfg_duration_ms(); lab_cfg_duration()
+	 * returns LAB_ERANGE for a value that is not a whole number of seconds.
+	 * For such a setting min/max are in MILLISECONDS and LAB_BIND stores
+	 * milliseconds.  Without the flag "ms" is refused by the validator, so
+	 * plugins built before 1.3 never see a sub-second value.  A plugin
+	 * using it needs LAB_PLUGIN_MIN_ABI_MINOR 2 (an older host would
+	 * refuse "250ms" with a configuration error). */
+	LAB_SETTING_MS = 1u << 3
 };
 
 typedef struct lab_setting {
@@ -305,7 +328,8 @@ typedef struct lab_setting {
  *     FILE:LINE: setting 'plugins.NAME.PATH': REASON
  * and init is not called.  So init never re-checks what the table declares.
  *
- *   min, max    INT and DURATION (in seconds) only: the inclusive bounds,
+ *   min, max    INT and DURATION (in seconds; in milliseconds with
+ *               LAB_SETTING_MS) only: the inclusive bounds,
  *               each one in force when its has_min / has_max is set.  Write
  *               them with LAB_MIN(v), LAB_MAX(v) or LAB_RANGE(lo, hi).
  *   allowed     STRING and STRINGS only: NULL-terminated list of the values
@@ -316,7 +340,8 @@ typedef struct lab_setting {
  *   bind_*      where lab_cfg_bind() stores the setting's value (or its
  *               default) in a struct of the plugin: bind_size != 0 binds it;
  *               bind_offset is offsetof() of the member, which must be an
- *               int64_t (INT, DURATION in seconds), int (BOOL), double
+ *               int64_t (INT, DURATION in seconds or, with
+ *               LAB_SETTING_MS, milliseconds), int (BOOL), double
  *               (DOUBLE) or const char * (STRING; host-owned, valid until
  *               destroy).  Members of a GROUP bind into the same struct as
  *               the group; members of LIST and MAP elements bind into the
@@ -377,7 +402,15 @@ enum lab_param_type {
 	LAB_PARAM_UINT = 3,     /* unsigned 64-bit */
 	LAB_PARAM_DOUBLE = 4,   /* finite double */
 	LAB_PARAM_DATETIME = 5, /* Unix seconds, rendered toDateTime(N) */
-	LAB_PARAM_NULL = 6
+	LAB_PARAM_NULL = 6,
+	/* 1.3: an identifier (table or column name) in `s`/`len`: one name or
+	 * "database.name", each part 1..128 bytes of [A-Za-z0-9_] not starting
+	 * with a digit, rendered back-quoted (`db`.`table`).  Anything else is
+	 * refused with LAB_EINVAL before the query is sent, so an identifier
+	 * from the configuration can never change the statement.  Hosts before
+	 * 1.3 refuse the type with LAB_EINVAL: test LAB_HAS(ctx, json_new) or
+	 * declare LAB_PLUGIN_MIN_ABI_MINOR 2. */
+	LAB_PARAM_IDENT = 7
 };
 
 typedef struct lab_param {
@@ -395,6 +428,8 @@ typedef struct lab_param {
 #define LAB_PDOUBLE(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_DOUBLE, NULL, 0, 0, 0, (double)(v))
 #define LAB_PTIME(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_DATETIME, NULL, 0, (int64_t)(v), 0, 0.0)
 #define LAB_PNULL LAB_CXX_VALUE(lab_param, LAB_PARAM_NULL, NULL, 0, 0, 0, 0.0)
+/* 1.3: LAB_PIDENT("beacon_api_eth_v1_events_block") -> `beacon_api_eth_v1_events_block` */
+#define LAB_PIDENT(v) LAB_CXX_VALUE(lab_param, LAB_PARAM_IDENT, (v), (size_t)-1, 0, 0, 0.0)
 
 /*
  * Query completion.  `status` is 0 or a negative LAB_E* code; `errmsg` is
@@ -456,6 +491,13 @@ enum lab_key_segment_flags {
 	 * [A-Za-z0-9._-], not "." or "..". */
 	LAB_KEYSEG_PORTABLE = 1u << 1
 };
+
+/* 1.3: a cancelled work item's last call (lab_work_submit_cancel). */
+typedef void (*lab_work_cancel_fn)(void *ud);
+
+/* 1.3: a JSON text being written (lab_json_new); owned by the plugin until
+ * lab_json_free(). */
+typedef struct lab_json lab_json;
 
 /* Room that is always enough for lab_key_segment()'s output, with the NUL. */
 #define LAB_KEY_SEGMENT_MAX 200
@@ -582,6 +624,27 @@ struct lab_host_api {
 	/* progress of a long job, for /plugins and `labctl status` (lab_progress) */
 	int (*progress)(lab_ctx *ctx, const char *what, double done, double total,
 			double per_second);
+	/* ---- ABI 1.3 (plugin authors' kit) ----
+	 * One contiguous block; see the wrappers for the contracts. */
+	/* JSON writer (lab_json_*): the host's own document writer */
+	lab_json *(*json_new)(lab_ctx *ctx);
+	void (*json_open)(lab_json *j, char kind);
+	void (*json_close)(lab_json *j);
+	void (*json_key)(lab_json *j, const char *key, size_t len);
+	void (*json_str)(lab_json *j, const char *s, size_t len);
+	void (*json_i64)(lab_json *j, int64_t v);
+	void (*json_u64)(lab_json *j, uint64_t v);
+	void (*json_f64)(lab_json *j, double v);
+	void (*json_bool)(lab_json *j, int v);
+	void (*json_null)(lab_json *j);
+	void (*json_raw)(lab_json *j, const char *json, size_t len);
+	int (*json_finish)(lab_json *j, const char **data, size_t *len);
+	void (*json_free)(lab_json *j);
+	/* config: durations in milliseconds (lab_cfg_duration_ms) */
+	int (*cfg_duration_ms)(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *ms);
+	/* work with a cancel callback (lab_work_submit_cancel) */
+	int (*work_submit_cancel)(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done,
+				  lab_work_cancel_fn cancel, void *ud);
 };
 
 /*
@@ -799,11 +862,21 @@ static inline int lab_cfg_double(lab_ctx *ctx, const lab_cfg *node, const char *
 {
 	return ctx->api->cfg_double(ctx, node, path, out);
 }
-/* Durations "<int>(s|m|h|d)" as seconds (negative allowed: "-720h"). */
+/* Durations "<int>(s|m|h|d)" as seconds (negative allowed: "-720h").
+ * LAB_ERANGE for a LAB_SETTING_MS value that is not whole seconds. */
 static inline int lab_cfg_duration(lab_ctx *ctx, const lab_cfg *node, const char *path,
 				   int64_t *seconds)
 {
 	return ctx->api->cfg_duration(ctx, node, path, seconds);
+}
+/* (1.3) Any DURATION setting in milliseconds: "250ms" (LAB_SETTING_MS),
+ * "2s" -> 2000.  Loop thread.  LAB_ENOTSUP on an older host. */
+static inline int lab_cfg_duration_ms(lab_ctx *ctx, const lab_cfg *node, const char *path,
+				      int64_t *ms)
+{
+	if (!LAB_HAS(ctx, cfg_duration_ms))
+		return LAB_ENOTSUP;
+	return ctx->api->cfg_duration_ms(ctx, node, path, ms);
 }
 /* Number of elements of a list/strings/map/group at path; 0 if absent; <0 on error. */
 static inline int lab_cfg_count(lab_ctx *ctx, const lab_cfg *node, const char *path)
@@ -1163,6 +1236,123 @@ static inline uint64_t lab_network_epoch_of(lab_ctx *ctx, const lab_network *n, 
 static inline int lab_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done, void *ud)
 {
 	return ctx->api->work_submit(ctx, fn, done, ud);
+}
+/*
+ * (1.3) lab_work_submit with a `cancel` callback: exactly one of `done` and
+ * `cancel` is called for an accepted item (0 returned).  `done` as above;
+ * `cancel(ud)` instead when the host will not call `done`: the drain
+ * timeout passed while the item waited (fn never ran) or ran (it is called
+ * after fn returned).  cancel runs on the loop thread, before the plugin's
+ * destroy, and may only free the item's memory and call the thread-safe
+ * functions (§4): the instance is being torn down.  cancel may be NULL
+ * (then this is lab_work_submit).  LAB_ENOTSUP on an older host.
+ */
+static inline int lab_work_submit_cancel(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done,
+					 lab_work_cancel_fn cancel, void *ud)
+{
+	if (!LAB_HAS(ctx, work_submit_cancel))
+		return LAB_ENOTSUP;
+	return ctx->api->work_submit_cancel(ctx, fn, done, cancel, ud);
+}
+
+/* ---- JSON writer (1.3) ---------------------------------------------------
+ * The host's document writer (the one labd writes its own documents and
+ * events with), for documents, events and state values:
+ *
+ *     lab_json *j = lab_json_new(ctx);
+ *     lab_json_open(ctx, j, '{');
+ *     lab_json_key(ctx, j, "slot");    lab_json_u64(ctx, j, slot);
+ *     lab_json_key(ctx, j, "name");    lab_json_str(ctx, j, name, len);
+ *     lab_json_close(ctx, j);
+ *     const char *doc; size_t n;
+ *     if (lab_json_finish(ctx, j, &doc, &n) == 0)
+ *             lab_storage_put(ctx, key, doc, n, NULL, NULL, NULL, NULL);
+ *     lab_json_free(ctx, j);
+ *
+ * The writer puts the commas and the colons itself: inside an object call
+ * key then one value (a scalar, raw, or an open/close pair); inside an array
+ * only values.  Strings are untrusted-safe: control bytes escaped, invalid
+ * UTF-8 bytes become U+FFFD, NUL bytes kept as \u0000 (len (size_t)-1 =
+ * strlen).  Non-finite doubles are written as null; doubles get up to 6
+ * decimals.  raw inserts one JSON value the plugin already has (a state
+ * value, a cached fragment): it is checked, and a text that is not one
+ * JSON value is refused.
+ * Errors latch: the first misuse (a value where a key is due, close
+ * without open, nesting deeper than 64, raw that is not JSON, running out
+ * of memory) makes every later call a no-op and lab_json_finish return it
+ * (LAB_EINVAL, LAB_EPARSE, LAB_ENOMEM).  lab_json_finish also fails with
+ * LAB_ESTATE while an object/array is open; on success it hands out the
+ * text, NUL-terminated (not counted in len), valid until lab_json_free.
+ * A writer may be used on any thread (e.g. in a lab_work function), by one
+ * thread at a time.  lab_json_new returns NULL on out of memory or on an
+ * older host; the other wrappers accept that NULL (no-ops, and finish
+ * returns LAB_ENOMEM or LAB_ENOTSUP), so one check at the end is enough.
+ */
+static inline lab_json *lab_json_new(lab_ctx *ctx)
+{
+	return LAB_HAS(ctx, json_new) ? ctx->api->json_new(ctx) : NULL;
+}
+/* kind '{' (object) or '[' (array). */
+static inline void lab_json_open(lab_ctx *ctx, lab_json *j, char kind)
+{
+	if (j)
+		ctx->api->json_open(j, kind);
+}
+static inline void lab_json_close(lab_ctx *ctx, lab_json *j)
+{
+	if (j)
+		ctx->api->json_close(j);
+}
+static inline void lab_json_key(lab_ctx *ctx, lab_json *j, const char *key)
+{
+	if (j)
+		ctx->api->json_key(j, key, (size_t)-1);
+}
+static inline void lab_json_str(lab_ctx *ctx, lab_json *j, const char *s, size_t len)
+{
+	if (j)
+		ctx->api->json_str(j, s, len);
+}
+static inline void lab_json_i64(lab_ctx *ctx, lab_json *j, int64_t v)
+{
+	if (j)
+		ctx->api->json_i64(j, v);
+}
+static inline void lab_json_u64(lab_ctx *ctx, lab_json *j, uint64_t v)
+{
+	if (j)
+		ctx->api->json_u64(j, v);
+}
+static inline void lab_json_f64(lab_ctx *ctx, lab_json *j, double v)
+{
+	if (j)
+		ctx->api->json_f64(j, v);
+}
+static inline void lab_json_bool(lab_ctx *ctx, lab_json *j, int v)
+{
+	if (j)
+		ctx->api->json_bool(j, v);
+}
+static inline void lab_json_null(lab_ctx *ctx, lab_json *j)
+{
+	if (j)
+		ctx->api->json_null(j);
+}
+static inline void lab_json_raw(lab_ctx *ctx, lab_json *j, const char *json, size_t len)
+{
+	if (j)
+		ctx->api->json_raw(j, json, len);
+}
+static inline int lab_json_finish(lab_ctx *ctx, lab_json *j, const char **data, size_t *len)
+{
+	if (!j) /* lab_json_new failed: out of memory, or a host before 1.3 */
+		return LAB_HAS(ctx, json_new) ? LAB_ENOMEM : LAB_ENOTSUP;
+	return ctx->api->json_finish(j, data, len);
+}
+static inline void lab_json_free(lab_ctx *ctx, lab_json *j)
+{
+	if (j)
+		ctx->api->json_free(j);
 }
 
 /* ---- --once ----------------------------------------------------------------

@@ -1,0 +1,24 @@
+/* The SDK 1.3 JSON writer (lab_json_*): common/buf.c's writer behind an
+ * opaque handle, with the commas, colons and nesting checks a plugin would
+ * otherwise get wrong.  No loop, no instance: safe on any thread, one
+ * thread per writer at a time. */
+#ifndef LAB_HOST_JSONW_H
+#define LAB_HOST_JSONW_H
+
+#include "lab/plugin.h"
+
+lab_json *jsonw_new(void);
+void jsonw_open(lab_json *j, char kind);
+void jsonw_close(lab_json *j);
+void jsonw_key(lab_json *j, const char *key, size_t len);
+void jsonw_str(lab_json *j, const char *s, size_t len);
+void jsonw_i64(lab_json *j, int64_t v);
+void jsonw_u64(lab_json *j, uint64_t v);
+void jsonw_f64(lab_json *j, double v);
+void jsonw_bool(lab_json *j, int v);
+void jsonw_null(lab_json *j);
+void jsonw_raw(lab_json *j, const char *json, size_t len);
+int jsonw_finish(lab_json *j, const char **data, size_t *len);
+void jsonw_free(lab_json *j);
+
+#endif
