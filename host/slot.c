@@ -119,9 +119,12 @@ static int slot_rollback(struct slot *s)
 	s->rollback.path = NULL;
 	s->rollback.section = NULL;
 	slot_activate(s);
-	if (s->status == PS_RUNNING)
-		snprintf(s->last_error, sizeof s->last_error,
-			 "configuration reload failed: %.400s; the previous section runs", why);
+	if (s->status == PS_RUNNING) { /* slot_started() cleared the new section's error */
+		char msg[sizeof s->last_error];
+		snprintf(msg, sizeof msg, "configuration reload failed: %.400s; the previous section runs",
+			 why);
+		slot_note_error(s, msg);
+	}
 	return 1;
 }
 
