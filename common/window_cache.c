@@ -1,0 +1,231 @@
+/*
+ * window_cache — the bucket cache of the windowed jobs (window_cache.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "window_cache.h"
+
+int64_t wc_floor(int64_t x, int64_t step)
+{
+	int64_t q = x / step;
+	if (x % step && x < 0)
+		q--;
+	return q * step;
+}
+
+void wc_plan(const struct wc *c, int64_t now, int64_t start, int64_t step, int64_t margin,
+	     int full, struct wc_plan *p)
+{
+	int64_t mid = wc_floor(start, step) + step; /* the first complete bucket */
+	int64_t stable = wc_floor(now - margin, step);
+	if (stable < mid)
+		stable = mid;
+	memset(p, 0, sizeof *p);
+	p->full = full;
+	p->keep_from = mid;
+	p->keep_to = stable;
+	p->b0 = 1;
+	p->b1 = 0;
+	if (full || c->from >= c->to || c->from > mid || c->to <= mid) {
+		/* the whole window: forced, or nothing usable */
+		p->a0 = start;
+		p->a1 = now;
+		p->use_from = p->use_to = mid;
+		return;
+	}
+	int64_t u = c->to < stable ? c->to : stable;
+	p->a0 = start;
+	p->a1 = mid - 1 < now ? mid - 1 : now;
+	p->use_from = mid;
+	p->use_to = u;
+	if (u <= now) {
+		p->b0 = u;
+		p->b1 = now;
+	}
+}
+
+void wc_free(struct wc *c)
+{
+	free(c->cells);
+	c->cells = NULL;
+	c->n = c->cap = 0;
+}
+
+int wc_add(struct wc *c, const union wc_cell *row)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		if (cap > SIZE_MAX / sizeof *c->cells / c->ncols)
+			return LAB_ENOMEM;
+		union wc_cell *p = realloc(c->cells, cap * c->ncols * sizeof *p);
+		if (!p)
+			return LAB_ENOMEM;
+		c->cells = p;
+		c->cap = cap;
+	}
+	memcpy(wc_row(c, c->n), row, c->ncols * sizeof *row);
+	c->n++;
+	return 0;
+}
+
+static int get_i64(json_object *o, const char *name, int64_t *out)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+/* The rows of a loaded value; -1 when one is malformed or out of order. */
+static int read_rows(struct wc *c, json_object *rows)
+{
+	size_t n = json_object_array_length(rows);
+	union wc_cell row[WC_MAX_COLS];
+	for (size_t i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(rows, i);
+		if (!json_object_is_type(r, json_type_array) || json_object_array_length(r) != c->ncols)
+			return -1;
+		for (size_t k = 0; k < c->ncols; k++) {
+			json_object *v = json_object_array_get_idx(r, k);
+			if (c->dmask >> k & 1) {
+				if (!json_object_is_type(v, json_type_double) &&
+				    !json_object_is_type(v, json_type_int))
+					return -1;
+				row[k].d = json_object_get_double(v);
+			} else {
+				if (!json_object_is_type(v, json_type_int))
+					return -1;
+				row[k].i = json_object_get_int64(v);
+			}
+		}
+		/* every row in [from, to), sorted by t */
+		if (row[0].i < c->from || row[0].i >= c->to ||
+		    (c->n && row[0].i < wc_row(c, c->n - 1)[0].i))
+			return -1;
+		if (wc_add(c, row) < 0)
+			return LAB_ENOMEM;
+	}
+	return 0;
+}
+
+int wc_load(lab_ctx *ctx, struct wc *c, const char *key, const char *fp, size_t ncols,
+	    uint32_t dmask, const char **why)
+{
+	const char *text;
+	size_t len;
+	json_object *o = NULL, *rows, *v;
+	int64_t ver;
+	int rc = 0;
+	memset(c, 0, sizeof *c);
+	c->ncols = ncols < 1 ? 1 : ncols > WC_MAX_COLS ? WC_MAX_COLS : ncols;
+	c->dmask = dmask & ~1u;
+	if (why)
+		*why = NULL;
+	if (lab_state_get(ctx, key, &text, &len) < 0)
+		return 0; /* never cached */
+	json_tokener *tok = len < ((size_t)1 << 30) ? json_tokener_new() : NULL;
+	if (tok) {
+		o = json_tokener_parse_ex(tok, text, (int)len);
+		json_tokener_free(tok);
+	}
+	const char *bad = "unreadable";
+	if (!o || !json_object_is_type(o, json_type_object))
+		goto drop;
+	get_i64(o, "last_full", &c->last_full);
+	get_i64(o, "mismatches", &c->mismatches);
+	if (c->last_full < 0)
+		c->last_full = 0;
+	if (c->mismatches < 0)
+		c->mismatches = 0;
+	if (get_i64(o, "v", &ver) < 0 || ver != 1 || !json_object_object_get_ex(o, "fp", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		goto drop;
+	}
+	if (strcmp(json_object_get_string(v), fp)) {
+		/* another window definition, query version or network: the
+		 * rows answer another question; the next run is a full one */
+		bad = "fingerprint";
+		c->last_full = 0;
+		goto drop;
+	}
+	if (get_i64(o, "from", &c->from) < 0 || get_i64(o, "to", &c->to) < 0 ||
+	    c->from > c->to || !json_object_object_get_ex(o, "rows", &rows) ||
+	    !json_object_is_type(rows, json_type_array))
+		goto drop;
+	rc = read_rows(c, rows);
+	if (rc == 0) {
+		json_object_put(o);
+		return 0;
+	}
+	if (rc == LAB_ENOMEM) {
+		json_object_put(o);
+		wc_free(c);
+		return rc;
+	}
+drop:
+	if (o)
+		json_object_put(o);
+	wc_free(c);
+	c->from = c->to = 0;
+	if (why)
+		*why = bad;
+	return 0;
+}
+
+int wc_save(lab_ctx *ctx, const struct wc *c, const char *key, const char *fp, size_t max_bytes)
+{
+	struct buf b = { 0 };
+	int over = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		int rows = pass == 0 && max_bytes > 0;
+		buf_free(&b);
+		b.oom = 0;
+		buf_puts(&b, "{\"v\":1,\"fp\":");
+		buf_json_str(&b, fp, strlen(fp));
+		buf_puts(&b, ",\"from\":");
+		buf_i64(&b, rows ? c->from : 0);
+		buf_puts(&b, ",\"to\":");
+		buf_i64(&b, rows ? c->to : 0);
+		buf_puts(&b, ",\"last_full\":");
+		buf_i64(&b, c->last_full);
+		buf_puts(&b, ",\"mismatches\":");
+		buf_i64(&b, c->mismatches);
+		buf_puts(&b, ",\"rows\":[");
+		for (size_t i = 0; rows && i < c->n; i++) {
+			const union wc_cell *r = wc_row(c, i);
+			buf_puts(&b, i ? ",[" : "[");
+			for (size_t k = 0; k < c->ncols; k++) {
+				if (k)
+					buf_putc(&b, ',');
+				if (c->dmask >> k & 1) {
+					char s[40];
+					/* %.17g reads back as the same double; a
+					 * non-finite value is not JSON: null would
+					 * not read back, so write 0 and let the
+					 * row's next full run correct it */
+					snprintf(s, sizeof s, "%.17g", isfinite(r[k].d) ? r[k].d : 0.0);
+					buf_puts(&b, s);
+					if (!strpbrk(s, ".eE"))
+						buf_puts(&b, ".0");
+				} else {
+					buf_i64(&b, r[k].i);
+				}
+			}
+			buf_putc(&b, ']');
+		}
+		buf_puts(&b, "]}");
+		if (!rows || b.oom || b.len <= max_bytes)
+			break;
+		over = 1;
+	}
+	int rc = b.oom ? LAB_ENOMEM : lab_state_set(ctx, key, b.data, b.len);
+	buf_free(&b);
+	return rc < 0 ? rc : over;
+}
