@@ -50,8 +50,67 @@ void wc_plan(const struct wc *c, int64_t now, int64_t start, int64_t step, int64
 	}
 }
 
+static int same_cells(const struct wc *c, const union wc_cell *x, const union wc_cell *y)
+{
+	for (size_t k = 0; k < c->ncols; k++) {
+		if (c->smask >> k & 1 ? strcmp(x[k].s, y[k].s) != 0 :
+		    c->dmask >> k & 1 ? x[k].d != y[k].d : x[k].i != y[k].i)
+			return 0;
+	}
+	return 1;
+}
+
+int64_t wc_mismatches(const struct wc *a, const struct wc *b, int64_t from, int64_t to,
+		      int (*same)(const union wc_cell *x, const union wc_cell *y))
+{
+	size_t i = 0, k = 0;
+	int64_t bad = 0;
+	while (i < a->n && wc_row(a, i)[0].i < from)
+		i++;
+	while (k < b->n && wc_row(b, k)[0].i < from)
+		k++;
+	for (;;) {
+		int64_t ta = i < a->n ? wc_row(a, i)[0].i : INT64_MAX;
+		int64_t tb = k < b->n ? wc_row(b, k)[0].i : INT64_MAX;
+		int64_t t = ta < tb ? ta : tb;
+		if (t >= to)
+			break;
+		size_t i2 = i, k2 = k;
+		while (i2 < a->n && wc_row(a, i2)[0].i == t)
+			i2++;
+		while (k2 < b->n && wc_row(b, k2)[0].i == t)
+			k2++;
+		int eq = i2 - i == k2 - k;
+		for (size_t x = 0; eq && x < i2 - i; x++)
+			eq = same ? same(wc_row(a, i + x), wc_row(b, k + x)) :
+				    same_cells(a, wc_row(a, i + x), wc_row(b, k + x));
+		bad += !eq;
+		i = i2;
+		k = k2;
+	}
+	return bad;
+}
+
+int wc_full_request(const void *data, size_t len)
+{
+	json_tokener *tok = len < 65536 ? json_tokener_new() : NULL;
+	json_object *o = tok ? json_tokener_parse_ex(tok, data, (int)len) : NULL, *v;
+	int full = o && json_object_is_type(o, json_type_object) &&
+		   json_object_object_get_ex(o, "full", &v) &&
+		   json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+	if (tok)
+		json_tokener_free(tok);
+	if (o)
+		json_object_put(o);
+	return full;
+}
+
 void wc_free(struct wc *c)
 {
+	for (size_t i = 0; c->smask && i < c->n; i++)
+		for (size_t k = 0; k < c->ncols; k++)
+			if (c->smask >> k & 1)
+				free(wc_row(c, i)[k].s);
 	free(c->cells);
 	c->cells = NULL;
 	c->n = c->cap = 0;
@@ -61,11 +120,14 @@ int wc_add(struct wc *c, const union wc_cell *row)
 {
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
-		if (cap > SIZE_MAX / sizeof *c->cells / c->ncols)
+		union wc_cell *p = cap > SIZE_MAX / sizeof *c->cells / c->ncols ?
+					   NULL : realloc(c->cells, cap * c->ncols * sizeof *p);
+		if (!p) {
+			for (size_t k = 0; k < c->ncols; k++)
+				if (c->smask >> k & 1)
+					free(row[k].s);
 			return LAB_ENOMEM;
-		union wc_cell *p = realloc(c->cells, cap * c->ncols * sizeof *p);
-		if (!p)
-			return LAB_ENOMEM;
+		}
 		c->cells = p;
 		c->cap = cap;
 	}
@@ -83,6 +145,14 @@ static int get_i64(json_object *o, const char *name, int64_t *out)
 	return 0;
 }
 
+/* The strings of the first n cells of a row not added. */
+static void free_strings(const struct wc *c, union wc_cell *row, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (c->smask >> k & 1)
+			free(row[k].s);
+}
+
 /* The rows of a loaded value; -1 when one is malformed or out of order. */
 static int read_rows(struct wc *c, json_object *rows)
 {
@@ -94,21 +164,38 @@ static int read_rows(struct wc *c, json_object *rows)
 			return -1;
 		for (size_t k = 0; k < c->ncols; k++) {
 			json_object *v = json_object_array_get_idx(r, k);
-			if (c->dmask >> k & 1) {
+			if (c->smask >> k & 1) {
+				row[k].s = NULL;
+				if (!json_object_is_type(v, json_type_string) ||
+				    strlen(json_object_get_string(v)) !=
+					    (size_t)json_object_get_string_len(v))
+					goto bad;
+				if (!(row[k].s = strdup(json_object_get_string(v))))
+					goto nomem;
+			} else if (c->dmask >> k & 1) {
 				if (!json_object_is_type(v, json_type_double) &&
 				    !json_object_is_type(v, json_type_int))
-					return -1;
+					goto bad;
 				row[k].d = json_object_get_double(v);
 			} else {
 				if (!json_object_is_type(v, json_type_int))
-					return -1;
+					goto bad;
 				row[k].i = json_object_get_int64(v);
 			}
+			continue;
+bad:
+			free_strings(c, row, k);
+			return -1;
+nomem:
+			free_strings(c, row, k);
+			return LAB_ENOMEM;
 		}
 		/* every row in [from, to), sorted by t */
 		if (row[0].i < c->from || row[0].i >= c->to ||
-		    (c->n && row[0].i < wc_row(c, c->n - 1)[0].i))
+		    (c->n && row[0].i < wc_row(c, c->n - 1)[0].i)) {
+			free_strings(c, row, c->ncols);
 			return -1;
+		}
 		if (wc_add(c, row) < 0)
 			return LAB_ENOMEM;
 	}
@@ -116,7 +203,7 @@ static int read_rows(struct wc *c, json_object *rows)
 }
 
 int wc_load(lab_ctx *ctx, struct wc *c, const char *key, const char *fp, size_t ncols,
-	    uint32_t dmask, const char **why)
+	    uint32_t dmask, uint32_t smask, const char **why)
 {
 	const char *text;
 	size_t len;
@@ -126,6 +213,7 @@ int wc_load(lab_ctx *ctx, struct wc *c, const char *key, const char *fp, size_t 
 	memset(c, 0, sizeof *c);
 	c->ncols = ncols < 1 ? 1 : ncols > WC_MAX_COLS ? WC_MAX_COLS : ncols;
 	c->dmask = dmask & ~1u;
+	c->smask = smask & ~1u & ~c->dmask;
 	if (why)
 		*why = NULL;
 	if (lab_state_get(ctx, key, &text, &len) < 0)
@@ -204,7 +292,9 @@ int wc_save(lab_ctx *ctx, const struct wc *c, const char *key, const char *fp, s
 			for (size_t k = 0; k < c->ncols; k++) {
 				if (k)
 					buf_putc(&b, ',');
-				if (c->dmask >> k & 1) {
+				if (c->smask >> k & 1) {
+					buf_json_str(&b, r[k].s, strlen(r[k].s));
+				} else if (c->dmask >> k & 1) {
 					char s[40];
 					/* %.17g reads back as the same double; a
 					 * non-finite value is not JSON: null would

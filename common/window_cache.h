@@ -22,8 +22,10 @@
  * The state value (untrusted when read back; anything unreadable = empty):
  *   {"v":1,"fp":"...","from":N,"to":N,"last_full":N,"mismatches":N,
  *    "rows":[[t,c1,...],...]}
- * Cells are int64 or double per column (`dmask` bit i = column i is a
- * double, written with round-trip precision).  Rows are sorted by t.
+ * Cells are int64, double or string per column (`dmask` bit i = column i
+ * is a double, written with round-trip precision; `smask` bit i = a string,
+ * which must be valid UTF-8 to read back byte for byte).  Rows are sorted
+ * by t.
  * Uses only the SDK (lab/plugin.h), json-c and common/buf; loop thread only.
  */
 #ifndef LAB_COMMON_WINDOW_CACHE_H
@@ -39,11 +41,13 @@
 union wc_cell {
 	int64_t i;
 	double d;
+	char *s; /* owned by the cache (NUL-terminated, no NUL inside) */
 };
 
 struct wc {
 	size_t ncols;   /* cells per row, column 0 = the bucket's t (int64) */
 	uint32_t dmask; /* bit i: column i is a double */
+	uint32_t smask; /* bit i: column i is a string (UTF-8 text) */
 	int64_t from, to; /* cached buckets [from, to); from == to: none */
 	int64_t last_full; /* the pass time of the last full run, 0 = never */
 	int64_t mismatches; /* buckets found different by full runs, ever */
@@ -66,15 +70,27 @@ struct wc_plan {
  * LAB_ENOMEM.  `why` (may be NULL) is set to a reason when rows were
  * dropped ("fingerprint", "unreadable"), NULL otherwise. */
 int wc_load(lab_ctx *ctx, struct wc *c, const char *key, const char *fp, size_t ncols,
-	    uint32_t dmask, const char **why);
+	    uint32_t dmask, uint32_t smask, const char **why);
 /* Writes the cache to state key `key`; when its text would exceed
  * `max_bytes` the rows are left out (the next run is a full one) and the
  * result is 1.  0, 1 or a negative LAB_E*. */
 int wc_save(lab_ctx *ctx, const struct wc *c, const char *key, const char *fp, size_t max_bytes);
 void wc_free(struct wc *c);
-/* Appends a row (ncols cells); 0 or LAB_ENOMEM. */
+/* Appends a row (ncols cells); its strings become the cache's (freed by
+ * wc_free, also when this fails).  0 or LAB_ENOMEM. */
 int wc_add(struct wc *c, const union wc_cell *row);
 static inline union wc_cell *wc_row(const struct wc *c, size_t i) { return c->cells + i * c->ncols; }
+
+/* The buckets t in [from, to) whose rows differ between caches a and b
+ * (a bucket's rows in the same order in both, as written): a different
+ * number of rows, or a pair that `same` (NULL: every cell equal) says
+ * differs. */
+int64_t wc_mismatches(const struct wc *a, const struct wc *b, int64_t from, int64_t to,
+		      int (*same)(const union wc_cell *x, const union wc_cell *y));
+
+/* Whether a run request's body (lab.NAME.run) asks for a full recompute:
+ * a JSON object with "full": true. */
+int wc_full_request(const void *data, size_t len);
 
 /* floor(x / step) * step for any sign of x. */
 int64_t wc_floor(int64_t x, int64_t step);

@@ -25,8 +25,6 @@
 #define LAB_PLUGIN_MIN_ABI_MINOR 1
 #include <lab/plugin.h>
 
-#include <json-c/json.h>
-
 #include "compute.h"
 #include "window_cache.h"
 #include "window_job.h"
@@ -457,53 +455,18 @@ static int cmp_cdf(const void *a, const void *b)
 	return kx < ky ? -1 : kx > ky;
 }
 
-/* Two rows of one bucket are the same result.  A quantile of a bucket
- * above quantile()'s exact range is a sample: not compared. */
-static int same_row(int kind, const union wc_cell *a, const union wc_cell *b)
+/* wc_mismatches: two block_timings rows of one bucket are the same result.
+ * A quantile of a bucket above quantile()'s exact range is a sample: not
+ * compared. */
+static int same_bt(const union wc_cell *a, const union wc_cell *b)
 {
-	size_t n = kind == K_BLOCK_TIMINGS ? BT_COLS : CDF_COLS;
-	for (size_t k = 0; k < n; k++) {
-		if (kind == K_BLOCK_TIMINGS && BT_DMASK >> k & 1) {
-			if (k >= 4 && k <= 6 && a[7].i > QUANTILE_EXACT_MAX)
-				continue;
-			if (a[k].d != b[k].d)
-				return 0;
-		} else if (a[k].i != b[k].i) {
+	for (size_t k = 1; k < BT_COLS; k++) {
+		if (k >= 4 && k <= 6 && a[7].i > QUANTILE_EXACT_MAX)
+			continue;
+		if (BT_DMASK >> k & 1 ? a[k].d != b[k].d : a[k].i != b[k].i)
 			return 0;
-		}
 	}
 	return 1;
-}
-
-/* Buckets in [from, to) whose rows differ between two caches (sorted by t). */
-static int64_t count_mismatches(int kind, const struct wc *a, const struct wc *b, int64_t from,
-				int64_t to)
-{
-	size_t i = 0, k = 0;
-	int64_t bad = 0;
-	while (i < a->n && wc_row(a, i)[0].i < from)
-		i++;
-	while (k < b->n && wc_row(b, k)[0].i < from)
-		k++;
-	for (;;) {
-		int64_t ta = i < a->n ? wc_row(a, i)[0].i : INT64_MAX;
-		int64_t tb = k < b->n ? wc_row(b, k)[0].i : INT64_MAX;
-		int64_t t = ta < tb ? ta : tb;
-		if (t >= to)
-			break;
-		size_t i2 = i, k2 = k;
-		while (i2 < a->n && wc_row(a, i2)[0].i == t)
-			i2++;
-		while (k2 < b->n && wc_row(b, k2)[0].i == t)
-			k2++;
-		int same = i2 - i == k2 - k;
-		for (size_t x = 0; same && x < i2 - i; x++)
-			same = same_row(kind, wc_row(a, i + x), wc_row(b, k + x));
-		bad += !same;
-		i = i2;
-		k = k2;
-	}
-	return bad;
 }
 
 /*
@@ -580,7 +543,8 @@ static int merge_cache(struct timings *tm)
 	if (whole && old->from < old->to && old->to > nc.from && old->from < nc.to) {
 		int64_t from = old->from > nc.from ? old->from : nc.from;
 		int64_t to = old->to < nc.to ? old->to : nc.to;
-		j->mismatches = count_mismatches(j->kind, old, &nc, from, to);
+		j->mismatches = wc_mismatches(old, &nc, from, to,
+					      j->kind == K_BLOCK_TIMINGS ? same_bt : NULL);
 		nc.mismatches += j->mismatches;
 		if (j->mismatches)
 			/* TODO(SDK 1.2 metrics service): count into
@@ -658,7 +622,7 @@ static int start_job(struct timings *tm, int kind, size_t net, size_t win)
 	const char *why;
 	if ((rc = wc_load(tm->ctx, &j->cache, j->cache_key, j->fp,
 			  kind == K_BLOCK_TIMINGS ? BT_COLS : CDF_COLS,
-			  kind == K_BLOCK_TIMINGS ? BT_DMASK : 0, &why)) < 0)
+			  kind == K_BLOCK_TIMINGS ? BT_DMASK : 0, 0, &why)) < 0)
 		return rc;
 	if (why)
 		lab_logkv(tm->ctx, LAB_LOG_INFO, "bucket cache dropped; full recompute",
@@ -866,19 +830,11 @@ static void on_run_msg(lab_ctx *ctx, const char *subject, const void *data, size
 {
 	struct timings *tm = ud;
 	(void)subject;
-	json_tokener *tok = json_tokener_new();
-	json_object *o = tok && len < 65536 ? json_tokener_parse_ex(tok, data, (int)len) : NULL, *v;
-	if (tok)
-		json_tokener_free(tok);
-	if (o && json_object_is_type(o, json_type_object) &&
-	    json_object_object_get_ex(o, "full", &v) && json_object_is_type(v, json_type_boolean) &&
-	    json_object_get_boolean(v)) {
+	if (wc_full_request(data, len)) {
 		tm->full_requested = lab_now(ctx);
 		lab_logkv(ctx, LAB_LOG_INFO, "full recompute requested");
 		wj_run(&tm->run);
 	}
-	if (o)
-		json_object_put(o);
 }
 
 static int timings_start(void *self)
