@@ -129,3 +129,75 @@ cmp -s "$T/d.run1" "$T/d.inc" && fail "the new hour changed no document"
 grep '^xatu_public_contributors/users/mainnet/w20m.json' "$T/d.inc" | grep -q '"name":"zz","nodes":1' ||
 	fail "the late rows (inside the margin at run 1) are not in run 2's users document"
 pass "incremental run 2 (new hour, late rows inside the margin, duplicates; cache read after a restart) = full recompute at the same --now, byte for byte"
+
+# ---- 2. serve: first pass, hot reload, {"full":true} --------------------------------
+wait_long() { # wait_long CMD: up to 60 s
+	i=0
+	while [ $i -lt 600 ]; do
+		if eval "$1"; then return 0; fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+cnt() { grep -c "$1" "$T/labd.log"; }
+cp -a "$T/data1" "$T/serve"
+conf "$T/serve" >"$T/labd.conf"
+start_labd --now "$(iso $T2)"
+wait_long '[ "$(cnt "msg=\"timings document stored\".* incremental=1")" = 4 ] && [ "$(cnt "msg=\"window computed\".* incremental=1")" = 4 ] && [ "$(cnt "processor=user_summaries")" -ge 1 ]' ||
+	fail "serve: the first pass did not run 8 incremental windows"
+wait_long '[ "$(cnt "msg=\"pass finished\"")" -ge 2 ]' || fail "serve: passes did not finish"
+docs "$T/serve" "$T/d.serve"
+cmp -s "$T/d.serve" "$T/d.full" || { diff "$T/d.serve" "$T/d.full" | cut -c1-300 >&2; fail "serve: first pass differs from the full recompute"; }
+for p in timings contributors; do
+	http POST /plugins/$p/reload
+	[ "$CODE" = 200 ] || [ "$CODE" = 202 ] || fail "POST /plugins/$p/reload: $CODE $BODY"
+done
+wait_long '[ "$(cnt "msg=\"plugin reloaded\"")" -ge 2 ] || [ "$(cnt "generation=2")" -ge 2 ]' || fail "serve: no hot reload"
+find "$T/serve/beacon_chain_timings" "$T/serve/xatu_public_contributors" -name '*.json' -delete
+for p in timings contributors; do
+	wait_long 'http POST /plugins/'$p'/run; [ "$CODE" = 200 ] || [ "$CODE" = 202 ] || [ "$CODE" = 204 ]' || fail "POST /plugins/$p/run: $CODE $BODY"
+done
+wait_long '[ "$(cnt "msg=\"timings document stored\".* incremental=1")" = 8 ] && [ "$(cnt "msg=\"window computed\".* incremental=1")" = 8 ] && [ -f "$T/serve/xatu_public_contributors/users/mainnet/w20m.json" ]' ||
+	fail "serve: the run after the hot reload did not use the cache the old instance left"
+sleep 1
+docs "$T/serve" "$T/d.serve"
+cmp -s "$T/d.serve" "$T/d.full" || { diff "$T/d.serve" "$T/d.full" | cut -c1-300 >&2; fail "serve: after the hot reload the documents differ from the full recompute"; }
+pass "serve: the first pass and a run after a hot reload (cache from the old instance) give the full recompute's documents"
+for p in timings contributors; do
+	"$SUB" pub "$NATS_URL" "lab.$p.run" '{"full":true}' || fail "publish lab.$p.run"
+done
+wait_long '[ "$(cnt "full recompute requested")" = 2 ] && [ "$(cnt "msg=\"timings document stored\".* incremental=0")" -ge 4 ] && [ "$(cnt "msg=\"window computed\".* incremental=0")" -ge 4 ]' ||
+	fail "lab.NAME.run {\"full\":true} did not recompute every window in full"
+stop_labd
+docs "$T/serve" "$T/d.serve"
+cmp -s "$T/d.serve" "$T/d.full" || fail "serve: the requested full recompute differs"
+grep -q "differs from cached" "$T/labd.log" && fail "serve: mismatches found"
+pass "serve: lab.timings.run / lab.contributors.run with {\"full\":true} recompute every window in full"
+
+# ---- 3. a row after its bucket settled: next full recompute -----------------------------
+V=$((S0 + 5 * HOUR))
+q "INSERT INTO beacon_api_eth_v1_events_block (updated_date_time, slot, slot_start_date_time, propagation_slot_start_diff, meta_client_name, meta_network_name)
+SELECT updated_date_time, slot, slot_start_date_time, 2, 'very-late/yy/n1', meta_network_name
+FROM beacon_api_eth_v1_events_block FINAL WHERE slot = $V AND meta_network_name = 'mainnet' LIMIT 1" >/dev/null
+once "$T/data" $T2 "$T/run4.log"
+docs "$T/data" "$T/d.4"
+cmp -s "$T/d.4" "$T/d.inc" || fail "an incremental run saw a row in a settled bucket"
+once "$T/data" $T2 "$T/run5.log" -D plugins.timings.full_interval=0s -D plugins.contributors.full_interval=0s
+grep -q 'plugin=timings msg="full recompute differs from cached buckets; fresh result kept" kind=block_timings network=mainnet window=w1h buckets=1 ' "$T/run5.log" ||
+	{ grep differs "$T/run5.log" >&2; fail "no block_timings mismatch logged"; }
+grep -q 'plugin=contributors msg="full recompute differs from cached buckets; fresh result kept" processor=users window=w1h buckets=1 ' "$T/run5.log" ||
+	{ grep differs "$T/run5.log" >&2; fail "no users mismatch logged"; }
+state "$T/data" timings | grep -q '"cache/block_timings/mainnet/w1h":{"v":1,[^}]*"mismatches":1,' || fail "mismatches not counted in state"
+docs "$T/data" "$T/d.5"
+grep '^xatu_public_contributors/users/mainnet/w1h.json' "$T/d.5" | grep -q '"name":"yy","nodes":1' || fail "the full recompute lacks the late row"
+pass "a row after its bucket settled: not in the incremental document, found by the full recompute (logged, counted in state)"
+
+# ---- 4. another step drops the cache ------------------------------------------------------
+conf "$T/data" 2h >"$T/once.conf"
+"$LABD" -c "$T/once.conf" --once --now "$(iso $T2)" 2>"$T/run6.log" || fail "run 6"
+grep -q 'msg="bucket cache dropped; full recompute" key=cache/block_timings/mainnet/w1h reason=fingerprint' "$T/run6.log" ||
+	fail "a new step did not drop the timings cache"
+grep -q 'msg="bucket cache dropped; full recompute" key=cache/users/w1h reason=fingerprint' "$T/run6.log" ||
+	fail "a new step did not drop the contributors cache"
+pass "a changed window step drops the cache (full recompute)"
