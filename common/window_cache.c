@@ -91,6 +91,43 @@ int64_t wc_mismatches(const struct wc *a, const struct wc *b, int64_t from, int6
 	return bad;
 }
 
+int64_t wc_commit(lab_ctx *ctx, const struct wc *old, struct wc *nc, const struct wc_plan *p,
+		  int64_t now, int64_t step, const char *key, const char *fp, int64_t max_bytes,
+		  int (*same)(const union wc_cell *x, const union wc_cell *y))
+{
+	int whole = p->use_from == p->use_to;
+	int64_t bad = 0;
+	nc->from = p->keep_from;
+	nc->to = p->keep_to;
+	nc->last_full = whole ? now : old->last_full;
+	nc->mismatches = old->mismatches;
+	if (whole && old->from < old->to && old->to > nc->from && old->from < nc->to) {
+		int64_t from = old->from > nc->from ? old->from : nc->from;
+		int64_t to = old->to < nc->to ? old->to : nc->to;
+		bad = wc_mismatches(old, nc, from, to, same);
+		nc->mismatches += bad;
+		if (bad)
+			/* TODO(SDK 1.2 metrics service): also count into
+			 * lab_incremental_mismatch_total{plugin,key} */
+			lab_logkv(ctx, LAB_LOG_WARN,
+				  "full recompute differs from cached buckets; fresh result kept",
+				  LAB_FS("key", key), LAB_FI("buckets", bad),
+				  LAB_FI("compared", (to - from) / step),
+				  LAB_FI("mismatch_total", nc->mismatches));
+	}
+	int rc = wc_save(ctx, nc, key, fp, max_bytes < 0 ? 0 : (size_t)max_bytes);
+	if (rc == 1)
+		lab_logkv(ctx, LAB_LOG_WARN, "bucket cache over cache_max_bytes; not kept",
+			  LAB_FS("key", key), LAB_FI("cache_max_bytes", max_bytes));
+	else if (rc < 0)
+		lab_logkv(ctx, LAB_LOG_WARN, "cannot save the bucket cache", LAB_FS("key", key),
+			  LAB_FS("error", lab_strerror(rc)));
+	lab_logkv(ctx, LAB_LOG_DEBUG, "bucket cache", LAB_FS("key", key),
+		  LAB_FI("buckets", (int64_t)nc->n), LAB_FI("whole", whole),
+		  LAB_FI("used_from", p->use_from), LAB_FI("used_to", p->use_to));
+	return bad;
+}
+
 int wc_full_request(const void *data, size_t len)
 {
 	json_tokener *tok = len < 65536 ? json_tokener_new() : NULL;

@@ -88,6 +88,20 @@ static inline union wc_cell *wc_row(const struct wc *c, size_t i) { return c->ce
 int64_t wc_mismatches(const struct wc *a, const struct wc *b, int64_t from, int64_t to,
 		      int (*same)(const union wc_cell *x, const union wc_cell *y));
 
+/*
+ * The end of a run: `nc` holds the new cache's rows (the stable buckets of
+ * the run, [p->keep_from, p->keep_to)).  A run that queried the whole
+ * window (p->use_from == p->use_to) records `now` as its last full run and
+ * compares the buckets it shares with `old` (wc_mismatches with `same`): a
+ * difference is logged at warn, once, and added to the cache's count.
+ * Then `nc` is saved under `key` (logged at warn when over `max_bytes` or
+ * failing: the next run is then a full one, this one is not affected).
+ * Returns the buckets found different.
+ */
+int64_t wc_commit(lab_ctx *ctx, const struct wc *old, struct wc *nc, const struct wc_plan *p,
+		  int64_t now, int64_t step, const char *key, const char *fp, int64_t max_bytes,
+		  int (*same)(const union wc_cell *x, const union wc_cell *y));
+
 /* Whether a run request's body (lab.NAME.run) asks for a full recompute:
  * a JSON object with "full": true. */
 int wc_full_request(const void *data, size_t len);

@@ -107,12 +107,10 @@ int contrib_cache_merge(struct contrib *c, int p, long w, struct contrib_elem **
 	}
 	if (*n)
 		qsort(*e, *n, sizeof **e, cmp_t_net);
-	nc.from = pl->keep_from;
-	nc.to = pl->keep_to;
 	for (size_t i = 0; i < *n; i++) {
 		const struct contrib_elem *x = &(*e)[i];
 		union wc_cell row[CACHE_COLS];
-		if (x->t < nc.from || x->t >= nc.to)
+		if (x->t < pl->keep_from || x->t >= pl->keep_to)
 			continue;
 		row[0].i = x->t;
 		row[1].s = strdup(c->nets[x->net]);
@@ -128,31 +126,9 @@ int contrib_cache_merge(struct contrib *c, int p, long w, struct contrib_elem **
 			return rc;
 		}
 	}
+	wc_commit(c->ctx, old, &nc, pl, contrib_now(c), c->wins[w].step, c->cache_key, c->fp,
+		  c->cache_max_bytes, NULL);
 	int whole = pl->use_from == pl->use_to;
-	nc.last_full = whole ? contrib_now(c) : old->last_full;
-	nc.mismatches = old->mismatches;
-	if (whole && old->from < old->to && old->to > nc.from && old->from < nc.to) {
-		int64_t from = old->from > nc.from ? old->from : nc.from;
-		int64_t to = old->to < nc.to ? old->to : nc.to;
-		int64_t bad = wc_mismatches(old, &nc, from, to, NULL);
-		nc.mismatches += bad;
-		if (bad)
-			/* TODO(SDK 1.2 metrics service): count into
-			 * lab_incremental_mismatch_total{plugin,processor,window} */
-			lab_logkv(c->ctx, LAB_LOG_WARN,
-				  "full recompute differs from cached buckets; fresh result kept",
-				  LAB_FS("processor", contrib_proc_name[p]),
-				  LAB_FS("window", c->wins[w].file), LAB_FI("buckets", bad),
-				  LAB_FI("compared", (to - from) / c->wins[w].step),
-				  LAB_FI("mismatch_total", nc.mismatches));
-	}
-	rc = wc_save(c->ctx, &nc, c->cache_key, c->fp, (size_t)c->cache_max_bytes);
-	if (rc == 1)
-		lab_logkv(c->ctx, LAB_LOG_WARN, "bucket cache over cache_max_bytes; not kept",
-			  LAB_FS("key", c->cache_key), LAB_FI("cache_max_bytes", c->cache_max_bytes));
-	else if (rc < 0)
-		lab_logkv(c->ctx, LAB_LOG_WARN, "cannot save the bucket cache",
-			  LAB_FS("key", c->cache_key), LAB_FS("error", lab_strerror(rc)));
 	lab_logkv(c->ctx, LAB_LOG_INFO, "window computed", LAB_FS("processor", contrib_proc_name[p]),
 		  LAB_FS("window", c->wins[w].file), LAB_FI("incremental", !whole),
 		  LAB_FI("cached_buckets", (int64_t)nc.n));

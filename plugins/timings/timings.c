@@ -523,50 +523,21 @@ static int merge_cache(struct timings *tm)
 		j->n = m;
 	}
 	/* the new cache: every stable bucket, all of it known now */
-	nc.from = p->keep_from;
-	nc.to = p->keep_to;
 	for (size_t i = 0; i < j->n; i++) {
 		if (j->kind == K_BLOCK_TIMINGS)
 			bt_to_cells(&j->bt[i], cells);
 		else
 			cdf_to_cells(&j->cdf[i], cells);
-		if (cells[0].i < nc.from || cells[0].i >= nc.to)
+		if (cells[0].i < p->keep_from || cells[0].i >= p->keep_to)
 			continue;
 		if ((rc = wc_add(&nc, cells)) < 0) {
 			wc_free(&nc);
 			return rc;
 		}
 	}
-	int whole = p->use_from == p->use_to;
-	nc.last_full = whole ? wj_now(&tm->run) : old->last_full;
-	nc.mismatches = old->mismatches;
-	if (whole && old->from < old->to && old->to > nc.from && old->from < nc.to) {
-		int64_t from = old->from > nc.from ? old->from : nc.from;
-		int64_t to = old->to < nc.to ? old->to : nc.to;
-		j->mismatches = wc_mismatches(old, &nc, from, to,
-					      j->kind == K_BLOCK_TIMINGS ? same_bt : NULL);
-		nc.mismatches += j->mismatches;
-		if (j->mismatches)
-			/* TODO(SDK 1.2 metrics service): count into
-			 * lab_incremental_mismatch_total{plugin,kind,network,window} */
-			lab_logkv(tm->ctx, LAB_LOG_WARN,
-				  "full recompute differs from cached buckets; fresh result kept",
-				  LAB_FS("kind", kind_names[j->kind]), LAB_FS("network", tm->nets[j->net]),
-				  LAB_FS("window", tm->wins[j->win].file),
-				  LAB_FI("buckets", j->mismatches),
-				  LAB_FI("compared", (to - from) / tm->wins[j->win].step),
-				  LAB_FI("mismatch_total", nc.mismatches));
-	}
-	rc = wc_save(tm->ctx, &nc, j->cache_key, j->fp, (size_t)tm->cache_max_bytes);
-	if (rc == 1)
-		lab_logkv(tm->ctx, LAB_LOG_WARN, "bucket cache over cache_max_bytes; not kept",
-			  LAB_FS("key", j->cache_key), LAB_FI("cache_max_bytes", tm->cache_max_bytes));
-	else if (rc < 0)
-		lab_logkv(tm->ctx, LAB_LOG_WARN, "cannot save the bucket cache",
-			  LAB_FS("key", j->cache_key), LAB_FS("error", lab_strerror(rc)));
-	lab_logkv(tm->ctx, LAB_LOG_DEBUG, "bucket cache", LAB_FS("key", j->cache_key),
-		  LAB_FI("buckets", (int64_t)nc.n), LAB_FI("whole", whole),
-		  LAB_FI("used_from", p->use_from), LAB_FI("used_to", p->use_to));
+	j->mismatches = wc_commit(tm->ctx, old, &nc, p, wj_now(&tm->run), tm->wins[j->win].step,
+				  j->cache_key, j->fp, tm->cache_max_bytes,
+				  j->kind == K_BLOCK_TIMINGS ? same_bt : NULL);
 	wc_free(&nc);
 	return 0; /* a cache that was not saved costs the next run, not this one */
 }

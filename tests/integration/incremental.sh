@@ -131,15 +131,7 @@ grep '^xatu_public_contributors/users/mainnet/w20m.json' "$T/d.inc" | grep -q '"
 pass "incremental run 2 (new hour, late rows inside the margin, duplicates; cache read after a restart) = full recompute at the same --now, byte for byte"
 
 # ---- 2. serve: first pass, hot reload, {"full":true} --------------------------------
-wait_long() { # wait_long CMD: up to 60 s
-	i=0
-	while [ $i -lt 600 ]; do
-		if eval "$1"; then return 0; fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
+wait_long() { wait_for "$1" 1200; } # up to 60 s
 cnt() { grep -c "$1" "$T/labd.log"; }
 cp -a "$T/data1" "$T/serve"
 conf "$T/serve" >"$T/labd.conf"
@@ -184,9 +176,9 @@ once "$T/data" $T2 "$T/run4.log"
 docs "$T/data" "$T/d.4"
 cmp -s "$T/d.4" "$T/d.inc" || fail "an incremental run saw a row in a settled bucket"
 once "$T/data" $T2 "$T/run5.log" -D plugins.timings.full_interval=0s -D plugins.contributors.full_interval=0s
-grep -q 'plugin=timings msg="full recompute differs from cached buckets; fresh result kept" kind=block_timings network=mainnet window=w1h buckets=1 ' "$T/run5.log" ||
+grep -q 'plugin=timings msg="full recompute differs from cached buckets; fresh result kept" key=cache/block_timings/mainnet/w1h buckets=1 ' "$T/run5.log" ||
 	{ grep differs "$T/run5.log" >&2; fail "no block_timings mismatch logged"; }
-grep -q 'plugin=contributors msg="full recompute differs from cached buckets; fresh result kept" processor=users window=w1h buckets=1 ' "$T/run5.log" ||
+grep -q 'plugin=contributors msg="full recompute differs from cached buckets; fresh result kept" key=cache/users/w1h buckets=1 ' "$T/run5.log" ||
 	{ grep differs "$T/run5.log" >&2; fail "no users mismatch logged"; }
 state "$T/data" timings | grep -q '"cache/block_timings/mainnet/w1h":{"v":1,[^}]*"mismatches":1,' || fail "mismatches not counted in state"
 docs "$T/data" "$T/d.5"
