@@ -1,6 +1,7 @@
 /*
  * window_cache — the bucket cache of the windowed jobs (window_cache.h).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,49 @@ static void free_strings(const struct wc *c, union wc_cell *row, size_t n)
 			free(row[k].s);
 }
 
+/* A row read: every row in [from, to), sorted by t; -1 otherwise. */
+static int row_ok(const struct wc *c, const union wc_cell *row)
+{
+	return row[0].i >= c->from && row[0].i < c->to &&
+	       !(c->n && row[0].i < wc_row(c, c->n - 1)[0].i);
+}
+
+/* Numeric rows packed in one string, "t,c1,...;t,c1,...": one JSON value
+ * instead of one per cell, for the host's state parser and ours (a 60-day
+ * size_cdf cache has ~70,000 cells).  -1 when malformed. */
+static int read_packed(struct wc *c, const char *p)
+{
+	union wc_cell row[WC_MAX_COLS];
+	while (*p) {
+		for (size_t k = 0; k < c->ncols; k++) {
+			char *end;
+			/* strtod/strtoll would skip spaces and read nan/inf */
+			if (!(*p == '-' || (*p >= '0' && *p <= '9')))
+				return -1;
+			errno = 0;
+			if (c->dmask >> k & 1) {
+				row[k].d = strtod(p, &end);
+				if (!isfinite(row[k].d))
+					return -1;
+			} else {
+				row[k].i = strtoll(p, &end, 10);
+			}
+			if (errno || end == p)
+				return -1;
+			p = end;
+			if (*p != (k + 1 < c->ncols ? ',' : ';') && !(k + 1 == c->ncols && !*p))
+				return -1;
+			if (*p && !*++p)
+				return -1; /* a separator at the end */
+		}
+		if (!row_ok(c, row))
+			return -1;
+		if (wc_add(c, row) < 0)
+			return LAB_ENOMEM;
+	}
+	return 0;
+}
+
 /* The rows of a loaded value; -1 when one is malformed or out of order. */
 static int read_rows(struct wc *c, json_object *rows)
 {
@@ -227,9 +271,7 @@ nomem:
 			free_strings(c, row, k);
 			return LAB_ENOMEM;
 		}
-		/* every row in [from, to), sorted by t */
-		if (row[0].i < c->from || row[0].i >= c->to ||
-		    (c->n && row[0].i < wc_row(c, c->n - 1)[0].i)) {
+		if (!row_ok(c, row)) {
 			free_strings(c, row, c->ncols);
 			return -1;
 		}
@@ -281,10 +323,14 @@ int wc_load(lab_ctx *ctx, struct wc *c, const char *key, const char *fp, size_t 
 		goto drop;
 	}
 	if (get_i64(o, "from", &c->from) < 0 || get_i64(o, "to", &c->to) < 0 ||
-	    c->from > c->to || !json_object_object_get_ex(o, "rows", &rows) ||
-	    !json_object_is_type(rows, json_type_array))
+	    c->from > c->to || !json_object_object_get_ex(o, "rows", &rows))
 		goto drop;
-	rc = read_rows(c, rows);
+	if (c->smask ? !json_object_is_type(rows, json_type_array) :
+		       !json_object_is_type(rows, json_type_string) ||
+			       strlen(json_object_get_string(rows)) !=
+				       (size_t)json_object_get_string_len(rows))
+		goto drop;
+	rc = c->smask ? read_rows(c, rows) : read_packed(c, json_object_get_string(rows));
 	if (rc == 0) {
 		json_object_put(o);
 		return 0;
@@ -322,10 +368,13 @@ int wc_save(lab_ctx *ctx, const struct wc *c, const char *key, const char *fp, s
 		buf_i64(&b, c->last_full);
 		buf_puts(&b, ",\"mismatches\":");
 		buf_i64(&b, c->mismatches);
-		buf_puts(&b, ",\"rows\":[");
+		buf_puts(&b, c->smask ? ",\"rows\":[" : ",\"rows\":\"");
 		for (size_t i = 0; rows && i < c->n; i++) {
 			const union wc_cell *r = wc_row(c, i);
-			buf_puts(&b, i ? ",[" : "[");
+			if (c->smask)
+				buf_puts(&b, i ? ",[" : "[");
+			else if (i)
+				buf_putc(&b, ';');
 			for (size_t k = 0; k < c->ncols; k++) {
 				if (k)
 					buf_putc(&b, ',');
@@ -345,9 +394,10 @@ int wc_save(lab_ctx *ctx, const struct wc *c, const char *key, const char *fp, s
 					buf_i64(&b, r[k].i);
 				}
 			}
-			buf_putc(&b, ']');
+			if (c->smask)
+				buf_putc(&b, ']');
 		}
-		buf_puts(&b, "]}");
+		buf_puts(&b, c->smask ? "]}" : "\"}");
 		if (!rows || b.oom || b.len <= max_bytes)
 			break;
 		over = 1;

@@ -21,7 +21,8 @@
  *
  * The state value (untrusted when read back; anything unreadable = empty):
  *   {"v":1,"fp":"...","from":N,"to":N,"last_full":N,"mismatches":N,
- *    "rows":[[t,c1,...],...]}
+ *    "rows":"t,c1,...;t,c1,..."}     (numeric columns only)
+ *    "rows":[[t,c1,...],...]}         (with string columns)
  * Cells are int64, double or string per column (`dmask` bit i = column i
  * is a double, written with round-trip precision; `smask` bit i = a string,
  * which must be valid UTF-8 to read back byte for byte).  Rows are sorted

@@ -598,6 +598,35 @@ static void test_cache_state(void **st)
 		assert_true(d.n == 0 && d.from == d.to);
 		wc_free(&d);
 	}
+	/* numeric rows are packed into one string */
+	struct wc e = { .ncols = 3, .dmask = 0x2, .from = 100, .to = 300 };
+	r[0].i = 100, r[1].d = 0.5, r[2].i = -7;
+	assert_int_equal(wc_add(&e, r), 0);
+	r[0].i = 250, r[1].d = 3, r[2].i = 9;
+	assert_int_equal(wc_add(&e, r), 0);
+	assert_int_equal(wc_save(&ctx, &e, "n", "f", 4096), 0);
+	assert_string_equal(state("n"), "{\"v\":1,\"fp\":\"f\",\"from\":100,\"to\":300,"
+					"\"last_full\":0,\"mismatches\":0,\"rows\":\"100,0.5,-7;250,3.0,9\"}");
+	assert_int_equal(wc_load(&ctx, &d, "n", "f", 3, 0x2, 0, &why), 0);
+	assert_null(why);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(wc_mismatches(&e, &d, 0, 1000, NULL), 0);
+	wc_free(&d);
+	wc_free(&e);
+	static const char *const badn[] = {
+		"\"100,0.5\"", "\"100,0.5,1;\"", "\"100,nan,1\"", "\"100, 1,1\"", "\"100,1,1,\"",
+		"\"100,1,99999999999999999999\"", "\"250,1,1;100,1,1\"", "\"300,1,1\"", "[[100,1.0,1]]",
+		"\"100,-inf,1\"", "\"100,1,1x\"",
+	};
+	for (size_t i = 0; i < sizeof badn / sizeof *badn; i++) {
+		char v[200];
+		snprintf(v, sizeof v, "{\"v\":1,\"fp\":\"f\",\"from\":100,\"to\":300,\"rows\":%s}", badn[i]);
+		assert_int_equal(f_state_set(&ctx, "n", v, strlen(v)), 0);
+		assert_int_equal(wc_load(&ctx, &d, "n", "f", 3, 0x2, 0, &why), 0);
+		assert_non_null(why);
+		assert_true(d.n == 0 && d.from == d.to);
+		wc_free(&d);
+	}
 	assert_true(wc_full_request("{\"full\":true}", 13));
 	assert_false(wc_full_request("{\"full\":1}", 10));
 	assert_false(wc_full_request("", 0));
