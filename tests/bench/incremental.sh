@@ -12,6 +12,8 @@
 # Default windows (timings 30/60/90 days; contributors 90d/3d, 30d/1d,
 # 1d/1h, 6h/5m); contributors' figures count only countries and users (the
 # processors with windows; summary and user_summaries read 1 h / 24 h).
+# INCR_PLUGINS: the plugins measured (default "timings contributors";
+# timings must be among them).
 # INCR_BASE_PLUGINS=DIR: also runs the timings.so/contributors.so in DIR
 # (e.g. a build without the cache) at NOW + 1 h ("today").
 # Also: the cache's size in state per window, and the documents of the
@@ -105,7 +107,7 @@ docs() { # docs DIR PREFIX: the documents, uncompressed
 	(cd "$1" && find "$2" -name '*.json' | sort | while read -r k; do printf '%s\t%s\n' "$k" "$(gunzip -c <"$k")"; done)
 }
 
-for p in timings contributors; do
+for p in ${INCR_PLUGINS:-timings contributors}; do
 	rm -rf "$T/data"
 	run "${p}_first" $p $NOW1 "$T/data"
 	cp -a "$T/data" "$T/data.full"
@@ -134,7 +136,7 @@ for k, v in sorted(json.load(sys.stdin).items()):
 ' "$p"
 done
 ti=$(cat "$T/timings_hourly.ms") tf=$(cat "$T/timings_full.ms") t1=$(cat "$T/timings_first.ms")
-ci=$(cat "$T/contributors_hourly.ms") cf=$(cat "$T/contributors_full.ms")
+ci=$(cat "$T/contributors_hourly.ms" 2>/dev/null || echo 0) cf=$(cat "$T/contributors_full.ms" 2>/dev/null || echo 0)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
 figure incremental_timings_full_over_hourly "$(ratio "$tf" "$ti")" x
 figure incremental_contributors_full_over_hourly "$(ratio "$cf" "$ci")" x
