@@ -4,6 +4,7 @@
  *   contributors.c  settings, configuration, life cycle, the runner's jobs
  *   sql.c           the queries (SPEC §9.2, §11) and their answers
  *   docs.c          documents from the rows, and their storage
+ *   cache.c         the bucket cache of countries and users (window_cache.h)
  * The schedule (passes, gates, state) is common/window_job's.
  */
 #ifndef CONTRIBUTORS_CONTRIB_H

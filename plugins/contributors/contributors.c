@@ -8,7 +8,8 @@
  * documents of a query are stored in parallel, and only when all of them
  * were stored is the work recorded in state.  The schedule is
  * common/window_job's; this file: settings, configuration, life cycle.
- * sql.c: the queries; docs.c: the documents (contrib.h).
+ * sql.c: the queries; docs.c: the documents; cache.c: the bucket cache of
+ * countries and users (contrib.h).
  */
 #include <inttypes.h>
 #include <stdio.h>

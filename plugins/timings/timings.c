@@ -14,6 +14,10 @@
  * supplies the queries and the documents.
  * All heavy lifting (FINAL, grouping, quantiles, the size_cdf joins) happens
  * in ClickHouse; the plugin only averages a few hundred groups and writes.
+ * The bucket cache (common/window_cache.h, docs/plugins/timings.md) keeps
+ * each job's stable buckets in state, so a run asks only for the first and
+ * the unstable buckets; a full recompute runs every full_interval and on
+ * {"full":true} (lab.timings.run).
  */
 #include <inttypes.h>
 #include <stdio.h>
