@@ -8,7 +8,8 @@
  * documents of a query are stored in parallel, and only when all of them
  * were stored is the work recorded in state.  The schedule is
  * common/window_job's; this file: settings, configuration, life cycle.
- * sql.c: the queries; docs.c: the documents (contrib.h).
+ * sql.c: the queries; docs.c: the documents; cache.c: the bucket cache of
+ * countries and users (contrib.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,6 +56,16 @@ static const lab_option settings[] = {
 	{ .name = "interval", .type = LAB_SET_DURATION, .def = "1h", LAB_MIN(1),
 	  LAB_BIND(struct contrib, interval),
 	  .desc = "minimum time between two runs of each processor" },
+	{ .name = "settle_margin", .type = LAB_SET_DURATION, .def = "30m", LAB_MIN(0),
+	  LAB_BIND(struct contrib, settle_margin),
+	  .desc = "countries/users: a bucket ending longer ago than this is stable: cached, not "
+		  "queried again" },
+	{ .name = "full_interval", .type = LAB_SET_DURATION, .def = "24h", LAB_MIN(0),
+	  LAB_BIND(struct contrib, full_interval),
+	  .desc = "time between two full recomputes of a window (\"0s\": every run is full)" },
+	{ .name = "cache_max_bytes", .type = LAB_SET_INT, .def = "1048576", LAB_MIN(0),
+	  LAB_BIND(struct contrib, cache_max_bytes),
+	  .desc = "largest bucket cache kept per (processor, window) in state (0: no cache)" },
 	{ .name = "networks", .type = LAB_SET_STRINGS, .flags = LAB_SETTING_KEY_SEGMENT,
 	  .desc = "networks to process (default: every ethereum.networks entry)" },
 	{ .name = "time_windows", .type = LAB_SET_LIST, .children = window_settings,
@@ -128,6 +139,7 @@ static void free_all(struct contrib *c)
 	free(c->wins);
 	wj_free(&c->run);
 	contrib_docs_free(c);
+	contrib_cache_free(c);
 	buf_free(&c->describe);
 	free(c);
 }
@@ -234,9 +246,30 @@ static int contrib_init(lab_ctx *ctx, void **self)
 	return 0;
 }
 
+/*
+ * lab.contributors.run with {"full":true}: the host calls run() for every
+ * message on the subject (SDK: no body); this subscription to the same
+ * subject reads the body.  Whichever comes first, every window that starts
+ * after the request is recomputed in full, and the forced pass asked for
+ * here (queued behind a pass already running) reaches those that started
+ * before it.
+ */
+static void on_run_msg(lab_ctx *ctx, const char *subject, const void *data, size_t len, void *ud)
+{
+	struct contrib *c = ud;
+	(void)subject;
+	if (wc_full_request(data, len)) {
+		c->full_requested = lab_now(ctx);
+		lab_logkv(ctx, LAB_LOG_INFO, "full recompute requested");
+		wj_run(&c->run);
+	}
+}
+
 static int contrib_start(void *self)
 {
 	struct contrib *c = self;
+	if (lab_subscribe(c->ctx, "contributors.run", on_run_msg, c, NULL) < 0)
+		lab_logkv(c->ctx, LAB_LOG_DEBUG, "no subscription to contributors.run");
 	/* Gates are checked every minute (or every interval, if shorter). */
 	uint64_t period = c->interval < 60 ? (uint64_t)c->interval * 1000 : 60000;
 	lab_logkv(c->ctx, LAB_LOG_INFO, "contributors started", LAB_FI("networks", (int64_t)c->nnets),

@@ -74,6 +74,7 @@ void contrib_docs_free(struct contrib *c)
 void contrib_job_done(struct contrib *c, int rc)
 {
 	contrib_docs_free(c);
+	contrib_cache_free(c);
 	wj_done(&c->run, rc);
 }
 
@@ -272,51 +273,98 @@ static int build_summary(struct contrib *c, const lab_rows *rows, size_t nr)
 	return 0;
 }
 
-/* rows: net, time, name, count (sorted); one document per network with rows. */
+static void free_elems(struct contrib_elem *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(e[i].text);
+	free(e);
+}
+
+/* rows: net, time, name, count (sorted by them): the element of each
+ * (network, time) as text, then with the cached buckets (cache.c); one
+ * document per network with elements. */
 static int build_series(struct contrib *c, int p, long w, const lab_rows *rows, size_t nr)
 {
 	const char *list = p == P_COUNTRIES ? "countries" : "users";
 	const char *val = p == P_COUNTRIES ? "value" : "nodes";
-	for (size_t n = 0; n < c->nnets; n++) {
-		struct doc *d = NULL;
-		int64_t cur = 0;
-		for (size_t r = 0; r < nr; r++) {
-			const char *s;
-			size_t sl;
-			if (!col_is(c, rows, r, 0, c->nets[n]))
+	struct contrib_elem *e = NULL;
+	size_t ne = 0, net = 0;
+	struct buf b = { 0 };
+	int64_t cur = 0;
+	int rc = 0;
+	for (size_t r = 0; r <= nr; r++) {
+		const char *s;
+		size_t sl, n = c->nnets;
+		int64_t t = 0;
+		if (r < nr) {
+			for (n = 0; n < c->nnets && !col_is(c, rows, r, 0, c->nets[n]); n++)
+				;
+			if (n == c->nnets)
 				continue;
-			int64_t t = col_i64(c, rows, r, 1);
-			if (!d) {
-				d = doc_add(c, c->nets[n], c->wins[w].file);
-				if (!d || doc_key(d, c->prefix, list, c->nets[n], c->wins[w].file) < 0)
-					return LAB_ENOMEM;
-				buf_append(&d->body, "[", 1);
-			} else if (t != cur) {
-				buf_puts(&d->body, "]},");
-			}
-			if (d->body.len == 1 || t != cur) {
-				buf_puts(&d->body, "{\"time\":");
-				buf_i64(&d->body, t);
-				buf_puts(&d->body, ",\"");
-				buf_puts(&d->body, list);
-				buf_puts(&d->body, "\":[");
-				cur = t;
-			} else {
-				buf_append(&d->body, ",", 1);
-			}
-			col_str(c, rows, r, 2, &s, &sl);
-			buf_puts(&d->body, "{\"name\":");
-			buf_json_str(&d->body, s, sl);
-			buf_puts(&d->body, ",\"");
-			buf_puts(&d->body, val);
-			buf_puts(&d->body, "\":");
-			buf_u64(&d->body, col_u64(c, rows, r, 3));
-			buf_append(&d->body, "}", 1);
+			t = col_i64(c, rows, r, 1);
 		}
-		if (d)
-			buf_puts(&d->body, "]}]");
+		if (b.len && (r == nr || n != net || t != cur)) {
+			struct contrib_elem *x = realloc(e, (ne + 1) * sizeof *x);
+			buf_puts(&b, "]}");
+			if (x)
+				e = x;
+			if (!x || b.oom) {
+				rc = LAB_ENOMEM;
+				break;
+			}
+			e = x;
+			e[ne].t = cur;
+			e[ne].net = net;
+			e[ne].text = b.data;
+			ne++;
+			memset(&b, 0, sizeof b);
+		}
+		if (r == nr)
+			break;
+		if (!b.len) {
+			buf_puts(&b, "{\"time\":");
+			buf_i64(&b, t);
+			buf_puts(&b, ",\"");
+			buf_puts(&b, list);
+			buf_puts(&b, "\":[");
+			net = n;
+			cur = t;
+		} else {
+			buf_append(&b, ",", 1);
+		}
+		col_str(c, rows, r, 2, &s, &sl);
+		buf_puts(&b, "{\"name\":");
+		buf_json_str(&b, s, sl);
+		buf_puts(&b, ",\"");
+		buf_puts(&b, val);
+		buf_puts(&b, "\":");
+		buf_u64(&b, col_u64(c, rows, r, 3));
+		buf_append(&b, "}", 1);
 	}
-	return 0;
+	buf_free(&b);
+	/* a malformed answer is not cached (the caller stores nothing) */
+	if (rc == 0 && c->row_err == 0)
+		rc = contrib_cache_merge(c, p, w, &e, &ne);
+	for (size_t i = 0; rc == 0 && i < ne; i++) {
+		struct doc *d = c->ndocs ? &c->docs[c->ndocs - 1] : NULL;
+		if (!d || strcmp(d->network, c->nets[e[i].net])) {
+			if (d)
+				buf_append(&d->body, "]", 1);
+			d = doc_add(c, c->nets[e[i].net], c->wins[w].file);
+			if (!d || doc_key(d, c->prefix, list, c->nets[e[i].net], c->wins[w].file) < 0) {
+				rc = LAB_ENOMEM;
+				break;
+			}
+			buf_append(&d->body, "[", 1);
+		} else {
+			buf_append(&d->body, ",", 1);
+		}
+		buf_puts(&d->body, e[i].text);
+	}
+	if (rc == 0 && c->ndocs)
+		buf_append(&c->docs[c->ndocs - 1].body, "]", 1);
+	free_elems(e, ne);
+	return rc;
 }
 
 /* rows: username, network, client_name, consensus_client, consensus_version,

@@ -27,10 +27,19 @@ static const char SQL_SUMMARY[] =
 	" GROUP BY net, country, continent, city, name, cons))"
 	" GROUP BY net, dim, k ORDER BY net, dim, k";
 
+/* countries and users read two time ranges (window_cache.h's plan: the
+ * first, partial bucket and everything after the cached buckets; a full run
+ * passes the whole window and an empty second range). */
+#define SERIES_ROWS                                                                 \
+	" FROM beacon_api_eth_v1_events_block FINAL"                                \
+	" WHERE (slot_start_date_time BETWEEN ? AND ? OR slot_start_date_time BETWEEN ? AND ?)" \
+	" AND meta_client_name != '' AND meta_client_name IS NOT NULL"              \
+	" AND meta_network_name IN (%s)"
+
 static const char SQL_COUNTRIES[] =
 	"SELECT meta_network_name AS net,"
 	" toInt64(intDiv(toUInt32(slot_start_date_time), ?) * ?) AS t,"
-	" meta_client_geo_country AS k, uniqExact(meta_client_name) AS n" PUBLIC_ROWS
+	" meta_client_geo_country AS k, uniqExact(meta_client_name) AS n" SERIES_ROWS
 	" AND meta_client_name NOT LIKE 'ethpandaops%%'"
 	" GROUP BY net, t, k ORDER BY net, t, k";
 
@@ -60,7 +69,7 @@ static const char SQL_USERS[] =
 	"SELECT net, t, k, uniqExact(name) AS n FROM ("
 	"SELECT meta_network_name AS net,"
 	" toInt64(intDiv(toUInt32(slot_start_date_time), ?) * ?) AS t,"
-	" meta_client_name AS name," USER_COLS ", " USER_TAIL " AS k" PUBLIC_ROWS
+	" meta_client_name AS name," USER_COLS ", " USER_TAIL " AS k" SERIES_ROWS
 	" AND meta_client_name NOT LIKE 'ethpandaops%%')"
 	" GROUP BY net, t, k ORDER BY net, t, k";
 
@@ -92,7 +101,12 @@ static void on_query(lab_ctx *ctx, int status, const char *errmsg, const lab_row
 		return;
 	}
 	size_t nr = ctx->api->rows_count(rows);
-	if (nr == 0) {
+	int cached = 0; /* cached buckets in the window */
+	for (size_t i = 0; (p == P_COUNTRIES || p == P_USERS) && i < c->cache.n; i++) {
+		int64_t t = wc_row(&c->cache, i)[0].i;
+		cached |= t >= c->plan.use_from && t < c->plan.use_to;
+	}
+	if (nr == 0 && !cached) {
 		lab_logkv(ctx, LAB_LOG_INFO, "no rows, nothing stored", LAB_FS("processor", contrib_proc_name[p]),
 			  LAB_FS("window", w >= 0 ? c->wins[w].file : ""));
 		/* summary / user_summaries: no write, and not recorded (retried next
@@ -129,7 +143,7 @@ int contrib_query(struct contrib *c, int p, long w)
 			   p == P_USERS ? SQL_USERS : SQL_USUM;
 	size_t np = c->nnets, k = 0;
 	char *marks = malloc(np * 3 + 1), *sql = NULL;
-	lab_param *params = calloc(np + 4, sizeof *params);
+	lab_param *params = calloc(np + 6, sizeof *params);
 	int rc = LAB_ENOMEM;
 	if (!marks || !params)
 		goto out;
@@ -148,11 +162,18 @@ int contrib_query(struct contrib *c, int p, long w)
 	else
 		start = contrib_now(c) + c->wins[w].range;
 	if (p == P_COUNTRIES || p == P_USERS) {
+		if ((rc = contrib_cache_plan(c, p, w, start < 0 ? 0 : start)) < 0)
+			goto out;
 		params[k++] = LAB_PUINT(c->wins[w].step);
 		params[k++] = LAB_PUINT(c->wins[w].step);
+		params[k++] = LAB_PTIME(c->plan.a0);
+		params[k++] = LAB_PTIME(c->plan.a1);
+		params[k++] = LAB_PTIME(c->plan.b0);
+		params[k++] = LAB_PTIME(c->plan.b1);
+	} else {
+		params[k++] = LAB_PTIME(start < 0 ? 0 : start);
+		params[k++] = LAB_PTIME(contrib_now(c));
 	}
-	params[k++] = LAB_PTIME(start < 0 ? 0 : start);
-	params[k++] = LAB_PTIME(contrib_now(c));
 	for (size_t i = 0; i < np; i++)
 		params[k++] = LAB_PSTR(c->nets[i]);
 	rc = c->ctx->api->query(c->ctx, sql, params, k, 0, NULL, on_query, c, NULL);

@@ -49,6 +49,7 @@ struct tm_cdf_group {
 	int c;
 	uint64_t sum[TM_NSETS];
 	uint64_t cnt[TM_NSETS];
+	int64_t t; /* the time bucket (the cache's key; not in the document) */
 };
 
 /* Merges groups into buckets (tm_bucket_kb_qc), averages each set per bucket

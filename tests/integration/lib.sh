@@ -94,10 +94,11 @@ http() {
 	BODY=$(cat "$T/body" 2>/dev/null)
 }
 
-# wait_for CMD...: retries a shell condition for up to ~5 s.
+# wait_for CMD [TRIES]: retries a shell condition for up to ~5 s (TRIES
+# times every 50 ms, default 100).
 wait_for() {
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt "${2:-100}" ]; do
 		if eval "$1"; then return 0; fi
 		sleep 0.05
 		i=$((i + 1))

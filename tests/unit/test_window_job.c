@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "window_cache.h"
 #include "window_job.h"
 
 /* ---- the fake host -------------------------------------------------------- */
@@ -492,6 +493,146 @@ static void test_untrusted_state(void **st)
 	assert_int_equal(R.jobs[1].last, 99000);
 }
 
+/* ---- the bucket cache (window_cache.h) -------------------------------------- */
+
+static void test_cache_plan(void **st)
+{
+	(void)st;
+	struct wc c = { .ncols = 2 };
+	struct wc_plan p;
+	/* step 100, margin 30, window [1050, 2000]: first bucket 1000 (partial),
+	 * complete from 1100, stable below floor(1970) = 1900 */
+	wc_plan(&c, 2000, 1050, 100, 30, 0, &p);
+	assert_int_equal(p.a0, 1050);
+	assert_int_equal(p.a1, 2000); /* empty cache: the whole window */
+	assert_true(p.b0 > p.b1);
+	assert_int_equal(p.use_from, p.use_to);
+	assert_int_equal(p.keep_from, 1100);
+	assert_int_equal(p.keep_to, 1900);
+	/* cache [1100, 1900) an hour... 300 s later: window [1350, 2300] */
+	c.from = 1100;
+	c.to = 1900;
+	wc_plan(&c, 2300, 1350, 100, 30, 0, &p);
+	assert_int_equal(p.a0, 1350);
+	assert_int_equal(p.a1, 1399);
+	assert_int_equal(p.use_from, 1400);
+	assert_int_equal(p.use_to, 1900);
+	assert_int_equal(p.b0, 1900);
+	assert_int_equal(p.b1, 2300);
+	assert_int_equal(p.keep_from, 1400);
+	assert_int_equal(p.keep_to, 2200);
+	/* forced, or a cache that does not reach back: the whole window */
+	wc_plan(&c, 2300, 1350, 100, 30, 1, &p);
+	assert_true(p.full && p.a1 == 2300 && p.use_from == p.use_to);
+	wc_plan(&c, 2300, 950, 100, 30, 0, &p);
+	assert_true(p.a0 == 950 && p.a1 == 2300 && p.use_from == p.use_to);
+	/* a bigger margin than the cache's: the cached part is still used,
+	 * the rest of the window is asked for */
+	wc_plan(&c, 2000, 1050, 100, 500, 0, &p);
+	assert_int_equal(p.use_to, 1500);
+	assert_int_equal(p.b0, 1500);
+	assert_int_equal(p.keep_to, 1500);
+	assert_int_equal(wc_floor(-1, 100), -100);
+	assert_int_equal(wc_floor(199, 100), 100);
+}
+
+static void test_cache_state(void **st)
+{
+	(void)st;
+	struct wc c;
+	const char *why;
+	union wc_cell r[3];
+	assert_int_equal(wc_load(&ctx, &c, "k", "fp1", 3, 0x2, 0x4, &why), 0);
+	assert_null(why);
+	assert_int_equal(c.n, 0);
+	c.from = 100;
+	c.to = 300;
+	c.last_full = 90;
+	c.mismatches = 2;
+	r[0].i = 100, r[1].d = 0.1, r[2].s = strdup("a\"\xc3\xa9");
+	assert_int_equal(wc_add(&c, r), 0);
+	r[0].i = 200, r[1].d = 1e300, r[2].s = strdup("");
+	assert_int_equal(wc_add(&c, r), 0);
+	assert_int_equal(wc_save(&ctx, &c, "k", "fp1", 4096), 0);
+	assert_string_equal(state("k"), "{\"v\":1,\"fp\":\"fp1\",\"from\":100,\"to\":300,"
+					"\"last_full\":90,\"mismatches\":2,\"rows\":[[100,"
+					"0.10000000000000001,\"a\\\"\xc3\xa9\"],[200,1.0000000000000001e+300,\"\"]]}");
+	struct wc d;
+	assert_int_equal(wc_load(&ctx, &d, "k", "fp1", 3, 0x2, 0x4, &why), 0);
+	assert_null(why);
+	assert_int_equal(d.n, 2);
+	assert_true(wc_row(&d, 0)[1].d == 0.1 && wc_row(&d, 1)[1].d == 1e300);
+	assert_string_equal(wc_row(&d, 0)[2].s, "a\"\xc3\xa9");
+	assert_int_equal(d.last_full, 90);
+	assert_int_equal(wc_mismatches(&c, &d, 0, 1000, NULL), 0);
+	wc_row(&d, 1)[1].d = 2;
+	assert_int_equal(wc_mismatches(&c, &d, 0, 1000, NULL), 1);
+	assert_int_equal(wc_mismatches(&c, &d, 0, 200, NULL), 0);
+	wc_free(&d);
+	/* another fingerprint: rows dropped, last_full forgotten */
+	assert_int_equal(wc_load(&ctx, &d, "k", "fp2", 3, 0x2, 0x4, &why), 0);
+	assert_string_equal(why, "fingerprint");
+	assert_true(d.n == 0 && d.from == d.to && d.last_full == 0);
+	wc_free(&d);
+	/* over the bound: saved without rows */
+	assert_int_equal(wc_save(&ctx, &c, "k", "fp1", 10), 1);
+	assert_int_equal(wc_load(&ctx, &d, "k", "fp1", 3, 0x2, 0x4, &why), 0);
+	assert_true(d.n == 0 && d.from == 0 && d.to == 0 && d.mismatches == 2);
+	wc_free(&d);
+	wc_free(&c);
+	/* untrusted values: all read as an empty cache */
+	static const char *const bad[] = {
+		"[]", "{\"v\":2,\"fp\":\"fp1\"}", "{\"v\":1,\"fp\":\"fp1\",\"from\":300,\"to\":100,\"rows\":[]}",
+		"{\"v\":1,\"fp\":\"fp1\",\"from\":100,\"to\":300,\"rows\":[[400,1.0,\"x\"]]}",
+		"{\"v\":1,\"fp\":\"fp1\",\"from\":100,\"to\":300,\"rows\":[[200,1.0,\"x\"],[100,1.0,\"y\"]]}",
+		"{\"v\":1,\"fp\":\"fp1\",\"from\":100,\"to\":300,\"rows\":[[200,1.0]]}",
+		"{\"v\":1,\"fp\":\"fp1\",\"from\":100,\"to\":300,\"rows\":[[200,\"1\",\"x\"]]}",
+		"{\"v\":1,\"fp\":\"fp1\",\"from\":100,\"to\":300,\"rows\":[[200,1.0,\"a\\u0000b\"]]}",
+		"{\"v\":1,\"fp\":\"fp1\",\"from\":100,\"to\":300,\"rows\":[[200,1.0,\"x\"],[250,1.0,7]]}",
+		"not json",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(f_state_set(&ctx, "k", bad[i], strlen(bad[i])), 0);
+		assert_int_equal(wc_load(&ctx, &d, "k", "fp1", 3, 0x2, 0x4, &why), 0);
+		assert_non_null(why);
+		assert_true(d.n == 0 && d.from == d.to);
+		wc_free(&d);
+	}
+	/* numeric rows are packed into one string */
+	struct wc e = { .ncols = 3, .dmask = 0x2, .from = 100, .to = 300 };
+	r[0].i = 100, r[1].d = 0.5, r[2].i = -7;
+	assert_int_equal(wc_add(&e, r), 0);
+	r[0].i = 250, r[1].d = 3, r[2].i = 9;
+	assert_int_equal(wc_add(&e, r), 0);
+	assert_int_equal(wc_save(&ctx, &e, "n", "f", 4096), 0);
+	assert_string_equal(state("n"), "{\"v\":1,\"fp\":\"f\",\"from\":100,\"to\":300,"
+					"\"last_full\":0,\"mismatches\":0,\"rows\":\"100,0.5,-7;250,3.0,9\"}");
+	assert_int_equal(wc_load(&ctx, &d, "n", "f", 3, 0x2, 0, &why), 0);
+	assert_null(why);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(wc_mismatches(&e, &d, 0, 1000, NULL), 0);
+	wc_free(&d);
+	wc_free(&e);
+	static const char *const badn[] = {
+		"\"100,0.5\"", "\"100,0.5,1;\"", "\"100,nan,1\"", "\"100, 1,1\"", "\"100,1,1,\"",
+		"\"100,1,99999999999999999999\"", "\"250,1,1;100,1,1\"", "\"300,1,1\"", "[[100,1.0,1]]",
+		"\"100,-inf,1\"", "\"100,1,1x\"",
+	};
+	for (size_t i = 0; i < sizeof badn / sizeof *badn; i++) {
+		char v[200];
+		snprintf(v, sizeof v, "{\"v\":1,\"fp\":\"f\",\"from\":100,\"to\":300,\"rows\":%s}", badn[i]);
+		assert_int_equal(f_state_set(&ctx, "n", v, strlen(v)), 0);
+		assert_int_equal(wc_load(&ctx, &d, "n", "f", 3, 0x2, 0, &why), 0);
+		assert_non_null(why);
+		assert_true(d.n == 0 && d.from == d.to);
+		wc_free(&d);
+	}
+	assert_true(wc_full_request("{\"full\":true}", 13));
+	assert_false(wc_full_request("{\"full\":1}", 10));
+	assert_false(wc_full_request("", 0));
+	assert_false(wc_full_request("{\"full\":true", 12));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +650,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_norecord_and_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_entries_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_plan, setup, NULL),
+		cmocka_unit_test_setup_teardown(test_cache_state, setup, NULL),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
