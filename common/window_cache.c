@@ -92,6 +92,18 @@ int64_t wc_mismatches(const struct wc *a, const struct wc *b, int64_t from, int6
 	return bad;
 }
 
+/* lab_PLUGIN_incremental_mismatch_total{key}: registering is idempotent
+ * (the same family each time); on a host before SDK 1.2 both calls answer
+ * LAB_ENOTSUP and the count stays in the state value and the log. */
+static void count_mismatches(lab_ctx *ctx, const char *key, int64_t n)
+{
+	lab_metric *m = NULL;
+	if (lab_metric_counter(ctx, "incremental_mismatch_total",
+			       "Cached buckets a full recompute found different.", LAB_LABELS("key"),
+			       &m) == 0)
+		lab_metric_add(ctx, m, (double)n, LAB_LABELS(key));
+}
+
 int64_t wc_commit(lab_ctx *ctx, const struct wc *old, struct wc *nc, const struct wc_plan *p,
 		  int64_t now, int64_t step, const char *key, const char *fp, int64_t max_bytes,
 		  int (*same)(const union wc_cell *x, const union wc_cell *y))
@@ -107,14 +119,14 @@ int64_t wc_commit(lab_ctx *ctx, const struct wc *old, struct wc *nc, const struc
 		int64_t to = old->to < nc->to ? old->to : nc->to;
 		bad = wc_mismatches(old, nc, from, to, same);
 		nc->mismatches += bad;
-		if (bad)
-			/* TODO(SDK 1.2 metrics service): also count into
-			 * lab_incremental_mismatch_total{plugin,key} */
+		if (bad) {
 			lab_logkv(ctx, LAB_LOG_WARN,
 				  "full recompute differs from cached buckets; fresh result kept",
 				  LAB_FS("key", key), LAB_FI("buckets", bad),
 				  LAB_FI("compared", (to - from) / step),
 				  LAB_FI("mismatch_total", nc->mismatches));
+			count_mismatches(ctx, key, bad);
+		}
 	}
 	int rc = wc_save(ctx, nc, key, fp, max_bytes < 0 ? 0 : (size_t)max_bytes);
 	if (rc == 1)
