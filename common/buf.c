@@ -80,11 +80,38 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Bytes a JSON string holds as they are without looking further: printable
+ * ASCII but '"' and '\\' (hex and decimal text, nearly all of a document). */
+static const unsigned char ascii_plain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+	/* 0x80..0xff: 0 */
+};
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	char esc[6];
 	size_t i = 0;
+	/* The common case in one append: quotes and plain ASCII. */
+	while (i < n && ascii_plain[u[i]])
+		i++;
+	if (i == n && n <= SIZE_MAX - 3 && buf_reserve(b, n + 2) == 0) {
+		char *d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		d[n + 2] = '\0';
+		b->len += n + 2;
+		return;
+	}
+	i = 0;
 	buf_putc(b, '"');
 	while (i < n) {
 		size_t run = json_str_plain(u + i, n - i);
@@ -96,9 +123,26 @@ void buf_json_str(struct buf *b, const char *s, size_t n)
 	buf_putc(b, '"');
 }
 
-void buf_i64(struct buf *b, int64_t v) { buf_printf(b, "%" PRId64, v); }
+/* Decimal digits without printf (a document has thousands of numbers). */
+static void put_dec(struct buf *b, uint64_t v, int neg)
+{
+	char t[21];
+	size_t i = sizeof t;
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		t[--i] = '-';
+	buf_append(b, t + i, sizeof t - i);
+}
 
-void buf_u64(struct buf *b, uint64_t v) { buf_printf(b, "%" PRIu64, v); }
+void buf_i64(struct buf *b, int64_t v)
+{
+	put_dec(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
+}
+
+void buf_u64(struct buf *b, uint64_t v) { put_dec(b, v, 0); }
 
 void buf_f64(struct buf *b, double v)
 {

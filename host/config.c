@@ -60,7 +60,7 @@ static const lab_setting clickhouse_keys[] = {
 	STR("password", ""), DUR("timeout", "60s"),
 	{ "max_concurrency", LAB_SET_INT, "8", NULL, NULL, 0 },
 	{ "max_result_mb", LAB_SET_INT, NUM_TEXT(CH_MAX_RESULT_MB_DEFAULT), NULL, NULL, 0 },
-	DUR("probe_interval", "10s"), END
+	DUR("probe_interval", "10s"), STR("compression", "auto"), END
 };
 static const lab_setting work_keys[] = {
 	{ "max_per_plugin", LAB_SET_INT, NUM_TEXT(WORK_MAX_PER_PLUGIN_DEFAULT), NULL, NULL, 0 }, END
@@ -560,6 +560,16 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (h->ch_max_result_mb < 1 || h->ch_max_result_mb > 65536)
 		return bad(err, errlen, c, n, "clickhouse.max_result_mb",
 			   "must be between 1 and 65536");
+	const char *comp = str_at(c, "clickhouse.compression", &n);
+	if (!comp || !strcmp(comp, "auto"))
+		h->ch_compression = CH_COMPRESSION_AUTO;
+	else if (!strcmp(comp, "on"))
+		h->ch_compression = CH_COMPRESSION_ON;
+	else if (!strcmp(comp, "off"))
+		h->ch_compression = CH_COMPRESSION_OFF;
+	else
+		return bad(err, errlen, c, n, "clickhouse.compression",
+			   "must be \"auto\", \"on\" or \"off\"");
 	h->ch_probe_interval = dur_at(c, "clickhouse.probe_interval", &n);
 	if (h->ch_probe_interval < 0)
 		return bad(err, errlen, c, n, "clickhouse.probe_interval",

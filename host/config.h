@@ -98,10 +98,14 @@ struct host_conf {
 	int64_t s3_max_retries; /* retries after the first attempt */
 
 	char *ch_url, *ch_database, *ch_user, *ch_password; /* password is secret */
+#define CH_COMPRESSION_AUTO 0 /* off when the url's host is a loopback address */
+#define CH_COMPRESSION_ON 1
+#define CH_COMPRESSION_OFF 2
 	int64_t ch_timeout; /* seconds */
 	int64_t ch_max_concurrency;
 	int64_t ch_max_result_mb; /* cap of one answer held in memory */
 	int64_t ch_probe_interval; /* seconds; 0 = no readiness probe */
+	int ch_compression; /* CH_COMPRESSION_*: HTTP response compression */
 
 	int64_t work_max_per_plugin; /* lab_work items of one plugin on the pool at once */
 

@@ -24,6 +24,11 @@
 #define GZIP_WBITS (15 + 16) /* 32 KiB window, gzip wrapper */
 #define CHUNK_MAX ((size_t)UINT_MAX)
 
+static int level_for(size_t n)
+{
+	return n >= GZIP_LARGE ? GZIP_LEVEL_LARGE : GZIP_LEVEL;
+}
+
 int gzip_encode(const void *in, size_t n, void **out, size_t *outlen)
 {
 	struct libdeflate_compressor *c;
@@ -32,7 +37,7 @@ int gzip_encode(const void *in, size_t n, void **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
-	c = libdeflate_alloc_compressor(n >= GZIP_LARGE ? GZIP_LEVEL_LARGE : GZIP_LEVEL);
+	c = libdeflate_alloc_compressor(level_for(n));
 	if (!c)
 		return LAB_ENOMEM;
 	cap = libdeflate_gzip_compress_bound(c, n);
@@ -51,6 +56,54 @@ int gzip_encode(const void *in, size_t n, void **out, size_t *outlen)
 	*out = dst;
 	*outlen = len;
 	return 0;
+}
+
+int gzip_enc_run(struct gzip_enc *e, const void *in, size_t n, void **out, size_t *outlen)
+{
+	int level = level_for(n);
+	size_t cap, len;
+	void *dst;
+
+	*out = NULL;
+	*outlen = 0;
+	if (e->c && e->level != level) {
+		libdeflate_free_compressor(e->c);
+		e->c = NULL;
+	}
+	if (!e->c) {
+		e->c = libdeflate_alloc_compressor(level);
+		if (!e->c)
+			return LAB_ENOMEM;
+		e->level = level;
+	}
+	cap = libdeflate_gzip_compress_bound(e->c, n);
+	if (cap > e->cap) {
+		free(e->scratch);
+		e->scratch = malloc(cap);
+		e->cap = e->scratch ? cap : 0;
+		if (!e->scratch)
+			return LAB_ENOMEM;
+	}
+	len = libdeflate_gzip_compress(e->c, in, n, e->scratch, e->cap);
+	if (len == 0)
+		return LAB_ENOMEM;
+	/* The result is a fraction of the bound: a block of its own size, which
+	 * malloc serves from the heap when it is below the mmap threshold. */
+	dst = malloc(len);
+	if (!dst)
+		return LAB_ENOMEM;
+	memcpy(dst, e->scratch, len);
+	*out = dst;
+	*outlen = len;
+	return 0;
+}
+
+void gzip_enc_release(struct gzip_enc *e)
+{
+	if (e->c)
+		libdeflate_free_compressor(e->c);
+	free(e->scratch);
+	memset(e, 0, sizeof *e);
 }
 
 int gzip_is_gzip(const void *data, size_t n)

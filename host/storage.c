@@ -16,6 +16,17 @@
 
 #define KEY_BUCKETS 256
 #define HEADER_MAX 256
+/* put must copy the caller's body (the SDK lets the caller reuse its buffer
+ * at once) and gzips the copy on the thread pool.  A large body (a slot
+ * document with relay bids: ~1.5 MB) is gzipped on the loop thread straight
+ * from the caller's buffer instead: its copy cost about as much loop time
+ * as the gzip (a new mmap block whose every page faults, unmapped again
+ * after the gzip: ~30 % of labd's CPU in a mainnet-like backfill, see
+ * docs/performance.md), and a burst of puts held all the copies at once.
+ * The encoder (compressor and output scratch) is kept for INLINE_IDLE_MS
+ * after the last large put, so an idle daemon holds none of it. */
+#define INLINE_MIN ((size_t)256 << 10)
+#define INLINE_IDLE_MS 1000
 
 struct storage {
 	uv_loop_t *loop;
@@ -29,6 +40,8 @@ struct storage {
 	/* The op currently running for each key; later ops on that key wait in
 	 * its queue. */
 	struct storage_op *running[KEY_BUCKETS];
+	struct gzip_enc enc;     /* large bodies, loop thread (INLINE_MIN) */
+	uv_timer_t enc_timer;    /* releases enc when large puts stop */
 };
 
 struct storage_op {
@@ -135,14 +148,24 @@ int storage_open(uv_loop_t *loop, struct metrics *metrics, const struct host_con
 		free(s);
 		return rc;
 	}
+	uv_timer_init(loop, &s->enc_timer);
+	s->enc_timer.data = s;
+	uv_unref((uv_handle_t *)&s->enc_timer);
 	*out = s;
 	return 0;
 }
 
+static void storage_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void storage_free(struct storage *s)
 {
+	gzip_enc_release(&s->enc);
 	s->be->ops->close(s->be);
-	free(s);
+	uv_timer_stop(&s->enc_timer);
+	uv_close((uv_handle_t *)&s->enc_timer, storage_freed); /* frees s */
 }
 
 void storage_close(struct storage *s)
@@ -353,6 +376,11 @@ static int op_start(struct storage_op *op)
 
 	switch (op->req.op) {
 	case SB_PUT:
+		if (op->gz) { /* gzipped at issue (INLINE_MIN) */
+			op->req.body = op->gz;
+			op->req.len = op->gz_len;
+			return be->ops->put(be, &op->req);
+		}
 		op->work.data = op;
 		if (uv_queue_work(op->s->loop, &op->work, encode_work, encode_after) != 0)
 			return LAB_EIO;
@@ -367,6 +395,12 @@ static int op_start(struct storage_op *op)
 }
 
 /* ---- issuing ------------------------------------------------------------- */
+
+static void enc_idle(uv_timer_t *t)
+{
+	struct storage *s = t->data;
+	gzip_enc_release(&s->enc);
+}
 
 static char *put_str(char **p, const char *v)
 {
@@ -417,7 +451,14 @@ static int op_issue(struct storage *s, enum sb_op kind, const char *plugin, cons
 	op = calloc(1, sizeof *op + extra);
 	if (!op)
 		return LAB_ENOMEM;
-	if (kind == SB_PUT) {
+	if (kind == SB_PUT && len >= INLINE_MIN) {
+		uv_timer_start(&s->enc_timer, enc_idle, INLINE_IDLE_MS, 0);
+		rc = gzip_enc_run(&s->enc, data, len, &op->gz, &op->gz_len);
+		if (rc < 0) {
+			free(op);
+			return rc;
+		}
+	} else if (kind == SB_PUT) {
 		op->body = malloc(len ? len : 1);
 		if (!op->body) {
 			free(op);

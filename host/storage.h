@@ -106,6 +106,20 @@ const char *storage_backend_name(const struct storage *s);
 int gzip_encode(const void *in, size_t n, void **out, size_t *outlen);
 int gzip_decode(const void *in, size_t n, void **out, size_t *outlen);
 int gzip_decode_max(const void *in, size_t n, size_t max, void **out, size_t *outlen);
+/* A reusable encoder: the same bytes as gzip_encode, without allocating a
+ * compressor and a bound-sized output block per call (for large bodies on
+ * one thread; not thread-safe).  *out is malloc'ed to the encoded size.
+ * A zeroed struct is ready; gzip_enc_release frees what it keeps (it may be
+ * used again afterwards). */
+struct libdeflate_compressor;
+struct gzip_enc {
+	struct libdeflate_compressor *c;
+	int level;
+	unsigned char *scratch;
+	size_t cap;
+};
+int gzip_enc_run(struct gzip_enc *e, const void *in, size_t n, void **out, size_t *outlen);
+void gzip_enc_release(struct gzip_enc *e);
 /* Starts with the gzip magic 1f 8b. */
 int gzip_is_gzip(const void *data, size_t n);
 

@@ -48,12 +48,61 @@ static void test_json_str(void **st)
 	buf_free(&b);
 }
 
+/* The plain-ASCII fast path and the general one give the same bytes; every
+ * single byte (0..255) alone and after plain text. */
+static void test_json_str_paths(void **st)
+{
+	struct buf b = BUF_INIT, want = BUF_INIT;
+	buf_json_str(&b, "", 0);
+	buf_json_str(&b, "0xabc ~}|{ 123", 14);
+	assert_string_equal(b.data, "\"\"\"0xabc ~}|{ 123\"");
+	for (int c = 0; c < 256; c++) {
+		char in[4] = { 'a', 'b', (char)c, 'z' };
+		char esc[6];
+		buf_reset(&b);
+		buf_reset(&want);
+		buf_json_str(&b, in, 4);
+		buf_puts(&want, "\"ab");
+		unsigned char u = (unsigned char)c;
+		if (u >= 0x20 && u < 0x7f && u != '"' && u != '\\')
+			buf_putc(&want, (char)c);
+		else
+			buf_append(&want, esc, json_str_escape(u, esc));
+		buf_puts(&want, "z\"");
+		assert_int_equal(b.len, want.len);
+		assert_memory_equal(b.data, want.data, b.len);
+	}
+	buf_free(&b);
+	buf_free(&want);
+}
+
+static void test_integers(void **st)
+{
+	struct buf b = BUF_INIT;
+	buf_i64(&b, 0);
+	buf_putc(&b, ' ');
+	buf_i64(&b, -7);
+	buf_putc(&b, ' ');
+	buf_i64(&b, INT64_MIN);
+	buf_putc(&b, ' ');
+	buf_i64(&b, INT64_MAX);
+	buf_putc(&b, ' ');
+	buf_u64(&b, UINT64_MAX);
+	buf_putc(&b, ' ');
+	buf_u64(&b, 10);
+	assert_string_equal(b.data, "0 -7 -9223372036854775808 9223372036854775807 "
+				    "18446744073709551615 10");
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_printf),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_json_str_paths),
+		cmocka_unit_test(test_integers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,11 +143,12 @@ static int rows_cb(const lab_rows *b, void *ud)
 
 static void run_until(int *flag, int want, uint64_t ms) { tu_run_until(&loop, flag, want, ms); }
 
-static int open_ch(int maxc)
+static int open_ch_comp(int maxc, const char *host, int comp)
 {
 	char url[128];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+	snprintf(url, sizeof url, "http://%s:%d/", host, port);
 	struct host_conf hc = { 0 };
+	hc.ch_compression = comp;
 	hc.ch_url = url;
 	hc.ch_database = (char *)"x db";
 	hc.ch_user = (char *)"default";
@@ -156,6 +157,9 @@ static int open_ch(int maxc)
 	hc.ch_max_concurrency = maxc;
 	return clickhouse_open(&loop, M, &hc, &CH);
 }
+
+/* The fake server is on loopback: compression asked for explicitly. */
+static int open_ch(int maxc) { return open_ch_comp(maxc, "127.0.0.1", CH_COMPRESSION_ON); }
 
 static int setup(void **st)
 {
@@ -278,6 +282,25 @@ static void test_unreachable(void **st)
 	const char *why = NULL;
 	assert_int_equal(clickhouse_ready(CH, &why), 1);
 	assert_non_null(why);
+}
+
+/* clickhouse.compression = "auto" (the default): not asked for from a
+ * loopback server (localhost or 127.0.0.0/8), which answers uncompressed. */
+static void test_compression_auto_loopback(void **st)
+{
+	(void)st;
+	const char *hosts[] = { "127.0.0.1", "localhost" };
+	for (size_t i = 0; i < 2; i++) {
+		clickhouse_close(CH);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		assert_int_equal(open_ch_comp(2, hosts[i], CH_COMPRESSION_AUTO), 0);
+		struct res r = { 0 };
+		assert_int_equal(clickhouse_query(CH, "p", "SELECT 1", NULL, 0, 0, NULL, done_cb,
+						  &r, NULL), 0);
+		run_until(&r.called, 1, 5000);
+		assert_int_equal(r.status, 0);
+		assert_non_null(strstr(last_url, "enable_http_compression=0"));
+	}
 }
 
 static void test_gzip_and_stream(void **st)
@@ -418,6 +441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_5xx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compression_auto_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_and_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fairness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
