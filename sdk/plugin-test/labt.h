@@ -50,6 +50,7 @@ struct labt_ev {
 	/* work */
 	lab_work_fn work_fn;
 	lab_work_done_cb work_done;
+	lab_work_cancel_fn work_cancel; /* 1.3: called instead of done when cancelled */
 	pthread_t thread;
 	int thread_started;
 	void *ud;
@@ -140,6 +141,17 @@ struct labt {
 
 	int work_mode;
 	size_t works, works_open;
+	struct labt_vec held; /* struct labt_ev *: LABT_WORK_HOLD items not released yet */
+	size_t work_cancels;
+
+	struct metrics *metrics; /* the host's registry (host/metrics.c), this plugin's families */
+	int series_warned;
+	struct buf metrics_text;
+	struct labt_progress {
+		char what[65];
+		double done, total, per_second;
+	} progress[LAB_PROGRESS_MAX];
+	unsigned n_progress;
 
 	int log_level, verbose;
 	struct labt_vec logs; /* char * */
@@ -171,6 +183,15 @@ void labti_log_add(struct labt *t, int level, const char *msg, const lab_field *
 int labti_subject_match(const char *pattern, const char *subject);
 void labti_deliver(struct labt *t, const char *subject, const void *data, size_t len);
 void labti_data_free(struct labt *t);
+/* Metrics and progress (labt_metrics.c): the registry made by labt_new,
+ * freed by labt_free. */
+void labti_metrics_new(struct labt *t);
+void labti_metrics_free(struct labt *t);
+int labti_metric_register(struct labt *t, int type, const char *name, const char *help,
+			  const char *const *labels, lab_metric **out);
+int labti_metric_update(struct labt *t, lab_metric *metric, int op, double v,
+			const char *const *values);
+int labti_progress(struct labt *t, const char *what, double done, double total, double per_second);
 void labti_nets_free(struct labt *t);
 int labti_query(struct labt *t, const char *sql, const lab_param *params, size_t n,
 	       unsigned flags, lab_rows_cb on_rows, lab_query_cb cb, void *ud, lab_op **out);
