@@ -2,7 +2,8 @@
  * its virtual-time event queue and the services behind its function table.
  * labt.c: life cycle, clock, event queue, work; labt_api.c: the SDK table
  * (log, config, networks, timers, broker); labt_data.c: ClickHouse rules,
- * storage, state and JSON inspection. */
+ * storage, state and JSON inspection; labt_metrics.c: metrics and
+ * progress. */
 #ifndef LAB_PLUGIN_TEST_INTERNAL_H
 #define LAB_PLUGIN_TEST_INTERNAL_H
 

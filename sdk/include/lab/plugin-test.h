@@ -12,7 +12,10 @@
  *   - virtual time: the wall and monotonic clocks only move when the test
  *     says so; advancing them fires the timers (and delayed answers) that
  *     fall due, in order;
- *   - logs captured for assertions.
+ *   - logs captured for assertions;
+ *   - metrics (labd's own registry) and progress entries readable back
+ *     (SDK 1.2); the JSON writer, millisecond durations, identifier
+ *     parameters and cancellable work of SDK 1.3 as labd has them.
  *
  * Build a test (docs/plugin-testing.md):
  *     cc test_hello.c hello.c $(pkg-config --cflags --libs lab-plugin-test)
