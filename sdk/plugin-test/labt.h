@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "lab/plugin-test.h"
 #include "plugin_decls.h"
+#include "progress.h"
 
 /* Growable array of pointers. */
 struct labt_vec {
@@ -148,10 +149,7 @@ struct labt {
 	struct metrics *metrics; /* the host's registry (host/metrics.c), this plugin's families */
 	int series_warned;
 	struct buf metrics_text;
-	struct labt_progress {
-		char what[65];
-		double done, total, per_second;
-	} progress[LAB_PROGRESS_MAX];
+	struct progress_entry progress[LAB_PROGRESS_MAX];
 	unsigned n_progress;
 
 	int log_level, verbose;

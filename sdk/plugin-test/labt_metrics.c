@@ -2,12 +2,10 @@
  * Metrics go into the host's own registry (host/metrics.c), so names,
  * labels, types, limits and the Prometheus text are exactly labd's; the
  * test reads them back with labt_metric / labt_metrics_text.  Progress is
- * kept per instance with labd's rules (host/hostapi.c api_progress). */
+ * kept per instance with labd's rules (host/progress.c). */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "jsonstr.h"
 #include "metrics.h"
 #include "labt.h"
 
@@ -77,59 +75,19 @@ const char *labt_metrics_text(labt *t)
 	return t->metrics_text.data ? t->metrics_text.data : "";
 }
 
-/* ---- progress (labd's rules, host/hostapi.c api_progress) ---------------- */
-
-/* printable UTF-8 of 1..64 bytes */
-static int progress_name_ok(const char *s)
-{
-	size_t n = s ? strnlen(s, 65) : 0;
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n;) {
-		size_t l = utf8_text_seq((const unsigned char *)s + i, n - i);
-		if (l == 0)
-			return 0;
-		i += l;
-	}
-	return 1;
-}
+/* ---- progress (labd's rules: host/progress.c) --------------------------- */
 
 int labti_progress(struct labt *t, const char *what, double done, double total, double per_second)
 {
-	if (!progress_name_ok(what))
-		return LAB_EINVAL;
-	/* (!(x >= 0) is also true for NaN) */
-	if (!(done >= 0) || !(total >= 0) || !(per_second >= 0) || done > 1e300 ||
-	    total > 1e300 || per_second > 1e300)
-		return LAB_ERANGE;
-	unsigned i = 0;
-	while (i < t->n_progress && strcmp(t->progress[i].what, what) != 0)
-		i++;
-	if (total == 0) { /* remove */
-		if (i < t->n_progress) {
-			memmove(&t->progress[i], &t->progress[i + 1],
-				(t->n_progress - i - 1) * sizeof t->progress[0]);
-			t->n_progress--;
-		}
-		return 0;
-	}
-	if (i == t->n_progress) {
-		if (t->n_progress >= LAB_PROGRESS_MAX)
-			return LAB_EBUSY;
-		t->n_progress++;
-		snprintf(t->progress[i].what, sizeof t->progress[i].what, "%s", what);
-	}
-	t->progress[i].done = done > total ? total : done;
-	t->progress[i].total = total;
-	t->progress[i].per_second = per_second;
-	return 0;
+	return progress_set(t->progress, &t->n_progress, what, done, total, per_second,
+			    labt_now_ms(t));
 }
 
 int labt_progress(const labt *t, const char *what, double *done, double *total,
 		  double *per_second)
 {
 	for (unsigned i = 0; what && i < t->n_progress; i++) {
-		const struct labt_progress *p = &t->progress[i];
+		const struct progress_entry *p = &t->progress[i];
 		if (strcmp(p->what, what) != 0)
 			continue;
 		if (done)
