@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "networks.h"
+#include "progress.h"
 #include "services.h"
 #include "state.h"
 #include "storage.h"
@@ -524,55 +525,12 @@ static int api_metric_update(lab_ctx *ctx, lab_metric *metric, int op, double v,
 	return rc;
 }
 
-/* printable UTF-8 of 1..64 bytes */
-static int progress_name_ok(const char *s)
-{
-	size_t n = s ? strnlen(s, 65) : 0;
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n;) {
-		size_t l = utf8_text_seq((const unsigned char *)s + i, n - i);
-		if (l == 0)
-			return 0;
-		i += l;
-	}
-	return 1;
-}
-
 static int api_progress(lab_ctx *ctx, const char *what, double done, double total,
 			double per_second)
 {
 	struct plugin_report *r = instance_of(ctx)->report;
-	if (!progress_name_ok(what))
-		return LAB_EINVAL;
-	/* (!(x >= 0) is also true for NaN) */
-	if (!(done >= 0) || !(total >= 0) || !(per_second >= 0) || done > 1e300 ||
-	    total > 1e300 || per_second > 1e300)
-		return LAB_ERANGE;
-	if (!r)
-		return LAB_ESTATE;
-	unsigned i = 0;
-	while (i < r->n_progress && strcmp(r->progress[i].what, what) != 0)
-		i++;
-	if (total == 0) { /* remove */
-		if (i < r->n_progress) {
-			memmove(&r->progress[i], &r->progress[i + 1],
-				(r->n_progress - i - 1) * sizeof r->progress[0]);
-			r->n_progress--;
-		}
-		return 0;
-	}
-	if (i == r->n_progress) {
-		if (r->n_progress >= LAB_PROGRESS_MAX)
-			return LAB_EBUSY;
-		r->n_progress++;
-		snprintf(r->progress[i].what, sizeof r->progress[i].what, "%s", what);
-	}
-	r->progress[i].done = done > total ? total : done;
-	r->progress[i].total = total;
-	r->progress[i].per_second = per_second;
-	r->progress[i].at_ms = clock_now_ms();
-	return 0;
+	return progress_set(r ? r->progress : NULL, r ? &r->n_progress : NULL, what, done, total,
+			    per_second, clock_now_ms());
 }
 
 /* ---- ABI 1.3 ----------------------------------------------------------- */
@@ -650,18 +608,7 @@ const lab_host_api hostapi_table = {
 	.metric_update = api_metric_update,
 	.progress = api_progress,
 	.json_new = api_json_new,
-	.json_open = jsonw_open,
-	.json_close = jsonw_close,
-	.json_key = jsonw_key,
-	.json_str = jsonw_str,
-	.json_i64 = jsonw_i64,
-	.json_u64 = jsonw_u64,
-	.json_f64 = jsonw_f64,
-	.json_bool = jsonw_bool,
-	.json_null = jsonw_null,
-	.json_raw = jsonw_raw,
-	.json_finish = jsonw_finish,
-	.json_free = jsonw_free,
+	JSONW_API_MEMBERS,
 	.cfg_duration_ms = api_cfg_duration_ms,
 	.work_submit_cancel = api_work_submit_cancel,
 };

@@ -14,6 +14,7 @@
 #include "defer.h"
 #include "lab/plugin.h"
 #include "list.h"
+#include "progress.h"
 #include "work_queue.h"
 
 struct host_services;
@@ -27,13 +28,6 @@ enum inst_phase {
 	INST_ONCE,     /* once called, waiting for lab_done */
 	INST_DRAINING, /* stop called, in-flight work completing */
 	INST_DEAD      /* destroy called (or init failed) */
-};
-
-/* One lab_progress() entry (ABI 1.2). */
-struct progress_entry {
-	char what[65];
-	double done, total, per_second;
-	int64_t at_ms; /* wall clock of the last report */
 };
 
 /* What the host keeps about a plugin across its generations, for /plugins

@@ -8,6 +8,13 @@
 #include "lab/plugin.h"
 
 lab_json *jsonw_new(void);
+/* The writer's members of lab_host_api (all but json_new, which takes the
+ * ctx), for the host's table and lab-plugin-test's. */
+#define JSONW_API_MEMBERS                                                                 \
+	.json_open = jsonw_open, .json_close = jsonw_close, .json_key = jsonw_key,         \
+	.json_str = jsonw_str, .json_i64 = jsonw_i64, .json_u64 = jsonw_u64,               \
+	.json_f64 = jsonw_f64, .json_bool = jsonw_bool, .json_null = jsonw_null,           \
+	.json_raw = jsonw_raw, .json_finish = jsonw_finish, .json_free = jsonw_free
 void jsonw_open(lab_json *j, char kind);
 void jsonw_close(lab_json *j);
 void jsonw_key(lab_json *j, const char *key, size_t len);

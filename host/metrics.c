@@ -881,10 +881,42 @@ void metrics_render(struct metrics *m, struct buf *out)
 		put_header(out, f->name, f->help, type_names[f->type]);
 		render_series(out, &sh, f->type, m ? m->heads[id] : NULL);
 	}
+	metrics_plugin_render(m, NULL, out);
+	render_process(m, out);
+}
+
+void metrics_plugin_render(struct metrics *m, const char *plugin, struct buf *out)
+{
+	static const char *const type_names[] = { "gauge", "counter", "histogram" };
 	for (const struct metric_family *f = m ? m->plugin_families : NULL; f; f = f->next) {
 		struct shape sh = { f->name, f->nlabels, (const char *const *)f->labels };
+		if (plugin && strcmp(f->owner, plugin) != 0)
+			continue;
 		put_header(out, f->name, f->help, type_names[f->type]);
 		render_series(out, &sh, f->type, f->series);
 	}
-	render_process(m, out);
+}
+
+int metrics_plugin_value(struct metrics *m, const char *plugin, const char *name,
+			 const char *const *values, double *value, double *count)
+{
+	char full[PF_NAME_MAX + 80], key[LAB_METRIC_MAX_LABELS * (MAX_LABEL_LEN + 1)];
+	if (!m || !plugin || !name)
+		return LAB_ENOENT;
+	snprintf(full, sizeof full, "lab_%s_%s", plugin, name);
+	const struct metric_family *f = m->plugin_families;
+	while (f && (strcmp(f->owner, plugin) != 0 || strcmp(f->name, full) != 0))
+		f = f->next;
+	if (!f || count_labels(values, f->nlabels) != f->nlabels)
+		return LAB_ENOENT;
+	size_t len = 0;
+	for (unsigned i = 0; i < f->nlabels; i++)
+		len = put_label(key, len, values[i]);
+	struct series **where;
+	struct series *s = find_in((struct series **)&f->series, key, len, &where);
+	if (!s)
+		return LAB_ENOENT;
+	*value = s->value;
+	*count = s->hist ? (double)s->hist[NBUCKETS] : 0;
+	return 0;
 }

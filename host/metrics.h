@@ -84,6 +84,15 @@ void metrics_plugin_mark_stale(struct metrics *m, const char *plugin);
 void metrics_plugin_sweep(struct metrics *m, const char *plugin);
 /* The plugin is unloaded: drop all its families. */
 void metrics_plugin_drop(struct metrics *m, const char *plugin);
+/* Only `plugin`'s families (NULL: every plugin's), as metrics_render
+ * writes them (lab-plugin-test's labt_metrics_text). */
+void metrics_plugin_render(struct metrics *m, const char *plugin, struct buf *out);
+/* The series of `values` of `plugin`'s family NAME (as registered, without
+ * lab_PLUGIN_): *value its value (histograms: the sum of observations) and
+ * *count the observations (histograms; else 0).  LAB_ENOENT when the
+ * family or the series does not exist.  For lab-plugin-test. */
+int metrics_plugin_value(struct metrics *m, const char *plugin, const char *name,
+			 const char *const *values, double *value, double *count);
 /* Render every family plus process_resident_memory_bytes and
  * process_start_time_seconds. */
 void metrics_render(struct metrics *m, struct buf *out);

@@ -51,6 +51,10 @@ int state_set(struct state *st, const char *key, const char *json, size_t len);
 /* The check state_set() makes of a value, alone (the SDK's lab_json_raw):
  * 0, LAB_EPARSE, or LAB_ENOMEM. */
 int state_value_check(const char *text, size_t len);
+/* Exactly one JSON value (as state_value_check) parsed into *out (NULL for
+ * `null`; the caller puts it); *why says what is wrong on LAB_EPARSE.
+ * host/state_value.c. */
+int state_value_parse(const char *text, size_t len, struct json_object **out, const char **why);
 /* Deleting an absent key succeeds (and does not make the state dirty). */
 int state_delete(struct state *st, const char *key);
 int state_dirty(const struct state *st);

@@ -2,7 +2,8 @@
  * fork epochs; a network ethereum.networks does not define is refused at
  * init; reprocess requests arrive over the broker (malformed ones are
  * logged and ignored, a valid one is queued and its slot queried; a batch
- * that fails as a whole is retried). */
+ * that fails as a whole is retried); the loops' gauges and the backfill's
+ * progress entry (SDK 1.2) are there from the start. */
 #include <lab/plugin-test.h>
 
 const lab_plugin *lab_plugin_entry(void);
@@ -24,6 +25,16 @@ static void test_backfill_target(void)
 	const char *d = labt_describe(t);
 	LABT_CHECK_STR(labt_json(t, d, "networks.mainnet.backfill.target_slot"), "8626176");
 	LABT_CHECK_STR(labt_json(t, d, "networks.mainnet.backfill.concurrency"), "4");
+	/* the loops' gauges (SDK 1.2 metrics) are set from the start */
+	LABT_CHECK_INT(labt_start(t), 0);
+	LABT_CHECK(labt_metric(t, "target_slot", LAB_LABELS("mainnet", "backfill")) == 8626176);
+	LABT_CHECK(labt_metric(t, "eta_seconds", LAB_LABELS("mainnet", "backfill")) == -1);
+	LABT_CHECK(strstr(labt_metrics_text(t), "# TYPE lab_beacon_slots_stored_total counter\n"));
+	/* and the backfill's progress entry: the head down to the target */
+	double done = -1, total = -1;
+	LABT_CHECK_INT(labt_progress(t, "mainnet backfill", &done, &total, NULL), 0);
+	LABT_CHECK(total > 2000000 && done < total);
+	LABT_CHECK(total - done == labt_metric(t, "slots_remaining", LAB_LABELS("mainnet", "backfill")));
 	labt_free(t);
 }
 

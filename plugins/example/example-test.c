@@ -5,6 +5,8 @@
  *   cc example-test.c example.c $(pkg-config --cflags --libs lab-plugin-test) -o example-test
  *   ./example-test
  */
+#include <math.h>
+
 #include <lab/plugin-test.h>
 
 const lab_plugin *lab_plugin_entry(void);
@@ -99,6 +101,32 @@ static void test_once_storage_fails(void)
 	labt_free(t);
 }
 
+/* Its SDK 1.2 metrics, as labd would expose them on /metrics. */
+static void test_metrics(void)
+{
+	labt *t = labt_new(lab_plugin_entry());
+	LABT_CHECK_INT(labt_state_set(t, "counter", "5"), 0);
+	LABT_CHECK_INT(labt_config(t, "interval = \"10s\";"), 0);
+	LABT_CHECK_INT(labt_init(t), 0);
+	LABT_CHECK(labt_metric(t, "count", NULL) == 5); /* set in init from state */
+	LABT_CHECK(isnan(labt_metric(t, "ticks_total", LAB_LABELS("timer")))); /* no tick yet */
+	LABT_CHECK_INT(labt_start(t), 0);
+	labt_advance(t, 30000); /* three timer ticks */
+	LABT_CHECK_INT(labt_run(t), 0);
+	LABT_CHECK(labt_metric(t, "ticks_total", LAB_LABELS("timer")) == 3);
+	LABT_CHECK(labt_metric(t, "ticks_total", LAB_LABELS("run")) == 1);
+	LABT_CHECK(labt_metric(t, "count", NULL) == 9);
+	/* two intervals of 10 s between the timer ticks, then 0 s to the run */
+	LABT_CHECK(labt_metric(t, "tick_interval_seconds", NULL) == 3);
+	LABT_CHECK(labt_metric_sum(t, "tick_interval_seconds", NULL) == 20);
+	const char *text = labt_metrics_text(t);
+	LABT_CHECK(strstr(text, "# TYPE lab_example_ticks_total counter\n") != NULL);
+	LABT_CHECK(strstr(text, "lab_example_ticks_total{trigger=\"timer\"} 3\n") != NULL);
+	LABT_CHECK(strstr(text, "lab_example_tick_interval_seconds_bucket{le=\"10\"} 3\n") != NULL);
+	LABT_CHECK(strstr(text, "lab_example_count 9\n") != NULL);
+	labt_free(t);
+}
+
 int main(void)
 {
 	test_settings();
@@ -106,6 +134,7 @@ int main(void)
 	test_state();
 	test_once();
 	test_once_storage_fails();
+	test_metrics();
 	printf("ok - example plugin unit tests (lab-plugin-test)\n");
 	return 0;
 }

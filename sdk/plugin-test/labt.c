@@ -155,8 +155,10 @@ static void *work_thread(void *ud)
 	return NULL;
 }
 
-int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done, void *ud);
-int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done, void *ud)
+int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done,
+		       lab_work_cancel_fn cancel, void *ud);
+int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done,
+		       lab_work_cancel_fn cancel, void *ud)
 {
 	if (!fn)
 		return LAB_EINVAL;
@@ -165,7 +167,14 @@ int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done, vo
 	struct labt_ev *e = labti_ev_new(t, EV_WORK);
 	e->work_fn = fn;
 	e->work_done = done;
+	e->work_cancel = cancel;
 	e->ud = ud;
+	if (t->work_mode == LABT_WORK_HOLD) { /* waits for labt_work_release */
+		t->works++;
+		t->works_open++;
+		labti_vec_push(&t->held, e);
+		return 0;
+	}
 	if (t->work_mode == LABT_WORK_THREAD) {
 		if (pthread_create(&e->thread, NULL, work_thread, e) != 0) {
 			free(e);
@@ -273,6 +282,39 @@ void labt_set_now(labt *t, int64_t unix_ms) { t->wall0 = unix_ms - (int64_t)t->m
 int64_t labt_now_ms(const labt *t) { return t->wall0 + (int64_t)t->mono; }
 void labt_work_mode(labt *t, int mode) { t->work_mode = mode; }
 size_t labt_work_submitted(const labt *t) { return t->works; }
+size_t labt_work_cancelled(const labt *t) { return t->work_cancels; }
+
+size_t labt_work_release(labt *t)
+{
+	size_t n = t->held.n;
+	for (size_t i = 0; i < n; i++)
+		labti_ev_queue(t, t->held.v[i], 0); /* in submission order (seq) */
+	t->held.n = 0;
+	return n;
+}
+
+/* Work left when the drain ended (held, or due past the drain timeout):
+ * lab_work_submit_cancel's `cancel` runs instead of `done` (1.3); plain
+ * lab_work_submit items go without a call back. */
+static void cancel_work(struct labt *t)
+{
+	labt_work_release(t);
+	for (size_t i = 0; i < t->queue.n; i++) {
+		struct labt_ev *e = t->queue.v[i];
+		if (e->kind != EV_WORK || !e->work_cancel)
+			continue;
+		if (e->thread_started) { /* fn runs: cancel follows its return */
+			pthread_join(e->thread, NULL);
+			e->thread_started = 0;
+		}
+		lab_work_cancel_fn cancel = e->work_cancel;
+		e->work_cancel = NULL;
+		t->work_cancels++;
+		t->in_callback++;
+		cancel(e->ud);
+		t->in_callback--;
+	}
+}
 void labt_drain_timeout(labt *t, uint64_t ms) { t->drain_ms = ms; }
 void labt_log_level(labt *t, int level) { t->log_level = level; }
 void *labt_self(const labt *t) { return t->self; }
@@ -299,6 +341,7 @@ labt *labt_new(const lab_plugin *plugin)
 	t->wall0 = LABT_WALL0;
 	t->drain_ms = 30000;
 	t->batch = 1000;
+	labti_metrics_new(t);
 	t->loop_thread = pthread_self();
 	const char *v = getenv("LABT_VERBOSE");
 	t->verbose = v && *v && strcmp(v, "0") != 0;
@@ -545,7 +588,9 @@ int labt_stop(labt *t)
 			labt_advance(t, e->due - t->mono);
 			remove_timers_subs(t); /* started while draining: never fire */
 		}
-		/* Past the drain timeout: cancelled without calling back. */
+		/* Past the drain timeout: cancelled without calling back (work
+		 * with a cancel callback gets it). */
+		cancel_work(t);
 		while (t->queue.n)
 			labti_ev_drop(t, t->queue.v[t->queue.n - 1]);
 		labti_state_flush_now(t);
@@ -553,6 +598,7 @@ int labt_stop(labt *t)
 		return LAB_ESTATE;
 	}
 	remove_timers_subs(t);
+	cancel_work(t); /* never started: submitted in init */
 	while (t->queue.n)
 		labti_ev_drop(t, t->queue.v[t->queue.n - 1]);
 	t->phase = P_DEAD;
@@ -579,6 +625,10 @@ void labt_free(labt *t)
 	remove_timers_subs(t);
 	while (t->queue.n)
 		labti_ev_drop(t, t->queue.v[t->queue.n - 1]);
+	for (size_t i = 0; i < t->held.n; i++) /* only when labt_stop was not reached */
+		labti_ev_free(t->held.v[i]);
+	free(t->held.v);
+	labti_metrics_free(t);
 	labti_data_free(t);
 	labti_nets_free(t);
 	for (size_t i = 0; i < t->logs.n; i++)

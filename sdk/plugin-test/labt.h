@@ -2,7 +2,8 @@
  * its virtual-time event queue and the services behind its function table.
  * labt.c: life cycle, clock, event queue, work; labt_api.c: the SDK table
  * (log, config, networks, timers, broker); labt_data.c: ClickHouse rules,
- * storage, state and JSON inspection. */
+ * storage, state and JSON inspection; labt_metrics.c: metrics and
+ * progress. */
 #ifndef LAB_PLUGIN_TEST_INTERNAL_H
 #define LAB_PLUGIN_TEST_INTERNAL_H
 
@@ -14,6 +15,7 @@
 #include "buf.h"
 #include "lab/plugin-test.h"
 #include "plugin_decls.h"
+#include "progress.h"
 
 /* Growable array of pointers. */
 struct labt_vec {
@@ -50,6 +52,7 @@ struct labt_ev {
 	/* work */
 	lab_work_fn work_fn;
 	lab_work_done_cb work_done;
+	lab_work_cancel_fn work_cancel; /* 1.3: called instead of done when cancelled */
 	pthread_t thread;
 	int thread_started;
 	void *ud;
@@ -140,6 +143,14 @@ struct labt {
 
 	int work_mode;
 	size_t works, works_open;
+	struct labt_vec held; /* struct labt_ev *: LABT_WORK_HOLD items not released yet */
+	size_t work_cancels;
+
+	struct metrics *metrics; /* the host's registry (host/metrics.c), this plugin's families */
+	int series_warned;
+	struct buf metrics_text;
+	struct progress_entry progress[LAB_PROGRESS_MAX];
+	unsigned n_progress;
 
 	int log_level, verbose;
 	struct labt_vec logs; /* char * */
@@ -171,6 +182,15 @@ void labti_log_add(struct labt *t, int level, const char *msg, const lab_field *
 int labti_subject_match(const char *pattern, const char *subject);
 void labti_deliver(struct labt *t, const char *subject, const void *data, size_t len);
 void labti_data_free(struct labt *t);
+/* Metrics and progress (labt_metrics.c): the registry made by labt_new,
+ * freed by labt_free. */
+void labti_metrics_new(struct labt *t);
+void labti_metrics_free(struct labt *t);
+int labti_metric_register(struct labt *t, int type, const char *name, const char *help,
+			  const char *const *labels, lab_metric **out);
+int labti_metric_update(struct labt *t, lab_metric *metric, int op, double v,
+			const char *const *values);
+int labti_progress(struct labt *t, const char *what, double done, double total, double per_second);
 void labti_nets_free(struct labt *t);
 int labti_query(struct labt *t, const char *sql, const lab_param *params, size_t n,
 	       unsigned flags, lab_rows_cb on_rows, lab_query_cb cb, void *ud, lab_op **out);

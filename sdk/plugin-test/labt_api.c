@@ -16,12 +16,13 @@
 #include <string.h>
 
 #include "config.h"
+#include "jsonw.h"
 #include "keyseg.h"
 #include "ch_rows.h"
 #include "labt.h"
 
-/* The last member of the table this fake host implements (ABI 1.1). */
-#define LABT_API_END (offsetof(lab_host_api, key_segment_check) + sizeof(void (*)(void)))
+/* The last member of the table this fake host implements (ABI 1.3). */
+#define LABT_API_END (offsetof(lab_host_api, work_submit_cancel) + sizeof(void (*)(void)))
 
 /* ---- log ----------------------------------------------------------------- */
 
@@ -558,12 +559,13 @@ static const char *net_entity(const lab_network *n, uint64_t index)
 
 /* ---- work, done, identity, key segments ---------------------------------- */
 
-int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done, void *ud);
+int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done,
+		       lab_work_cancel_fn cancel, void *ud);
 static int api_work_submit(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done, void *ud)
 {
 	struct labt *t = labti_of(ctx);
 	labti_loop_only(t, "lab_work_submit");
-	return labti_work_submit_(t, fn, done, ud);
+	return labti_work_submit_(t, fn, done, NULL, ud);
 }
 
 static void api_done(lab_ctx *ctx, int status)
@@ -589,6 +591,51 @@ static int api_key_segment(lab_ctx *ctx, const char *name, size_t len, unsigned 
 static int api_key_segment_check(lab_ctx *ctx, const char *s, size_t len, unsigned flags)
 {
 	return s ? keyseg_check(s, len, flags) : 0;
+}
+
+/* ---- 1.2: metrics and progress (labt_metrics.c) ------------------------- */
+
+static int api_metric_register(lab_ctx *ctx, int type, const char *name, const char *help,
+			       const char *const *labels, lab_metric **out)
+{
+	struct labt *t = labti_of(ctx);
+	labti_loop_only(t, "lab_metric_register");
+	return labti_metric_register(t, type, name, help, labels, out);
+}
+static int api_metric_update(lab_ctx *ctx, lab_metric *metric, int op, double v,
+			     const char *const *values)
+{
+	struct labt *t = labti_of(ctx);
+	labti_loop_only(t, "lab_metric_update");
+	return labti_metric_update(t, metric, op, v, values);
+}
+static int api_progress(lab_ctx *ctx, const char *what, double done, double total,
+			double per_second)
+{
+	struct labt *t = labti_of(ctx);
+	labti_loop_only(t, "lab_progress");
+	return labti_progress(t, what, done, total, per_second);
+}
+
+/* ---- 1.3: JSON writer (host/jsonw.c), durations in ms, cancellable work -- */
+
+static lab_json *api_json_new(lab_ctx *ctx)
+{
+	labti_of(ctx); /* a foreign ctx aborts, as everywhere */
+	return jsonw_new();
+}
+static int api_cfg_duration_ms(lab_ctx *ctx, const lab_cfg *node, const char *path, int64_t *ms)
+{
+	return cfgapi_duration_ms(SEC(ctx), SETS(ctx), node, path, ms);
+}
+int labti_work_submit_(struct labt *t, lab_work_fn fn, lab_work_done_cb done,
+		       lab_work_cancel_fn cancel, void *ud);
+static int api_work_submit_cancel(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done,
+				  lab_work_cancel_fn cancel, void *ud)
+{
+	struct labt *t = labti_of(ctx);
+	labti_loop_only(t, "lab_work_submit_cancel");
+	return labti_work_submit_(t, fn, done, cancel, ud);
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -655,6 +702,13 @@ void labti_api_fill(lab_host_api *api)
 		.cfg_error = api_cfg_error,
 		.key_segment = api_key_segment,
 		.key_segment_check = api_key_segment_check,
+		.metric_register = api_metric_register,
+		.metric_update = api_metric_update,
+		.progress = api_progress,
+		.json_new = api_json_new,
+		JSONW_API_MEMBERS,
+		.cfg_duration_ms = api_cfg_duration_ms,
+		.work_submit_cancel = api_work_submit_cancel,
 	};
 	/* Every member inside the table is implemented (see the top of this file). */
 	const char *p = (const char *)api + offsetof(lab_host_api, log);

@@ -11,6 +11,7 @@
 #include "ch_internal.h"
 #include "keyrules.h"
 #include "labt.h"
+#include "state.h"
 
 /* The storage front's key rules (host/storage.c, storage_key_check): at
  * most 1024 bytes, segments as common/keyrules.h says, not under the
@@ -469,35 +470,8 @@ void labti_storage_fire(struct labt *t, struct labt_ev *e)
 
 /* ---- state ----------------------------------------------------------------- */
 
-/* One JSON value (RFC 8259 strictly, valid UTF-8), as labd's state checks. */
-static int json_one(const char *json, size_t len)
-{
-	struct json_tokener *tok = json_tokener_new();
-	json_object *o;
-	int ok;
-	char *copy = labti_strndup(json, len);
-	if (!tok)
-		labti_die("json", "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, copy, (int)len + 1);
-	ok = json_tokener_get_error(tok) == json_tokener_success && o;
-	if (ok) /* nothing but whitespace after the value */
-		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-			if (!strchr(" \t\r\n", copy[i]))
-				ok = 0;
-	json_object_put(o);
-	json_tokener_free(tok);
-	free(copy);
-	/* `null` parses to a NULL object: accept it by hand */
-	if (!ok) {
-		size_t a = strspn(json, " \t\r\n");
-		size_t b = len;
-		while (b > a && strchr(" \t\r\n", json[b - 1]))
-			b--;
-		ok = b - a == 4 && !memcmp(json + a, "null", 4);
-	}
-	return ok;
-}
+/* One JSON value, with labd's own state check (host/state_value.c). */
+static int json_one(const char *json, size_t len) { return state_value_check(json, len) == 0; }
 
 /* State keys as labd checks them (host/state.c): 1..1024 bytes of UTF-8
  * without C0 controls or DEL. */

@@ -43,7 +43,7 @@ TARGETS="$TARGETS plugin_elf broker_incoming"
 srcs() {
 	case $1 in
 	config) echo "config.c config_override.c config_validate.c cfgapi.c plugin_decls.c keyseg.c networks.c listen_addr.c log.c common/buf.c" ;;
-	state) echo "state.c storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
+	state) echo "state.c state_value.c storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
 	networks) echo "networks.c log.c common/buf.c" ;;
 	storage_key) echo "storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
 	admin) echo "admin.c listen_addr.c metrics.c log.c common/buf.c" ;;

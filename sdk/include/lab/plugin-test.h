@@ -12,7 +12,10 @@
  *   - virtual time: the wall and monotonic clocks only move when the test
  *     says so; advancing them fires the timers (and delayed answers) that
  *     fall due, in order;
- *   - logs captured for assertions.
+ *   - logs captured for assertions;
+ *   - metrics (labd's own registry) and progress entries readable back
+ *     (SDK 1.2); the JSON writer, millisecond durations, identifier
+ *     parameters and cancellable work of SDK 1.3 as labd has them.
  *
  * Build a test (docs/plugin-testing.md):
  *     cc test_hello.c hello.c $(pkg-config --cflags --libs lab-plugin-test)
@@ -54,7 +57,7 @@ extern "C" {
 #endif
 
 /* The last SDK minor whose functions the fake host implements. */
-#define LABT_ABI_MINOR 1
+#define LABT_ABI_MINOR 3
 
 typedef struct labt labt;
 
@@ -127,7 +130,8 @@ int labt_once_wait(labt *t, uint64_t max_ms, int *status);
 int labt_done_called(const labt *t, int *status);
 /* stop, drain (in-flight completions still run; virtual time advances to
  * them, at most the drain timeout, default 30 s; what is left is cancelled
- * without callback), then destroy.  Returns stop()'s result. */
+ * without callback, except the `cancel` of lab_work_submit_cancel items:
+ * see "work" below), then destroy.  Returns stop()'s result. */
 int labt_stop(labt *t);
 /* The drain timeout of labt_stop (ms). */
 void labt_drain_timeout(labt *t, uint64_t ms);
@@ -222,11 +226,52 @@ size_t labt_subscriptions(const labt *t);
  * LABT_WORK_INLINE (default): a submitted work function runs on the test's
  * thread at the next pump, its `done` right after.  LABT_WORK_THREAD: it
  * runs on a new thread at once; the next pump waits for it and calls done.
+ * LABT_WORK_HOLD: it waits, not run, until labt_work_release() (then as
+ * INLINE) — a work item still outstanding when the drain of labt_stop ends.
+ *
+ * Cancellation (1.3 lab_work_submit_cancel): labt_stop drains as labd
+ * does; work that is left when the drain ends (held items, and items due
+ * past the drain timeout) gets its `cancel(ud)` instead of `done`, on the
+ * test's thread before destroy (a THREAD item after its fn returned).
+ * Items of plain lab_work_submit are dropped without a call back.  Work
+ * submitted in init of an instance stopped without being started is
+ * cancelled the same way.
  */
-enum labt_work_mode { LABT_WORK_INLINE = 0, LABT_WORK_THREAD = 1 };
+enum labt_work_mode { LABT_WORK_INLINE = 0, LABT_WORK_THREAD = 1, LABT_WORK_HOLD = 2 };
 void labt_work_mode(labt *t, int mode);
-/* Work items submitted, and those not finished yet. */
+/* Work items submitted (held ones included). */
 size_t labt_work_submitted(const labt *t);
+/* LABT_WORK_HOLD: make the held items due (the next pump runs them, in
+ * submission order).  Returns how many were held. */
+size_t labt_work_release(labt *t);
+/* `cancel` callbacks labt_stop made (lab_work_submit_cancel). */
+size_t labt_work_cancelled(const labt *t);
+
+/* ---- metrics and progress (1.2) -----------------------------------------
+ * The plugin's lab_metric_* go into labd's own registry code, so the rules
+ * (names, labels, types, LAB_METRIC_MAX_* limits and the errors) are
+ * labd's.  `name` is the name the plugin registered (without the
+ * lab_PLUGIN_ prefix labd exposes it under); `values` the label values in
+ * the family's order, NULL-terminated (LAB_LABELS(...)), NULL for a family
+ * without labels.
+ */
+/* A counter's or gauge's value; a histogram's number of observations.
+ * NAN when the family or that series does not exist (never updated). */
+double labt_metric(const labt *t, const char *name, const char *const *values);
+/* A histogram's sum of observations (counters, gauges: their value); NAN
+ * when absent. */
+double labt_metric_sum(const labt *t, const char *name, const char *const *values);
+/* The plugin's families as labd's /metrics shows them (Prometheus text
+ * 0.0.4, # HELP/# TYPE lines, histograms with their buckets).  Valid until
+ * the next call or labt_free. */
+const char *labt_metrics_text(labt *t);
+/* The plugin's lab_progress() entry `what`: 0 and its values (done is
+ * capped at total, as labd shows it; each pointer may be NULL), LAB_ENOENT
+ * when there is none (never set, or removed with total 0). */
+int labt_progress(const labt *t, const char *what, double *done, double *total,
+		  double *per_second);
+/* Progress entries the plugin has now (at most LAB_PROGRESS_MAX). */
+size_t labt_progress_count(const labt *t);
 
 /* ---- logs ---------------------------------------------------------------
  * Each line as "LEVEL msg key=value ...", LEVEL one of debug, info, warn,
