@@ -112,9 +112,12 @@ int gzip_decode_max(const void *in, size_t n, size_t max, void **out, size_t *ou
  * A zeroed struct is ready; gzip_enc_release frees what it keeps (it may be
  * used again afterwards). */
 struct libdeflate_compressor;
+struct isal_zstream;
 struct gzip_enc {
-	struct libdeflate_compressor *c;
+	struct libdeflate_compressor *c; /* bodies below 512 KiB */
 	int level;
+	struct isal_zstream *z;          /* igzip state and level buffer, */
+	unsigned char *lvlbuf;           /* larger bodies (~360 KB kept)  */
 	unsigned char *scratch;
 	size_t cap;
 };

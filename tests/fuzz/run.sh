@@ -57,10 +57,10 @@ srcs() {
 pkgs() {
 	case $1 in
 	config) echo "libconfig yaml-0.1 libuv libcrypto" ;;
-	state|storage_key) echo "json-c libuv zlib libdeflate libcurl libcrypto" ;;
+	state|storage_key) echo "json-c libuv zlib libdeflate libisal libcurl libcrypto" ;;
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
-	gzip) echo "zlib libdeflate libuv" ;;
+	gzip) echo "zlib libdeflate libisal libuv" ;;
 	plugin_elf|broker_incoming) echo "libuv" ;;
 	*) echo "libuv json-c" ;;
 	esac

@@ -14,7 +14,7 @@ case ${1:-} in
 esac
 PKGS="build-essential autoconf automake libtool pkg-config
 libuv1-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev
-libgeonames-dev zlib1g-dev libdeflate-dev libmicrohttpd-dev libexpat1-dev
+libgeonames-dev zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev libexpat1-dev
 curl ca-certificates gzip procps iproute2
 clickhouse-server clickhouse-client"
 # The tests: cmocka, memcheck, clang (libFuzzer), servers, the ABI check,
