@@ -14,6 +14,7 @@
  * in state only after its documents are durably stored").  After a crash
  * and a restart nothing below `next` may be missing or damaged. */
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,14 +44,16 @@ struct crash {
 static void boom(lab_ctx *ctx, const char *where)
 {
 	lab_logf(ctx, LAB_LOG_WARN, "crash: segfault in %s", where);
-	volatile int *volatile p = NULL;
+	/* An unmapped address that is not NULL: UBSan (sanitizer builds)
+	 * would stop at a NULL store before any signal is raised. */
+	volatile int *volatile p = (volatile int *)(uintptr_t)16;
 	*p = 1;
 }
 
 static void boom_work(void *ud)
 {
 	(void)ud;
-	volatile int *volatile p = NULL;
+	volatile int *volatile p = (volatile int *)(uintptr_t)16; /* see boom() */
 	*p = 1;
 }
 
