@@ -20,8 +20,10 @@ clickhouse-server clickhouse-client"
 # The tests: cmocka, memcheck, clang (libFuzzer), servers, the ABI check,
 # jq (labctl's tables), awscli (storage-sync.sh), promtool (alert rules), the Debian package build.
 # cmake, meson: the plugin template's build snippets (tests/abi/out-of-tree.sh).
+# python3-websockets: the read side's WebSocket clients (tests/bench/fanout.py,
+# freshness.py); nginx-light, wrk: the api's benchmark against nginx.
 [ $demo = 1 ] || PKGS="$PKGS libcmocka-dev valgrind clang binutils jq awscli nats-server nodejs abigail-tools
-prometheus debhelper lintian fakeroot cmake meson ninja-build"
+prometheus debhelper lintian fakeroot cmake meson ninja-build python3-websockets nginx-light wrk"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
