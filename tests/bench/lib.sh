@@ -68,6 +68,7 @@ NGX
 	# measures), and killing NGINX_PID stops everything.
 	"$NGINX" -c "$T/nginx/nginx.conf" -p "$T/nginx" 2>"$T/nginx/stderr" &
 	NGINX_PID=$!
+	trap 'nginx_stop; cleanup' EXIT
 	wait_for "curl -s -o /dev/null http://127.0.0.1:$2/" ||
 		{ cat "$T/nginx/stderr" "$T/nginx/error.log" >&2; return 1; }
 }
@@ -109,3 +110,36 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # PY: Debian's python3 (python3-websockets is a Debian package; a pyenv or
 # venv python3 earlier in PATH would not see it).
 PY=/usr/bin/python3
+
+# api_conf HTTP_PORT BROKER_LINES PLUGINS_TEXT: $T/labd.conf for a daemon
+# running the api plugin on 127.0.0.1:HTTP_PORT (fs storage under $T/data,
+# admin on a free port), with the stream limits raised for the fan-out
+# (2,000 streams from one address). BROKER_LINES: e.g.
+# 'broker = { backend = "local"; };'. PLUGINS_TEXT goes inside plugins = {}.
+api_conf() {
+	cat <<CONF
+log = { level = "${API_LOG_LEVEL:-info}"; format = "logfmt"; };
+admin = { listen = "127.0.0.1:0"; token = "${ADMIN_TOKEN:-}"; };
+plugin_dir = "$T/plugins";
+state = { flush_interval = "60s"; };
+storage = { backend = "fs"; fs = { root = "$T/data"; }; };
+$2
+http = { listen = "127.0.0.1:$1"; max_connections = 8192; max_streams_per_ip = 8192; };
+plugins = {
+	api = { enabled = true; };
+$3
+};
+CONF
+}
+
+# api_wait HTTP_PORT: until the api answers on its port (its routes are
+# registered in start, after the admin port opened).
+api_wait() {
+	wait_for "curl -s -o /dev/null -f http://127.0.0.1:$1/api/v1/networks" 200
+}
+
+# machine_load: what else the machine was doing, as comment lines.
+machine_load() {
+	echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg); busiest processes over 1 s (%CPU):"
+	top -b -n 2 -d 1 -w 120 2>/dev/null | awk '/^top -/ { n++ } n == 2 && /^ *[0-9]/ { print "#   " $9 " " $12 }' | head -n 5
+}
