@@ -148,7 +148,7 @@ extern "C" {
 #endif
 
 #define LAB_ABI_MAJOR 1
-#define LAB_ABI_MINOR 3
+#define LAB_ABI_MINOR 4
 #define LAB_PLUGIN_MAGIC 0x4c414250u /* "LABP" */
 
 /* Exported symbol name, for hosts and tools. */
@@ -223,6 +223,9 @@ typedef struct lab_rows lab_rows;     /* a ClickHouse row set (read-only) */
 typedef struct lab_cfg lab_cfg;       /* a node of the plugin's config section */
 typedef struct lab_network lab_network; /* a configured Ethereum network */
 typedef struct lab_metric lab_metric; /* (1.2) a metric family registered by this plugin */
+struct lab_http_req; /* (1.4) an HTTP request to answer: see below */
+typedef struct lab_stream lab_stream;     /* (1.4) an open SSE or WebSocket stream */
+typedef struct lab_route lab_route;       /* (1.4) a registered HTTP route */
 
 /*
  * The per-instance context.  Its only public member is the host function
@@ -517,6 +520,54 @@ enum lab_metric_op { LAB_METRIC_ADD = 1, LAB_METRIC_SET = 2, LAB_METRIC_OBSERVE 
  * LAB_LABELS("network", "loop").  A compound literal: valid in its block. */
 #define LAB_LABELS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
+
+/* --------------------------------------------------------------------------
+ * HTTP services (ABI 1.4): types.  The functions and their contracts are
+ * with the wrappers (lab_http_route() and the following, below).
+ * ------------------------------------------------------------------------ */
+/* A request to answer.  Like lab_ctx, its only public member is the host
+ * table (so the accessors need no ctx); the rest is private to the host.
+ * Never copy it; never write to it. */
+typedef struct lab_http_req {
+	const lab_host_api *api;
+} lab_http_req;
+
+/* A request that matched a route (lab_http_route): loop thread. */
+typedef void (*lab_http_cb)(lab_ctx *ctx, lab_http_req *req, void *ud);
+
+enum lab_http_flags {
+	/* The body is gzip-encoded: sent as stored with Content-Encoding: gzip
+	 * to clients that accept gzip, decoded by the host for those that do
+	 * not.  Vary: Accept-Encoding is added either way. */
+	LAB_HTTP_GZIP = 1u << 0
+};
+
+/* An answer (lab_http_respond).  Every pointer only needs to be valid
+ * during the call: the host copies what it keeps. */
+typedef struct lab_http_response {
+	int status;                 /* 100..599: 200, 404, ... */
+	const char *content_type;   /* NULL = "application/json" */
+	const void *body;           /* len bytes; NULL only with len 0 */
+	size_t len;
+	unsigned flags;             /* enum lab_http_flags */
+	const char *etag;           /* strong ETag with its quotes ("\"abc\""); NULL = none */
+	int64_t last_modified;      /* Unix seconds; 0 = none */
+	const char *cache_control;  /* NULL = none */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated; NULL = none */
+} lab_http_response;
+
+enum lab_stream_kind { LAB_STREAM_SSE = 1, LAB_STREAM_WEBSOCKET = 2 };
+
+/* WebSocket: one complete text or binary message from the client (loop
+ * thread; `data` valid during the call, not NUL-terminated). */
+typedef void (*lab_stream_msg_cb)(lab_ctx *ctx, lab_stream *s, const void *data, size_t len,
+				  void *ud);
+/* The stream ended; the last callback for `s`, which is invalid after it
+ * returns.  reason: 0 closed by the peer or by lab_stream_close,
+ * LAB_EBUSY slow client dropped, LAB_ECANCELED plugin or daemon stopping,
+ * LAB_EPARSE protocol error (bad frame, message too big), LAB_ETIMEDOUT. */
+typedef void (*lab_stream_close_cb)(lab_ctx *ctx, lab_stream *s, int reason, void *ud);
+
 /* --------------------------------------------------------------------------
  * The host function table (ABI 1.0).  Call through the inline wrappers.
  * ------------------------------------------------------------------------ */
@@ -645,6 +696,21 @@ struct lab_host_api {
 	/* work with a cancel callback (lab_work_submit_cancel) */
 	int (*work_submit_cancel)(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb done,
 				  lab_work_cancel_fn cancel, void *ud);
+	/* ---- ABI 1.4: HTTP ----
+	 * One contiguous block; see the wrappers (lab_http_route() ...). */
+	int (*http_route)(lab_ctx *ctx, const char *method, const char *pattern, lab_http_cb cb,
+			  void *ud, lab_route **out);
+	const char *(*http_method)(const lab_http_req *req);
+	const char *(*http_path)(const lab_http_req *req);
+	const char *(*http_query)(const lab_http_req *req, const char *name);
+	const char *(*http_header)(const lab_http_req *req, const char *name);
+	int (*http_respond)(lab_ctx *ctx, lab_http_req *req, const lab_http_response *resp);
+	int (*stream_open)(lab_ctx *ctx, lab_http_req *req, int kind, const char *const *headers,
+			   lab_stream_msg_cb on_msg, lab_stream_close_cb on_close, void *ud,
+			   lab_stream **out);
+	int (*stream_send)(lab_ctx *ctx, lab_stream *s, const char *event, const char *id,
+			   const void *data, size_t len);
+	int (*stream_close)(lab_ctx *ctx, lab_stream *s, int code);
 };
 
 /*
@@ -1483,6 +1549,177 @@ static inline int lab_progress(lab_ctx *ctx, const char *what, double done, doub
 	if (!LAB_HAS(ctx, progress))
 		return LAB_ENOTSUP;
 	return ctx->api->progress(ctx, what, done, total, per_second);
+}
+
+/* ---- HTTP (1.4) ------------------------------------------------------------
+ * Plugins answer HTTP requests on the host's public listener (host setting
+ * `http.listen`, off by default; docs/http.md).  The host owns the
+ * connection: it parses the request, refuses bad paths before any plugin
+ * sees them (not origin-form, longer than 1024 bytes, NUL, "\\", "//",
+ * %2F/%5C, invalid escapes, a "." or ".." segment: 400 JSON), answers
+ * unknown routes (404 JSON) and methods (405 JSON with Allow), serves HEAD
+ * from the GET route with the body dropped, enforces the limits (timeouts,
+ * connections, header size, streams per IP), sends heartbeats on streams,
+ * and answers conditional requests (If-None-Match, If-Modified-Since ->
+ * 304).  Request bodies are not passed to plugins in 1.4.
+ * JSON errors have one shape: {"error":{"code":404,"message":"..."}}.
+ *
+ * Everything here runs on and must be called from the loop thread, from
+ * init until destroy returns; all callbacks run on the loop thread.  On an
+ * older host (or when this host has no listener configured for routes, see
+ * lab_http_route) the wrappers return LAB_ENOTSUP / NULL.  Plugins that
+ * never register a route cost nothing.
+ */
+
+/*
+ * Register `cb` for `method` ("GET" — which also serves HEAD —, "POST",
+ * "PUT", "DELETE", ...: upper-case token) on `pattern`: an exact path
+ * ("/api/v1/networks") or a prefix: a path ending in "/" followed by "*"
+ * (spelt apart here only because a C comment cannot hold the pair), e.g.
+ * "/beacon/" "*", which matches "/beacon/x" and "/beacon/x/y", not
+ * "/beacon".  The longest matching
+ * pattern wins, an exact pattern before a prefix of the same length; over
+ * all plugins a (method, pattern) pair has one owner (LAB_EEXIST for the
+ * second).  Patterns obey the path rules above (LAB_EINVAL otherwise).
+ * Routes live until the plugin stops (stop, reload, unload): the host then
+ * removes them, answers the plugin's unanswered requests with 503 and
+ * closes its streams (on_close with LAB_ECANCELED).  `out` may be NULL; the
+ * handle is the plugin's name for the route (today only for its own
+ * bookkeeping).  LAB_ENOTSUP on a host without HTTP services; a route
+ * registered while http.listen is empty is accepted and never called.
+ */
+static inline int lab_http_route(lab_ctx *ctx, const char *method, const char *pattern,
+				 lab_http_cb cb, void *ud, lab_route **out)
+{
+	if (!LAB_HAS(ctx, http_route))
+		return LAB_ENOTSUP;
+	return ctx->api->http_route(ctx, method, pattern, cb, ud, out);
+}
+
+/*
+ * The request handed to a route callback.  The plugin answers it exactly
+ * once — in the callback or later (after a storage read) — with
+ * lab_http_respond() or lab_stream_open().  `req` stays valid until then,
+ * even when the client has gone meanwhile (the answer is then discarded).
+ * If the plugin has not answered within http.request_timeout the host sends
+ * 504 to the client; the handle still waits for the plugin's answer.  A
+ * request still unanswered when the plugin stops is answered 503 by the
+ * host and freed: the plugin must not use it after its stop returned.
+ *
+ * Accessors (loop thread, strings valid until the request is answered,
+ * never NULL unless said):
+ *  - lab_http_method: "GET", "HEAD", "POST", ... (HEAD reaches GET routes).
+ *  - lab_http_path: percent-decoded and checked (no "..", no "//", no NUL),
+ *    without the query string.
+ *  - lab_http_query: the first value of query parameter `name`,
+ *    percent-decoded ('+' is a space); "" for "?name" or "?name=";
+ *    NULL when absent.
+ *  - lab_http_header: the value of request header `name` (case-insensitive);
+ *    NULL when absent.
+ */
+static inline const char *lab_http_method(const lab_http_req *req)
+{
+	return LAB_HAS(req, http_method) ? req->api->http_method(req) : NULL;
+}
+static inline const char *lab_http_path(const lab_http_req *req)
+{
+	return LAB_HAS(req, http_path) ? req->api->http_path(req) : NULL;
+}
+static inline const char *lab_http_query(const lab_http_req *req, const char *name)
+{
+	return LAB_HAS(req, http_query) ? req->api->http_query(req, name) : NULL;
+}
+static inline const char *lab_http_header(const lab_http_req *req, const char *name)
+{
+	return LAB_HAS(req, http_header) ? req->api->http_header(req, name) : NULL;
+}
+
+/*
+ * Answer `req` with `resp` (see lab_http_response); `req` is invalid after
+ * the call, whatever it returns.  The host copies the body and strings.
+ *  - HEAD: the headers of the GET answer, no body.
+ *  - etag set and the request's If-None-Match matches it (or is "*"), or no
+ *    If-None-Match and last_modified set and If-Modified-Since >= it: 304
+ *    with ETag/Last-Modified/Cache-Control/Vary and no body (2xx only).
+ *  - LAB_HTTP_GZIP: the body is sent as stored with Content-Encoding: gzip
+ *    when Accept-Encoding allows gzip; otherwise the host gunzips it (a body
+ *    that does not gunzip: 502 JSON and LAB_EPARSE).
+ *  - headers: "Name: value" lines; a line without ": ", with CR/LF, or
+ *    naming a header the host sets (Content-Length, Content-Encoding,
+ *    Transfer-Encoding, Connection) is LAB_EINVAL and the client gets 500.
+ * Returns 0 (also when the client had gone: the answer is dropped),
+ * LAB_EINVAL (bad response: status out of 100..599, bad header), LAB_ENOMEM.
+ */
+static inline int lab_http_respond(lab_ctx *ctx, lab_http_req *req, const lab_http_response *resp)
+{
+	if (!LAB_HAS(ctx, http_respond))
+		return LAB_ENOTSUP;
+	return ctx->api->http_respond(ctx, req, resp);
+}
+
+/*
+ * Answer `req` by turning it into a long-lived stream; `req` is invalid
+ * after the call, whatever it returns.
+ *  - LAB_STREAM_SSE: 200 text/event-stream, no-cache; the host sends a
+ *    comment line (": hb") every http.heartbeat.
+ *  - LAB_STREAM_WEBSOCKET: 101 Switching Protocols (RFC 6455, version 13,
+ *    no extensions, no subprotocol).  A request that is not a valid upgrade
+ *    gets 400 and LAB_EINVAL.  The host answers pings, sends a ping every
+ *    http.heartbeat, closes with 1009 a message larger than
+ *    http.max_ws_message and with 1002 a malformed frame (on_close then gets
+ *    LAB_EPARSE).
+ *  - headers: extra response headers (CORS), rules as in lab_http_response.
+ *  - LAB_EBUSY (the client gets 429) when http.max_streams_per_ip streams
+ *    are open from the client's address.
+ * on_msg (WebSocket only; may be NULL: messages dropped) and on_close (may
+ * be NULL) run on the loop thread, never from inside a lab_stream_* call;
+ * on_close is the last callback.  `*out` (may be NULL) is the handle,
+ * valid until on_close returns; a plugin that keeps handles passes on_close
+ * to learn when they go.  The stream belongs to the plugin: when it stops,
+ * every open stream is closed (WebSocket 1001) and on_close runs with
+ * LAB_ECANCELED before the plugin's stop returns.  The host sends frames and
+ * heartbeats itself; nothing is needed to keep a stream open.
+ */
+static inline int lab_stream_open(lab_ctx *ctx, lab_http_req *req, int kind,
+				  const char *const *headers, lab_stream_msg_cb on_msg,
+				  lab_stream_close_cb on_close, void *ud, lab_stream **out)
+{
+	if (!LAB_HAS(ctx, stream_open))
+		return LAB_ENOTSUP;
+	return ctx->api->stream_open(ctx, req, kind, headers, on_msg, on_close, ud, out);
+}
+
+/*
+ * Queue one message on `s`; the bytes are copied.
+ *  - SSE: "id: ID\nevent: EVENT\ndata: DATA\n\n" (id and event NULL = left
+ *    out); DATA, EVENT and ID must not contain CR or LF (LAB_EINVAL).
+ *  - WebSocket: one text frame of DATA (event and id ignored).
+ * When the stream's queued bytes would exceed http.stream_buffer the host
+ * drops the client (SSE: ends the response; WebSocket: close 1013 "try
+ * again later"), counts lab_http_slow_client_drops_total, returns LAB_EBUSY
+ * and calls on_close(LAB_EBUSY) on a later loop turn.  LAB_ESTATE when the
+ * stream is already closing (its on_close is pending).
+ */
+static inline int lab_stream_send(lab_ctx *ctx, lab_stream *s, const char *event, const char *id,
+				  const void *data, size_t len)
+{
+	if (!LAB_HAS(ctx, stream_send))
+		return LAB_ENOTSUP;
+	return ctx->api->stream_send(ctx, s, event, id, data, len);
+}
+
+/*
+ * Close `s` from the plugin's side: WebSocket with close `code` (1000,
+ * 1003, 1008, 1011, 3000..4999; another value is sent as 1000), after the
+ * frames already queued; SSE ends the response (code ignored).  on_close
+ * follows on a later loop turn with reason 0.  LAB_ESTATE when already
+ * closing.
+ */
+static inline int lab_stream_close(lab_ctx *ctx, lab_stream *s, int code)
+{
+	if (!LAB_HAS(ctx, stream_close))
+		return LAB_ENOTSUP;
+	return ctx->api->stream_close(ctx, s, code);
 }
 
 /* The name this instance is configured under. */
