@@ -18,10 +18,11 @@ libgeonames-dev zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev libexpat
 curl ca-certificates gzip procps iproute2
 clickhouse-server clickhouse-client"
 # The tests: cmocka, memcheck, clang (libFuzzer), servers, the ABI check,
-# jq (labctl's tables), awscli (storage-sync.sh), promtool (alert rules), the Debian package build.
+# jq (labctl's tables), awscli (storage-sync.sh), promtool (alert rules), the Debian package build,
+# python3-websockets (the api plugin's WebSocket client, tests/integration/api.sh).
 # cmake, meson: the plugin template's build snippets (tests/abi/out-of-tree.sh).
 [ $demo = 1 ] || PKGS="$PKGS libcmocka-dev valgrind clang binutils jq awscli nats-server nodejs abigail-tools
-prometheus debhelper lintian fakeroot cmake meson ninja-build"
+prometheus debhelper lintian fakeroot cmake meson ninja-build python3-websockets"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
