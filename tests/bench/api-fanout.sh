@@ -37,7 +37,7 @@ stage_plugins
 find "$T/plugins" -name '*.so' ! -name api.so -exec rm -f {} +
 [ -f "$T/plugins/api.so" ] || { echo "api.so not built" >&2; exit 1; }
 HPORT=$(free_port)
-API_LOG_LEVEL=warn api_conf "$HPORT" 'broker = { backend = "local"; };' '' >"$T/labd.conf"
+api_conf "$HPORT" 'broker = { backend = "local"; };' '' >"$T/labd.conf"
 start_labd
 api_wait "$HPORT" || fail "the api did not answer on $HPORT"
 sleep 1

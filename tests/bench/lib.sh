@@ -132,10 +132,11 @@ $3
 CONF
 }
 
-# api_wait HTTP_PORT: until the api answers on its port (its routes are
-# registered in start, after the admin port opened).
+# api_wait HTTP_PORT: until the api has started (its routes are registered
+# in start, after the admin port opened) and its port answers.
 api_wait() {
-	wait_for "curl -s -o /dev/null -f http://127.0.0.1:$1/api/v1/networks" 200
+	wait_for 'grep -q "msg=\"api started\"" "$T/labd.log"' 200 &&
+		wait_for "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$1/api/v1/networks)\" != 000 ]" 100
 }
 
 # machine_load: what else the machine was doing, as comment lines.
