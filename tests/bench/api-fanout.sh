@@ -77,12 +77,21 @@ rss2=$(rss_kb "$LABD_PID")
 for p in $CLIENT_PIDS; do kill -TERM "$p"; done
 for p in $CLIENT_PIDS; do wait "$p"; done
 CLIENT_PIDS=""
-sleep 3
+# The host notices a closed WebSocket at once (close frame, EOF); a closed
+# SSE stream only when a write to it fails — the heartbeat after next
+# (http.heartbeat, 15 s) at the latest. Wait for every stream to be gone.
+streams() {
+	http GET /metrics
+	printf '%s\n' "$BODY" | awk '$1 ~ /^lab_http_streams\{/ { n += $2 } END { print n + 0 }'
+}
+t0=$(date +%s)
+while [ "$(streams)" -gt 0 ] && [ $(($(date +%s) - t0)) -lt "${API_FANOUT_CLOSE_WAIT:-45}" ]; do sleep 0.5; done
+figure api_fanout_all_closed_seconds $(($(date +%s) - t0)) s
+sleep 2
 rss3=$(rss_kb "$LABD_PID")
 drops=$(metric 'lab_http_slow_client_drops_total{plugin="api",kind="websocket"}')
 drops_sse=$(metric 'lab_http_slow_client_drops_total{plugin="api",kind="sse"}')
-http GET /metrics
-streams_left=$(printf '%s\n' "$BODY" | awk '$1 ~ /^lab_http_streams\{/ { n += $2 } END { print n + 0 }')
+streams_left=$(streams)
 stop_labd
 
 # ---- figures ------------------------------------------------------------------

@@ -114,7 +114,8 @@ PY=/usr/bin/python3
 # api_conf HTTP_PORT BROKER_LINES PLUGINS_TEXT: $T/labd.conf for a daemon
 # running the api plugin on 127.0.0.1:HTTP_PORT (fs storage under $T/data,
 # admin on a free port), with the stream limits raised for the fan-out
-# (2,000 streams from one address). BROKER_LINES: e.g.
+# (2,000 streams from one address); API_HTTP_EXTRA adds http settings
+# (e.g. 'heartbeat = "2s";'). BROKER_LINES: e.g.
 # 'broker = { backend = "local"; };'. PLUGINS_TEXT goes inside plugins = {}.
 api_conf() {
 	cat <<CONF
@@ -124,7 +125,7 @@ plugin_dir = "$T/plugins";
 state = { flush_interval = "60s"; };
 storage = { backend = "fs"; fs = { root = "$T/data"; }; };
 $2
-http = { listen = "127.0.0.1:$1"; max_connections = 8192; max_streams_per_ip = 8192; };
+http = { listen = "127.0.0.1:$1"; max_connections = 8192; max_streams_per_ip = 8192; ${API_HTTP_EXTRA:-} };
 plugins = {
 	api = { enabled = true; };
 $3
