@@ -34,7 +34,7 @@ curl -sf -o /dev/null "http://127.0.0.1:$HPORT/$KEY" || fail "GET /$KEY"
 	--timeout 600 >"$T/fresh.out" 2>"$T/fresh.err" &
 FRESH_PID=$!
 trap 'kill -9 "$FRESH_PID" 2>/dev/null; cleanup' EXIT
-wait_for 'grep -q "^ready" "$T/fresh.out"' 200 || fail "freshness reader not ready: $(cat "$T/fresh.err")"
+wait_for 'grep -q "^ready" "$T/fresh.out" 2>/dev/null' 200 || fail "freshness reader not ready: $(cat "$T/fresh.err")"
 machine_load
 t0=$(date +%s)
 http POST /publish/docwriter.write -d "{\"count\":$WRITES}"

@@ -86,7 +86,7 @@ pass "a rewrite by the writer daemon reaches the api daemon over NATS: the next 
 	--expect 202 --readers 4 --ws-subscribe '{"subscribe":["slots:mainnet"]}' --timeout 45 \
 	>"$T/fresh.out" 2>"$T/fresh.err" &
 FRESH_PID=$!
-wait_for 'grep -q "^ready" "$T/fresh.out"' 200 || fail "freshness reader not ready: $(cat "$T/fresh.err")"
+wait_for 'grep -q "^ready" "$T/fresh.out" 2>/dev/null' 200 || fail "freshness reader not ready: $(cat "$T/fresh.err")"
 burst 200
 wait "$FRESH_PID" || fail "freshness across daemons: $(cat "$T/fresh.out" "$T/fresh.err")"
 FRESH_PID=""
