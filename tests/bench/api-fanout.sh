@@ -68,11 +68,14 @@ rss1=$(rss_kb "$LABD_PID")
 
 # ---- publish ------------------------------------------------------------------
 machine_load
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; } # utime+stime, USER_HZ=100
+c0=$(cpu_s "$LABD_PID")
 "$PY" "$FAN" publish --admin "http://127.0.0.1:$PORT" --token "${ADMIN_TOKEN:-}" --subject beacon.slot \
 	--rate "$RATE" --seconds "$SECS" --template '{"network":"mainnet","slot":1,"key":"beacon/slots/mainnet/1.json"}' \
 	--out "$T/pub.json" 2>"$T/pub.err" || fail "publisher: $(cat "$T/pub.err")"
 published=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["published"])' "$T/pub.json")
 sleep 2
+labd_cpu=$(echo "$(cpu_s "$LABD_PID") $c0" | awk '{ printf "%.2f", $1 - $2 }')
 rss2=$(rss_kb "$LABD_PID")
 for p in $CLIENT_PIDS; do kill -TERM "$p"; done
 for p in $CLIENT_PIDS; do wait "$p"; done
@@ -100,6 +103,10 @@ figure api_fanout_sse_clients "$SSE" clients
 figure api_fanout_rate "$RATE" events/s
 figure api_fanout_seconds "$SECS" s
 figure api_fanout_published "$published" events
+# labd's CPU over the publishing (and 2 s after): a figure a loaded machine
+# distorts less than the wall-clock latency.
+figure api_fanout_labd_cpu "$labd_cpu" s
+figure api_fanout_labd_cpu_per_delivery "$(echo "$labd_cpu $published $N" | awk '{ printf "%.2f", $2 * $3 ? $1 * 1e6 / ($2 * $3) : 0 }')" us
 "$PY" "$FAN" report "$T"/fan.*.json --published "$published" | sed 's/^fanout_/api_fanout_/' >"$T/report"
 cat "$T/report"
 val() { awk -v k="$1" '$1 == k { print $2 }' "$T/report"; }
