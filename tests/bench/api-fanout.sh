@@ -33,13 +33,8 @@ FAN="$top_srcdir/tests/bench/fanout.py"
 ulimit -n 16384 2>/dev/null || ulimit -n 4096
 CLIENT_PIDS=""
 trap 'for p in $CLIENT_PIDS; do kill -9 "$p" 2>/dev/null; done; cleanup' EXIT
-stage_plugins
-find "$T/plugins" -name '*.so' ! -name api.so -exec rm -f {} +
-[ -f "$T/plugins/api.so" ] || { echo "api.so not built" >&2; exit 1; }
-HPORT=$(free_port)
-api_conf "$HPORT" 'broker = { backend = "local"; };' '' >"$T/labd.conf"
-start_labd
-api_wait "$HPORT" || fail "the api did not answer on $HPORT"
+api_plugins || exit 1
+api_daemon
 sleep 1
 rss0=$(rss_kb "$LABD_PID")
 
@@ -68,7 +63,6 @@ rss1=$(rss_kb "$LABD_PID")
 
 # ---- publish ------------------------------------------------------------------
 machine_load
-cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; } # utime+stime, USER_HZ=100
 c0=$(cpu_s "$LABD_PID")
 "$PY" "$FAN" publish --admin "http://127.0.0.1:$PORT" --token "${ADMIN_TOKEN:-}" --subject beacon.slot \
 	--rate "$RATE" --seconds "$SECS" --template '{"network":"mainnet","slot":1,"key":"beacon/slots/mainnet/1.json"}' \

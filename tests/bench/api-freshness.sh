@@ -15,15 +15,8 @@ WRITES=${API_FRESH_WRITES:-1000}
 READERS=${API_FRESH_READERS:-4}
 "$PY" -c 'import websockets' 2>/dev/null || { echo "python3-websockets is not installed" >&2; exit 1; }
 KEY=beacon/slots/mainnet/1.json
-stage_plugins
-find "$T/plugins" -name '*.so' ! -name api.so ! -name docwriter.so -exec rm -f {} +
-[ -f "$T/plugins/api.so" ] || { echo "api.so not built" >&2; exit 1; }
-[ -f "$T/plugins/docwriter.so" ] || { echo "docwriter.so not built" >&2; exit 1; }
-HPORT=$(free_port)
-API_LOG_LEVEL=info api_conf "$HPORT" 'broker = { backend = "local"; };' \
-	"docwriter = { key = \"$KEY\"; pad = 2000; };" >"$T/labd.conf"
-start_labd
-api_wait "$HPORT" || fail "the api did not answer on $HPORT"
+api_plugins docwriter || exit 1
+api_daemon "docwriter = { key = \"$KEY\"; pad = 2000; };"
 # Version 1 exists (and is cached) before the reader starts.
 http POST /publish/docwriter.write -d '{"count":1}'
 wait_for 'grep -q "docwriter: burst done" "$T/labd.log"' 200 || fail "the writer did not write version 1"

@@ -54,12 +54,8 @@ NPORT=$(free_port)
 nginx_start "$T/ngx" "$NPORT" || exit 1
 
 # ---- labd, the api alone, on the same store -----------------------------------
-find "$T/plugins" -name '*.so' ! -name api.so -exec rm -f {} +
-[ -f "$T/plugins/api.so" ] || { echo "api.so not built" >&2; exit 1; }
-HPORT=$(free_port)
-api_conf "$HPORT" 'broker = { backend = "local"; };' '' >"$T/labd.conf"
-start_labd
-api_wait "$HPORT" || fail "the api did not answer on $HPORT"
+api_plugins || exit 1
+api_daemon
 
 # Same documents from both (and the warm-up: two GETs each). nginx sends
 # the stored gzip bytes; so should labd (the api answers with
@@ -89,7 +85,6 @@ figure api_nginx_labd_gzip "$labd_gzip" yes=1
 figure api_nginx_nginx_body_bytes_per_request "$((wire_n / ndocs))" bytes
 figure api_nginx_labd_body_bytes_per_request "$((wire_l / ndocs))" bytes
 
-cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; } # utime+stime, USER_HZ=100
 machine_load
 c0=$(cpu_s "$NGINX_PID")
 set -- $(wrk_run "http://127.0.0.1:$NPORT" "$T/paths" "$CONNS" "$SECS") || exit 1

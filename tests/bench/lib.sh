@@ -145,3 +145,25 @@ machine_load() {
 	echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg); busiest processes over 1 s (%CPU):"
 	top -b -n 2 -d 1 -w 120 2>/dev/null | awk '/^top -/ { n++ } n == 2 && /^ *[0-9]/ { print "#   " $9 " " $12 }' | head -n 5
 }
+
+# api_plugins [PLUGIN...]: stages the plugins (once) and keeps only api.so
+# and the ones named; fails when one of them is not built.
+api_plugins() {
+	[ -d "$T/plugins" ] || stage_plugins
+	for so in "$T"/plugins/*.so; do
+		case " api $* " in *" $(basename "$so" .so) "*) ;; *) rm -f "$so" ;; esac
+	done
+	for n in api "$@"; do [ -f "$T/plugins/$n.so" ] || { echo "$n.so not built" >&2; return 1; }; done
+}
+
+# api_daemon [PLUGINS_TEXT]: labd on the local broker with the api on a
+# free port HPORT (and PLUGINS_TEXT), started, its api answering.
+api_daemon() {
+	HPORT=$(free_port)
+	api_conf "$HPORT" 'broker = { backend = "local"; };' "${1:-}" >"$T/labd.conf"
+	start_labd
+	api_wait "$HPORT" || fail "the api did not answer on $HPORT"
+}
+
+# cpu_s PID: the process's CPU seconds so far (utime + stime, USER_HZ 100).
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }

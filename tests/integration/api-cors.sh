@@ -16,9 +16,7 @@
 . "$top_srcdir/tests/bench/lib.sh"
 ORIGIN=https://lab.ethpandaops.io
 KEY=beacon/slots/mainnet/1.json
-stage_plugins
-[ -f "$T/plugins/api.so" ] || fail "api.so not built"
-find "$T/plugins" -name '*.so' ! -name api.so ! -name docwriter.so -exec rm -f {} +
+api_plugins docwriter || fail "plugins not built"
 HPORT=$(free_port)
 api_conf "$HPORT" 'broker = { backend = "local"; };' "docwriter = { key = \"$KEY\"; };" |
 	sed "s|api = { enabled = true; };|api = { enabled = true; cors_origins = ( \"$ORIGIN\" ); };|" >"$T/labd.conf"
