@@ -241,10 +241,16 @@ static void on_ws_msg(lab_ctx *ctx, lab_stream *s, const void *data, size_t len,
 	int ok = json_object_is_type(o, json_type_object) && json_object_object_length(o) > 0;
 	const char *bad = NULL;
 	char badtext[TOPIC_TEXT_MAX];
+	if (!ok) { /* json_object_object_foreach needs an object */
+		json_object_put(o);
+		c->dead = 1;
+		lab_stream_close(ctx, s, 1008);
+		return;
+	}
 	json_object_object_foreach(o, key, val)
 	{
 		int sub = strcmp(key, "subscribe") == 0;
-		if (!ok || (!sub && strcmp(key, "unsubscribe") != 0) ||
+		if ((!sub && strcmp(key, "unsubscribe") != 0) ||
 		    !json_object_is_type(val, json_type_array)) {
 			ok = 0;
 			break;
