@@ -7,7 +7,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	build-essential debhelper pkgconf libuv1-dev libcurl4-openssl-dev libssl-dev libjson-c-dev \
-	libconfig-dev libnats-dev libyaml-dev libgeonames-dev zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev \
+	libconfig-dev libnats-dev libyaml-dev libgeonames-dev zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev libwslay-dev \
 	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src/labd
 COPY . .

@@ -39,6 +39,16 @@ static const lab_setting admin_keys[] = {
 	STR("listen", "127.0.0.1:9470"), STR("token", ""),
 	{ "reprocess_max_slots", LAB_SET_INT, "50400", NULL, NULL, 0 }, END
 };
+static const lab_setting http_keys[] = {
+	STR("listen", ""),
+	{ "max_connections", LAB_SET_INT, "4096", NULL, NULL, 0 },
+	{ "max_header_bytes", LAB_SET_INT, "8192", NULL, NULL, 0 },
+	DUR("request_timeout", "10s"), DUR("idle_timeout", "60s"),
+	{ "max_streams_per_ip", LAB_SET_INT, "64", NULL, NULL, 0 },
+	{ "stream_buffer", LAB_SET_INT, "262144", NULL, NULL, 0 },
+	DUR("heartbeat", "15s"),
+	{ "max_ws_message", LAB_SET_INT, "65536", NULL, NULL, 0 }, END
+};
 static const lab_setting state_keys[] = { DUR("flush_interval", "60s"), END };
 static const lab_setting reload_keys[] = { DUR("drain_timeout", "10s"), END };
 static const lab_setting retry_keys[] = { DUR("initial_delay", "1s"), DUR("max_delay", "5m"), END };
@@ -79,7 +89,8 @@ static const lab_setting network_keys[] = {
 };
 static const lab_setting ethereum_keys[] = { LIST("networks", network_keys), END };
 static const lab_setting host_schema[] = {
-	GROUP("log", log_keys), GROUP("admin", admin_keys), STR("plugin_dir", LAB_PLUGINDIR),
+	GROUP("log", log_keys), GROUP("admin", admin_keys), GROUP("http", http_keys),
+	STR("plugin_dir", LAB_PLUGINDIR),
 	GROUP("state", state_keys), GROUP("reload", reload_keys), GROUP("plugin_retry", retry_keys),
 	GROUP("once", once_keys),
 	GROUP("storage", storage_keys),
@@ -446,6 +457,48 @@ oom:
 	return LAB_ENOMEM;
 }
 
+/* The public HTTP listener (docs/http.md). */
+static int fill_http(struct config *c, char *err, size_t errlen)
+{
+	static const struct {
+		const char *path;
+		int dur;
+		int64_t min, max;
+		const char *why;
+	} lim[] = {
+		{ "http.max_connections", 0, 1, 1000000, "must be between 1 and 1000000" },
+		{ "http.max_header_bytes", 0, 1024, 1048576, "must be between 1024 and 1048576" },
+		{ "http.request_timeout", 1, 1, 3600, "must be between 1s and 1h" },
+		{ "http.idle_timeout", 1, 1, 86400, "must be between 1s and 1d" },
+		{ "http.max_streams_per_ip", 0, 1, 1000000, "must be between 1 and 1000000" },
+		{ "http.stream_buffer", 0, 4096, 67108864, "must be between 4096 and 67108864 (64 MiB)" },
+		{ "http.heartbeat", 1, 1, 3600, "must be between 1s and 1h" },
+		{ "http.max_ws_message", 0, 125, 16777216, "must be between 125 and 16777216 (16 MiB)" },
+	};
+	struct host_conf *h = &c->host;
+	int64_t *dst[] = { &h->http_max_connections, &h->http_max_header_bytes,
+			   &h->http_request_timeout, &h->http_idle_timeout,
+			   &h->http_max_streams_per_ip, &h->http_stream_buffer, &h->http_heartbeat,
+			   &h->http_max_ws_message };
+	const config_setting_t *n;
+	DUP(h->http_listen, str_at(c, "http.listen", &n));
+	if (h->http_listen[0] && listen_addr_parse(h->http_listen, NULL) != 0)
+		return bad(err, errlen, c, n, "http.listen",
+			   "must be a numeric \"A.B.C.D:PORT\" or \"[IPv6]:PORT\" (port 0-65535), or \"\" to turn the listener off");
+	if (h->http_listen[0] && strcmp(h->http_listen, h->admin_listen) == 0)
+		return bad(err, errlen, c, n, "http.listen", "must differ from admin.listen");
+	for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
+		int64_t v = lim[i].dur ? dur_at(c, lim[i].path, &n) : int_at(c, lim[i].path, &n);
+		if (v < lim[i].min || v > lim[i].max)
+			return bad(err, errlen, c, n, lim[i].path, lim[i].why);
+		*dst[i] = v;
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return LAB_ENOMEM;
+}
+
 static int fill_host(struct config *c, const char *dir, char *err, size_t errlen)
 {
 	struct host_conf *h = &c->host;
@@ -472,6 +525,9 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 	if (h->admin_reprocess_max_slots < 1 || h->admin_reprocess_max_slots > 10000000)
 		return bad(err, errlen, c, n, "admin.reprocess_max_slots",
 			   "must be between 1 and 10000000");
+
+	if ((rc = fill_http(c, err, errlen)) < 0)
+		return rc;
 
 	s = str_at(c, "plugin_dir", &n);
 	if (!*s)
@@ -681,7 +737,7 @@ void config_free(struct config *c)
 	if (!c || --c->refs > 0)
 		return;
 	struct host_conf *h = &c->host;
-	char **strs[] = { &h->file, &h->admin_listen, &h->admin_token, &h->plugin_dir,
+	char **strs[] = { &h->file, &h->admin_listen, &h->admin_token, &h->http_listen, &h->plugin_dir,
 			  &h->storage_backend, &h->storage_prefix, &h->fs_root, &h->s3_endpoint, &h->s3_region,
 			  &h->s3_bucket, &h->s3_access_key_id, &h->s3_secret_access_key,
 			  &h->ch_url, &h->ch_database, &h->ch_user, &h->ch_password,

@@ -81,6 +81,12 @@ struct host_conf {
 	char *admin_token;    /* "" = no token (secret) */
 	int64_t admin_reprocess_max_slots; /* slots one POST /plugins/NAME/reprocess may ask for */
 
+	/* the public HTTP listener (http.*): "" = off; durations in seconds */
+	char *http_listen;
+	int64_t http_max_connections, http_max_header_bytes, http_request_timeout,
+		http_idle_timeout, http_max_streams_per_ip, http_stream_buffer, http_heartbeat,
+		http_max_ws_message;
+
 	char *plugin_dir;
 
 	int64_t state_flush_interval; /* seconds */

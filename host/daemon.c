@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "httpd.h"
 #include "broker.h"
 #include "buf.h"
 #include "build_config.h"
@@ -17,6 +18,7 @@
 #include "clock.h"
 #include "config_json.h"
 #include "connect_check.h"
+#include "hostapi.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,6 +59,10 @@ static void daemon_finish(struct daemon *d)
 	if (d->admin) {
 		admin_stop(d->admin);
 		d->admin = NULL;
+	}
+	if (d->reg.svc.httpd) {
+		httpd_free(d->reg.svc.httpd);
+		d->reg.svc.httpd = NULL;
 	}
 	reload_stop(&d->reg); /* file watchers and debounce timers */
 	slots_retry_close(&d->reg); /* planned restarts of failed plugins */
@@ -352,6 +358,34 @@ int daemon_main(const struct daemon_opts *opts)
 	uv_signal_start(&d->sig_int, on_signal, SIGINT);
 	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+
+	if (opts->mode != MODE_TEST &&
+	    httpd_new(d->reg.svc.loop, d->reg.svc.metrics, &hostapi_table, &d->reg.svc.httpd) < 0)
+		log_msg(LAB_LOG_ERROR, NULL, "out of memory: no HTTP services for plugins");
+	if (opts->mode == MODE_SERVE && hc->http_listen[0] && d->reg.svc.httpd) {
+		struct httpd_conf hcf = {
+			.listen = hc->http_listen,
+			.max_connections = hc->http_max_connections,
+			.max_header_bytes = hc->http_max_header_bytes,
+			.request_timeout_ms = hc->http_request_timeout * 1000,
+			.idle_timeout_ms = hc->http_idle_timeout * 1000,
+			.max_streams_per_ip = hc->http_max_streams_per_ip,
+			.stream_buffer = hc->http_stream_buffer,
+			.heartbeat_ms = hc->http_heartbeat * 1000,
+			.max_ws_message = hc->http_max_ws_message,
+		};
+		rc = httpd_listen(d->reg.svc.httpd, &hcf);
+		if (rc) {
+			fprintf(stderr, "labd: cannot serve HTTP on %s: %s\n", hc->http_listen,
+				lab_strerror(rc));
+			d->exit_code = 1;
+			daemon_finish(d);
+			uv_run(d->reg.svc.loop, UV_RUN_DEFAULT);
+			goto out_services;
+		}
+		log_kv(LAB_LOG_INFO, NULL, "HTTP listening", LAB_FS("listen", hc->http_listen),
+		       LAB_FI("port", httpd_port(d->reg.svc.httpd)));
+	}
 
 	int want_admin = hc->admin_listen[0] &&
 			 (opts->mode == MODE_SERVE || (opts->mode == MODE_ONCE && hc->admin_listen_set));

@@ -15,6 +15,7 @@
 #include "crash.h"
 #include "config.h"
 #include "instance.h"
+#include "httpd.h"
 #include "jsonw.h"
 #include "keyseg.h"
 #include "plugin_loader.h"
@@ -548,6 +549,40 @@ static int api_work_submit_cancel(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb
 	return instance_work_submit(instance_of(ctx), fn, done, cancel, ud);
 }
 
+/* ---- HTTP (1.4): httpd.c; the plugin's name labels its metrics ---------- */
+
+static int api_http_route(lab_ctx *ctx, const char *method, const char *pattern, lab_http_cb cb,
+			  void *ud, lab_route **out)
+{
+	struct instance *inst = instance_of(ctx);
+	if (!inst->svc->httpd)
+		return LAB_ENOTSUP;
+	return httpd_route(inst->svc->httpd, ctx, instance_name(inst), method, pattern, cb, ud, out);
+}
+
+static int api_http_respond(lab_ctx *ctx, lab_http_req *req, const lab_http_response *resp)
+{
+	return httpd_respond(ctx, req, resp);
+}
+
+static int api_stream_open(lab_ctx *ctx, lab_http_req *req, int kind, const char *const *headers,
+			   lab_stream_msg_cb on_msg, lab_stream_close_cb on_close, void *ud,
+			   lab_stream **out)
+{
+	return httpd_stream_open(ctx, req, kind, headers, on_msg, on_close, ud, out);
+}
+
+static int api_stream_send(lab_ctx *ctx, lab_stream *s, const char *event, const char *id,
+			   const void *data, size_t len)
+{
+	return httpd_stream_send(ctx, s, event, id, data, len);
+}
+
+static int api_stream_close(lab_ctx *ctx, lab_stream *s, int code)
+{
+	return httpd_stream_close(ctx, s, code);
+}
+
 const lab_host_api hostapi_table = {
 	.size = sizeof(lab_host_api),
 	.abi_major = LAB_ABI_MAJOR,
@@ -611,4 +646,13 @@ const lab_host_api hostapi_table = {
 	JSONW_API_MEMBERS,
 	.cfg_duration_ms = api_cfg_duration_ms,
 	.work_submit_cancel = api_work_submit_cancel,
+	.http_route = api_http_route,
+	.http_method = httpd_req_method,
+	.http_path = httpd_req_path,
+	.http_query = httpd_req_query,
+	.http_header = httpd_req_header,
+	.http_respond = api_http_respond,
+	.stream_open = api_stream_open,
+	.stream_send = api_stream_send,
+	.stream_close = api_stream_close,
 };

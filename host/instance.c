@@ -7,6 +7,7 @@
 #include "broker.h"
 #include "clickhouse.h"
 #include "crash.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_loader.h"
@@ -386,6 +387,8 @@ int instance_stop(struct instance *inst, uint64_t drain_ms, instance_stopped_cb 
 		timer_release(list_entry(p, struct lab_timer, link));
 	list_for_each_safe(p, t, &inst->subs)
 		instance_remove_sub(list_entry(p, struct lab_sub, link));
+	/* routes go, unanswered requests get 503, streams close (on_close now) */
+	httpd_owner_stop(inst->svc->httpd, &inst->pub);
 	if (!instance_busy(inst)) {
 		finish_stop(inst);
 		return 0;
@@ -414,6 +417,7 @@ void instance_free(struct instance *inst)
 		timer_release(list_entry(p, struct lab_timer, link));
 	list_for_each_safe(p, t, &inst->subs)
 		instance_remove_sub(list_entry(p, struct lab_sub, link));
+	httpd_owner_stop(inst->svc->httpd, &inst->pub);
 	/* Its metric families go with the plugin, except across a hot reload. */
 	if (!inst->keep_metrics)
 		metrics_plugin_drop(inst->svc->metrics, inst->name);

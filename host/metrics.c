@@ -71,6 +71,24 @@ static const struct family families[M_COUNT] = {
 	[M_CONFIG_RELOADS] = { "lab_config_reloads_total",
 			       "Configuration reloads (SIGHUP) by result: ok or error (nothing changed).",
 			       MT_COUNTER, 1, { "result" } },
+	[M_HTTP_REQUESTS] = { "lab_http_requests_total",
+			      "Requests answered by the public HTTP listener, by plugin, route and status "
+			      "(plugin and route empty for requests refused before routing).",
+			      MT_COUNTER, 3, { "plugin", "route", "code" } },
+	[M_HTTP_SECONDS] = { "lab_http_request_duration_seconds",
+			     "Time from a request's head to its answer being queued, in seconds.",
+			     MT_HISTOGRAM, 2, { "plugin", "route" } },
+	[M_HTTP_CONNECTIONS] = { "lab_http_connections",
+				 "Open connections of the public HTTP listener (streams included).",
+				 MT_GAUGE, 0, { NULL } },
+	[M_HTTP_STREAMS] = { "lab_http_streams", "Open SSE and WebSocket streams.",
+			     MT_GAUGE, 2, { "plugin", "kind" } },
+	[M_HTTP_SLOW_DROPS] = { "lab_http_slow_client_drops_total",
+				"Streams closed because the client did not read fast enough.",
+				MT_COUNTER, 2, { "plugin", "kind" } },
+	[M_HTTP_REJECTED] = { "lab_http_rejected_total",
+			      "Requests or connections refused before any plugin saw them, by reason.",
+			      MT_COUNTER, 1, { "reason" } },
 };
 
 static const double bucket_le[NBUCKETS] = {

@@ -31,6 +31,12 @@ enum metric_id {
 	M_STATE_BYTES,          /* counter {plugin,op} */
 	M_PLUGIN_RETRIES,       /* counter {plugin} (automatic restarts of a failed plugin) */
 	M_CONFIG_RELOADS,       /* counter {result} (SIGHUP: ok, error) */
+	M_HTTP_REQUESTS,        /* counter {plugin,route,code} (public HTTP listener) */
+	M_HTTP_SECONDS,         /* histogram {plugin,route} */
+	M_HTTP_CONNECTIONS,     /* gauge */
+	M_HTTP_STREAMS,         /* gauge {plugin,kind} */
+	M_HTTP_SLOW_DROPS,      /* counter {plugin,kind} */
+	M_HTTP_REJECTED,        /* counter {reason} */
 	M_COUNT
 };
 

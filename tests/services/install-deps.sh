@@ -14,7 +14,7 @@ case ${1:-} in
 esac
 PKGS="build-essential autoconf automake libtool pkg-config
 libuv1-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libconfig-dev libnats-dev libyaml-dev
-libgeonames-dev zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev libexpat1-dev
+libgeonames-dev zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev libwslay-dev libexpat1-dev
 curl ca-certificates gzip procps iproute2
 clickhouse-server clickhouse-client"
 # The tests: cmocka, memcheck, clang (libFuzzer), servers, the ABI check,
@@ -22,7 +22,7 @@ clickhouse-server clickhouse-client"
 # python3-websockets (the api plugin's WebSocket client, tests/integration/api.sh).
 # cmake, meson: the plugin template's build snippets (tests/abi/out-of-tree.sh).
 [ $demo = 1 ] || PKGS="$PKGS libcmocka-dev valgrind clang binutils jq awscli nats-server nodejs abigail-tools
-prometheus debhelper lintian fakeroot cmake meson ninja-build python3-websockets"
+prometheus debhelper lintian fakeroot cmake meson ninja-build python3-websockets wrk nginx-light"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -1,0 +1,629 @@
+/* SSE and WebSocket streams of the public HTTP listener (httpd.h).
+ * SSE: a chunked MHD response whose reader suspends the connection while
+ * the stream's buffer is empty.  WebSocket: MHD's upgrade hands over the
+ * socket, libwslay frames it, a uv_poll_t drives it. */
+#include "httpd_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define CLOSE_GRACE_MS 2000 /* a closing stream's queued bytes get this long */
+
+static const char *kind_name(int kind) { return kind == LAB_STREAM_SSE ? "sse" : "websocket"; }
+
+/* ---------------------------------------------------------------- bookkeeping */
+
+static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return 0;
+}
+
+static void stream_unlink(struct lab_stream *s)
+{
+	struct httpd *h = s->h;
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (h->streams == s)
+		h->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* on_close, once; the plugin's handle is invalid afterwards. */
+static void report(struct lab_stream *s, int reason)
+{
+	if (s->reported)
+		return;
+	s->reported = 1;
+	metric_add(s->h->metrics, M_HTTP_STREAMS, -1, s->plugin, kind_name(s->kind));
+	if (s->owner && s->on_close)
+		s->on_close(s->owner, s, reason, s->ud);
+	s->owner = NULL;
+}
+
+static void stream_free(struct lab_stream *s)
+{
+	stream_unlink(s);
+	buf_free(&s->out);
+	free(s->extra);
+	free(s);
+}
+
+static int conn_fd(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+	return ci ? ci->connect_fd : -1;
+}
+
+/* ---------------------------------------------------------------- SSE */
+
+static void sse_wake(struct lab_stream *s)
+{
+	if (s->sse_suspended && s->conn) {
+		s->sse_suspended = 0;
+		MHD_resume_connection(s->conn);
+		mhd_uv_kick(s->h->drv);
+	}
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *dst, size_t max)
+{
+	struct lab_stream *s = cls;
+	(void)pos;
+	size_t avail = s->out.len - s->out_off;
+	if (avail) {
+		size_t n = avail < max ? avail : max;
+		memcpy(dst, s->out.data + s->out_off, n);
+		s->out_off += n;
+		if (s->out_off == s->out.len)
+			s->out.len = s->out_off = 0;
+		return (ssize_t)n;
+	}
+	if (s->closing)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	/* Nothing to send: park the connection until a send or heartbeat. */
+	MHD_suspend_connection(s->conn);
+	s->sse_suspended = 1;
+	return 0;
+}
+
+void httpd_stream_req_done(struct lab_stream *s)
+{
+	if (s->kind == LAB_STREAM_WEBSOCKET && s->upgraded)
+		return; /* the socket lives on without the request */
+	s->ended = 1;
+	s->conn = NULL;
+	report(s, s->reason ? s->reason : (s->kind == LAB_STREAM_WEBSOCKET ? LAB_EIO : 0));
+	stream_free(s);
+}
+
+static int sse_append(struct lab_stream *s, const char *event, const char *id, const void *data,
+		      size_t len)
+{
+	if (s->out_off > 4096 && s->out_off * 2 > s->out.len) { /* compact */
+		memmove(s->out.data, s->out.data + s->out_off, s->out.len - s->out_off);
+		s->out.len -= s->out_off;
+		s->out_off = 0;
+	}
+	if (id)
+		buf_printf(&s->out, "id: %s\n", id);
+	if (event)
+		buf_printf(&s->out, "event: %s\n", event);
+	if (data) {
+		buf_puts(&s->out, "data: ");
+		buf_append(&s->out, data, len);
+		buf_puts(&s->out, "\n\n");
+	} else {
+		buf_puts(&s->out, ": hb\n\n");
+	}
+	return s->out.oom ? LAB_ENOMEM : 0;
+}
+
+/* ---------------------------------------------------------------- WebSocket */
+
+static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+		       void *ud)
+{
+	struct lab_stream *s = ud;
+	(void)flags;
+	if (s->extra_off < s->extra_len) {
+		size_t n = s->extra_len - s->extra_off;
+		n = n < len ? n : len;
+		memcpy(buf, s->extra + s->extra_off, n);
+		s->extra_off += n;
+		return (ssize_t)n;
+	}
+	ssize_t n = recv(s->fd, buf, len, 0);
+	if (n > 0)
+		return n;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	else
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	return -1;
+}
+
+static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+		       void *ud)
+{
+	struct lab_stream *s = ud;
+	(void)flags;
+	ssize_t n = send(s->fd, data, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	else
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	return -1;
+}
+
+static int ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+{
+	(void)ctx;
+	(void)ud;
+	memset(buf, 0, len); /* servers never mask */
+	return 0;
+}
+
+static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+		      void *ud)
+{
+	struct lab_stream *s = ud;
+	(void)ctx;
+	if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
+		return; /* ping (answered by wslay), pong, close (answered by wslay) */
+	if (!s->closing && s->owner && s->on_msg)
+		s->on_msg(s->owner, s, arg->msg, arg->msg_length, s->ud);
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+	.recv_callback = ws_recv,
+	.send_callback = ws_send,
+	.genmask_callback = ws_genmask,
+	.on_msg_recv_callback = ws_on_msg,
+};
+
+static void ws_poll_closed(uv_handle_t *hd)
+{
+	stream_free(hd->data);
+}
+
+/* The WebSocket is over: release wslay, hand the socket back to MHD to
+ * close, report, free (after the poll handle closed). */
+static void ws_finish(struct lab_stream *s)
+{
+	if (s->ws_freed)
+		return;
+	s->ws_freed = 1;
+	if (s->req) {
+		s->req->stream = NULL;
+		s->req = NULL;
+	}
+	int reason = s->reason;
+	if (s->ws) {
+		uint16_t sent = wslay_event_get_status_code_sent(s->ws);
+		if (!reason && (sent == WSLAY_CODE_PROTOCOL_ERROR || sent == WSLAY_CODE_MESSAGE_TOO_BIG ||
+				sent == WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA))
+			reason = LAB_EPARSE;
+		wslay_event_context_free(s->ws);
+		s->ws = NULL;
+	}
+	if (s->urh) {
+		MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+		s->urh = NULL;
+		if (!s->h->freeing)
+			mhd_uv_kick(s->h->drv);
+	}
+	report(s, reason);
+	if (s->polling) {
+		uv_close((uv_handle_t *)&s->poll, ws_poll_closed);
+	} else {
+		stream_free(s);
+	}
+}
+
+static void ws_on_poll(uv_poll_t *p, int status, int events);
+
+static void ws_update(struct lab_stream *s)
+{
+	if (!s->ws || s->ws_freed)
+		return;
+	int r = wslay_event_want_read(s->ws), w = wslay_event_want_write(s->ws);
+	if (!r && !w) {
+		ws_finish(s);
+		return;
+	}
+	if (s->polling)
+		uv_poll_start(&s->poll, (r ? UV_READABLE : 0) | (w ? UV_WRITABLE : 0), ws_on_poll);
+}
+
+static void ws_on_poll(uv_poll_t *p, int status, int events)
+{
+	struct lab_stream *s = p->data;
+	if (status < 0) {
+		ws_finish(s);
+		return;
+	}
+	if ((events & UV_READABLE) && wslay_event_recv(s->ws) != 0) {
+		ws_finish(s);
+		return;
+	}
+	if (s->ws_freed)
+		return; /* a plugin callback closed it */
+	if ((events & UV_WRITABLE) && wslay_event_send(s->ws) != 0) {
+		ws_finish(s);
+		return;
+	}
+	ws_update(s);
+}
+
+static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, const char *extra_in,
+			size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct lab_stream *s = cls;
+	(void)c;
+	(void)req_cls;
+	s->upgraded = 1;
+	s->urh = urh;
+	s->fd = sock;
+	s->conn = NULL;
+	int fl = fcntl(sock, F_GETFL);
+	if (fl >= 0)
+		fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+	if (extra_in_size && (s->extra = malloc(extra_in_size))) {
+		memcpy(s->extra, extra_in, extra_in_size);
+		s->extra_len = extra_in_size;
+	}
+	if (wslay_event_context_server_init(&s->ws, &ws_callbacks, s) != 0) {
+		s->ws = NULL;
+		ws_finish(s);
+		return;
+	}
+	wslay_event_config_set_max_recv_msg_length(s->ws, (uint64_t)s->h->conf.max_ws_message);
+	if (uv_poll_init(s->h->loop, &s->poll, sock) != 0) {
+		ws_finish(s);
+		return;
+	}
+	s->poll.data = s;
+	s->polling = 1;
+	if (s->closing) /* cancelled before the upgrade completed */
+		wslay_event_queue_close(s->ws, 1001, NULL, 0);
+	if (s->extra_len && wslay_event_recv(s->ws) != 0) {
+		ws_finish(s);
+		return;
+	}
+	ws_update(s);
+}
+
+/* Sec-WebSocket-Accept for a checked key (RFC 6455 §4.2.2). */
+static int ws_accept_key(const char *key, char out[32])
+{
+	unsigned char raw[32], dig[SHA_DIGEST_LENGTH];
+	size_t klen = strlen(key);
+	if (klen != 24 || EVP_DecodeBlock(raw, (const unsigned char *)key, 24) != 18)
+		return -1; /* 16 bytes + padding */
+	char cat[24 + sizeof WS_GUID];
+	memcpy(cat, key, 24);
+	memcpy(cat + 24, WS_GUID, sizeof WS_GUID);
+	SHA1((const unsigned char *)cat, 24 + sizeof WS_GUID - 1, dig);
+	EVP_EncodeBlock((unsigned char *)out, dig, SHA_DIGEST_LENGTH);
+	return 0;
+}
+
+/* Comma-separated header value lists `token` (case-insensitive). */
+static int has_token(const char *v, const char *token)
+{
+	size_t tl = strlen(token);
+	while (v && *v) {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		const char *e = v;
+		while (*e && *e != ',')
+			e++;
+		const char *t = e;
+		while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if ((size_t)(t - v) == tl && strncasecmp(v, token, tl) == 0)
+			return 1;
+		v = e;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- open, send, close */
+
+int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers,
+		       lab_stream_msg_cb on_msg, lab_stream_close_cb on_close, void *ud,
+		       lab_stream **out)
+{
+	struct httpd *h = r->h;
+	struct MHD_Connection *c = r->conn;
+	char accept[32];
+	const char *why = NULL;
+	unsigned status = 0;
+	int rc = 0;
+	for (const char *const *hl = headers; hl && *hl; hl++)
+		if (!httpd_header_ok(*hl)) {
+			why = "internal error";
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			rc = LAB_EINVAL;
+		}
+	if (!rc && kind == LAB_STREAM_WEBSOCKET) {
+		const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							      "Sec-WebSocket-Key");
+		const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							      "Sec-WebSocket-Version");
+		if (strcmp(r->method, "GET") != 0 ||
+		    !has_token(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade"),
+			       "websocket") ||
+		    !has_token(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection"),
+			       "upgrade") ||
+		    !ver || strcmp(ver, "13") != 0 || !key || ws_accept_key(key, accept) != 0) {
+			why = "not a valid WebSocket upgrade request";
+			status = MHD_HTTP_BAD_REQUEST;
+			rc = LAB_EINVAL;
+		}
+	} else if (!rc && kind != LAB_STREAM_SSE) {
+		why = "internal error";
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		rc = LAB_EINVAL;
+	}
+	const struct sockaddr *peer = mhd_uv_client(c);
+	struct sockaddr_storage ss = { 0 };
+	if (peer)
+		memcpy(&ss, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							       : sizeof(struct sockaddr_in));
+	if (!rc) {
+		int64_t n = 0;
+		for (struct lab_stream *o = h->streams; o; o = o->next)
+			n += !o->closing && same_ip(&o->peer, &ss);
+		if (n >= h->conf.max_streams_per_ip) {
+			why = "too many streams from this address";
+			status = MHD_HTTP_TOO_MANY_REQUESTS;
+			rc = LAB_EBUSY;
+			metric_add(h->metrics, M_HTTP_REJECTED, 1, "streams_per_ip");
+		}
+	}
+	struct lab_stream *s = NULL;
+	struct MHD_Response *resp = NULL;
+	if (!rc && !(s = calloc(1, sizeof *s)))
+		rc = LAB_ENOMEM;
+	if (!rc) {
+		s->h = h;
+		s->owner = r->owner;
+		s->plugin = r->plugin;
+		s->kind = kind;
+		s->on_msg = on_msg;
+		s->on_close = on_close;
+		s->ud = ud;
+		s->peer = ss;
+		s->fd = -1;
+		if (kind == LAB_STREAM_SSE) {
+			resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read,
+								 s, NULL);
+			if (resp) {
+				MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+							"text/event-stream");
+				MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+							"no-cache");
+				MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+			}
+			status = MHD_HTTP_OK;
+		} else {
+			resp = MHD_create_response_for_upgrade(ws_upgraded, s);
+			if (resp) {
+				MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+				MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+			}
+			status = MHD_HTTP_SWITCHING_PROTOCOLS;
+		}
+		for (const char *const *hl = headers; resp && hl && *hl; hl++)
+			httpd_add_header_line(resp, *hl);
+		if (!resp) {
+			free(s);
+			s = NULL;
+			rc = LAB_ENOMEM;
+			why = "out of memory";
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		}
+	}
+	if (rc) {
+		struct buf b = BUF_INIT;
+		buf_printf(&b, "{\"error\":{\"code\":%u,\"message\":", status);
+		buf_json_str(&b, why, strlen(why));
+		buf_puts(&b, "}}");
+		size_t len;
+		char *data = b.oom ? NULL : buf_steal(&b, &len);
+		buf_free(&b);
+		resp = data ? MHD_create_response_from_buffer_with_free_callback(len, data, free)
+			    : NULL;
+		if (!resp)
+			free(data);
+		else
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	} else {
+		s->next = h->streams;
+		if (h->streams)
+			h->streams->prev = s;
+		h->streams = s;
+		s->conn = c;
+		s->req = r;
+		r->stream = s;
+		mhd_uv_hold(h->drv, c);
+		metric_add(h->metrics, M_HTTP_STREAMS, 1, s->plugin, kind_name(kind));
+		if (out)
+			*out = s;
+	}
+	/* hand the answer to MHD like lab_http_respond does */
+	r->resp = resp;
+	r->status = status;
+	r->state = RQ_READY;
+	if (r->suspended) {
+		r->suspended = 0;
+		MHD_resume_connection(c);
+		mhd_uv_kick(h->drv);
+	}
+	return rc;
+}
+
+int httpd_stream_send(lab_ctx *owner, lab_stream *s, const char *event, const char *id,
+		      const void *data, size_t len)
+{
+	(void)owner;
+	if (!s || (!data && len))
+		return LAB_EINVAL;
+	if (s->closing)
+		return LAB_ESTATE;
+	if (s->kind == LAB_STREAM_SSE &&
+	    ((event && strpbrk(event, "\r\n")) || (id && strpbrk(id, "\r\n")) ||
+	     memchr(data ? data : "", '\n', len) || memchr(data ? data : "", '\r', len)))
+		return LAB_EINVAL;
+	size_t queued = s->kind == LAB_STREAM_SSE ? s->out.len - s->out_off
+			 : s->ws		  ? wslay_event_get_queued_msg_length(s->ws)
+						  : 0;
+	if (queued + len > (size_t)s->h->conf.stream_buffer) {
+		log_msg(LAB_LOG_INFO, s->plugin, "http: %s client too slow (%zu bytes queued): dropped",
+			kind_name(s->kind), queued);
+		metric_add(s->h->metrics, M_HTTP_SLOW_DROPS, 1, s->plugin, kind_name(s->kind));
+		s->closing = 1;
+		s->reason = LAB_EBUSY;
+		s->close_deadline = uv_now(s->h->loop) + CLOSE_GRACE_MS;
+		if (s->kind == LAB_STREAM_SSE) {
+			/* the client reads nothing: cut it now, do not wait for the buffer */
+			s->out.len = s->out_off = 0;
+			int fd = conn_fd(s->conn);
+			if (fd >= 0)
+				shutdown(fd, SHUT_RDWR);
+			sse_wake(s);
+		} else if (s->ws) {
+			wslay_event_queue_close(s->ws, 1013, (const uint8_t *)"too slow", 8);
+			ws_update(s);
+		}
+		return LAB_EBUSY;
+	}
+	if (s->kind == LAB_STREAM_SSE) {
+		int rc = sse_append(s, event, id, data ? data : "", len);
+		sse_wake(s);
+		return rc;
+	}
+	if (!s->ws)
+		return LAB_ESTATE; /* upgrade not completed yet */
+	struct wslay_event_msg m = { WSLAY_TEXT_FRAME, data, len };
+	if (wslay_event_queue_msg(s->ws, &m) != 0)
+		return LAB_ENOMEM;
+	ws_update(s);
+	return 0;
+}
+
+int httpd_stream_close(lab_ctx *owner, lab_stream *s, int code)
+{
+	(void)owner;
+	if (!s)
+		return LAB_EINVAL;
+	if (s->closing)
+		return LAB_ESTATE;
+	s->closing = 1;
+	s->reason = 0;
+	s->close_deadline = uv_now(s->h->loop) + CLOSE_GRACE_MS;
+	if (s->kind == LAB_STREAM_SSE) {
+		sse_wake(s);
+		return 0;
+	}
+	if (!(code == 1000 || code == 1003 || code == 1008 || code == 1011 ||
+	      (code >= 3000 && code <= 4999)))
+		code = 1000;
+	if (s->ws) {
+		wslay_event_queue_close(s->ws, (uint16_t)code, NULL, 0);
+		ws_update(s);
+	}
+	return 0;
+}
+
+void httpd_streams_sweep(struct httpd *h, int heartbeat)
+{
+	uint64_t now = uv_now(h->loop);
+	struct lab_stream *s = h->streams, *next;
+	for (; s; s = next) {
+		next = s->next;
+		if (s->closing) {
+			if (now < s->close_deadline)
+				continue;
+			/* the client did not take its last bytes in time */
+			if (s->kind == LAB_STREAM_WEBSOCKET) {
+				if (s->ws || s->urh)
+					ws_finish(s);
+			} else {
+				int fd = conn_fd(s->conn);
+				if (fd >= 0)
+					shutdown(fd, SHUT_RDWR);
+				s->out.len = s->out_off = 0;
+				sse_wake(s);
+			}
+			continue;
+		}
+		if (!heartbeat)
+			continue;
+		if (s->kind == LAB_STREAM_SSE) {
+			if (s->out.len - s->out_off + 8 <= (size_t)h->conf.stream_buffer)
+				sse_append(s, NULL, NULL, NULL, 0);
+			sse_wake(s);
+		} else if (s->ws) {
+			struct wslay_event_msg m = { WSLAY_PING, NULL, 0 };
+			wslay_event_queue_msg(s->ws, &m);
+			ws_update(s);
+		}
+	}
+}
+
+void httpd_streams_cancel(struct httpd *h, lab_ctx *owner)
+{
+	struct lab_stream *s = h->streams, *next;
+	for (; s; s = next) {
+		next = s->next;
+		if (owner && s->owner != owner)
+			continue;
+		report(s, LAB_ECANCELED);
+		if (!s->closing) {
+			s->closing = 1;
+			s->reason = LAB_ECANCELED;
+			s->close_deadline = uv_now(h->loop) + CLOSE_GRACE_MS;
+		}
+		if (s->kind == LAB_STREAM_SSE) {
+			if (h->freeing) {
+				int fd = conn_fd(s->conn);
+				if (fd >= 0)
+					shutdown(fd, SHUT_RDWR);
+			}
+			sse_wake(s);
+		} else if (h->freeing) {
+			ws_finish(s);
+		} else if (s->ws) {
+			wslay_event_queue_close(s->ws, 1001, NULL, 0);
+			ws_update(s);
+		}
+	}
+}
