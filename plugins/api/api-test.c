@@ -442,11 +442,25 @@ static void test_cors_and_cache_control(void)
 	free(q);
 	q = get("/beacon/slots/mainnet/10746900.json", NULL, "Origin: https://evil.example");
 	LABT_CHECK(strstr(q->extra, "Access-Control") == NULL);
+	LABT_CHECK(strstr(q->extra, "Vary: Origin\n") != NULL); /* cache-safe without a match too */
 	free(q);
 	labt_storage_put(t, "config.json", "{\"modules\":{}}", 14);
 	q = get("/config.json", NULL, NULL);
 	labt_pump(t);
 	LABT_CHECK_STR(q->cc, "public, max-age=60");
+	free(q);
+	labt_free(t);
+	/* any origin (default): "*" on every answer, no Vary */
+	t = new_api(NULL);
+	q = get("/api/v1/networks", NULL, NULL);
+	LABT_CHECK(strstr(q->extra, "Access-Control-Allow-Origin: *\n") != NULL);
+	LABT_CHECK(strstr(q->extra, "Vary") == NULL);
+	free(q);
+	labt_free(t);
+	/* cors = false: nothing */
+	t = new_api("cors = false;");
+	q = get("/api/v1/networks", NULL, "Origin: https://lab.example");
+	LABT_CHECK(strstr(q->extra, "Access-Control") == NULL);
 	free(q);
 	labt_free(t);
 }
