@@ -33,6 +33,7 @@ put beacon/slots/mainnet/100.json "$SLOT"
 put beacon_chain_timings/block_timings/mainnet/last_30_days.json '{"timestamps":[1,2]}'
 put xatu_public_contributors/summary.json '{"updated_at":1,"networks":{}}'
 put xatu_public_contributors/user-summaries/users/J%C3%BCrgen.json '{"name":"x"}'
+put "xatu_public_contributors/user-summaries/users/$(printf 'Bj\303\266rn').json" '{"name":"Bjorn"}'
 put state/modules/api.json '{"secret":true}'
 # a key storage cannot read: gzip magic, then garbage (a torn or corrupt object)
 printf '\037\213\010\000garbage-garbage-garbage' >"$T/data/beacon/slots/mainnet/555.json"
@@ -88,6 +89,9 @@ get /xatu_public_contributors/user-summaries/users/J%C3%BCrgen.json
 [ "$CODE" = 404 ] || fail "the escaped key is not the raw name: $CODE"
 get /xatu_public_contributors/user-summaries/users/J%25C3%25BCrgen.json
 [ "$CODE" = 200 ] || fail "a username key segment: $CODE"
+# the frontend asks for the raw name, percent-encoded as UTF-8 (SPEC §9.2)
+get /xatu_public_contributors/user-summaries/users/Bj%C3%B6rn.json
+[ "$CODE" = 200 ] && [ "$BODY" = '{"name":"Bjorn"}' ] || fail "a raw UTF-8 username: $CODE $BODY"
 pass "documents: body, headers, alias, 304, HEAD, gzip=$GZ"
 
 # ---- errors: JSON of one shape; nothing but document keys read
