@@ -46,7 +46,8 @@ static void invalidate(struct api *a, const char *subject, json_object *o)
 {
 	const char *key = get_str(o, "key");
 	if (key) {
-		cache_invalidate(a->cache, key);
+		if (cache_invalidate(a->cache, key))
+			lab_metric_set(a->ctx, a->m_bytes, (double)a->cache->bytes, NULL);
 		return;
 	}
 	/* beacon.slot without "key": derive it */
@@ -58,8 +59,9 @@ static void invalidate(struct api *a, const char *subject, json_object *o)
 		char num[24];
 		struct api_doc doc;
 		int n = snprintf(num, sizeof num, "%" PRId64, json_object_get_int64(slot));
-		if (api_slot_doc(&a->pfx, net, strlen(net), num, (size_t)n, &doc) == 0)
-			cache_invalidate(a->cache, doc.key);
+		if (api_slot_doc(&a->pfx, net, strlen(net), num, (size_t)n, &doc) == 0 &&
+		    cache_invalidate(a->cache, doc.key))
+			lab_metric_set(a->ctx, a->m_bytes, (double)a->cache->bytes, NULL);
 	}
 }
 
