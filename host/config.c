@@ -485,7 +485,9 @@ static int fill_http(struct config *c, char *err, size_t errlen)
 	if (h->http_listen[0] && listen_addr_parse(h->http_listen, NULL) != 0)
 		return bad(err, errlen, c, n, "http.listen",
 			   "must be a numeric \"A.B.C.D:PORT\" or \"[IPv6]:PORT\" (port 0-65535), or \"\" to turn the listener off");
-	if (h->http_listen[0] && strcmp(h->http_listen, h->admin_listen) == 0)
+	size_t ll = strlen(h->http_listen);
+	if (ll && strcmp(h->http_listen, h->admin_listen) == 0 &&
+	    !(ll >= 2 && strcmp(h->http_listen + ll - 2, ":0") == 0)) /* port 0: two free ports */
 		return bad(err, errlen, c, n, "http.listen", "must differ from admin.listen");
 	for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
 		int64_t v = lim[i].dur ? dur_at(c, lim[i].path, &n) : int_at(c, lim[i].path, &n);

@@ -41,7 +41,7 @@ static int64_t http_date_parse(const char *s)
 {
 	char wd[4], mon[4];
 	int d, y, hh, mm, ss, n = 0;
-	if (!s || sscanf(s, "%3s %2d %3s %4d %2d:%2d:%2d GMT%n", wd, &d, mon, &y, &hh, &mm, &ss,
+	if (!s || sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wd, &d, mon, &y, &hh, &mm, &ss,
 			 &n) != 7 || n == 0)
 		return -1;
 	int m = 0;

@@ -77,26 +77,28 @@ static int header_safe(const char *s, size_t max)
 	return 1;
 }
 
+/* Cache-safe: with "any origin" every answer carries ACAO "*" (the same
+ * for every request); with a list, every answer carries Vary: Origin, so a
+ * shared cache never hands one origin's answer to another. */
 void api_cors_headers(struct api *a, lab_http_req *req, const char *const *extra,
 		      const char **hdr, char *room)
 {
-	size_t k = 0, used = 0;
+	size_t k = 0;
 	for (; extra && extra[k] && k < API_MAX_HEADERS - 4; k++)
 		hdr[k] = extra[k];
-	const char *origin = lab_http_header(req, "Origin");
-	if (a->cors && origin && header_safe(origin, 512) && origin_allowed(a, origin)) {
-		int n;
-		if (a->any_origin)
-			n = snprintf(room, API_HEADER_ROOM, "Access-Control-Allow-Origin: *");
-		else
-			n = snprintf(room, API_HEADER_ROOM, "Access-Control-Allow-Origin: %s", origin);
-		hdr[k++] = room;
-		used = (size_t)n + 1;
+	if (a->cors) {
+		const char *origin = lab_http_header(req, "Origin");
+		int ok = a->any_origin || (origin && header_safe(origin, 512) &&
+					   origin_allowed(a, origin));
 		if (!a->any_origin)
 			hdr[k++] = "Vary: Origin";
-		hdr[k++] = "Access-Control-Expose-Headers: ETag, Last-Modified, Content-Length";
+		if (ok) {
+			snprintf(room, API_HEADER_ROOM, "Access-Control-Allow-Origin: %s",
+				 a->any_origin ? "*" : origin);
+			hdr[k++] = room;
+			hdr[k++] = "Access-Control-Expose-Headers: ETag, Last-Modified, Content-Length";
+		}
 	}
-	(void)used;
 	hdr[k] = NULL;
 }
 

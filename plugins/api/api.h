@@ -7,7 +7,9 @@
 #ifndef LAB_API_API_H
 #define LAB_API_API_H
 
-#define LAB_PLUGIN_MIN_ABI_MINOR 4 /* HTTP services (SDK 1.4) */
+/* Declares 1.1 (options): it loads on any 1.x host and tests LAB_HAS for the
+ * HTTP services of 1.4 in start, refusing to start with a clear message. */
+#define LAB_PLUGIN_MIN_ABI_MINOR 1
 #include <lab/plugin.h>
 
 #include "cache.h"

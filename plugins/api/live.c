@@ -12,10 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "api.h"
 #include "buf.h"
+#include "message.h"
 
 struct live_client {
 	struct api *a;
@@ -32,30 +31,6 @@ static const char *const subjects[] = { "beacon.slot", "beacon.locally_built_blo
 					"timings.updated", "contributors.updated",
 					"host.plugin" };
 
-/* The whole text must be one JSON value (json-c stops after the first). */
-static json_object *parse_json(const void *data, size_t len)
-{
-	if (len == 0 || len > INT32_MAX || memchr(data, '\0', len))
-		return NULL;
-	json_tokener *tok = json_tokener_new();
-	if (!tok)
-		return NULL;
-	json_object *o = json_tokener_parse_ex(tok, data, (int)len);
-	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
-		  json_tokener_get_parse_end(tok) != len)) {
-		/* trailing bytes: allow only whitespace */
-		for (size_t i = json_tokener_get_parse_end(tok); o && i < len; i++) {
-			char c = ((const char *)data)[i];
-			if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
-				json_object_put(o);
-				o = NULL;
-			}
-		}
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 static const char *get_str(json_object *o, const char *k)
 {
 	json_object *v;
@@ -71,7 +46,8 @@ static void invalidate(struct api *a, const char *subject, json_object *o)
 {
 	const char *key = get_str(o, "key");
 	if (key) {
-		cache_invalidate(a->cache, key);
+		if (cache_invalidate(a->cache, key))
+			lab_metric_set(a->ctx, a->m_bytes, (double)a->cache->bytes, NULL);
 		return;
 	}
 	/* beacon.slot without "key": derive it */
@@ -83,8 +59,9 @@ static void invalidate(struct api *a, const char *subject, json_object *o)
 		char num[24];
 		struct api_doc doc;
 		int n = snprintf(num, sizeof num, "%" PRId64, json_object_get_int64(slot));
-		if (api_slot_doc(&a->pfx, net, strlen(net), num, (size_t)n, &doc) == 0)
-			cache_invalidate(a->cache, doc.key);
+		if (api_slot_doc(&a->pfx, net, strlen(net), num, (size_t)n, &doc) == 0 &&
+		    cache_invalidate(a->cache, doc.key))
+			lab_metric_set(a->ctx, a->m_bytes, (double)a->cache->bytes, NULL);
 	}
 }
 
@@ -101,7 +78,7 @@ static void send_msg(struct live_client *c, const struct live_msg *m)
 static void on_event(lab_ctx *ctx, const char *subject, const void *data, size_t len, void *ud)
 {
 	struct api *a = ud;
-	json_object *o = parse_json(data, len);
+	json_object *o = api_json_parse(data, len);
 	if (!o) {
 		lab_logkv(ctx, LAB_LOG_DEBUG, "event is not JSON; ignored", LAB_FS("subject", subject));
 		return;
@@ -229,52 +206,25 @@ static void send_error(struct live_client *c, const char *what, const char *deta
 static void on_ws_msg(lab_ctx *ctx, lab_stream *s, const void *data, size_t len, void *ud)
 {
 	struct live_client *c = ud;
+	char bad[TOPIC_TEXT_MAX];
 	if (c->dead)
 		return;
-	json_object *o = parse_json(data, len);
-	if (!o) {
+	switch (api_client_msg(data, len, &c->set, bad)) {
+	case CLIENT_MSG_OK:
+		send_subscribed(c);
+		break;
+	case CLIENT_MSG_BAD_TOPIC:
+		send_error(c, "invalid topic (or more than 16 networks)", bad);
+		break;
+	case CLIENT_MSG_NOT_JSON:
 		c->dead = 1;
 		lab_stream_close(ctx, s, 1003);
-		return;
-	}
-	struct topic_set next = c->set;
-	int ok = json_object_is_type(o, json_type_object) && json_object_object_length(o) > 0;
-	const char *bad = NULL;
-	char badtext[TOPIC_TEXT_MAX];
-	json_object_object_foreach(o, key, val)
-	{
-		int sub = strcmp(key, "subscribe") == 0;
-		if (!ok || (!sub && strcmp(key, "unsubscribe") != 0) ||
-		    !json_object_is_type(val, json_type_array)) {
-			ok = 0;
-			break;
-		}
-		for (size_t i = 0; i < json_object_array_length(val) && !bad; i++) {
-			json_object *e = json_object_array_get_idx(val, i);
-			struct topic t;
-			const char *txt = json_object_is_type(e, json_type_string)
-						  ? json_object_get_string(e) : NULL;
-			if (!txt || topic_parse(txt, strlen(txt), &t) < 0 ||
-			    (sub && topic_set_add(&next, &t) < 0)) {
-				snprintf(badtext, sizeof badtext, "%s", txt ? txt : "(not a string)");
-				bad = badtext;
-			} else if (!sub) {
-				topic_set_remove(&next, &t);
-			}
-		}
-	}
-	json_object_put(o);
-	if (!ok) {
+		break;
+	case CLIENT_MSG_BAD_SHAPE:
 		c->dead = 1;
 		lab_stream_close(ctx, s, 1008);
-		return;
+		break;
 	}
-	if (bad) {
-		send_error(c, "invalid topic (or more than 16 networks)", bad);
-		return;
-	}
-	c->set = next;
-	send_subscribed(c);
 }
 
 void api_live_cb(lab_ctx *ctx, lab_http_req *req, void *ud)

@@ -3,12 +3,14 @@
  * URL path and topic list a client sends.  Oracle: an accepted path gives
  * a key that the storage key rules accept (common/keyrules.h), that lies
  * under one of the document prefixes (or is config.json), and that maps
- * back to itself; no topic list is accepted that names a bad topic. */
+ * back to itself; no topic list is accepted that names a bad topic; a
+ * WebSocket client message (message.c) that is refused changes nothing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "keyrules.h"
+#include "message.h"
 #include "paths.h"
 #include "topics.h"
 
@@ -50,5 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 	}
 	free(list);
+	/* and as a WebSocket client message: a refused one changes nothing */
+	struct topic_set ws = { 0 }, was;
+	was = ws;
+	enum client_msg rc = api_client_msg(data, size, &ws, bad);
+	if (rc != CLIENT_MSG_OK && memcmp(&ws, &was, sizeof ws) != 0)
+		abort();
+	for (size_t i = 0; i < ws.nnets; i++)
+		if (!key_segment_ok(ws.nets[i], strlen(ws.nets[i]), TOPIC_NET_MAX, NULL, KEY_SEG_PLAIN))
+			abort();
 	return 0;
 }

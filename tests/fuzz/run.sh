@@ -52,7 +52,7 @@ srcs() {
 	ch_sql) echo "ch_sql.c common/buf.c" ;;
 	plugin_elf) echo "plugin_elf.c" ;;
 	broker_incoming) echo "broker.c metrics.c log.c common/buf.c" ;;
-	api_paths) echo "plugins/api/paths.c plugins/api/topics.c common/buf.c" ;;
+	api_paths) echo "plugins/api/paths.c plugins/api/topics.c plugins/api/message.c common/buf.c" ;;
 	esac
 }
 pkgs() {
@@ -62,7 +62,8 @@ pkgs() {
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libdeflate libisal libuv" ;;
-	plugin_elf|broker_incoming|api_paths) echo "libuv" ;;
+	plugin_elf|broker_incoming) echo "libuv" ;;
+	api_paths) echo "json-c" ;;
 	*) echo "libuv json-c" ;;
 	esac
 }

@@ -33,8 +33,10 @@ put beacon/slots/mainnet/100.json "$SLOT"
 put beacon_chain_timings/block_timings/mainnet/last_30_days.json '{"timestamps":[1,2]}'
 put xatu_public_contributors/summary.json '{"updated_at":1,"networks":{}}'
 put xatu_public_contributors/user-summaries/users/J%C3%BCrgen.json '{"name":"x"}'
+put "xatu_public_contributors/user-summaries/users/$(printf 'Bj\303\266rn').json" '{"name":"Bjorn"}'
 put state/modules/api.json '{"secret":true}'
-mkdir -p "$T/data/beacon/slots/mainnet/555.json" # a key storage cannot read
+# a key storage cannot read: gzip magic, then garbage (a torn or corrupt object)
+printf '\037\213\010\000garbage-garbage-garbage' >"$T/data/beacon/slots/mainnet/555.json"
 
 start_labd --now "$NOW"
 wait_for 'grep -q "msg=\"api started\"" "$T/labd.log"' || fail "api did not start"
@@ -43,6 +45,8 @@ GZ=$(sed -n 's/.*msg="api started".* gzip=\([a-z]*\).*/\1/p' "$T/labd.log")
 # get PATH [curl args...]: CODE, BODY, and the headers in $T/h (lower-case names).
 get() {
 	p=$1; shift
+	rm -f "$T/b" "$T/h.raw" # curl leaves -o alone when there is no body
+	: >"$T/b"
 	CODE=$(curl -s -D "$T/h.raw" -o "$T/b" -w '%{http_code}' "$@" "$H$p") || CODE=000
 	tr -d '\r' <"$T/h.raw" | sed 's/^\([^:]*\):/\L\1:/' >"$T/h"
 	BODY=$(cat "$T/b")
@@ -65,9 +69,10 @@ echo "$ETAG" | grep -Eq '^"[0-9a-f]{32}"$' || fail "etag: $ETAG"
 get /beacon_slots/slots/mainnet/100.json
 [ "$CODE" = 200 ] && [ "$BODY" = "$SLOT" ] || fail "Go-era alias: $CODE $BODY"
 get /beacon/slots/mainnet/100.json -H "If-None-Match: $ETAG"
-[ "$CODE" = 304 ] && [ -z "$BODY" ] || fail "If-None-Match: $CODE"
-get /beacon/slots/mainnet/100.json -I
-[ "$CODE" = 200 ] && [ -z "$BODY" ] && [ "$(hdr etag)" = "$ETAG" ] || fail "HEAD: $CODE"
+[ "$CODE" = 304 ] && [ -z "$BODY" ] || fail "If-None-Match $ETAG: $CODE $(cat "$T/h")"
+get /beacon/slots/mainnet/100.json -I # curl -I writes the headers to -o too
+[ "$CODE" = 200 ] && [ "$(hdr etag)" = "$ETAG" ] && [ "$(hdr content-length)" = ${#SLOT} ] ||
+	fail "HEAD: $CODE $(cat "$T/h")"
 get /beacon/slots/mainnet/100.json -H 'Accept-Encoding: gzip'
 if [ "$GZ" = stored ]; then
 	[ "$(hdr content-encoding)" = gzip ] || fail "gzip bytes not sent as stored"
@@ -84,6 +89,9 @@ get /xatu_public_contributors/user-summaries/users/J%C3%BCrgen.json
 [ "$CODE" = 404 ] || fail "the escaped key is not the raw name: $CODE"
 get /xatu_public_contributors/user-summaries/users/J%25C3%25BCrgen.json
 [ "$CODE" = 200 ] || fail "a username key segment: $CODE"
+# the frontend asks for the raw name, percent-encoded as UTF-8 (SPEC §9.2)
+get /xatu_public_contributors/user-summaries/users/Bj%C3%B6rn.json
+[ "$CODE" = 200 ] && [ "$BODY" = '{"name":"Bjorn"}' ] || fail "a raw UTF-8 username: $CODE $BODY"
 pass "documents: body, headers, alias, 304, HEAD, gzip=$GZ"
 
 # ---- errors: JSON of one shape; nothing but document keys read

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cache.h"
+#include "message.h"
 #include "paths.h"
 #include "topics.h"
 
@@ -276,12 +277,46 @@ static void test_ring(void **st)
 	live_ring_free(&r);
 }
 
+static void test_client_msg(void **st)
+{
+	struct topic_set s = { 0 };
+	char bad[TOPIC_TEXT_MAX];
+	struct buf b = BUF_INIT;
+	(void)st;
+#define MSG(text) api_client_msg(text, strlen(text), &s, bad)
+	assert_int_equal(MSG("{\"subscribe\":[\"timings\",\"slots:mainnet\"]}"), CLIENT_MSG_OK);
+	assert_int_equal(MSG(" {\"unsubscribe\":[\"timings\",\"plugins\"],\"subscribe\":[\"*\"]}\n"),
+			 CLIENT_MSG_OK);
+	topic_set_json(&s, &b);
+	assert_string_equal(b.data, "[\"*\",\"slots:mainnet\"]");
+	buf_free(&b);
+	struct topic_set before = s;
+	assert_int_equal(MSG("{\"subscribe\":[\"timings\",\"slots:a/b\"]}"), CLIENT_MSG_BAD_TOPIC);
+	assert_string_equal(bad, "slots:a/b");
+	assert_memory_equal(&s, &before, sizeof s); /* nothing applied */
+	assert_int_equal(MSG("{\"subscribe\":[\"slots:ma\\u0000x\"]}"), CLIENT_MSG_BAD_TOPIC);
+	assert_int_equal(MSG("{\"subscribe\":[1]}"), CLIENT_MSG_BAD_TOPIC);
+	assert_string_equal(bad, "(not a string)");
+	assert_int_equal(MSG("{\"subscribe\":\"timings\"}"), CLIENT_MSG_BAD_SHAPE);
+	assert_int_equal(MSG("{\"hello\":[]}"), CLIENT_MSG_BAD_SHAPE);
+	assert_int_equal(MSG("{}"), CLIENT_MSG_BAD_SHAPE);
+	assert_int_equal(MSG("[\"subscribe\"]"), CLIENT_MSG_BAD_SHAPE);
+	assert_int_equal(MSG("\"x\""), CLIENT_MSG_BAD_SHAPE);
+	assert_int_equal(MSG("not json"), CLIENT_MSG_NOT_JSON);
+	assert_int_equal(MSG("{\"subscribe\":[]} x"), CLIENT_MSG_NOT_JSON);
+	assert_int_equal(MSG("{\"subscribe\":["), CLIENT_MSG_NOT_JSON);
+	assert_int_equal(MSG(""), CLIENT_MSG_NOT_JSON);
+	assert_int_equal(api_client_msg("{}\0", 3, &s, bad), CLIENT_MSG_NOT_JSON);
+#undef MSG
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paths_documents), cmocka_unit_test(test_paths_refused),
 		cmocka_unit_test(test_cache_fill_and_lru), cmocka_unit_test(test_cache_generation),
 		cmocka_unit_test(test_topics), cmocka_unit_test(test_ring),
+		cmocka_unit_test(test_client_msg),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
