@@ -63,12 +63,8 @@ pkgs() {
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libdeflate libisal libuv" ;;
-<<<<<<< HEAD
-	plugin_elf|broker_incoming) echo "libuv" ;;
-	api_paths) echo "json-c" ;;
-=======
 	plugin_elf|broker_incoming|http_path) echo "libuv" ;;
->>>>>>> s4-http
+	api_paths) echo "json-c" ;;
 	*) echo "libuv json-c" ;;
 	esac
 }
