@@ -579,6 +579,7 @@ int labt_stop(labt *t)
 		rc = t->desc->stop(t->self);
 		t->in_callback--;
 		remove_timers_subs(t);
+		labti_http_stop(t); /* as labd: routes go, streams get LAB_ECANCELED */
 		uint64_t end = t->mono + t->drain_ms;
 		labt_pump(t);
 		while (ops_pending(t)) {
@@ -598,6 +599,7 @@ int labt_stop(labt *t)
 		return LAB_ESTATE;
 	}
 	remove_timers_subs(t);
+	labti_http_stop(t);
 	cancel_work(t); /* never started: submitted in init */
 	while (t->queue.n)
 		labti_ev_drop(t, t->queue.v[t->queue.n - 1]);
@@ -629,6 +631,7 @@ void labt_free(labt *t)
 		labti_ev_free(t->held.v[i]);
 	free(t->held.v);
 	labti_metrics_free(t);
+	labti_http_free(t);
 	labti_data_free(t);
 	labti_nets_free(t);
 	for (size_t i = 0; i < t->logs.n; i++)

@@ -155,6 +155,11 @@ struct labt {
 	int log_level, verbose;
 	struct labt_vec logs; /* char * */
 	struct labt_vec strs; /* char * owned results of labt_json */
+
+	/* HTTP (1.4, labt_http.c) */
+	struct labt_vec http_routes;  /* struct labt_route * */
+	struct labt_vec http_reqs;    /* struct labt_req *: every injected request */
+	struct labt_vec http_streams; /* lab_stream *: kept until labt_free */
 };
 
 /* The fake host behind a ctx; aborts on a foreign ctx. */
@@ -205,5 +210,23 @@ int labti_state_delete_(struct labt *t, const char *key);
 int labti_state_flush_now(struct labt *t);
 
 enum { LABT_PUT, LABT_GET, LABT_EXISTS, LABT_DELETE };
+
+/* HTTP (labt_http.c): the SDK members, and the plugin's stop (routes go,
+ * open streams get on_close(LAB_ECANCELED)); free at labt_free. */
+int labti_http_route(struct labt *t, const char *method, const char *pattern, lab_http_cb cb,
+		     void *ud, lab_route **out);
+const char *labti_http_method(const lab_http_req *r);
+const char *labti_http_path(const lab_http_req *r);
+const char *labti_http_query(const lab_http_req *r, const char *name);
+const char *labti_http_header(const lab_http_req *r, const char *name);
+int labti_http_respond(struct labt *t, lab_http_req *req, const lab_http_response *a);
+int labti_stream_open(struct labt *t, lab_http_req *req, int kind, const char *const *headers,
+		      lab_stream_msg_cb on_msg, lab_stream_close_cb on_close, void *ud,
+		      lab_stream **out);
+int labti_stream_send(struct labt *t, lab_stream *s, const char *event, const char *id,
+		      const void *data, size_t len);
+int labti_stream_close(struct labt *t, lab_stream *s, int code);
+void labti_http_stop(struct labt *t);
+void labti_http_free(struct labt *t);
 
 #endif

@@ -21,8 +21,8 @@
 #include "ch_rows.h"
 #include "labt.h"
 
-/* The last member of the table this fake host implements (ABI 1.3). */
-#define LABT_API_END (offsetof(lab_host_api, work_submit_cancel) + sizeof(void (*)(void)))
+/* The last member of the table this fake host implements (ABI 1.4). */
+#define LABT_API_END (offsetof(lab_host_api, stream_close) + sizeof(void (*)(void)))
 
 /* ---- log ----------------------------------------------------------------- */
 
@@ -638,6 +638,33 @@ static int api_work_submit_cancel(lab_ctx *ctx, lab_work_fn fn, lab_work_done_cb
 	return labti_work_submit_(t, fn, done, cancel, ud);
 }
 
+/* ---- HTTP (1.4): labt_http.c ------------------------------------------------ */
+
+static int api_http_route(lab_ctx *ctx, const char *method, const char *pattern, lab_http_cb cb,
+			  void *ud, lab_route **out)
+{
+	return labti_http_route(labti_of(ctx), method, pattern, cb, ud, out);
+}
+static int api_http_respond(lab_ctx *ctx, lab_http_req *req, const lab_http_response *resp)
+{
+	return labti_http_respond(labti_of(ctx), req, resp);
+}
+static int api_stream_open(lab_ctx *ctx, lab_http_req *req, int kind, const char *const *headers,
+			   lab_stream_msg_cb on_msg, lab_stream_close_cb on_close, void *ud,
+			   lab_stream **out)
+{
+	return labti_stream_open(labti_of(ctx), req, kind, headers, on_msg, on_close, ud, out);
+}
+static int api_stream_send(lab_ctx *ctx, lab_stream *s, const char *event, const char *id,
+			   const void *data, size_t len)
+{
+	return labti_stream_send(labti_of(ctx), s, event, id, data, len);
+}
+static int api_stream_close(lab_ctx *ctx, lab_stream *s, int code)
+{
+	return labti_stream_close(labti_of(ctx), s, code);
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static size_t api_rows_count(const lab_rows *r) { return ch_rows_count(r); }
@@ -709,6 +736,15 @@ void labti_api_fill(lab_host_api *api)
 		JSONW_API_MEMBERS,
 		.cfg_duration_ms = api_cfg_duration_ms,
 		.work_submit_cancel = api_work_submit_cancel,
+		.http_route = api_http_route,
+		.http_method = labti_http_method,
+		.http_path = labti_http_path,
+		.http_query = labti_http_query,
+		.http_header = labti_http_header,
+		.http_respond = api_http_respond,
+		.stream_open = api_stream_open,
+		.stream_send = api_stream_send,
+		.stream_close = api_stream_close,
 	};
 	/* Every member inside the table is implemented (see the top of this file). */
 	const char *p = (const char *)api + offsetof(lab_host_api, log);

@@ -39,14 +39,15 @@ done
 TARGETS="config state networks storage_key admin gzip"
 [ -f "$top/host/ch_rows.c" ] && TARGETS="$TARGETS ch_rows"
 [ -f "$top/host/ch_sql.c" ] && TARGETS="$TARGETS ch_sql"
-TARGETS="$TARGETS plugin_elf broker_incoming api_paths"
+TARGETS="$TARGETS plugin_elf broker_incoming http_path api_paths"
 srcs() {
 	case $1 in
 	config) echo "config.c config_override.c config_validate.c cfgapi.c plugin_decls.c keyseg.c networks.c listen_addr.c log.c common/buf.c" ;;
 	state) echo "state.c state_value.c storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
 	networks) echo "networks.c log.c common/buf.c" ;;
 	storage_key) echo "storage.c storage_fs.c fs_beneath.c storage_s3.c http.c gzip.c metrics.c log.c common/buf.c" ;;
-	admin) echo "admin.c listen_addr.c metrics.c log.c common/buf.c" ;;
+	admin) echo "admin.c mhd_uv.c listen_addr.c metrics.c log.c common/buf.c" ;;
+	http_path) echo "httpd_path.c" ;;
 	gzip) echo "gzip.c" ;;
 	ch_rows) echo "ch_rows.c common/buf.c" ;;
 	ch_sql) echo "ch_sql.c common/buf.c" ;;
@@ -62,7 +63,7 @@ pkgs() {
 	networks) echo "yaml-0.1 libuv" ;;
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libdeflate libisal libuv" ;;
-	plugin_elf|broker_incoming) echo "libuv" ;;
+	plugin_elf|broker_incoming|http_path) echo "libuv" ;;
 	api_paths) echo "json-c" ;;
 	*) echo "libuv json-c" ;;
 	esac
@@ -71,6 +72,7 @@ maxlen() {
 	case $1 in
 	storage_key) echo 2100 ;;
 	admin) echo 8192 ;;
+	http_path) echo 2048 ;;
 	gzip) echo 65536 ;;
 	plugin_elf) echo 4096 ;;
 	*) echo 16384 ;;

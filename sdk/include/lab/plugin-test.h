@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 /* The last SDK minor whose functions the fake host implements. */
-#define LABT_ABI_MINOR 3
+#define LABT_ABI_MINOR 4
 
 typedef struct labt labt;
 
@@ -279,6 +279,45 @@ size_t labt_progress_count(const labt *t);
  */
 /* Lines at `min_level` or above containing `substr` (NULL: any). */
 size_t labt_logs(const labt *t, int min_level, const char *substr);
+
+/* ---- HTTP (1.4) -------------------------------------------------------------
+ * The fake host keeps the routes the plugin registers (lab_http_route) and
+ * lets a test inject a request into them.  It records the plugin's answer
+ * exactly as given: the listener's own work (path checks, 304, gzip
+ * decoding, HEAD, limits) is labd's and is not imitated.
+ *
+ * labt_http(t, "GET", "/api/v1/x?q=1", LABT_HEADERS("Accept-Encoding: gzip"))
+ * calls the route the longest pattern matches (HEAD reaches GET routes),
+ * then runs what is due now (labt_pump), and returns the request's index.
+ * No route: status 404; a route for other methods: 405.  An answer the
+ * plugin gives later (after a storage read) appears once the test lets
+ * virtual time run (labt_pump, labt_advance).  lab_http_query returns the
+ * raw (not percent-decoded) value. */
+#define LABT_HEADERS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+int labt_http(labt *t, const char *method, const char *target, const char *const *headers);
+/* The answer's status; 0 while the plugin has not answered.  A stream:
+ * 200 (SSE) or 101 (WebSocket). */
+int labt_http_status(const labt *t, int req);
+const char *labt_http_body(const labt *t, int req, size_t *len);
+/* Content-Type, ETag, Cache-Control, Content-Encoding ("gzip" for
+ * LAB_HTTP_GZIP) and the extra header lines; NULL when absent.  Valid until
+ * the next call. */
+const char *labt_http_response_header(const labt *t, int req, const char *name);
+int64_t labt_http_last_modified(const labt *t, int req);
+/* The stream the plugin opened for the request, or NULL.  Streams live
+ * until labt_free (also after on_close), so a test can read them. */
+lab_stream *labt_http_stream(const labt *t, int req);
+/* The number of messages the plugin sent on `s`; message `k` in *data and *len
+ * (SSE: the full "id:/event:/data:" text; WebSocket: the payload). */
+size_t labt_stream_sent(const labt *t, lab_stream *s, size_t k, const char **data, size_t *len);
+/* A WebSocket message from the client: on_msg runs, then labt_pump. */
+int labt_stream_push(labt *t, lab_stream *s, const void *data, size_t len);
+/* The client went away: on_close(reason) runs now (0, or e.g. LAB_EBUSY to
+ * imitate a slow-client drop). */
+int labt_stream_peer_close(labt *t, lab_stream *s, int reason);
+/* 1 once on_close ran; *close_code: the code the plugin closed with
+ * (lab_stream_close), 1001 after labt_stop, 0 = none. */
+int labt_stream_state(const labt *t, lab_stream *s, int *close_code);
 size_t labt_log_count(const labt *t);
 const char *labt_log_line(const labt *t, size_t i);
 

@@ -1675,10 +1675,15 @@ static inline int lab_http_respond(lab_ctx *ctx, lab_http_req *req, const lab_ht
  * be NULL) run on the loop thread, never from inside a lab_stream_* call;
  * on_close is the last callback.  `*out` (may be NULL) is the handle,
  * valid until on_close returns; a plugin that keeps handles passes on_close
- * to learn when they go.  The stream belongs to the plugin: when it stops,
- * every open stream is closed (WebSocket 1001) and on_close runs with
- * LAB_ECANCELED before the plugin's stop returns.  The host sends frames and
- * heartbeats itself; nothing is needed to keep a stream open.
+ * to learn when they go.  lab_stream_send may be called at once (what is
+ * queued before the handshake went out follows it).  The stream belongs to
+ * the plugin: when it stops, every open stream is closed (WebSocket 1001)
+ * and on_close runs with LAB_ECANCELED right after the plugin's stop
+ * returned, before its destroy.  The host sends frames and heartbeats
+ * itself; nothing is needed to keep a stream open.
+ * Returns 0; LAB_EINVAL, LAB_EBUSY as above; LAB_ECANCELED when the client
+ * had gone or the host had already answered 504 (no stream, no on_close);
+ * LAB_ENOMEM.
  */
 static inline int lab_stream_open(lab_ctx *ctx, lab_http_req *req, int kind,
 				  const char *const *headers, lab_stream_msg_cb on_msg,
