@@ -250,8 +250,8 @@ static void ws_on_poll(uv_poll_t *p, int status, int events);
 
 static void ws_update(struct lab_stream *s)
 {
-	if (!s->ws || s->ws_freed)
-		return;
+	if (!s->ws || s->ws_freed || !s->upgraded)
+		return; /* before the upgrade: the queue waits for ws_upgraded */
 	int r = wslay_event_want_read(s->ws), w = wslay_event_want_write(s->ws);
 	if (!r && !w) {
 		ws_finish(s);
@@ -298,20 +298,16 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 		memcpy(s->extra, extra_in, extra_in_size);
 		s->extra_len = extra_in_size;
 	}
-	if (wslay_event_context_server_init(&s->ws, &ws_callbacks, s) != 0) {
-		s->ws = NULL;
+	if (!s->ws) {
 		ws_finish(s);
 		return;
 	}
-	wslay_event_config_set_max_recv_msg_length(s->ws, (uint64_t)s->h->conf.max_ws_message);
 	if (uv_poll_init(s->h->loop, &s->poll, sock) != 0) {
 		ws_finish(s);
 		return;
 	}
 	s->poll.data = s;
 	s->polling = 1;
-	if (s->closing) /* cancelled before the upgrade completed */
-		wslay_event_queue_close(s->ws, 1001, NULL, 0);
 	if (s->extra_len && wslay_event_recv(s->ws) != 0) {
 		ws_finish(s);
 		return;
@@ -433,7 +429,12 @@ int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers
 				MHD_add_response_header(resp, "X-Accel-Buffering", "no");
 			}
 			status = MHD_HTTP_OK;
+		} else if (wslay_event_context_server_init(&s->ws, &ws_callbacks, s) != 0) {
+			s->ws = NULL; /* resp stays NULL: out of memory */
 		} else {
+			/* sends before the upgrade wait in wslay's queue */
+			wslay_event_config_set_max_recv_msg_length(s->ws,
+								   (uint64_t)h->conf.max_ws_message);
 			resp = MHD_create_response_for_upgrade(ws_upgraded, s);
 			if (resp) {
 				MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
@@ -444,6 +445,8 @@ int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers
 		for (const char *const *hl = headers; resp && hl && *hl; hl++)
 			httpd_add_header_line(resp, *hl);
 		if (!resp) {
+			if (s->ws)
+				wslay_event_context_free(s->ws);
 			free(s);
 			s = NULL;
 			rc = LAB_ENOMEM;
@@ -530,8 +533,6 @@ int httpd_stream_send(lab_ctx *owner, lab_stream *s, const char *event, const ch
 		sse_wake(s);
 		return rc;
 	}
-	if (!s->ws)
-		return LAB_ESTATE; /* upgrade not completed yet */
 	struct wslay_event_msg m = { WSLAY_TEXT_FRAME, data, len };
 	if (wslay_event_queue_msg(s->ws, &m) != 0)
 		return LAB_ENOMEM;
@@ -574,8 +575,8 @@ void httpd_streams_sweep(struct httpd *h, int heartbeat)
 				continue;
 			/* the client did not take its last bytes in time */
 			if (s->kind == LAB_STREAM_WEBSOCKET) {
-				if (s->ws || s->urh)
-					ws_finish(s);
+				if (s->upgraded)
+					ws_finish(s); /* else the request's end frees it */
 			} else {
 				int fd = conn_fd(s->conn);
 				if (fd >= 0)

@@ -4,10 +4,11 @@
  * that matter — many requests on one key while its storage read is in
  * flight, an event arriving during a fill — are driven step by step.
  *
- * lab-plugin-test has no HTTP fakes yet (SDK 1.4), so this file puts a
- * small fake HTTP layer into the fake host's table: routes, requests whose
- * answer is recorded, and streams whose messages are recorded.  It also
- * counts the plugin's storage reads by wrapping storage_get.
+ * Most tests put a small fake HTTP layer of their own into the fake host's
+ * table (written before lab-plugin-test had HTTP fakes; it also counts the
+ * plugin's storage reads by wrapping storage_get and lets a test end a
+ * stream at will); test_library_fakes drives the same paths through the
+ * library's own HTTP fakes (labt_http, labt_stream_*).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,8 +286,9 @@ static void test_settings_and_routes(void)
 	t = labt_new(lab_plugin_entry());
 	LABT_CHECK_INT(labt_config(t, "beacon_prefix = \"../x\";"), LAB_ECONFIG);
 	labt_free(t);
-	/* the fake host without HTTP services: start says so */
+	/* a host without HTTP services (before 1.4): start says so */
 	t = labt_new(lab_plugin_entry());
+	((lab_host_api *)labt_ctx(t)->api)->http_route = NULL;
 	LABT_CHECK_INT(labt_init(t), 0);
 	LABT_CHECK_INT(labt_start(t), LAB_ENOTSUP);
 	LABT_CHECK_INT(labt_logs(t, LAB_LOG_ERROR, "no HTTP services"), 1);
@@ -610,6 +612,62 @@ static void test_budget(void)
 	labt_free(t);
 }
 
+/* The same paths through lab-plugin-test's own HTTP fakes (SDK 1.4), with
+ * no patching of the fake host: a coalesced fill, an event, SSE, WebSocket. */
+static void test_library_fakes(void)
+{
+	static const char v2[] = "{\"slot\":100,\"v\":2}";
+	static const char ev[] = "{\"network\":\"mainnet\",\"slot\":100,\"key\":\"" SLOT_KEY "\"}";
+	labt *t = labt_new(lab_plugin_entry());
+	labt_network(t, "mainnet", 1606824023, 12, 32);
+	labt_set_now(t, 1735787045000LL);
+	LABT_CHECK_INT(labt_init(t), 0);
+	LABT_CHECK_INT(labt_start(t), 0);
+	labt_storage_put(t, SLOT_KEY, SLOT_DOC, strlen(SLOT_DOC));
+	labt_storage_delay(t, 50);
+	int r1 = labt_http(t, "GET", "/beacon/slots/mainnet/100.json",
+			   LABT_HEADERS("Origin: https://x.example"));
+	int r2 = labt_http(t, "GET", "/beacon_slots/slots/mainnet/100.json", NULL);
+	LABT_CHECK_INT(labt_http_status(t, r1), 0);
+	labt_advance(t, 50);
+	LABT_CHECK_INT(labt_http_status(t, r1), 200);
+	LABT_CHECK_STR(labt_http_body(t, r2, NULL), SLOT_DOC);
+	LABT_CHECK_STR(labt_http_response_header(t, r1, "Cache-Control"),
+		       "public, max-age=86400, s-maxage=86400");
+	LABT_CHECK_STR(labt_http_response_header(t, r1, "Access-Control-Allow-Origin"), "*");
+	LABT_CHECK(labt_metric(t, "storage_reads_total", LAB_LABELS("ok")) == 1);
+	/* live: an SSE and a WebSocket client, then the event */
+	int rs = labt_http(t, "GET", "/api/v1/events?topics=slots:mainnet", NULL);
+	LABT_CHECK_INT(labt_http_status(t, rs), 200);
+	lab_stream *sse = labt_http_stream(t, rs);
+	int rw = labt_http(t, "GET", "/api/v1/live", NULL);
+	lab_stream *ws = labt_http_stream(t, rw);
+	LABT_CHECK(sse && ws);
+	const char *m;
+	size_t n;
+	static const char sub[] = "{\"subscribe\":[\"slots:mainnet\"]}";
+	LABT_CHECK_INT(labt_stream_push(t, ws, sub, strlen(sub)), 0);
+	LABT_CHECK_INT(labt_stream_sent(t, ws, 0, &m, &n), 1);
+	LABT_CHECK_STR(m, "{\"subscribed\":[\"slots:mainnet\"]}");
+	labt_storage_put(t, SLOT_KEY, v2, strlen(v2));
+	LABT_CHECK_INT(labt_publish(t, "beacon.slot", ev, strlen(ev)), 0);
+	LABT_CHECK_INT(labt_stream_sent(t, ws, 1, &m, &n), 2);
+	LABT_CHECK(strstr(m, "\"topic\":\"slots:mainnet\"") != NULL);
+	LABT_CHECK(labt_stream_sent(t, sse, 1, &m, &n) == 2 && strstr(m, "id: ") == m);
+	int r3 = labt_http(t, "GET", "/beacon/slots/mainnet/100.json", NULL);
+	labt_advance(t, 50);
+	LABT_CHECK_STR(labt_http_body(t, r3, NULL), v2);
+	/* bad input */
+	int r4 = labt_http(t, "GET", "/beacon/slots/mainnet/01.json", NULL);
+	LABT_CHECK_INT(labt_http_status(t, r4), 404);
+	LABT_CHECK_INT(labt_stream_push(t, ws, "nope", 4), 0);
+	int code = 0;
+	labt_stream_state(t, ws, &code);
+	LABT_CHECK_INT(code, 1003);
+	LABT_CHECK_INT(labt_stop(t), 0);
+	labt_free(t);
+}
+
 int main(void)
 {
 	test_settings_and_routes();
@@ -621,6 +679,7 @@ int main(void)
 	test_sse();
 	test_websocket();
 	test_budget();
+	test_library_fakes();
 	printf("ok - api plugin unit tests (lab-plugin-test)\n");
 	return 0;
 }

@@ -236,9 +236,6 @@ static int api_configure(struct api *a)
 					a->contributors_prefix };
 	if ((rc = read_origins(a)) < 0)
 		return rc;
-#ifdef LAB_HAVE_STORAGE_GET_RAW
-	a->raw_gzip = LAB_HAS(ctx, storage_get_raw); /* keep and send the stored gzip */
-#endif
 	a->cache = cache_new((size_t)a->cache_bytes);
 	if (!a->cache || live_ring_init(&a->ring, (size_t)a->replay_events,
 					(uint64_t)lab_now_ms(ctx)) < 0)
@@ -308,8 +305,7 @@ static int api_start(void *self)
 	if (!rc) rc = api_live_start(a);
 	if (!rc)
 		lab_logkv(a->ctx, LAB_LOG_INFO, "api started", LAB_FS("prefix", a->prefix),
-			  LAB_FI("cache_bytes", a->cache_bytes),
-			  LAB_FS("gzip", a->raw_gzip ? "stored" : "decoded"));
+			  LAB_FI("cache_bytes", a->cache_bytes));
 	return rc;
 }
 

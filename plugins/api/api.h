@@ -37,7 +37,6 @@ struct api {
 	int any_origin;
 	struct api_prefixes pfx;
 	struct cache *cache;
-	int raw_gzip; /* the host hands out stored gzip bytes */
 	struct live_ring ring;
 	struct live_client *clients;
 	size_t nclients;

@@ -124,8 +124,8 @@ static void fill_done(lab_ctx *ctx, int status, const void *data, size_t len, vo
 			memcpy(copy, data, len);
 			snprintf(etag, sizeof etag, "\"%.32s\"", hex);
 			int64_t expires = f->kind == API_DOC_CONFIG ? mono + a->config_ttl * 1000 : 0;
-			stored = cache_fill_done(a->cache, e, f->gen, CE_READY, copy, len, a->raw_gzip,
-						 etag, lab_now(ctx), expires);
+			stored = cache_fill_done(a->cache, e, f->gen, CE_READY, copy, len, 0, etag,
+						 lab_now(ctx), expires);
 			count(a, a->m_reads, stored ? "ok" : "stale");
 		} else {
 			free(copy);
@@ -154,19 +154,16 @@ static void fill_done(lab_ctx *ctx, int status, const void *data, size_t len, vo
 	lab_metric_set(ctx, a->m_bytes, (double)a->cache->bytes, NULL);
 }
 
-#ifdef LAB_HAVE_STORAGE_GET_RAW
+/*
+ * storage_get hands plugins the DECODED body (lab_storage_cb) and SDK 1.4
+ * has no call for the stored gzip bytes, so the cache keeps decoded JSON
+ * and answers without LAB_HTTP_GZIP (docs/plugins/api.md, "Bytes").
+ * Re-compressing here would cost a deflate per fill to save a gunzip.
+ */
 static int storage_read(struct api *a, const char *key, struct fill *f)
 {
-	if (a->raw_gzip)
-		return lab_storage_get_raw(a->ctx, key, fill_done, f, NULL);
 	return lab_storage_get(a->ctx, key, fill_done, f);
 }
-#else
-static int storage_read(struct api *a, const char *key, struct fill *f)
-{
-	return lab_storage_get(a->ctx, key, fill_done, f);
-}
-#endif
 
 static int start_fill(struct api *a, struct cache_entry *e, enum api_doc_kind kind)
 {

@@ -118,6 +118,22 @@ LAB_EXPORT int lab_abi_probe_v1_3(lab_work_cancel_fn cancel, const lab_json *jso
 	return cancel != NULL && json != NULL;
 }
 
+/* ABI 1.4: HTTP services.  lab_http_response is built by plugins and passed
+ * by pointer (frozen, like lab_param); lab_http_req's public part is its
+ * first member; the stream and route handles are opaque. */
+LAB_EXPORT int lab_abi_probe_v1_4(const lab_http_req *req, const lab_http_response *resp,
+				  lab_stream *stream, lab_route *route, enum lab_http_flags flags,
+				  enum lab_stream_kind kind, lab_http_cb cb, lab_stream_msg_cb msg,
+				  lab_stream_close_cb close);
+LAB_EXPORT int lab_abi_probe_v1_4(const lab_http_req *req, const lab_http_response *resp,
+				  lab_stream *stream, lab_route *route, enum lab_http_flags flags,
+				  enum lab_stream_kind kind, lab_http_cb cb, lab_stream_msg_cb msg,
+				  lab_stream_close_cb close)
+{
+	return req != NULL && resp != NULL && stream != NULL && route != NULL &&
+	       (int)flags + (int)kind != 0 && cb != NULL && msg != NULL && close != NULL;
+}
+
 /* The entry point's type, exactly as plugins export it. */
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void);
 LAB_EXPORT const lab_plugin *lab_plugin_entry(void) { return NULL; }

@@ -16,7 +16,7 @@ layer() { # layer NAME.c|NAME.h -> 1 (top) .. 6 (bottom), 9 = below all, 0 = unp
 	slot | slot_retry | config_json) echo 3 ;;
 	hostapi | cfgapi) echo 4 ;;
 	instance) echo 5 ;;
-	services | defer | admin | mhd_uv | httpd | httpd_path | httpd_stream | listen_addr | broker | broker_backend | broker_nats | buf | \
+	services | defer | admin | mhd_uv | httpd | httpd_internal | httpd_path | httpd_stream | listen_addr | broker | broker_backend | broker_nats | buf | \
 	ch_internal | ch_rows | ch_sql | clickhouse | clock | config | config_override | \
 	config_validate | fs_beneath | gzip | heap | http | list | log | metrics | networks | \
 	networks_url | plugin_elf | plugin_loader | state | state_value | progress | storage | storage_backend | \
