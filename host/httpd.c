@@ -144,7 +144,7 @@ int httpd_add_header_line(struct MHD_Response *resp, const char *line)
 	return MHD_add_response_header(resp, name, colon + 2) == MHD_YES;
 }
 
-static struct MHD_Response *json_error(unsigned status, const char *msg)
+struct MHD_Response *httpd_json_error(unsigned status, const char *msg)
 {
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "{\"error\":{\"code\":%u,\"message\":", status);
@@ -169,7 +169,7 @@ static struct MHD_Response *json_error(unsigned status, const char *msg)
 enum MHD_Result httpd_queue_error(struct MHD_Connection *c, unsigned status, const char *msg,
 				  const char *hname, const char *hval)
 {
-	struct MHD_Response *r = json_error(status, msg);
+	struct MHD_Response *r = httpd_json_error(status, msg);
 	if (!r)
 		return MHD_NO;
 	if (hname)
@@ -310,7 +310,7 @@ static void count(struct httpd *h, const struct httpd_req *r, unsigned status)
 }
 
 /* The answer is ready: on the plugin's next turn MHD takes it. */
-static void req_ready(struct httpd_req *r, struct MHD_Response *resp, unsigned status)
+void httpd_req_ready(struct httpd_req *r, struct MHD_Response *resp, unsigned status)
 {
 	r->resp = resp;
 	r->status = status;
@@ -471,19 +471,26 @@ void httpd_req_answered(struct httpd_req *r)
 	r->plugin_done = 1;
 }
 
+/* The plugin's one answer to `r` arrives: 1 when it is still wanted; 0
+ * when the host answered 504 already or the client is gone (dropped). */
+static int take(struct httpd_req *r)
+{
+	httpd_req_answered(r);
+	if (r->state == RQ_WAIT && !r->mhd_done)
+		return 1;
+	if (r->mhd_done)
+		req_free(r);
+	return 0;
+}
+
 int httpd_respond(lab_ctx *owner, lab_http_req *req, const lab_http_response *a)
 {
 	struct httpd_req *r = (struct httpd_req *)req;
 	(void)owner;
 	if (!r || r->plugin_done)
 		return LAB_ESTATE;
-	httpd_req_answered(r);
-	if (r->state != RQ_WAIT || r->mhd_done) {
-		/* already answered 504, or the client is gone: dropped */
-		if (r->mhd_done)
-			req_free(r);
+	if (!take(r))
 		return 0;
-	}
 	unsigned status = 500;
 	int rc;
 	struct MHD_Response *resp = build(r, a, &status, &rc);
@@ -492,10 +499,10 @@ int httpd_respond(lab_ctx *owner, lab_http_req *req, const lab_http_response *a)
 			log_msg(LAB_LOG_WARN, r->plugin, "http: invalid response for %s %s", r->method,
 				r->path);
 		status = rc == LAB_EPARSE ? MHD_HTTP_BAD_GATEWAY : MHD_HTTP_INTERNAL_SERVER_ERROR;
-		resp = json_error(status, rc == LAB_EPARSE ? "stored body is not valid gzip"
+		resp = httpd_json_error(status, rc == LAB_EPARSE ? "stored body is not valid gzip"
 							   : "internal error");
 	}
-	req_ready(r, resp, status);
+	httpd_req_ready(r, resp, status);
 	return rc;
 }
 
@@ -509,12 +516,8 @@ int httpd_stream_open(lab_ctx *owner, lab_http_req *req, int kind, const char *c
 		*out = NULL;
 	if (!r || r->plugin_done)
 		return LAB_ESTATE;
-	httpd_req_answered(r);
-	if (r->state != RQ_WAIT || r->mhd_done) {
-		if (r->mhd_done)
-			req_free(r);
+	if (!take(r))
 		return LAB_ECANCELED; /* answered 504 already, or the client is gone */
-	}
 	return httpd_stream_start(r, kind, headers, on_msg, on_close, ud, out);
 }
 
@@ -672,8 +675,10 @@ static void on_sweep(uv_timer_t *t)
 		if ((t0 - r->t0) / 1000000 >= (uint64_t)h->conf.request_timeout_ms) {
 			log_msg(LAB_LOG_WARN, r->plugin, "http: no answer within %lld ms for %s %s: 504",
 				(long long)h->conf.request_timeout_ms, r->method, r->path);
-			req_ready(r, json_error(MHD_HTTP_GATEWAY_TIMEOUT, "the plugin did not answer in time"),
-				  MHD_HTTP_GATEWAY_TIMEOUT);
+			httpd_req_ready(r,
+					httpd_json_error(MHD_HTTP_GATEWAY_TIMEOUT,
+							 "the plugin did not answer in time"),
+					MHD_HTTP_GATEWAY_TIMEOUT);
 		}
 	}
 	int hb = now - h->last_heartbeat >= (uint64_t)h->conf.heartbeat_ms;
@@ -761,8 +766,8 @@ void httpd_owner_stop(struct httpd *h, lab_ctx *owner)
 			continue;
 		httpd_req_answered(r);
 		if (r->state == RQ_WAIT && !r->mhd_done)
-			req_ready(r, json_error(MHD_HTTP_SERVICE_UNAVAILABLE, "plugin stopped"),
-				  MHD_HTTP_SERVICE_UNAVAILABLE);
+			httpd_req_ready(r, httpd_json_error(MHD_HTTP_SERVICE_UNAVAILABLE, "plugin stopped"),
+					MHD_HTTP_SERVICE_UNAVAILABLE);
 		else if (r->mhd_done)
 			req_free(r);
 	}

@@ -107,6 +107,10 @@ struct httpd {
 enum MHD_Result httpd_queue_error(struct MHD_Connection *c, unsigned status, const char *msg,
 				  const char *hname, const char *hval);
 void httpd_req_answered(struct httpd_req *r);
+/* {"error":{"code":N,"message":MSG}} as a response (NULL: out of memory). */
+struct MHD_Response *httpd_json_error(unsigned status, const char *msg);
+/* `resp` is r's answer: queued on MHD's next call for r (resumes it). */
+void httpd_req_ready(struct httpd_req *r, struct MHD_Response *resp, unsigned status);
 int httpd_header_ok(const char *line);
 int httpd_add_header_line(struct MHD_Response *resp, const char *line);
 

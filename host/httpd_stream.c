@@ -455,19 +455,7 @@ int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers
 		}
 	}
 	if (rc) {
-		struct buf b = BUF_INIT;
-		buf_printf(&b, "{\"error\":{\"code\":%u,\"message\":", status);
-		buf_json_str(&b, why, strlen(why));
-		buf_puts(&b, "}}");
-		size_t len;
-		char *data = b.oom ? NULL : buf_steal(&b, &len);
-		buf_free(&b);
-		resp = data ? MHD_create_response_from_buffer_with_free_callback(len, data, free)
-			    : NULL;
-		if (!resp)
-			free(data);
-		else
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		resp = httpd_json_error(status, why);
 	} else {
 		s->next = h->streams;
 		if (h->streams)
@@ -481,15 +469,7 @@ int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers
 		if (out)
 			*out = s;
 	}
-	/* hand the answer to MHD like lab_http_respond does */
-	r->resp = resp;
-	r->status = status;
-	r->state = RQ_READY;
-	if (r->suspended) {
-		r->suspended = 0;
-		MHD_resume_connection(c);
-		mhd_uv_kick(h->drv);
-	}
+	httpd_req_ready(r, resp, status);
 	return rc;
 }
 
