@@ -14,7 +14,8 @@
 
 static inline int cluster_mode(lab_ctx *ctx)
 {
-	if (!LAB_HAS(ctx, cluster_backend))
+	/* (a table that reserves the 1.5 block without filling it counts as old) */
+	if (!LAB_HAS(ctx, cluster_backend) || !ctx->api->cluster_backend)
 		return 0;
 	const char *b = lab_cluster_backend(ctx);
 	return b && strcmp(b, "none") != 0;
