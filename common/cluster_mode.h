@@ -14,8 +14,7 @@
 
 static inline int cluster_mode(lab_ctx *ctx)
 {
-	/* (a table that reserves the 1.5 block without filling it counts as old) */
-	if (!LAB_HAS(ctx, cluster_backend) || !ctx->api->cluster_backend)
+	if (!LAB_HAS(ctx, cluster_backend)) /* an older host, or the entry unset */
 		return 0;
 	const char *b = lab_cluster_backend(ctx);
 	return b && strcmp(b, "none") != 0;

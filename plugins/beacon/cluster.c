@@ -196,12 +196,11 @@ static void bf_saved(lab_ctx *ctx, int status, const char *json, size_t len, uin
 	if (status == 0) {
 		cl->bf_rev = rev;
 	} else if (status == LAB_EEXIST && bf_parse(json, len, &top, &frontier) == 0) {
-		/* another daemon moved it: keep the lower (further) frontier */
+		/* another daemon moved it meanwhile: ours is written on top only
+		 * when it is lower (further) than the stored one */
 		cl->bf_rev = rev;
-		if (frontier <= cl->saved_frontier)
-			cl->saved_frontier = frontier;
-		else
-			cl->bf_dirty = 1;
+		cl->saved_frontier = frontier;
+		cl->bf_dirty = 1;
 	} else {
 		cl->bf_dirty = 1; /* tried again with the next move */
 		lab_logkv(ctx, LAB_LOG_WARN, "cannot save the shared backfill frontier",
