@@ -215,6 +215,8 @@ uint64_t bc_head_target(struct bc_net *net); /* current slot - head_lag_slots */
 
 /* loops.c, for cluster.c */
 void bc_pending_add(struct bc_net *net, uint64_t slot);
+/* "last_head":N,"pending":[...],"missed":[...] (the state's head part) */
+void bc_state_head_fields(const struct bc_net *net, struct buf *j);
 /* The head/pending/missed part of a state document (untrusted). */
 void bc_state_parse_head(struct bc_net *net, const char *js, size_t len);
 void bc_head_resume(struct bc_net *net); /* the head lease was acquired */

@@ -423,21 +423,9 @@ void bc_cl_head_save(struct bc_net *net)
 	struct buf j = { 0 };
 	char key[160];
 	snprintf(key, sizeof key, "%s/head", net->name);
-	buf_puts(&j, "{\"last_head\":");
-	buf_u64(&j, net->last_head);
-	buf_puts(&j, ",\"pending\":[");
-	for (size_t i = 0; i < net->npending; i++) {
-		if (i)
-			buf_putc(&j, ',');
-		buf_u64(&j, net->pending[i]);
-	}
-	buf_puts(&j, "],\"missed\":[");
-	for (size_t i = 0; i < net->nmissed; i++) {
-		if (i)
-			buf_putc(&j, ',');
-		buf_u64(&j, net->missed[i]);
-	}
-	buf_puts(&j, "]}");
+	buf_putc(&j, '{');
+	bc_state_head_fields(net, &j);
+	buf_putc(&j, '}');
 	cl->head_saving = 1;
 	if (j.oom || lab_shared_cas(ctx, key, j.data, j.len, cl->head_rev, head_saved, cl) < 0)
 		cl->head_saving = 0;

@@ -37,6 +37,25 @@ static int past_grace(struct beacon *bc, struct bc_net *net, uint64_t slot)
 
 /* ---- state ---------------------------------------------------------------- */
 
+void bc_state_head_fields(const struct bc_net *net, struct buf *j)
+{
+	buf_puts(j, "\"last_head\":");
+	buf_u64(j, net->last_head);
+	buf_puts(j, ",\"pending\":[");
+	for (size_t i = 0; i < net->npending; i++) {
+		if (i)
+			buf_putc(j, ',');
+		buf_u64(j, net->pending[i]);
+	}
+	buf_puts(j, "],\"missed\":[");
+	for (size_t i = 0; i < net->nmissed; i++) {
+		if (i)
+			buf_putc(j, ',');
+		buf_u64(j, net->missed[i]);
+	}
+	buf_putc(j, ']');
+}
+
 void bc_state_save(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
@@ -53,21 +72,9 @@ void bc_state_save(struct bc_net *net)
 	} else {
 		buf_puts(&j, "null");
 	}
-	buf_puts(&j, ",\"last_head\":");
-	buf_u64(&j, net->last_head);
-	buf_puts(&j, ",\"pending\":[");
-	for (size_t i = 0; i < net->npending; i++) {
-		if (i)
-			buf_putc(&j, ',');
-		buf_u64(&j, net->pending[i]);
-	}
-	buf_puts(&j, "],\"missed\":[");
-	for (size_t i = 0; i < net->nmissed; i++) {
-		if (i)
-			buf_putc(&j, ',');
-		buf_u64(&j, net->missed[i]);
-	}
-	buf_puts(&j, "]}");
+	buf_putc(&j, ',');
+	bc_state_head_fields(net, &j);
+	buf_putc(&j, '}');
 	int rc = j.oom ? LAB_ENOMEM : lab_state_set(bc->ctx, key, j.data, j.len);
 	if (rc < 0)
 		lab_logkv(bc->ctx, LAB_LOG_WARN, "cannot save state", LAB_FS("network", net->name),

@@ -23,25 +23,11 @@ FROM=9000000
 TO=$((FROM + N - 1))
 LAG=3
 NOW=$(date -u -d "@$((GENESIS + (TO + 301 + LAG) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ)
-"$top_srcdir/tests/fixtures/load-schema.sh" "$CLICKHOUSE_URL" >/dev/null || exit 1
-s=$FROM
-: >"$T/manifest"
-while [ $s -le $TO ]; do
-	e=$((s + 249)); [ $e -le $TO ] || e=$TO
-	"$top_builddir/tests/fixtures/xatu-gen" --network mainnet --genesis $GENESIS --from-slot $s \
-		--to-slot $e --out "$T/gen" >/dev/null || exit 1
-	"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen" >/dev/null || exit 1
-	cat "$T/gen/manifest" >>"$T/manifest"
-	rm -rf "$T/gen"
-	s=$((e + 1))
-done
-NDOCS=$(awk -F'\t' '$1 == "slot" { st = ""; ne = 0
-	for (i = 3; i <= NF; i++) { if ($i == "status=block") st = "b"; if ($i == "no_events=1") ne = 1 }
-	if (st == "b" && !ne) n++ } END { print n + 0 }' "$T/manifest")
-node "$top_srcdir/tests/integration/relay.js" "$CLICKHOUSE_URL" --delay-ms "$DELAY" >"$T/relay.out" 2>"$T/relay.err" &
-PIDS="$PIDS $!"
-wait_for 'grep -q "^listening" "$T/relay.out"' || { echo "relay.js did not start" >&2; exit 1; }
-CH="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/relay.out")"
+load_slots $FROM $TO
+NDOCS=$(wc -l <"$T/want.slots")
+start_relay "$CLICKHOUSE_URL" --delay-ms "$DELAY"
+PIDS="$PIDS $RELAY_PID"
+CH=$RELAY
 stage_plugins
 cat >"$T/labd.conf" <<CONF
 log = { level = "warn"; };

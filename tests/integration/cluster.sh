@@ -36,8 +36,7 @@ fi
 trap 'rc=$?; [ $rc = 0 ] || [ $rc = 77 ] || KEEP_TMP=1; for p in $PIDS; do kill -9 $p 2>/dev/null; done; cleanup' EXIT
 PIDS=""
 
-GEN="$top_builddir/tests/fixtures/xatu-gen"
-[ -x "$GEN" ] || make -C "$top_builddir" tests/fixtures/xatu-gen >/dev/null || fail "cannot build xatu-gen"
+[ -x "$top_builddir/tests/fixtures/xatu-gen" ] || make -C "$top_builddir" tests/fixtures/xatu-gen >/dev/null || fail "cannot build xatu-gen"
 N=${CLUSTER_SLOTS:-400}
 GENESIS=1606824023
 FROM=9000000
@@ -49,26 +48,12 @@ NOW=$(date -u -d "@$((GENESIS + (TO + 301 + LAG) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ
 TTL=3 RENEW=1
 
 stage_plugins
-"$top_srcdir/tests/fixtures/load-schema.sh" "$CLICKHOUSE_URL" >/dev/null || fail "schema"
-s=$FROM
-while [ $s -le $TO ]; do # 250 at a time (ClickHouse 18.16's insert memory)
-	e=$((s + 249)); [ $e -le $TO ] || e=$TO
-	"$GEN" --network mainnet --genesis $GENESIS --from-slot $s --to-slot $e --out "$T/gen" >/dev/null || fail "xatu-gen"
-	"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen" >/dev/null || fail "load"
-	cat "$T/gen/manifest" >>"$T/manifest"
-	rm -rf "$T/gen"
-	s=$((e + 1))
-done
-awk -F'\t' '$1 == "slot" { st = ""; ne = 0
-	for (i = 3; i <= NF; i++) { if ($i == "status=block") st = "b"; if ($i == "no_events=1") ne = 1 }
-	if (st == "b" && !ne) print $2 }' "$T/manifest" | sort -n >"$T/want.slots"
+load_slots $FROM $TO
 NDOCS=$(wc -l <"$T/want.slots")
 
 # the counting relay in front of s3rver
-node "$top_srcdir/tests/integration/relay.js" "$S3_ENDPOINT" --log "$T/puts.log" >"$T/relay.out" 2>"$T/relay.err" &
-PIDS="$PIDS $!"
-wait_for 'grep -q "^listening" "$T/relay.out"' || fail "relay.js did not start: $(cat "$T/relay.err")"
-RELAY="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/relay.out")"
+start_relay "$S3_ENDPOINT" --log "$T/puts.log"
+PIDS="$PIDS $RELAY_PID"
 
 cat >"$T/labd.conf" <<CONF
 log = { level = "info"; format = "logfmt"; };
