@@ -13,6 +13,8 @@
 struct admin_ops {
 	int (*readyz)(void *ud, struct buf *out);
 	int (*plugins)(void *ud, struct buf *out);
+	/* GET /cluster/leases (docs/cluster.md) */
+	int (*leases)(void *ud, struct buf *out);
 	/* action: "reload" | "enable" | "disable" | "run" */
 	int (*plugin_action)(void *ud, const char *name, const char *action, struct buf *out);
 	/* POST /plugins/NAME/reprocess and POST /publish/SUBJECT: the request

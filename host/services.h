@@ -15,6 +15,7 @@ struct clickhouse;
 struct broker;
 struct defer;
 struct metrics;
+struct cluster;
 
 struct host_services {
 	uv_loop_t *loop;
@@ -24,6 +25,7 @@ struct host_services {
 	struct clickhouse *ch;   /* NULL in -t */
 	struct broker *broker;   /* NULL in -t */
 	struct metrics *metrics; /* the daemon's registry (metrics.h), rendered at /metrics */
+	struct cluster *cluster; /* leases, claims, shared state (cluster.h); NULL in -t */
 	size_t work_max_per_plugin; /* work.max_per_plugin: a plugin's lab_work items on the pool at once */
 };
 
