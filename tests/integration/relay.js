@@ -11,7 +11,7 @@
 //                 (tests/bench/cluster.sh);
 //   --log FILE    appending "METHOD PATH STATUS" per answered request: in
 //                 front of s3rver it counts the PUTs of every key
-//                 (tests/integration/cluster.sh: each slot document stored
+//                 (tests/integration/cluster-plugins.sh: each slot document stored
 //                 exactly once across three daemons).
 // The Host header is passed on unchanged, so S3 signatures (which cover it)
 // still verify.  Prints "listening PORT" on stdout once it accepts
