@@ -22,7 +22,9 @@ PORT_NATS=${NATS_URL##*:}
 NATS_DIR="$LABD_SERVICES_DIR/nats"
 stage_plugins
 [ -f "$T/plugins/clustertest.so" ] || fail "clustertest.so not built"
-write_conf 'clustertest = { lease = "test/one"; claims = 3; cas = 20; };'
+# cas_wait_ms: each daemon reads the counter, then waits 2 s before its
+# first CAS, so the later ones write on a stale revision: conflicts.
+write_conf 'clustertest = { lease = "test/one"; claims = 3; cas = 20; cas_wait_ms = 2500; };'
 PIDS=""
 # start_node N ARGS...: labd number N, log $T/labdN.log, admin port in PORTN.
 start_node() {
@@ -45,6 +47,19 @@ held() {
 }
 holders() { echo $(($(held 1) + $(held 2) + $(held 3))); }
 wait_long() { n=$(($1 * 10)); while [ "$n" -gt 0 ]; do eval "$2" && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
+
+# ---- 0. settings: file:line errors
+printf 'cluster = {\n backend = "nats";\n};\n' >"$T/bad.conf"
+"$LABD" -t -c "$T/bad.conf" 2>"$T/bad.err" && fail "cluster nats without broker nats accepted"
+grep -q "bad.conf:2: setting 'cluster.backend': \"nats\" needs broker.backend = \"nats\"" "$T/bad.err" ||
+	fail "error: $(cat "$T/bad.err")"
+printf 'cluster = {\n lease_ttl = "10s";\n renew_interval = "5s";\n};\n' >"$T/bad.conf"
+"$LABD" -t -c "$T/bad.conf" 2>"$T/bad.err" && fail "renew_interval = ttl/2 accepted"
+grep -q "bad.conf:3: setting 'cluster.renew_interval'" "$T/bad.err" || fail "error: $(cat "$T/bad.err")"
+printf 'cluster = { node = "a b"; };\n' >"$T/bad.conf"
+"$LABD" -t -c "$T/bad.conf" 2>"$T/bad.err" && fail "node with a space accepted"
+grep -q "bad.conf:1: setting 'cluster.node'" "$T/bad.err" || fail "error: $(cat "$T/bad.err")"
+pass "cluster settings are checked (file:line errors)"
 
 # ---- 1. one holder among three
 for i in 1 2 3; do start_node $i; done
@@ -74,6 +89,14 @@ wait_long 30 '[ "$(cat "$T"/labd[123].log | grep -c "msg=\"cas done\"")" = 3 ]' 
 max=$(cat "$T"/labd[123].log | sed -n 's/.*msg="cas done".* value=\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
 conf=$(cat "$T"/labd[123].log | sed -n 's/.*msg="cas done" conflicts=\([0-9]*\).*/\1/p' | awk '{s+=$1} END {print s}')
 [ "$max" = 60 ] || fail "counter ends at $max, not 60"
+[ "$conf" -ge 1 ] || fail "no CAS conflict although the daemons wrote on stale revisions"
+mconf=0
+for i in 1 2 3; do
+	eval "P=\$PORT$i"
+	v=$(curl -s "http://127.0.0.1:$P/metrics" | awk '$1 == "lab_cluster_cas_conflicts_total{plugin=\"clustertest\"}" { print $2 }')
+	mconf=$((mconf + ${v:-0}))
+done
+[ "$mconf" = "$conf" ] || fail "lab_cluster_cas_conflicts_total sums to $mconf, the plugins saw $conf"
 pass "3 x 20 CAS increments end at 60 ($conf conflicts counted)"
 
 # ---- 4. SIGKILL of the holder: another takes over within ttl + renew

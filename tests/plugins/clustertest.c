@@ -24,6 +24,8 @@ static const lab_setting settings[] = {
 	{ .name = "units", .type = LAB_SET_STRING, .def = "unit", .desc = "unit name prefix" },
 	{ .name = "finish", .type = LAB_SET_INT, .def = "-1", .desc = "finish claims (1/0/-1)" },
 	{ .name = "cas", .type = LAB_SET_INT, .def = "0", .desc = "counter increments" },
+	{ .name = "cas_wait_ms", .type = LAB_SET_INT, .def = "0",
+	  .desc = "wait between the first get and the first CAS (forces conflicts)" },
 	{ 0 },
 };
 
@@ -32,7 +34,9 @@ static int64_t last_value; /* after our own success: what we wrote */
 struct ct {
 	lab_ctx *ctx;
 	const char *lease_name, *units;
-	int64_t claims, finish, cas;
+	int64_t claims, finish, cas, cas_wait_ms;
+	char first[32];
+	uint64_t first_rev;
 	lab_lease *lease;
 	int64_t done, conflicts;
 };
@@ -89,14 +93,25 @@ static void cas_step(lab_ctx *ctx, struct ct *t, const char *json, uint64_t rev)
 		lab_logkv(ctx, LAB_LOG_WARN, "cas not sent", LAB_FS("error", lab_strerror(rc)));
 }
 
+static void first_cas(lab_ctx *ctx, lab_timer *timer, void *ud)
+{
+	struct ct *t = ud;
+	(void)timer;
+	cas_step(ctx, t, t->first, t->first_rev);
+}
+
 static void on_get(lab_ctx *ctx, int status, const char *json, size_t len, uint64_t rev, void *ud)
 {
+	struct ct *t = ud;
+	lab_timer *timer;
 	(void)len;
 	if (status != 0 && status != LAB_ENOENT) {
 		lab_logkv(ctx, LAB_LOG_WARN, "get failed", LAB_FS("error", lab_strerror(status)));
 		return;
 	}
-	cas_step(ctx, ud, status == 0 ? json : "0", rev);
+	snprintf(t->first, sizeof t->first, "%.20s", status == 0 ? json : "0");
+	t->first_rev = rev;
+	lab_timer_start(ctx, (uint64_t)t->cas_wait_ms, 0, first_cas, t, &timer);
 }
 
 static int ct_init(lab_ctx *ctx, void **self)
@@ -110,6 +125,7 @@ static int ct_init(lab_ctx *ctx, void **self)
 	lab_cfg_string(ctx, NULL, "units", &t->units);
 	lab_cfg_int(ctx, NULL, "finish", &t->finish);
 	lab_cfg_int(ctx, NULL, "cas", &t->cas);
+	lab_cfg_int(ctx, NULL, "cas_wait_ms", &t->cas_wait_ms);
 	*self = t;
 	return 0;
 }
