@@ -74,6 +74,9 @@ curl -s "http://127.0.0.1:$P/cluster/leases" | grep -q 'lease/clustertest/test/o
 	fail "/cluster/leases: $(curl -s "http://127.0.0.1:$P/cluster/leases")"
 curl -s "http://127.0.0.1:$P/metrics" | grep -q '^lab_cluster_leases_held{plugin="clustertest"} 1' ||
 	fail "lab_cluster_leases_held of the holder"
+curl -s "http://127.0.0.1:$P/metrics" | grep -q '^lab_cluster_up 1' || fail "lab_cluster_up"
+out=$("$top_srcdir/tools/labctl" -a "127.0.0.1:$P" leases) || fail "labctl leases"
+printf '%s\n' "$out" | grep -Eq "^lease/clustertest/test/one +node$H " || fail "labctl leases: $out"
 pass "exactly one of three daemons holds the lease (node$H)"
 
 # ---- 2. claims: each unit granted once, busy elsewhere
