@@ -13,8 +13,6 @@
 struct admin_ops {
 	int (*readyz)(void *ud, struct buf *out);
 	int (*plugins)(void *ud, struct buf *out);
-	/* GET /cluster/leases (docs/cluster.md) */
-	int (*leases)(void *ud, struct buf *out);
 	/* action: "reload" | "enable" | "disable" | "run" */
 	int (*plugin_action)(void *ud, const char *name, const char *action, struct buf *out);
 	/* POST /plugins/NAME/reprocess and POST /publish/SUBJECT: the request
@@ -25,6 +23,8 @@ struct admin_ops {
 			 struct buf *out);
 	int (*publish)(void *ud, const char *subject, const char *body, size_t len,
 		       struct buf *out);
+	/* GET /cluster/leases (docs/cluster.md); NULL = 501 */
+	int (*leases)(void *ud, struct buf *out);
 };
 
 /* Largest request body (bytes); beyond it 413 or the connection is closed. */

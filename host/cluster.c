@@ -636,7 +636,7 @@ int cluster_claim(struct cluster *c, lab_ctx *ctx, const char *plugin, const cha
 		return LAB_ENOMEM;
 	}
 	free(key);
-	memmove(r->key2, r->key2 + 1, strlen(r->key2)); /* join() put a leading '/' */
+
 	r->val = v;
 	r->len = len;
 	q->o = o;
@@ -667,8 +667,6 @@ static void claim_drop(struct cluster *c, struct lab_claim *cl, int completed)
 		if (!r->key2 || !r->val) {
 			kv_req_free(r);
 			r = NULL;
-		} else {
-			memmove(r->key2, r->key2 + 1, strlen(r->key2));
 		}
 	}
 	if (r) {
@@ -708,14 +706,13 @@ static int shared_req(struct cluster *c, lab_ctx *ctx, const char *plugin, enum 
 		return LAB_ENOMEM;
 	char *k = join("", plugin, key);
 	struct req *q = calloc(1, sizeof *q);
-	struct kv_req *r = k ? new_req(op, k + 0, K_REQ, q) : NULL;
+	struct kv_req *r = k ? new_req(op, k, K_REQ, q) : NULL;
 	free(k);
 	if (!q || !r || (op == KV_CAS && !(r->val = malloc(len + 1)))) {
 		free(q);
 		kv_req_free(r);
 		return LAB_ENOMEM;
 	}
-	memmove(r->key, r->key + 1, strlen(r->key));
 	if (op == KV_CAS) {
 		memcpy(r->val, json, len);
 		r->val[len] = '\0';

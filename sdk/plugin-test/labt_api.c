@@ -21,8 +21,8 @@
 #include "ch_rows.h"
 #include "labt.h"
 
-/* The last member of the table this fake host implements (ABI 1.3). */
-#define LABT_API_END (offsetof(lab_host_api, work_submit_cancel) + sizeof(void (*)(void)))
+/* The last member of the table this fake host implements (ABI 1.5). */
+#define LABT_API_END (offsetof(lab_host_api, cluster_node) + sizeof(void (*)(void)))
 
 /* ---- log ----------------------------------------------------------------- */
 
@@ -710,6 +710,7 @@ void labti_api_fill(lab_host_api *api)
 		.cfg_duration_ms = api_cfg_duration_ms,
 		.work_submit_cancel = api_work_submit_cancel,
 	};
+	labti_cluster_fill(api); /* 1.5 (labt_cluster.c) */
 	/* Every member inside the table is implemented (see the top of this file). */
 	const char *p = (const char *)api + offsetof(lab_host_api, log);
 	for (; p + sizeof(void (*)(void)) <= (const char *)api + LABT_API_END;

@@ -1518,8 +1518,9 @@ static inline int lab_progress(lab_ctx *ctx, const char *what, double done, doub
  * Several daemons may share the work of one deployment (docs/cluster.md).
  * The host setting `cluster.backend` decides how:
  *   "none" (default): one daemon.  Every lease is ACQUIRED and every claim
- *          granted on the next loop turn (never from inside the call);
- *          leases are never LOST; shared state is the plugin's own local
+ *          granted on the next loop turn (never from inside the call;
+ *          LAB_EBUSY only for a unit this daemon holds already; no done
+ *          markers are kept, so never LAB_EEXIST); leases are never LOST; shared state is the plugin's own local
  *          state (lab_state_*, same keys), the revision counts the writes
  *          since the daemon started (a value loaded from disk has revision 1).
  *   "nats": JetStream key/value buckets on the broker's NATS connection;
@@ -1538,9 +1539,9 @@ static inline int lab_progress(lab_ctx *ctx, const char *what, double done, doub
  * calls never block and never call their callback from inside the call;
  * callbacks run on the loop thread, only while the plugin runs (from start
  * until its drain finished).  When the plugin stops, the host releases its
- * leases and claims after the drain; a lab_claim_acquire, lab_shared_get or
- * lab_shared_cas still pending then is answered with LAB_ECANCELED (not at
- * all once destroy has begun).  Handles (lab_lease, lab_claim) belong to the host; they stay
+ * leases and claims after the drain; the answer of a lab_claim_acquire,
+ * lab_shared_get or lab_shared_cas still pending then is dropped (no
+ * callback: the plugin is being destroyed).  Handles (lab_lease, lab_claim) belong to the host; they stay
  * valid until lab_lease_release / lab_claim_finish returns or the plugin
  * stops.  Strings passed in are copied; the `json` a lab_shared_cb receives
  * is valid during the callback only.
@@ -1621,7 +1622,6 @@ static inline int lab_lease_release(lab_ctx *ctx, lab_lease *l)
  *   LAB_EEXIST  already completed: a done marker exists (it lives for
  *               cluster.claim_done_ttl).
  *   LAB_EUNAVAIL the KV is unreachable: do not do the work without a claim.
- *   LAB_ECANCELED the plugin is stopping.
  *   other < 0   error.
  * `claim` is non-NULL only for status 0.  This plugin claiming a name it
  * already holds gets LAB_EBUSY.
@@ -1664,12 +1664,12 @@ static inline int lab_claim_finish(lab_ctx *ctx, lab_claim *c, int completed)
  * turn; the `json` it receives is valid during the callback only.
  *
  * lab_shared_get: cb status 0 with the value and its revision (>= 1), or
- * LAB_ENOENT (json NULL, revision 0), LAB_EUNAVAIL, LAB_ECANCELED.
+ * LAB_ENOENT (json NULL, revision 0), LAB_EUNAVAIL.
  * lab_shared_cas: store `json` if the stored revision is `revision`
  * (0 = "must not exist yet").  cb status 0 with the new revision; LAB_EEXIST
  * on a conflict (counted in lab_cluster_cas_conflicts_total) with the
  * current value and revision (NULL and 0 if the key is gone) so the caller
- * can merge and retry; LAB_EUNAVAIL, LAB_ECANCELED.
+ * can merge and retry; LAB_EUNAVAIL.
  */
 static inline int lab_shared_get(lab_ctx *ctx, const char *key, lab_shared_cb cb, void *ud)
 {
