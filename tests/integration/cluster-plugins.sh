@@ -76,6 +76,7 @@ plugins = {
 		time_windows = (
 			{ file = "edge"; step = "5m"; label = "Edge"; range = "-20m"; },
 			{ file = "all"; step = "1h"; label = "All"; range = "-1h"; } ); };
+	example = { enabled = true; interval = "1s"; };
 };
 CONF
 "$LABD" -t -c "$T/labd.conf" >"$T/t.log" 2>&1 ||
@@ -132,13 +133,18 @@ for k in beacon_chain_timings/block_timings/mainnet/edge.json beacon_chain_timin
 	[ "$(wpt "$k")" = 1 ] || { grep " /$S3_BUCKET/$k " "$T/puts.log" >&2; fail "a: windowed document $k PUT $(wpt "$k") times, not once"; }
 done
 pass "a: the windowed documents (timings 2 kinds x 2 windows, locally built blocks) PUT once each, not three times"
+# the example plugin ticks only on the holder of its lease
+ticking=$(grep -l 'plugin=example msg=tick ' "$T"/d[123].log | wc -l)
+[ "$ticking" = 1 ] || fail "a: the example plugin ticked on $ticking daemons, not 1"
+pass "a: the example plugin ticks on one daemon (its lease holder) only"
 stop_nodes
 
 # ---- b. kill -9 the head lease holder mid-backfill -----------------------------
 PFX=failover
-start_node 1 -D cluster.bucket_prefix=\"b\" -D plugins.beacon.path_prefix=\"$PFX\" -D plugins.timings.enabled=false
-start_node 2 -D cluster.bucket_prefix=\"b\" -D plugins.beacon.path_prefix=\"$PFX\" -D plugins.timings.enabled=false
-start_node 3 -D cluster.bucket_prefix=\"b\" -D plugins.beacon.path_prefix=\"$PFX\" -D plugins.timings.enabled=false
+for n in 1 2 3; do
+	start_node $n -D cluster.bucket_prefix=\"b\" -D plugins.beacon.path_prefix=\"$PFX\" \
+		-D plugins.timings.enabled=false -D plugins.example.enabled=false
+done
 wait_for 'grep -l "msg=\"head lease acquired\"" "$T"/d[123].log >/dev/null 2>&1' 200 || fail "b: no daemon acquired the head lease"
 holder=$(grep -l 'msg="head lease acquired"' "$T"/d[123].log | head -n 1 | sed 's/.*d\([123]\)\.log/\1/')
 i=0
@@ -179,6 +185,7 @@ NLOW=$(awk -v lo=$LOW '$1 >= lo' "$T/want.slots" | wc -l)
 run_one() { # NAME ARGS...: one daemon until every document is stored
 	root="$T/fs-$1"; shift
 	start_node 1 -D 'storage.backend="fs"' -D "storage.fs.root=\"$root\"" -D plugins.timings.enabled=false \
+		-D plugins.example.enabled=false \
 		-D plugins.beacon.networks.mainnet.backfill.to_slot=$LOW "$@"
 	i=0
 	while [ "$(ls "$root/beacon/slots/mainnet" 2>/dev/null | grep -c '^[0-9]*\.json$')" -lt "$NLOW" ]; do
