@@ -130,6 +130,12 @@ wpt() { grep -c "^PUT /$S3_BUCKET/$1 200" "$T/puts.log"; }
 for k in beacon_chain_timings/block_timings/mainnet/edge.json beacon_chain_timings/block_timings/mainnet/all.json \
 	beacon_chain_timings/size_cdf/mainnet/edge.json beacon_chain_timings/size_cdf/mainnet/all.json \
 	beacon/locally_built_blocks/mainnet/recent.json; do
+	# (recent.json comes with the first head tick, ~7 s after the start)
+	i=0
+	while [ "$(wpt "$k")" = 0 ]; do
+		i=$((i + 1)); [ $i -le 300 ] || fail "a: $k not stored within 30 s"
+		sleep 0.1
+	done
 	[ "$(wpt "$k")" = 1 ] || { grep " /$S3_BUCKET/$k " "$T/puts.log" >&2; fail "a: windowed document $k PUT $(wpt "$k") times, not once"; }
 done
 pass "a: the windowed documents (timings 2 kinds x 2 windows, locally built blocks) PUT once each, not three times"
@@ -190,6 +196,13 @@ run_one() { # NAME ARGS...: one daemon until every document is stored
 	i=0
 	while [ "$(ls "$root/beacon/slots/mainnet" 2>/dev/null | grep -c '^[0-9]*\.json$')" -lt "$NLOW" ]; do
 		i=$((i + 1)); [ $i -le 1200 ] || fail "d: $root incomplete after 120 s"
+		sleep 0.1
+	done
+	# the locally built blocks document comes with the first head tick (the
+	# next slot boundary of the fixed clock, about 7 s after the start)
+	i=0
+	while [ ! -f "$root/beacon/locally_built_blocks/mainnet/recent.json" ]; do
+		i=$((i + 1)); [ $i -le 300 ] || fail "d: no recent.json in $root after 30 s"
 		sleep 0.1
 	done
 	sleep 1.5 # a state flush (flush_interval 1s) after the last document
