@@ -448,13 +448,8 @@ static void on_async(uv_async_t *a)
 static void complete(void *ud, struct kv_req *r)
 {
 	struct cluster *c = ud;
-	r->next = NULL;
 	uv_mutex_lock(&c->mu);
-	if (c->done_tail)
-		c->done_tail->next = r;
-	else
-		c->done_head = r;
-	c->done_tail = r;
+	kv_fifo_push(&c->done_head, &c->done_tail, r);
 	uv_mutex_unlock(&c->mu);
 	uv_async_send(&c->async);
 }
