@@ -448,13 +448,8 @@ static void on_async(uv_async_t *a)
 static void complete(void *ud, struct kv_req *r)
 {
 	struct cluster *c = ud;
-	r->next = NULL;
 	uv_mutex_lock(&c->mu);
-	if (c->done_tail)
-		c->done_tail->next = r;
-	else
-		c->done_head = r;
-	c->done_tail = r;
+	kv_fifo_push(&c->done_head, &c->done_tail, r);
 	uv_mutex_unlock(&c->mu);
 	uv_async_send(&c->async);
 }
@@ -573,10 +568,28 @@ int cluster_lease_hold(struct cluster *c, lab_ctx *ctx, const char *plugin, cons
 	return 0;
 }
 
+/* Handles are looked up, never dereferenced first: a stale handle (released,
+ * or its plugin forgotten) is LAB_EINVAL, not a use after free. */
 static int mine_lease(struct cluster *c, lab_ctx *ctx, const lab_lease *l)
 {
 	struct owner *o = owner_of(c, ctx, NULL, 0);
-	return o && l && l->o == o;
+	struct list *p;
+	if (o && l)
+		each(p, &o->leases)
+			if (list_entry(p, struct lab_lease, link) == l)
+				return 1;
+	return 0;
+}
+
+static int mine_claim(struct cluster *c, lab_ctx *ctx, const lab_claim *cl)
+{
+	struct owner *o = owner_of(c, ctx, NULL, 0);
+	struct list *p;
+	if (o && cl)
+		each(p, &o->claims)
+			if (list_entry(p, struct lab_claim, link) == cl)
+				return 1;
+	return 0;
 }
 
 int cluster_lease_valid(struct cluster *c, lab_ctx *ctx, const lab_lease *l)
@@ -649,8 +662,7 @@ int cluster_claim(struct cluster *c, lab_ctx *ctx, const char *plugin, const cha
 
 int cluster_claim_valid(struct cluster *c, lab_ctx *ctx, const lab_claim *cl)
 {
-	struct owner *o = c ? owner_of(c, ctx, NULL, 0) : NULL;
-	return o && cl && cl->o == o && clock_monotonic_ms() < cl->valid_until;
+	return c && mine_claim(c, ctx, cl) && clock_monotonic_ms() < cl->valid_until;
 }
 
 static void claim_drop(struct cluster *c, struct lab_claim *cl, int completed)
@@ -684,8 +696,7 @@ static void claim_drop(struct cluster *c, struct lab_claim *cl, int completed)
 
 int cluster_claim_finish(struct cluster *c, lab_ctx *ctx, lab_claim *cl, int completed)
 {
-	struct owner *o = c ? owner_of(c, ctx, NULL, 0) : NULL;
-	if (!o || !cl || cl->o != o)
+	if (!c || !mine_claim(c, ctx, cl))
 		return LAB_EINVAL;
 	claim_drop(c, cl, completed);
 	return 0;

@@ -45,6 +45,17 @@ struct kv_req {
 
 void kv_req_free(struct kv_req *r);
 
+/* Appends r to a singly linked FIFO (the caller holds its lock). */
+static inline void kv_fifo_push(struct kv_req **head, struct kv_req **tail, struct kv_req *r)
+{
+	r->next = NULL;
+	if (*tail)
+		(*tail)->next = r;
+	else
+		*head = r;
+	*tail = r;
+}
+
 struct kvn;
 typedef void (*kv_complete_fn)(void *ud, struct kv_req *r);
 

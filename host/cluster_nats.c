@@ -428,13 +428,8 @@ fail:
 
 void kvn_submit(struct kvn *k, struct kv_req *r)
 {
-	r->next = NULL;
 	uv_mutex_lock(&k->mu);
-	if (k->tail)
-		k->tail->next = r;
-	else
-		k->head = r;
-	k->tail = r;
+	kv_fifo_push(&k->head, &k->tail, r);
 	uv_cond_signal(&k->cond);
 	uv_mutex_unlock(&k->mu);
 }

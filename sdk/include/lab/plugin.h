@@ -1567,9 +1567,9 @@ static inline int lab_progress(lab_ctx *ctx, const char *what, double done, doub
  *       as soon as it cannot prove the lease: a renewal not confirmed within
  *       (lease_ttl - renew_interval) after it was sent, a renewal refused
  *       (someone else holds it), or the KV unreachable — always before the
- *       server could expire the key and let another daemon acquire it.  A
- *       loss is delivered before any other callback of this plugin that the
- *       loop runs after the loss was decided.
+ *       server could expire the key and let another daemon acquire it.  The
+ *       callback follows the deadline within 100 ms; lab_lease_valid()
+ *       turns 0 exactly at it, so check it right before a store.
  * After a loss the host keeps trying to acquire the lease again and calls
  * ACQUIRED when it has it.  A lease nobody holds is tried every
  * renew_interval.
