@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "cluster_mode.h"
 #include "window_job.h"
 
 #ifndef JSON_C_TO_STRING_NOSLASHESCAPE
@@ -17,6 +18,165 @@
 #define SKIPPED 2
 
 static void run_next(struct wj *r);
+static void pass_start(struct wj *r, int force);
+
+static int64_t read_time_scalar(json_object *v)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return WJ_NEVER;
+	int64_t t = json_object_get_int64(v);
+	return t > 0 ? t : WJ_NEVER; /* 0 is written for "never" */
+}
+
+/* ------------------------------------------------------------------ cluster */
+
+struct wj_lease {
+	struct wj *r;
+	size_t job;
+	char *name; /* lease and shared state key */
+	lab_lease *l;
+	int held, loaded, saving, dirty;
+	uint64_t rev;
+	int64_t last; /* the shared recorded time; WJ_NEVER = never */
+};
+
+static int64_t cl_period(const struct wj *r, size_t i)
+{
+	const struct wj_job *j = &r->jobs[i];
+	const struct wj_group *g = &r->groups[j->group];
+	if (!j->entry)
+		return g->period;
+	return j->period > g->period ? j->period : g->period;
+}
+
+static void cl_loaded(lab_ctx *ctx, int status, const char *json, size_t len, uint64_t rev,
+		      void *ud)
+{
+	struct wj_lease *L = ud;
+	struct wj *r = L->r;
+	if (!L->held)
+		return; /* lost meanwhile: read again at the next ACQUIRED */
+	if (status < 0 && status != LAB_ENOENT) {
+		lab_logkv(ctx, LAB_LOG_WARN, "cannot read shared state", LAB_FS("key", L->name),
+			  LAB_FS("error", lab_strerror(status)));
+		return; /* the job stays off here until the lease comes back */
+	}
+	const struct wj_job *j = &r->jobs[L->job];
+	/* none shared yet: what this daemon recorded alone before, if anything */
+	L->last = j->entry ? j->last : r->groups[j->group].last;
+	L->rev = 0;
+	if (status == 0) {
+		json_tokener *tok = json_tokener_new();
+		json_object *o = tok ? json_tokener_parse_ex(tok, json, (int)len) : NULL, *v;
+		if (tok)
+			json_tokener_free(tok);
+		L->rev = rev;
+		L->last = WJ_NEVER;
+		if (o && json_object_object_get_ex(o, "last", &v))
+			L->last = read_time_scalar(v);
+		json_object_put(o);
+	}
+	L->loaded = 1;
+	lab_logkv(ctx, LAB_LOG_INFO, "lease acquired", LAB_FS("job", L->name),
+		  LAB_FI("last", L->last == WJ_NEVER ? 0 : L->last));
+	pass_start(r, 0); /* what is due runs now, not at the next tick */
+}
+
+static void cl_event(lab_ctx *ctx, lab_lease *l, int event, void *ud)
+{
+	struct wj_lease *L = ud;
+	(void)l;
+	if (event == LAB_LEASE_LOST) {
+		L->held = L->loaded = 0;
+		lab_logkv(ctx, LAB_LOG_WARN, "lease lost", LAB_FS("job", L->name));
+		return;
+	}
+	if (event != LAB_LEASE_ACQUIRED || L->held)
+		return;
+	L->held = 1;
+	if (lab_shared_get(ctx, L->name, cl_loaded, L) < 0)
+		L->held = 0;
+}
+
+static void cl_save(struct wj_lease *L);
+
+static void cl_saved(lab_ctx *ctx, int status, const char *json, size_t len, uint64_t rev,
+		     void *ud)
+{
+	struct wj_lease *L = ud;
+	(void)json;
+	(void)len;
+	L->saving = 0;
+	if (status == 0 || status == LAB_EEXIST)
+		L->rev = rev; /* EEXIST: a stale holder wrote; ours goes on top while held */
+	if (status == LAB_EEXIST)
+		L->dirty = 1;
+	else if (status < 0)
+		lab_logkv(ctx, LAB_LOG_WARN, "cannot save shared state", LAB_FS("key", L->name),
+			  LAB_FS("error", lab_strerror(status)));
+	if (L->dirty && !L->r->stopping)
+		cl_save(L);
+}
+
+static void cl_save(struct wj_lease *L)
+{
+	struct wj *r = L->r;
+	if (!L->held || !lab_lease_valid(r->ctx, L->l))
+		return;
+	if (L->saving) {
+		L->dirty = 1;
+		return;
+	}
+	L->dirty = 0;
+	struct buf b = { 0 };
+	buf_puts(&b, "{\"last\":");
+	buf_i64(&b, L->last == WJ_NEVER ? 0 : L->last);
+	buf_putc(&b, '}');
+	L->saving = 1;
+	if (b.oom || lab_shared_cas(r->ctx, L->name, b.data, b.len, L->rev, cl_saved, L) < 0)
+		L->saving = 0;
+	buf_free(&b);
+}
+
+/* The leases, one per job; 0 when not in cluster mode. */
+static int cl_start(struct wj *r)
+{
+	if (!cluster_mode(r->ctx) || r->cl || !r->njobs)
+		return 0;
+	if (!(r->cl = calloc(r->njobs, sizeof *r->cl)))
+		return LAB_ENOMEM;
+	for (size_t i = 0; i < r->njobs; i++) {
+		struct wj_lease *L = &r->cl[i];
+		const struct wj_job *j = &r->jobs[i];
+		const char *g = r->groups[j->group].state_key;
+		size_t n = strlen(g) + (j->entry ? strlen(j->entry) + 1 : 0) + 1;
+		L->r = r;
+		L->job = i;
+		L->last = WJ_NEVER;
+		if (!(L->name = malloc(n)))
+			return LAB_ENOMEM;
+		strcpy(L->name, g);
+		if (j->entry) {
+			strcat(L->name, "/");
+			strcat(L->name, j->entry);
+		}
+		int rc = lab_lease_hold(r->ctx, L->name, cl_event, L, &L->l);
+		if (rc < 0) {
+			lab_logkv(r->ctx, LAB_LOG_ERROR, "cannot hold a lease", LAB_FS("job", L->name),
+				  LAB_FS("error", lab_strerror(rc)));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int wj_may_store(const struct wj *r)
+{
+	if (!r->cl || r->next >= r->njobs)
+		return 1;
+	const struct wj_lease *L = &r->cl[r->next];
+	return L->held && lab_lease_valid(r->ctx, L->l);
+}
 
 int wj_due(int64_t now, int64_t last, int64_t period)
 {
@@ -82,6 +242,10 @@ void wj_free(struct wj *r)
 	}
 	for (size_t i = 0; i < r->njobs; i++)
 		free(r->jobs[i].entry);
+	for (size_t i = 0; r->cl && i < r->njobs; i++)
+		free(r->cl[i].name); /* the leases are released by the host at stop */
+	free(r->cl);
+	r->cl = NULL;
 	free(r->groups);
 	free(r->jobs);
 	r->groups = NULL;
@@ -275,6 +439,10 @@ static void settle(struct wj *r, int rc)
 		j->last = r->now;
 		save_group(r, g);
 	}
+	if (r->cl && rc == 0) {
+		r->cl[r->next].last = r->now;
+		cl_save(&r->cl[r->next]);
+	}
 	if (r->next + 1 == g->first + g->n && g->due && g->period > 0 && !g->failed &&
 	    !g->norecord) {
 		g->last = r->now;
@@ -295,7 +463,15 @@ static void run_next(struct wj *r)
 			if (g->due && g->period > 0)
 				r->ran = 1; /* a gated group is due: news even if no job is */
 		}
-		if (!g->due || (!r->force && j->entry && !wj_due(r->now, j->last, j->period))) {
+		if (r->cl) { /* cluster mode: this daemon's leases, their shared times */
+			const struct wj_lease *L = &r->cl[r->next];
+			g->due = 1;
+			if (!L->loaded || !lab_lease_valid(r->ctx, L->l) ||
+			    (!r->force && !wj_due(r->now, L->last, cl_period(r, r->next)))) {
+				settle(r, SKIPPED);
+				continue;
+			}
+		} else if (!g->due || (!r->force && j->entry && !wj_due(r->now, j->last, j->period))) {
 			settle(r, SKIPPED);
 			continue;
 		}
@@ -329,7 +505,10 @@ static void on_tick(lab_ctx *ctx, lab_timer *t, void *ud)
 
 int wj_start(struct wj *r, uint64_t period_ms)
 {
-	int rc = lab_timer_start(r->ctx, 0, period_ms, on_tick, r, NULL);
+	int rc = cl_start(r);
+	if (rc < 0)
+		return rc;
+	rc = lab_timer_start(r->ctx, 0, period_ms, on_tick, r, NULL);
 	return rc < 0 ? rc : 0;
 }
 

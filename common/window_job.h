@@ -32,6 +32,20 @@
  * < 0 fails it (logged by the plugin; the pass goes on, and --once reports
  * the first failure).
  *
+ * Cluster mode (docs/cluster.md; only when the host's SDK 1.5 cluster
+ * backend is not "none" — cluster_mode.h — and never for --once): wj_start()
+ * holds one lease per job, named like its shared state: "GROUP/ENTRY" for a
+ * job with an entry, "GROUP" for one without (the host puts the plugin's
+ * name in front).  A job runs only on the daemon holding its lease, gated
+ * by its own recorded time, the shared state {"last":T} (Unix seconds),
+ * read when the lease is acquired and written (compare-and-set) when the
+ * job succeeds, so a daemon taking a lease over continues where the last
+ * holder stopped.  Its period is the job's (with an entry; the larger of the
+ * job's and its group's) or the group's: a group's gate over jobs with
+ * entries is not kept cluster-wide.  The state documents above are still
+ * written locally as before.  Before storing, the plugin asks
+ * wj_may_store(): 0 when the lease was lost while the job ran.
+ *
  * Uses only the SDK (lab/plugin.h), json-c and common/buf; loop thread only.
  */
 #ifndef LAB_COMMON_WINDOW_JOB_H
@@ -74,6 +88,8 @@ struct wj_job {
 	int64_t last;
 };
 
+struct wj_lease; /* cluster mode (window_job.c) */
+
 struct wj {
 	lab_ctx *ctx;
 	const struct wj_ops *ops;
@@ -89,6 +105,7 @@ struct wj {
 	size_t next;   /* the job in flight, or the next to look at */
 	int ran;       /* the pass found work due (logged at info, else debug) */
 	int pass_rc;   /* first failure of the pass */
+	struct wj_lease *cl; /* per job, cluster mode only */
 };
 
 /* `map`: the entry map's name ("last_processed", "last_processed_windows"),
@@ -110,6 +127,10 @@ void wj_once(struct wj *r); /* the --once pass */
 void wj_stop(struct wj *r);
 /* The job in flight ended: 0, WJ_NORECORD or a negative LAB_E* error. */
 void wj_done(struct wj *r, int rc);
+
+/* 1 unless the job in flight runs under a lease that was lost (cluster
+ * mode): then its result must not be stored. */
+int wj_may_store(const struct wj *r);
 
 /* The pass's time (for the plugin's queries and documents). */
 static inline int64_t wj_now(const struct wj *r) { return r->now; }

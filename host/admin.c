@@ -44,7 +44,7 @@ struct admin {
 	size_t token_len;
 };
 
-enum route { R_HEALTHZ, R_READYZ, R_METRICS, R_PLUGINS, R_ACTION, R_PUBLISH };
+enum route { R_HEALTHZ, R_READYZ, R_METRICS, R_PLUGINS, R_LEASES, R_ACTION, R_PUBLISH };
 
 /* "reprocess" (the last) hands its body to ops.reprocess. */
 static const char *const actions[] = { "reload", "enable", "disable", "run", "reprocess" };
@@ -58,6 +58,7 @@ static const struct {
 	{ "/readyz", R_READYZ },
 	{ "/metrics", R_METRICS },
 	{ "/plugins", R_PLUGINS },
+	{ "/cluster/leases", R_LEASES },
 };
 
 /* Per-request state, freed by the request-completed callback. */
@@ -257,6 +258,9 @@ static enum MHD_Result dispatch(struct admin *a, struct MHD_Connection *c, const
 		break;
 	case R_PLUGINS:
 		status = call_op(a->ops.plugins, a->ud, &body);
+		break;
+	case R_LEASES:
+		status = call_op(a->ops.leases, a->ud, &body);
 		break;
 	case R_ACTION:
 		if (!a->ops.plugin_action) {

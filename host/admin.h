@@ -23,6 +23,8 @@ struct admin_ops {
 			 struct buf *out);
 	int (*publish)(void *ud, const char *subject, const char *body, size_t len,
 		       struct buf *out);
+	/* GET /cluster/leases (docs/cluster.md); NULL = 501 */
+	int (*leases)(void *ud, struct buf *out);
 };
 
 /* Largest request body (bytes); beyond it 413 or the connection is closed. */

@@ -79,6 +79,10 @@ static const lab_setting nats_keys[] = { STR("url", "nats://127.0.0.1:4222"), EN
 static const lab_setting broker_keys[] = {
 	STR("backend", "local"), GROUP("nats", nats_keys), STR("subject_prefix", "lab"), END
 };
+static const lab_setting cluster_keys[] = {
+	STR("backend", "none"), STR("node", ""), DUR("lease_ttl", "15s"),
+	DUR("renew_interval", "5s"), STR("bucket_prefix", "lab"), DUR("claim_done_ttl", "7d"), END
+};
 static const lab_setting validator_keys[] = { REQ_STR("range"), REQ_STR("entity"), END };
 static const lab_setting network_keys[] = {
 	REQ_STR("name"), { "genesis_time", LAB_SET_INT, NULL, NULL, NULL, LAB_SETTING_REQUIRED },
@@ -95,7 +99,7 @@ static const lab_setting host_schema[] = {
 	GROUP("once", once_keys),
 	GROUP("storage", storage_keys),
 	GROUP("clickhouse", clickhouse_keys), GROUP("broker", broker_keys),
-	GROUP("work", work_keys), GROUP("ethereum", ethereum_keys),
+	GROUP("work", work_keys), GROUP("cluster", cluster_keys), GROUP("ethereum", ethereum_keys),
 	/* plugin sections: the host checks only enabled/path, plugins the rest */
 	{ "plugins", LAB_SET_MAP, NULL, NULL, config_plugin_host_keys, CFG_HOST_OPEN }, END
 };
@@ -257,6 +261,17 @@ static int bad(char *err, size_t errlen, const struct config *c, const config_se
 		if (!((field) = strdup(val)))           \
 			goto oom;                       \
 	} while (0)
+
+/* cluster.node (node = 1: also '.' and ':') and cluster.bucket_prefix
+ * (a JetStream bucket name part: [A-Za-z0-9_-]). */
+static int cluster_token_ok(const char *s, int node)
+{
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-' ||
+		      (node && (*s == '.' || *s == ':'))))
+			return 0;
+	return 1;
+}
 
 static int subject_prefix_ok(const char *s)
 {
@@ -648,6 +663,34 @@ static int fill_host(struct config *c, const char *dir, char *err, size_t errlen
 			   "must be a non-empty NATS subject without wildcards or spaces");
 	DUP(h->subject_prefix, s);
 
+	s = str_at(c, "cluster.backend", &n);
+	if (strcmp(s, "none") != 0 && strcmp(s, "nats") != 0)
+		return bad(err, errlen, c, n, "cluster.backend", "must be \"none\" or \"nats\"");
+	if (strcmp(s, "nats") == 0 && strcmp(h->broker_backend, "nats") != 0)
+		return bad(err, errlen, c, n, "cluster.backend",
+			   "\"nats\" needs broker.backend = \"nats\" (the cluster uses its server)");
+	DUP(h->cluster_backend, s);
+	s = str_at(c, "cluster.node", &n);
+	if (strlen(s) > 64 || !cluster_token_ok(s, 1))
+		return bad(err, errlen, c, n, "cluster.node",
+			   "must be at most 64 bytes of [A-Za-z0-9_.:-] (empty: HOSTNAME:PID)");
+	DUP(h->cluster_node, s);
+	h->cluster_lease_ttl = dur_at(c, "cluster.lease_ttl", &n);
+	if (h->cluster_lease_ttl < 2 || h->cluster_lease_ttl > 3600)
+		return bad(err, errlen, c, n, "cluster.lease_ttl", "must be between 2s and 1h");
+	h->cluster_renew_interval = dur_at(c, "cluster.renew_interval", &n);
+	if (h->cluster_renew_interval < 1 || 2 * h->cluster_renew_interval >= h->cluster_lease_ttl)
+		return bad(err, errlen, c, n, "cluster.renew_interval",
+			   "must be at least 1s and less than half of cluster.lease_ttl");
+	s = str_at(c, "cluster.bucket_prefix", &n);
+	if (!*s || strlen(s) > 32 || !cluster_token_ok(s, 0))
+		return bad(err, errlen, c, n, "cluster.bucket_prefix",
+			   "must be 1..32 bytes of [A-Za-z0-9_-]");
+	DUP(h->cluster_bucket_prefix, s);
+	h->cluster_claim_done_ttl = dur_at(c, "cluster.claim_done_ttl", &n);
+	if (h->cluster_claim_done_ttl < 60)
+		return bad(err, errlen, c, n, "cluster.claim_done_ttl", "must be at least 1m");
+
 	const config_setting_t *nets = config_lookup(&c->cfg, "ethereum.networks");
 	size_t nn = nets ? (size_t)config_setting_length(nets) : 0;
 	if (nn && !(h->networks = calloc(nn, sizeof *h->networks)))
@@ -743,7 +786,8 @@ void config_free(struct config *c)
 			  &h->storage_backend, &h->storage_prefix, &h->fs_root, &h->s3_endpoint, &h->s3_region,
 			  &h->s3_bucket, &h->s3_access_key_id, &h->s3_secret_access_key,
 			  &h->ch_url, &h->ch_database, &h->ch_user, &h->ch_password,
-			  &h->broker_backend, &h->nats_url, &h->subject_prefix };
+			  &h->broker_backend, &h->nats_url, &h->subject_prefix,
+			  &h->cluster_backend, &h->cluster_node, &h->cluster_bucket_prefix };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);
 	for (size_t i = 0; i < h->n_networks; i++) {

@@ -119,6 +119,13 @@ struct host_conf {
 	char *nats_url;
 	char *subject_prefix;
 
+	char *cluster_backend;       /* "none" | "nats" (docs/cluster.md) */
+	char *cluster_node;          /* "" = HOSTNAME:PID */
+	int64_t cluster_lease_ttl;   /* seconds */
+	int64_t cluster_renew_interval; /* seconds, < lease_ttl / 2 */
+	char *cluster_bucket_prefix; /* PREFIX_leases, PREFIX_done, PREFIX_state */
+	int64_t cluster_claim_done_ttl; /* seconds: life of a claim's done marker */
+
 	struct network_conf *networks;
 	size_t n_networks;
 

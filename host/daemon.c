@@ -16,6 +16,7 @@
 #include "build_config.h"
 #include "clickhouse.h"
 #include "clock.h"
+#include "cluster.h"
 #include "config_json.h"
 #include "connect_check.h"
 #include "hostapi.h"
@@ -74,6 +75,10 @@ static void daemon_finish(struct daemon *d)
 	close_handle((uv_handle_t *)&d->sig_int);
 	close_handle((uv_handle_t *)&d->sig_term);
 	close_handle((uv_handle_t *)&d->sig_hup);
+	if (d->reg.svc.cluster) {
+		cluster_close(d->reg.svc.cluster); /* releases what is still held */
+		d->reg.svc.cluster = NULL;
+	}
 	if (d->reg.svc.broker) {
 		broker_close(d->reg.svc.broker);
 		d->reg.svc.broker = NULL;
@@ -324,6 +329,13 @@ int daemon_main(const struct daemon_opts *opts)
 		if (rc) {
 			fprintf(stderr, "labd: cannot open %s broker: %s\n", hc->broker_backend,
 				lab_strerror(rc));
+			goto out_loop;
+		}
+		rc = cluster_open(d->reg.svc.loop, d->reg.svc.metrics, hc, instance_cluster_gate,
+				  &d->reg.svc.cluster);
+		if (rc) {
+			fprintf(stderr, "labd: cannot start the %s cluster backend: %s\n",
+				hc->cluster_backend, lab_strerror(rc));
 			goto out_loop;
 		}
 		rc = clickhouse_open(d->reg.svc.loop, d->reg.svc.metrics, hc, &d->reg.svc.ch);

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "clickhouse.h"
 #include "clock.h"
+#include "cluster.h"
 #include "instance.h"
 #include "jsonstr.h"
 #include "log.h"
@@ -153,6 +154,9 @@ static void slot_json(const struct slot *s, struct buf *b)
 	json_kv_str(b, "log_level",
 		    s->report.log_level >= 0 ? log_level_name(s->report.log_level) : NULL, 1);
 	progress_json(&s->report, b);
+	/* "cluster":{"leases":[held names],"claims_in_flight":N} (docs/cluster.md) */
+	buf_puts(b, ",\"cluster\":");
+	cluster_plugin_json(s->d ? s->d->svc.cluster : NULL, s->inst ? &s->inst->pub : NULL, b);
 	buf_putc(b, '}');
 }
 
@@ -167,6 +171,12 @@ static int admin_plugins(void *ud, struct buf *out)
 	}
 	buf_putc(out, ']');
 	return 200;
+}
+
+static int admin_leases(void *ud, struct buf *out)
+{
+	struct slots *d = ud;
+	return cluster_leases_json(d->svc.cluster, out);
 }
 
 static int admin_error(struct buf *out, int code, const char *msg)
@@ -456,6 +466,7 @@ static int admin_publish(void *ud, const char *subject, const char *body, size_t
 const struct admin_ops daemon_admin_ops = {
 	.readyz = admin_readyz,
 	.plugins = admin_plugins,
+	.leases = admin_leases,
 	.plugin_action = admin_action,
 	.reprocess = admin_reprocess,
 	.publish = admin_publish,

@@ -12,6 +12,7 @@
 #include "ch_rows.h"
 #include "clickhouse.h"
 #include "clock.h"
+#include "cluster.h"
 #include "crash.h"
 #include "config.h"
 #include "instance.h"
@@ -583,6 +584,116 @@ static int api_stream_close(lab_ctx *ctx, lab_stream *s, int code)
 	return httpd_stream_close(ctx, s, code);
 }
 
+/* ---- cluster (1.5) ------------------------------------------------------ */
+
+static struct cluster *cluster_for(lab_ctx *ctx, struct instance **out)
+{
+	struct instance *inst = instance_of(ctx);
+	*out = inst;
+	return inst->phase == INST_DEAD ? NULL : inst->svc->cluster;
+}
+
+static int api_lease_hold(lab_ctx *ctx, const char *name, lab_lease_cb cb, void *ud,
+			  lab_lease **out)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	return c ? cluster_lease_hold(c, ctx, inst->name, name, cb, ud, out) : LAB_ESTATE;
+}
+
+static int api_lease_valid(lab_ctx *ctx, const lab_lease *l)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	return c ? cluster_lease_valid(c, ctx, l) : 0;
+}
+
+static int api_lease_release(lab_ctx *ctx, lab_lease *l)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	return c ? cluster_lease_release(c, ctx, l) : LAB_EINVAL;
+}
+
+static int api_claim_acquire(lab_ctx *ctx, const char *name, lab_claim_cb cb, void *ud)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	return c ? cluster_claim(c, ctx, inst->name, name, cb, ud) : LAB_ESTATE;
+}
+
+static int api_claim_valid(lab_ctx *ctx, const lab_claim *cl)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	return c ? cluster_claim_valid(c, ctx, cl) : 0;
+}
+
+static int api_claim_finish(lab_ctx *ctx, lab_claim *cl, int completed)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	return c ? cluster_claim_finish(c, ctx, cl, completed) : LAB_EINVAL;
+}
+
+/* backend none: shared state is the plugin's own state under the same key. */
+static int api_shared_get(lab_ctx *ctx, const char *key, lab_shared_cb cb, void *ud)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	if (!c)
+		return LAB_ESTATE;
+	if (!cluster_is_local(c))
+		return cluster_shared_get(c, ctx, inst->name, key, cb, ud);
+	if (!cb || !cluster_name_ok(key))
+		return LAB_EINVAL;
+	const char *json = NULL;
+	size_t len = 0;
+	int rc = inst->state ? state_get(inst->state, key, &json, &len) : LAB_ENOENT;
+	uint64_t rev = cluster_local_rev(c, ctx, inst->name, key, rc == 0, 0);
+	return cluster_local_answer(c, ctx, inst->name, rc == 0 ? 0 : LAB_ENOENT, rc ? NULL : json,
+				    rc ? 0 : len, rc ? 0 : rev, cb, ud);
+}
+
+static int api_shared_cas(lab_ctx *ctx, const char *key, const char *json, size_t len,
+			  uint64_t revision, lab_shared_cb cb, void *ud)
+{
+	struct instance *inst;
+	struct cluster *c = cluster_for(ctx, &inst);
+	if (!c)
+		return LAB_ESTATE;
+	if (!cluster_is_local(c))
+		return cluster_shared_cas(c, ctx, inst->name, key, json, len, revision, cb, ud);
+	if (!cb || !json || !cluster_name_ok(key))
+		return LAB_EINVAL;
+	if (!inst->state)
+		return LAB_ESTATE;
+	const char *cur = NULL;
+	size_t curlen = 0;
+	int exists = state_get(inst->state, key, &cur, &curlen) == 0;
+	uint64_t rev = cluster_local_rev(c, ctx, inst->name, key, exists, 0);
+	if (rev != revision) {
+		metric_add(inst->svc->metrics, M_CLUSTER_CAS_CONFLICTS, 1, inst->name);
+		return cluster_local_answer(c, ctx, inst->name, LAB_EEXIST, exists ? cur : NULL,
+					    exists ? curlen : 0, rev, cb, ud);
+	}
+	int rc = state_set(inst->state, key, json, len);
+	if (rc)
+		return rc;
+	rev = cluster_local_rev(c, ctx, inst->name, key, 1, 1);
+	return cluster_local_answer(c, ctx, inst->name, 0, NULL, 0, rev, cb, ud);
+}
+
+static const char *api_cluster_backend(lab_ctx *ctx)
+{
+	return cluster_backend_name(instance_of(ctx)->svc->cluster);
+}
+
+static const char *api_cluster_node(lab_ctx *ctx)
+{
+	return cluster_node_id(instance_of(ctx)->svc->cluster);
+}
+
 const lab_host_api hostapi_table = {
 	.size = sizeof(lab_host_api),
 	.abi_major = LAB_ABI_MAJOR,
@@ -655,4 +766,14 @@ const lab_host_api hostapi_table = {
 	.stream_open = api_stream_open,
 	.stream_send = api_stream_send,
 	.stream_close = api_stream_close,
+	.lease_hold = api_lease_hold,
+	.lease_valid = api_lease_valid,
+	.lease_release = api_lease_release,
+	.claim_acquire = api_claim_acquire,
+	.claim_valid = api_claim_valid,
+	.claim_finish = api_claim_finish,
+	.shared_get = api_shared_get,
+	.shared_cas = api_shared_cas,
+	.cluster_backend = api_cluster_backend,
+	.cluster_node = api_cluster_node,
 };

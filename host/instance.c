@@ -6,6 +6,7 @@
 
 #include "broker.h"
 #include "clickhouse.h"
+#include "cluster.h"
 #include "crash.h"
 #include "httpd.h"
 #include "log.h"
@@ -327,6 +328,9 @@ static void finish_stop(struct instance *inst)
 {
 	uv_timer_stop(&inst->drain_timer);
 	inst->callbacks_allowed = 0;
+	/* After the drain: give back its leases and claims (others may take
+	 * them at once), drop its pending cluster requests. */
+	cluster_forget(inst->svc->cluster, &inst->pub);
 	inst->phase = INST_DEAD;
 	if (inst->self)
 		CRASH_CALL(inst->name, "destroy", inst->desc->destroy(inst->self));
@@ -406,6 +410,13 @@ static void inst_closed(uv_handle_t *h)
 	free(inst);
 }
 
+int instance_cluster_gate(lab_ctx *ctx)
+{
+	struct instance *inst = instance_of(ctx);
+	return inst->callbacks_allowed && (inst->phase == INST_RUNNING || inst->phase == INST_ONCE ||
+					   inst->phase == INST_DRAINING);
+}
+
 void instance_free(struct instance *inst)
 {
 	if (!inst)
@@ -418,6 +429,7 @@ void instance_free(struct instance *inst)
 	list_for_each_safe(p, t, &inst->subs)
 		instance_remove_sub(list_entry(p, struct lab_sub, link));
 	httpd_owner_stop(inst->svc->httpd, &inst->pub);
+	cluster_forget(inst->svc->cluster, &inst->pub);
 	/* Its metric families go with the plugin, except across a hot reload. */
 	if (!inst->keep_metrics)
 		metrics_plugin_drop(inst->svc->metrics, inst->name);

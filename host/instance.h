@@ -104,6 +104,9 @@ void instance_free(struct instance *inst);
 /* The --once result (lab_done, or the host giving up the run): the first
  * one counts; once_done gets it on the next turn of the loop. */
 void instance_report_once(struct instance *inst, int status);
+/* May the cluster services call this plugin's callbacks now (started, not
+ * yet drained)? */
+int instance_cluster_gate(lab_ctx *ctx);
 /* Is anything still in flight? */
 int instance_busy(const struct instance *inst);
 /* A log line of the plugin (any thread): hands errors to error_report. */

@@ -89,6 +89,23 @@ static const struct family families[M_COUNT] = {
 	[M_HTTP_REJECTED] = { "lab_http_rejected_total",
 			      "Requests or connections refused before any plugin saw them, by reason.",
 			      MT_COUNTER, 1, { "reason" } },
+	[M_CLUSTER_UP] = { "lab_cluster_up",
+			   "1 while the cluster key/value store answers (always 1 with backend none).",
+			   MT_GAUGE, 0, { NULL } },
+	[M_CLUSTER_LEASES_HELD] = { "lab_cluster_leases_held", "Cluster leases this daemon holds.",
+				    MT_GAUGE, 1, { "plugin" } },
+	[M_CLUSTER_LEASE_CHANGES] = { "lab_cluster_lease_changes_total",
+				      "Cluster lease changes by event: acquired, lost, released.",
+				      MT_COUNTER, 2, { "plugin", "event" } },
+	[M_CLUSTER_CLAIMS_IN_FLIGHT] = { "lab_cluster_claims_in_flight",
+					 "Cluster claims this daemon holds.", MT_GAUGE, 1,
+					 { "plugin" } },
+	[M_CLUSTER_CLAIMS] = { "lab_cluster_claims_total",
+			       "Cluster claim requests by result: granted, busy, done, error.",
+			       MT_COUNTER, 2, { "plugin", "result" } },
+	[M_CLUSTER_CAS_CONFLICTS] = { "lab_cluster_cas_conflicts_total",
+				      "Shared-state compare-and-set conflicts.", MT_COUNTER, 1,
+				      { "plugin" } },
 };
 
 static const double bucket_le[NBUCKETS] = {

@@ -37,6 +37,12 @@ enum metric_id {
 	M_HTTP_STREAMS,         /* gauge {plugin,kind} */
 	M_HTTP_SLOW_DROPS,      /* counter {plugin,kind} */
 	M_HTTP_REJECTED,        /* counter {reason} */
+	M_CLUSTER_UP,           /* gauge: 1 while the cluster KV answers (docs/cluster.md) */
+	M_CLUSTER_LEASES_HELD,  /* gauge {plugin} */
+	M_CLUSTER_LEASE_CHANGES, /* counter {plugin,event} (acquired, lost, released) */
+	M_CLUSTER_CLAIMS_IN_FLIGHT, /* gauge {plugin} */
+	M_CLUSTER_CLAIMS,       /* counter {plugin,result} (granted, busy, done, error) */
+	M_CLUSTER_CAS_CONFLICTS, /* counter {plugin} */
 	M_COUNT
 };
 

@@ -75,6 +75,7 @@ static const struct hsetting settings[] = {
 	{ "broker.backend", RESTART, K_STR, F(broker_backend), 0, A_NONE },
 	{ "broker.nats.url", RESTART, K_STR, F(nats_url), 1, A_NONE },
 	{ "broker.subject_prefix", RESTART, K_STR, F(subject_prefix), 0, A_NONE },
+	{ "cluster", RESTART, K_TREE, 0, 0, A_NONE },
 	{ "ethereum", RESTART, K_TREE, 0, 0, A_NONE },
 };
 #undef F

@@ -16,6 +16,7 @@ struct broker;
 struct defer;
 struct metrics;
 struct httpd;
+struct cluster;
 
 struct host_services {
 	uv_loop_t *loop;
@@ -26,6 +27,7 @@ struct host_services {
 	struct broker *broker;   /* NULL in -t */
 	struct metrics *metrics; /* the daemon's registry (metrics.h), rendered at /metrics */
 	struct httpd *httpd;     /* routes and streams of SDK 1.4 (httpd.h); NULL in -t */
+	struct cluster *cluster; /* leases, claims, shared state (cluster.h); NULL in -t */
 	size_t work_max_per_plugin; /* work.max_per_plugin: a plugin's lab_work items on the pool at once */
 };
 

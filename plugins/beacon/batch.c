@@ -688,6 +688,14 @@ void batch_put_doc(struct batch *b, size_t i, const struct buf *doc)
 {
 	lab_ctx *ctx = b->bc->ctx;
 	char key[512];
+	if (!bc_cl_may_store(b)) {
+		/* the claim or lease was lost while the queries ran: another
+		 * daemon may own the slot now; not stored, the batch fails */
+		b->w[i].status = W_FAILED;
+		lab_logkv(ctx, LAB_LOG_WARN, "claim or lease lost, slot not stored",
+			  LAB_FS("network", b->net->name), LAB_FI("slot", b->w[i].sd.slot));
+		return;
+	}
 	int rc = doc->oom ? LAB_ENOMEM : bc_key(b->bc, b->net, b->w[i].sd.slot, key, sizeof key);
 	struct putctx *pc = rc == 0 ? malloc(sizeof *pc) : NULL;
 	if (rc == 0 && !pc)

@@ -231,6 +231,7 @@ static void beacon_destroy(void *self)
 	for (size_t i = 0; i < bc->nnets; i++) {
 		free(bc->nets[i].pending);
 		free(bc->nets[i].lbb_req);
+		bc_cl_free(&bc->nets[i]);
 	}
 	free(bc->nets);
 	free(bc->describe);

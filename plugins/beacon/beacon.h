@@ -25,6 +25,8 @@
 enum { BC_LOOP_HEAD, BC_LOOP_TRAIL, BC_LOOP_BACKFILL, BC_LOOPS };
 enum { BC_GAUGES = 5 };
 #define PROG_WINDOW 12 /* rate samples kept per loop */
+/* cluster.c: slots per backfill claim; claims are aligned on multiples of it */
+#define BC_CLAIM_SLOTS 32
 
 struct bc_loopstat {
 	uint64_t done; /* slots settled since start (backfill: passed by the cursor) */
@@ -35,6 +37,7 @@ struct bc_loopstat {
 
 struct beacon;
 struct batch;
+struct bc_cl;
 
 enum bc_target { BC_TO_FORK = 0, BC_TO_SLOT = 1, BC_TO_DATE = 2 };
 
@@ -100,6 +103,10 @@ struct bc_net {
 	uint64_t rp_backoff_ms;
 	lab_timer *rp_timer;
 
+	/* cluster mode (cluster.c); NULL with backend "none" or an older host */
+	struct bc_cl *cl;
+	int head_armed; /* a timer to head_fire is running */
+
 	/* slots stored and missed since the last progress line (progress.c) */
 	uint64_t log_stored, log_missed;
 	struct bc_loopstat loops[BC_LOOPS];
@@ -160,6 +167,10 @@ struct batch {
 	lab_param qp[5]; /* phase 1's parameters */
 	uint64_t vlo, vhi; /* the slots with a block (attestation query) */
 	struct mev_stream *mev; /* mev.c: the bid query streaming into documents */
+	/* cluster.c: the documents are stored only while this claim (backfill)
+	 * or lease (head, trailing) is valid; NULL = unguarded */
+	lab_claim *claim;
+	const lab_lease *lease;
 };
 
 /* Start a batch over `slots` (n ≥ 1, ascending, copied).  done() is called once
@@ -201,6 +212,25 @@ int bc_json_u64(struct json_object *o, uint64_t *out); /* non-negative integer *
  * (metrics, and the next progress line). */
 void bc_log_slot(struct bc_net *net, int missed, uint64_t slot);
 uint64_t bc_head_target(struct bc_net *net); /* current slot - head_lag_slots */
+
+/* loops.c, for cluster.c */
+void bc_pending_add(struct bc_net *net, uint64_t slot);
+/* "last_head":N,"pending":[...],"missed":[...] (the state's head part) */
+void bc_state_head_fields(const struct bc_net *net, struct buf *j);
+/* The head/pending/missed part of a state document (untrusted). */
+void bc_state_parse_head(struct bc_net *net, const char *js, size_t len);
+void bc_head_resume(struct bc_net *net); /* the head lease was acquired */
+
+/* cluster.c: the cluster backend (SDK 1.5) is there and not "none" */
+int bc_cl_enabled(lab_ctx *ctx);
+int bc_cl_begin(struct bc_net *net); /* serve mode, instead of backfill's cursor */
+void bc_cl_pump(struct bc_net *net);
+void bc_cl_free(struct bc_net *net);
+int bc_cl_head_ok(const struct bc_net *net); /* head and trailing may run (1 off-cluster) */
+const lab_lease *bc_cl_head_lease(const struct bc_net *net);
+void bc_cl_head_save(struct bc_net *net);    /* the shared head state (holder only) */
+/* The guard of a batch's documents: 1 = store (no guard, or still valid). */
+int bc_cl_may_store(const struct batch *b);
 
 /* progress.c */
 void bc_metrics_register(struct beacon *bc);         /* init */

@@ -275,6 +275,11 @@ static void on_rows(lab_ctx *ctx, int status, const char *errmsg, const lab_rows
 			  LAB_FS("document", "locally_built_blocks"), LAB_FI("count", dropped),
 			  LAB_FI("total", net->mev_malformed));
 	}
+	if (!bc_cl_head_ok(net)) { /* the head lease was lost meanwhile: its new holder writes it */
+		buf_free(&doc);
+		failed(net, q, LAB_EBUSY, NULL);
+		return;
+	}
 	rc = lab_storage_put_atomic(ctx, q->key, doc.data, doc.len, "application/json",
 				    "public,max-age=1,s-maxage=1", on_put, q);
 	buf_free(&doc);

@@ -37,6 +37,25 @@ static int past_grace(struct beacon *bc, struct bc_net *net, uint64_t slot)
 
 /* ---- state ---------------------------------------------------------------- */
 
+void bc_state_head_fields(const struct bc_net *net, struct buf *j)
+{
+	buf_puts(j, "\"last_head\":");
+	buf_u64(j, net->last_head);
+	buf_puts(j, ",\"pending\":[");
+	for (size_t i = 0; i < net->npending; i++) {
+		if (i)
+			buf_putc(j, ',');
+		buf_u64(j, net->pending[i]);
+	}
+	buf_puts(j, "],\"missed\":[");
+	for (size_t i = 0; i < net->nmissed; i++) {
+		if (i)
+			buf_putc(j, ',');
+		buf_u64(j, net->missed[i]);
+	}
+	buf_putc(j, ']');
+}
+
 void bc_state_save(struct bc_net *net)
 {
 	struct beacon *bc = net->bc;
@@ -53,26 +72,16 @@ void bc_state_save(struct bc_net *net)
 	} else {
 		buf_puts(&j, "null");
 	}
-	buf_puts(&j, ",\"last_head\":");
-	buf_u64(&j, net->last_head);
-	buf_puts(&j, ",\"pending\":[");
-	for (size_t i = 0; i < net->npending; i++) {
-		if (i)
-			buf_putc(&j, ',');
-		buf_u64(&j, net->pending[i]);
-	}
-	buf_puts(&j, "],\"missed\":[");
-	for (size_t i = 0; i < net->nmissed; i++) {
-		if (i)
-			buf_putc(&j, ',');
-		buf_u64(&j, net->missed[i]);
-	}
-	buf_puts(&j, "]}");
+	buf_putc(&j, ',');
+	bc_state_head_fields(net, &j);
+	buf_putc(&j, '}');
 	int rc = j.oom ? LAB_ENOMEM : lab_state_set(bc->ctx, key, j.data, j.len);
 	if (rc < 0)
 		lab_logkv(bc->ctx, LAB_LOG_WARN, "cannot save state", LAB_FS("network", net->name),
 			  LAB_FS("error", lab_strerror(rc)));
 	buf_free(&j);
+	if (net->cl)
+		bc_cl_head_save(net); /* the head's cursor, for a daemon taking over */
 }
 
 static int pending_has(const struct bc_net *net, uint64_t slot)
@@ -83,7 +92,7 @@ static int pending_has(const struct bc_net *net, uint64_t slot)
 	return 0;
 }
 
-static void pending_add(struct bc_net *net, uint64_t slot)
+void bc_pending_add(struct bc_net *net, uint64_t slot)
 {
 	if (pending_has(net, slot))
 		return;
@@ -107,6 +116,8 @@ static void pending_add(struct bc_net *net, uint64_t slot)
 	}
 	net->pending[i] = slot;
 }
+
+#define pending_add bc_pending_add
 
 static void pending_del(struct bc_net *net, uint64_t slot)
 {
@@ -192,17 +203,13 @@ static void state_future(struct bc_net *net, const char *field, uint64_t value, 
 }
 
 /* State is untrusted: anything malformed is ignored (and logged), slots in
- * the future included. */
-void bc_state_load(struct bc_net *net)
+ * the future included.  `head_only`: the shared head state of cluster.c
+ * (no backfill part). */
+static void state_parse(struct bc_net *net, const char *key, const char *js, size_t len,
+			int head_only)
 {
 	struct beacon *bc = net->bc;
-	char key[160];
-	const char *js;
-	size_t len;
 	uint64_t limit = state_slot_limit(net);
-	snprintf(key, sizeof key, "slot_%s", net->name);
-	if (lab_state_get(bc->ctx, key, &js, &len) < 0)
-		return;
 	json_tokener *tok = json_tokener_new();
 	json_object *o = tok ? json_tokener_parse_ex(tok, js, (int)len) : NULL;
 	if (tok)
@@ -214,7 +221,7 @@ void bc_state_load(struct bc_net *net)
 	}
 	json_object *v, *bf;
 	uint64_t u;
-	if (json_object_object_get_ex(o, "backfill", &bf) &&
+	if (!head_only && json_object_object_get_ex(o, "backfill", &bf) &&
 	    json_object_is_type(bf, json_type_object)) {
 		uint64_t target;
 		json_object *nx, *tg;
@@ -270,6 +277,24 @@ void bc_state_load(struct bc_net *net)
 	if (future)
 		state_future(net, "pending/missed", latest, limit, "dropped");
 	json_object_put(o);
+}
+
+void bc_state_load(struct bc_net *net)
+{
+	char key[160];
+	const char *js;
+	size_t len;
+	snprintf(key, sizeof key, "slot_%s", net->name);
+	if (lab_state_get(net->bc->ctx, key, &js, &len) < 0)
+		return;
+	state_parse(net, key, js, len, 0);
+}
+
+void bc_state_parse_head(struct bc_net *net, const char *js, size_t len)
+{
+	char key[160];
+	snprintf(key, sizeof key, "shared:%s/head", net->name);
+	state_parse(net, key, js, len, 1);
 }
 
 /* ---- outcome of a batch ------------------------------------------------------ */
@@ -489,6 +514,10 @@ void bc_backfill_pump(struct bc_net *net)
 	struct beacon *bc = net->bc;
 	uint64_t slots[BC_MAX_BATCH];
 	uint64_t per = (uint64_t)net->concurrency;
+	if (net->cl) {
+		bc_cl_pump(net); /* claimed ranges instead of the cursor */
+		return;
+	}
 	if (bc->stopping || !net->bf_have || net->bf_timer)
 		return;
 	/* the next range starts below the lowest batch in flight */
@@ -547,8 +576,10 @@ static void head_batch_done(struct batch *b)
 	int64_t boundary =
 		lab_network_slot_time(bc->ctx, net->nw, current_slot(bc, net) + 1) * 1000;
 	if (now_ms + (int64_t)back < boundary &&
-	    lab_timer_start(bc->ctx, back, 0, head_fire, net, NULL) == 0)
+	    lab_timer_start(bc->ctx, back, 0, head_fire, net, NULL) == 0) {
+		net->head_armed = 1;
 		return;
+	}
 	pending_add(net, slot); /* trailing takes over */
 	net->head_ok = 1;
 	bc_state_save(net);
@@ -559,8 +590,11 @@ static void head_fire(lab_ctx *ctx, lab_timer *t, void *ud)
 {
 	struct bc_net *net = ud;
 	struct beacon *bc = net->bc;
+	net->head_armed = 0;
 	if (bc->stopping || net->head_busy)
 		return;
+	if (!bc_cl_head_ok(net))
+		return; /* the head lease was lost: bc_head_resume() when it is back */
 	uint64_t h = head_target(bc, net);
 	if (h != net->head_slot) {
 		if (net->head_slot && !net->head_ok)
@@ -581,12 +615,14 @@ static void head_fire(lab_ctx *ctx, lab_timer *t, void *ud)
 		bc_lbb_refresh(net, h); /* once per head tick, the whole window again */
 	}
 	pending_del(net, h); /* the head owns it while it retries */
-	if (batch_start(bc, net, BK_HEAD, 0, &h, 1, head_batch_done, NULL) < 0) {
+	struct batch *b = NULL;
+	if (batch_start(bc, net, BK_HEAD, 0, &h, 1, head_batch_done, &b) < 0) {
 		pending_add(net, h);
 		net->head_ok = 1;
 		head_schedule(net);
 		return;
 	}
+	b->lease = net->cl ? bc_cl_head_lease(net) : NULL;
 	net->head_busy = 1;
 }
 
@@ -602,6 +638,14 @@ static void head_schedule(struct bc_net *net)
 	if (lab_timer_start(bc->ctx, delay, 0, head_fire, net, NULL) < 0)
 		lab_logkv(bc->ctx, LAB_LOG_ERROR, "cannot schedule the head slot",
 			  LAB_FS("network", net->name));
+	else
+		net->head_armed = 1;
+}
+
+void bc_head_resume(struct bc_net *net)
+{
+	if (!net->head_armed && !net->head_busy)
+		head_schedule(net);
 }
 
 /* ---- trailing ---------------------------------------------------------------------- */
@@ -626,8 +670,8 @@ static void trail_next(struct bc_net *net)
 	struct beacon *bc = net->bc;
 	uint64_t slots[BC_MAX_BATCH];
 	size_t n = 0;
-	if (bc->stopping || net->trail_busy)
-		return;
+	if (bc->stopping || net->trail_busy || !bc_cl_head_ok(net))
+		return; /* (in a cluster, trailing runs with the head lease) */
 	uint64_t h = net->head_busy ? net->head_slot : UINT64_MAX;
 	size_t per = (size_t)net->concurrency;
 	for (size_t i = net->npending; i > 0 && n < per; i--) {
@@ -642,8 +686,11 @@ static void trail_next(struct bc_net *net)
 		slots[i] = slots[n - 1 - i];
 		slots[n - 1 - i] = x;
 	}
-	if (batch_start(bc, net, BK_TRAIL, 0, slots, n, trail_batch_done, NULL) == 0)
+	struct batch *b = NULL;
+	if (batch_start(bc, net, BK_TRAIL, 0, slots, n, trail_batch_done, &b) == 0) {
+		b->lease = net->cl ? bc_cl_head_lease(net) : NULL;
 		net->trail_busy = 1;
+	}
 }
 
 void bc_trail_fire(lab_ctx *ctx, lab_timer *t, void *ud)
@@ -658,9 +705,18 @@ void bc_trail_fire(lab_ctx *ctx, lab_timer *t, void *ud)
 void bc_serve_begin(struct beacon *bc)
 {
 	lab_ctx *ctx = bc->ctx;
+	int cluster = bc_cl_enabled(ctx);
 	for (size_t i = 0; i < bc->nnets; i++) {
 		struct bc_net *net = &bc->nets[i];
 		uint64_t h = head_target(bc, net);
+		if (cluster) { /* cluster.c: the head waits for its lease, backfill claims ranges */
+			uint64_t sps_ms = (uint64_t)lab_network_seconds_per_slot(ctx, net->nw) * 1000;
+			if (bc_cl_begin(net) < 0)
+				lab_logkv(ctx, LAB_LOG_ERROR, "cannot start in cluster mode",
+					  LAB_FS("network", net->name));
+			lab_timer_start(ctx, 2000, sps_ms ? sps_ms : 12000, bc_trail_fire, net, NULL);
+			continue;
+		}
 		if (!net->last_head) { /* first start: trailing takes the hour before the head */
 			uint64_t from = h > TRAIL_HOUR_SLOTS ? h - TRAIL_HOUR_SLOTS : 0;
 			for (uint64_t s = from; s < h; s++)

@@ -193,6 +193,12 @@ void contrib_store(struct contrib *c)
 	 * zero while they are issued; a put that cannot be submitted (< 0, no
 	 * callback) is not counted. */
 	c->puts_pending = 0;
+	if (!wj_may_store(&c->run)) { /* cluster: the lease was lost while the query ran */
+		lab_logkv(c->ctx, LAB_LOG_WARN, "lease lost, documents not stored",
+			  LAB_FI("documents", c->ndocs));
+		contrib_job_done(c, LAB_EBUSY);
+		return;
+	}
 	for (size_t i = 0; i < c->ndocs; i++) {
 		struct doc *d = &c->docs[i];
 		if (d->body.oom || !d->key) {

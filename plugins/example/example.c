@@ -9,7 +9,13 @@
  *     and a histogram, registered in init (they are optional: on an older
  *     host the calls return LAB_ENOTSUP and the plugin runs without them),
  *   - a one-shot mode (`labd --once`) that stores a document and reports done,
- *   - a `describe` entry for the frontend config.json.
+ *   - a `describe` entry for the frontend config.json,
+ *   - several daemons (SDK 1.5 cluster services, docs/cluster.md): with a
+ *     cluster backend other than "none", only the daemon holding the lease
+ *     "example/tick" ticks, and the counter is shared state written with
+ *     compare-and-set, so the daemon that takes the lease over counts on.
+ *     On an older host (or backend "none") the plugin runs as on one daemon:
+ *     it checks LAB_HAS() instead of requiring minor 5.
  * Build out of tree with:
  *   cc -shared -fPIC $(pkg-config --cflags lab-plugin) example.c -o example.so
  */
@@ -36,6 +42,11 @@ struct example {
 	lab_metric *m_count;    /* lab_example_count */
 	lab_metric *m_interval; /* lab_example_tick_interval_seconds */
 	uint64_t last_tick_ms;  /* monotonic; 0 = no tick yet */
+	/* SDK 1.5 cluster mode (backend not "none"): the lease and the shared
+	 * counter's revision; ready = lease held and the counter read */
+	int cluster, ready;
+	lab_lease *lease;
+	uint64_t rev;
 };
 
 /* The host checks these before init and lab_cfg_bind() fills the struct. */
@@ -80,10 +91,25 @@ static int64_t parse_count(const char *json, size_t len)
 	return v;
 }
 
+static void shared_saved(lab_ctx *ctx, int status, const char *json, size_t len, uint64_t rev,
+			 void *ud)
+{
+	struct example *ex = ud;
+	(void)json, (void)len;
+	if (status == 0)
+		ex->rev = rev;
+	else /* LAB_EEXIST: another daemon wrote meanwhile (we lost the lease) */
+		lab_logf(ctx, LAB_LOG_WARN, "shared counter not saved: %s", lab_strerror(status));
+}
+
 static void tick(struct example *ex, const char *trigger)
 {
 	char event[64];
 	uint64_t now = lab_monotonic_ms(ex->ctx);
+	/* In a cluster only the lease holder works; lab_lease_valid() right
+	 * before anything is stored, since the lease can be lost at any time. */
+	if (ex->cluster && !(ex->ready && lab_lease_valid(ex->ctx, ex->lease)))
+		return;
 	if (ex->count < INT64_MAX) /* saturate: signed overflow is undefined */
 		ex->count++;
 	save_count(ex);
@@ -97,6 +123,40 @@ static void tick(struct example *ex, const char *trigger)
 		  LAB_FI("now", lab_now(ex->ctx)));
 	int n = snprintf(event, sizeof event, "{\"count\":%" PRId64 "}", ex->count);
 	lab_publish(ex->ctx, "example.tick", event, (size_t)n);
+	/* compare-and-set on the revision read: a stale holder cannot overwrite */
+	if (ex->cluster)
+		lab_shared_cas(ex->ctx, "counter", event + 9, (size_t)n - 10, ex->rev, shared_saved, ex);
+}
+
+static void shared_loaded(lab_ctx *ctx, int status, const char *json, size_t len, uint64_t rev,
+			  void *ud)
+{
+	struct example *ex = ud;
+	if (status < 0 && status != LAB_ENOENT) {
+		lab_logf(ctx, LAB_LOG_WARN, "cannot read the shared counter: %s", lab_strerror(status));
+		return; /* no ticks here until the lease is acquired again */
+	}
+	int64_t v = status == 0 ? parse_count(json, len) : -1;
+	if (v >= 0)
+		ex->count = v; /* continue where the last holder stopped */
+	ex->rev = status == 0 ? rev : 0; /* 0: the first write creates it */
+	ex->ready = 1;
+	lab_logkv(ctx, LAB_LOG_INFO, "lease acquired", LAB_FS("lease", "tick"),
+		  LAB_FI("count", ex->count));
+}
+
+/* Loop thread, and before anything else the plugin sees after a loss. */
+static void on_lease(lab_ctx *ctx, lab_lease *l, int event, void *ud)
+{
+	struct example *ex = ud;
+	(void)l;
+	if (event == LAB_LEASE_LOST) {
+		ex->ready = 0; /* stop at once */
+		lab_logf(ctx, LAB_LOG_WARN, "lease lost: not ticking");
+	} else if (event == LAB_LEASE_ACQUIRED &&
+		   lab_shared_get(ctx, "counter", shared_loaded, ex) < 0) {
+		lab_logf(ctx, LAB_LOG_WARN, "cannot read the shared counter");
+	}
 }
 
 static void on_timer(lab_ctx *ctx, lab_timer *t, void *ud) { tick(ud, "timer"); }
@@ -156,10 +216,19 @@ static int example_start(void *self)
 	uint64_t ms = (uint64_t)ex->interval_s * 1000;
 	lab_logkv(ex->ctx, LAB_LOG_INFO, "example started", LAB_FI("interval_s", ex->interval_s),
 		  LAB_FI("count", ex->count));
+	/* lab_cluster_backend() is "none" on a host without SDK 1.5, too. */
+	const char *backend = lab_cluster_backend(ex->ctx);
+	ex->cluster = backend && strcmp(backend, "none") != 0;
+	if (ex->cluster) {
+		int rc = lab_lease_hold(ex->ctx, "tick", on_lease, ex, &ex->lease);
+		if (rc < 0)
+			return rc;
+	}
 	return lab_timer_start(ex->ctx, ms, ms, on_timer, ex, NULL);
 }
 
-/* Timers and subscriptions are removed by the host after stop returns. */
+/* Timers and subscriptions are removed, leases released, by the host
+ * after stop returns. */
 static int example_stop(void *self) { return 0; }
 
 static void example_destroy(void *self) { free(self); }

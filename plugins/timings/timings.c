@@ -306,6 +306,10 @@ static void built(lab_ctx *ctx, int status, void *ud)
 		job_finish(tm, status < 0 ? status : LAB_ENOMEM, "build", NULL);
 		return;
 	}
+	if (!wj_may_store(&tm->run)) { /* cluster: the lease was lost while the query ran */
+		job_finish(tm, LAB_EBUSY, "store", "lease lost, the new holder writes it");
+		return;
+	}
 	int rc = lab_storage_put_atomic(ctx, j->key, j->doc.data, j->doc.len, "application/json",
 					"max-age=3600", on_stored, tm);
 	if (rc < 0)

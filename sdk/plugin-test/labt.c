@@ -111,6 +111,8 @@ void labti_ev_free(struct labt_ev *e)
 		return;
 	if (e->thread_started)
 		pthread_join(e->thread, NULL);
+	if (e->cluster_free)
+		e->cluster_free(e->cluster_obj);
 	free(e->errmsg);
 	free(e->tsv);
 	free(e->subject);
@@ -225,6 +227,10 @@ static void fire(struct labt *t, struct labt_ev *e)
 	case EV_MSG:
 		if (vec_find(&t->subs, e->sub) >= 0)
 			e->sub->cb(ctx, e->subject, e->body.data, e->body.len, e->sub->ud);
+		labti_ev_free(e);
+		break;
+	case EV_CLUSTER:
+		e->cluster_fire(t, e);
 		labti_ev_free(e);
 		break;
 	case EV_WORK:
@@ -542,7 +548,12 @@ int labt_once_wait(labt *t, uint64_t max_ms, int *status)
 	return 0;
 }
 
-static int is_op(const struct labt_ev *e) { return e->kind != EV_TIMER && e->kind != EV_MSG; }
+/* Cluster answers are not waited for by a drain: labd drops them when the
+ * plugin stops. */
+static int is_op(const struct labt_ev *e)
+{
+	return e->kind != EV_TIMER && e->kind != EV_MSG && e->kind != EV_CLUSTER;
+}
 
 static int ops_pending(const struct labt *t)
 {
@@ -633,6 +644,7 @@ void labt_free(labt *t)
 	labti_metrics_free(t);
 	labti_http_free(t);
 	labti_data_free(t);
+	labti_cluster_free(t);
 	labti_nets_free(t);
 	for (size_t i = 0; i < t->logs.n; i++)
 		free(t->logs.v[i]);

@@ -25,7 +25,7 @@ struct labt_vec {
 void labti_vec_push(struct labt_vec *a, void *p);
 void labti_vec_del(struct labt_vec *a, size_t i);
 
-enum labt_ev_kind { EV_TIMER, EV_QUERY, EV_STORAGE, EV_FLUSH, EV_MSG, EV_WORK };
+enum labt_ev_kind { EV_TIMER, EV_QUERY, EV_STORAGE, EV_FLUSH, EV_MSG, EV_WORK, EV_CLUSTER };
 
 /* Everything that calls the plugin back: timers, completions of operations
  * (the lab_op handed out is the event), messages and work items.  Ordered
@@ -56,6 +56,11 @@ struct labt_ev {
 	pthread_t thread;
 	int thread_started;
 	void *ud;
+	/* cluster (1.5, labt_cluster.c): the answer to deliver */
+	void (*cluster_fire)(struct labt *t, struct labt_ev *e);
+	void (*cluster_free)(void *obj); /* NULL: cluster_obj is not the event's */
+	void *cluster_obj;
+	uint64_t rev;
 };
 
 struct lab_sub {
@@ -153,6 +158,13 @@ struct labt {
 	unsigned n_progress;
 
 	int log_level, verbose;
+	/* cluster (1.5, labt_cluster.c) */
+	struct labt_vec leases;  /* struct lab_lease * */
+	struct labt_vec claims;  /* struct lab_claim *: held */
+	struct labt_vec cl_done; /* char *: completed claim names */
+	struct labt_vec cl_rules; /* struct labt_obj *: key = name, body = status text */
+	struct labt_vec shared;  /* struct labt_obj *: key, body = JSON, ctype = revision text */
+
 	struct labt_vec logs; /* char * */
 	struct labt_vec strs; /* char * owned results of labt_json */
 
@@ -197,6 +209,8 @@ int labti_metric_update(struct labt *t, lab_metric *metric, int op, double v,
 			const char *const *values);
 int labti_progress(struct labt *t, const char *what, double done, double total, double per_second);
 void labti_nets_free(struct labt *t);
+void labti_cluster_fill(lab_host_api *api);
+void labti_cluster_free(struct labt *t);
 int labti_query(struct labt *t, const char *sql, const lab_param *params, size_t n,
 	       unsigned flags, lab_rows_cb on_rows, lab_query_cb cb, void *ud, lab_op **out);
 void labti_query_fire(struct labt *t, struct labt_ev *e);

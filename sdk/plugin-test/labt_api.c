@@ -21,8 +21,8 @@
 #include "ch_rows.h"
 #include "labt.h"
 
-/* The last member of the table this fake host implements (ABI 1.4). */
-#define LABT_API_END (offsetof(lab_host_api, stream_close) + sizeof(void (*)(void)))
+/* The last member of the table this fake host implements (ABI 1.5). */
+#define LABT_API_END (offsetof(lab_host_api, cluster_node) + sizeof(void (*)(void)))
 
 /* ---- log ----------------------------------------------------------------- */
 
@@ -746,6 +746,7 @@ void labti_api_fill(lab_host_api *api)
 		.stream_send = api_stream_send,
 		.stream_close = api_stream_close,
 	};
+	labti_cluster_fill(api); /* 1.5 (labt_cluster.c) */
 	/* Every member inside the table is implemented (see the top of this file). */
 	const char *p = (const char *)api + offsetof(lab_host_api, log);
 	for (; p + sizeof(void (*)(void)) <= (const char *)api + LABT_API_END;

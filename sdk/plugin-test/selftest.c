@@ -233,13 +233,130 @@ static void services(void)
 	labt_free(t);
 }
 
+/* ---- 1.5: the cluster fakes ---- */
+struct cl {
+	lab_ctx *ctx;
+	lab_lease *lease;
+	int acquired, lost, granted, busy, done, conflicts;
+	lab_claim *claim;
+	uint64_t rev;
+};
+
+static void cl_lease(lab_ctx *ctx, lab_lease *l, int event, void *ud)
+{
+	struct cl *c = ud;
+	(void)ctx, (void)l;
+	if (event == LAB_LEASE_ACQUIRED)
+		c->acquired++;
+	else
+		c->lost++;
+}
+
+static void cl_claim(lab_ctx *ctx, int status, lab_claim *claim, void *ud)
+{
+	struct cl *c = ud;
+	(void)ctx;
+	if (status == 0) {
+		c->granted++;
+		c->claim = claim;
+	} else if (status == LAB_EBUSY) {
+		c->busy++;
+	} else if (status == LAB_EEXIST) {
+		c->done++;
+	}
+}
+
+static void cl_shared(lab_ctx *ctx, int status, const char *json, size_t len, uint64_t rev,
+		      void *ud)
+{
+	struct cl *c = ud;
+	(void)ctx, (void)json, (void)len;
+	if (status == LAB_EEXIST)
+		c->conflicts++;
+	c->rev = rev;
+}
+
+static int cl_init(lab_ctx *ctx, void **self)
+{
+	struct cl *c = calloc(1, sizeof *c);
+	if (!c)
+		return LAB_ENOMEM;
+	c->ctx = ctx;
+	*self = c;
+	return 0;
+}
+
+static int cl_start(void *self)
+{
+	struct cl *c = self;
+	int rc = lab_lease_hold(c->ctx, "x/head", cl_lease, c, &c->lease);
+	if (rc == 0)
+		rc = lab_claim_acquire(c->ctx, "x/u/1", cl_claim, c);
+	if (rc == 0)
+		rc = lab_claim_acquire(c->ctx, "x/u/1", cl_claim, c);
+	return rc;
+}
+
+static const lab_plugin cl_plugin = {
+	.magic = LAB_PLUGIN_MAGIC,
+	.abi_major = LAB_ABI_MAJOR,
+	.abi_minor = 5,
+	.size = sizeof(lab_plugin),
+	.name = "cl",
+	.version = "1",
+	.init = cl_init,
+	.start = cl_start,
+	.stop = svc_stop,
+	.destroy = svc_destroy,
+};
+
+static void cluster(void)
+{
+	labt *t = labt_new(&cl_plugin);
+	LABT_CHECK_INT(labt_init(t), 0);
+	LABT_CHECK_INT(labt_start(t), 0); /* start, then the pump: the answers */
+	struct cl *c = labt_self(t);
+	lab_ctx *ctx = labt_ctx(t);
+	LABT_CHECK_INT(c->acquired, 1);
+	LABT_CHECK_INT(lab_lease_valid(ctx, c->lease), 1);
+	LABT_CHECK_INT(c->granted, 1);
+	LABT_CHECK_INT(c->busy, 1);
+	LABT_CHECK_INT(labt_lease_lose(t, "x/head", 1000), 0);
+	LABT_CHECK_INT(c->lost, 1);
+	LABT_CHECK_INT(lab_lease_valid(ctx, c->lease), 0);
+	labt_advance(t, 1000);
+	LABT_CHECK_INT(c->acquired, 2);
+	LABT_CHECK_INT(lab_claim_finish(ctx, c->claim, 1), 0);
+	LABT_CHECK_INT(labt_claim_done(t, "x/u/1"), 1);
+	LABT_CHECK_INT(lab_claim_acquire(ctx, "x/u/1", cl_claim, c), 0);
+	LABT_CHECK_INT(labt_claim_answer(t, "x/u/2", LAB_EBUSY), 0);
+	LABT_CHECK_INT(lab_claim_acquire(ctx, "x/u/2", cl_claim, c), 0);
+	labt_pump(t);
+	LABT_CHECK_INT(c->done, 1);
+	LABT_CHECK_INT(c->busy, 2);
+	LABT_CHECK_INT(lab_shared_cas(ctx, "cursor", "1", 1, 0, cl_shared, c), 0);
+	labt_pump(t);
+	LABT_CHECK_INT((int)c->rev, 1);
+	labt_shared_set(t, "cursor", "5"); /* another daemon wrote */
+	LABT_CHECK_INT(lab_shared_cas(ctx, "cursor", "2", 1, 1, cl_shared, c), 0);
+	labt_pump(t);
+	LABT_CHECK_INT(c->conflicts, 1);
+	LABT_CHECK_INT((int)c->rev, 2);
+	uint64_t rev;
+	LABT_CHECK_STR(labt_shared_value(t, "cursor", &rev), "5");
+	LABT_CHECK_INT(lab_claim_acquire(ctx, "x/u/3", cl_claim, c), 0); /* dropped at stop */
+	LABT_CHECK_INT(labt_stop(t), 0);
+	labt_free(t);
+}
+
 int main(void)
 {
 	probe(LABT_WORK_INLINE);
 	probe(LABT_WORK_THREAD);
 	newer_minor();
 	services();
+	cluster();
 	printf("ok - lab-plugin-test keeps the completion promise; newer minors refused; "
-	       "SDK 1.2/1.3 services\n");
+	       "SDK 1.2/1.3/1.5 services\n");
 	return 0;
 }

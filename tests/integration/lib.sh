@@ -118,3 +118,34 @@ meta_file() {
 	case $2 in */*) d=${2%/*}/ ;; *) d= ;; esac
 	if [ -f "$1/.lab-meta/$2.json" ]; then echo "$1/.lab-meta/$2.json"; else echo "$1/.lab-meta/${d}.lab-meta"; fi
 }
+
+# load_slots FROM TO: the Xatu schema and generated mainnet slots FROM..TO
+# (genesis $GENESIS) loaded into $CLICKHOUSE_URL 250 at a time (ClickHouse
+# 18.16's insert memory); $T/want.slots lists the slots that get a document
+# (a block clients fetched), one per line, ascending.
+load_slots() {
+	"$top_srcdir/tests/fixtures/load-schema.sh" "$CLICKHOUSE_URL" >/dev/null || fail "schema"
+	: >"$T/manifest"
+	ls_s=$1
+	while [ "$ls_s" -le "$2" ]; do
+		ls_e=$((ls_s + 249)); [ $ls_e -le "$2" ] || ls_e=$2
+		"$top_builddir/tests/fixtures/xatu-gen" --network mainnet --genesis "$GENESIS" \
+			--from-slot "$ls_s" --to-slot "$ls_e" --out "$T/gen" >/dev/null || fail "xatu-gen"
+		"$top_srcdir/tests/fixtures/load.sh" "$CLICKHOUSE_URL" "$T/gen" >/dev/null || fail "load"
+		cat "$T/gen/manifest" >>"$T/manifest"
+		rm -rf "$T/gen"
+		ls_s=$((ls_e + 1))
+	done
+	awk -F'\t' '$1 == "slot" { st = ""; ne = 0
+		for (i = 3; i <= NF; i++) { if ($i == "status=block") st = "b"; if ($i == "no_events=1") ne = 1 }
+		if (st == "b" && !ne) print $2 }' "$T/manifest" | sort -n >"$T/want.slots"
+}
+
+# start_relay UPSTREAM ARGS...: tests/integration/relay.js in the background
+# (killed at exit with the test's temp dir); sets RELAY to its URL.
+start_relay() {
+	node "$top_srcdir/tests/integration/relay.js" "$@" >"$T/relay.out" 2>"$T/relay.err" &
+	RELAY_PID=$!
+	wait_for 'grep -q "^listening" "$T/relay.out"' || fail "relay.js did not start: $(cat "$T/relay.err")"
+	RELAY="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/relay.out")"
+}

@@ -20,7 +20,8 @@ layer() { # layer NAME.c|NAME.h -> 1 (top) .. 6 (bottom), 9 = below all, 0 = unp
 	ch_internal | ch_rows | ch_sql | clickhouse | clock | config | config_override | \
 	config_validate | fs_beneath | gzip | heap | http | list | log | metrics | networks | \
 	networks_url | plugin_elf | plugin_loader | state | state_value | progress | storage | storage_backend | \
-	storage_fs | storage_s3 | sha256 | keyrules | keyseg | plugin_decls | work_queue | jsonw | crash) echo 6 ;;
+	storage_fs | storage_s3 | sha256 | keyrules | keyseg | plugin_decls | work_queue | jsonw | crash | \
+	cluster | cluster_kv | cluster_nats) echo 6 ;;
 	*) echo 0 ;;
 	esac
 }

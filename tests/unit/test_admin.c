@@ -131,7 +131,7 @@ static int stub_publish(void *ud, const char *subject, const char *body, size_t 
 }
 
 static const struct admin_ops stub_ops = { stub_readyz, stub_plugins, stub_action, stub_reprocess,
-					   stub_publish };
+					   stub_publish, NULL };
 
 /* ---------------------------------------------------------------- HTTP client */
 

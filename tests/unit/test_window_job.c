@@ -2,7 +2,10 @@
  * host table: which jobs a pass runs (due, group gates, force), a tick while
  * a pass runs (dropped) against a run request (one more forced pass), --once
  * (flush, then lab_done with the first failure), stop, completions from
- * within start(), and the state documents, byte for byte. */
+ * within start(), and the state documents, byte for byte; cluster mode
+ * (SDK 1.5 leases and shared state, faked): a job runs only under its lease,
+ * gated by the shared time read when the lease is acquired, records it with
+ * compare-and-set, and may not store once the lease is lost. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,6 +98,58 @@ static void f_done(lab_ctx *ctx, int status)
 	H.done_status = status;
 }
 
+/* SDK 1.5 fakes: leases by index, shared state answered by the test */
+#define NL 8
+static struct {
+	const char *backend;
+	int nl;
+	char name[NL][64];
+	lab_lease_cb cb[NL];
+	void *ud[NL];
+	int valid[NL];
+	/* the last shared_get / shared_cas, answered by the test */
+	char get_key[64], cas_key[64], cas_json[128];
+	uint64_t cas_rev;
+	lab_shared_cb get_cb, cas_cb;
+	void *get_ud, *cas_ud;
+	int gets, cases;
+} C;
+
+static const char *f_backend(lab_ctx *c) { (void)c; return C.backend; }
+static int f_lease_hold(lab_ctx *c, const char *name, lab_lease_cb cb, void *ud, lab_lease **out)
+{
+	(void)c;
+	assert_true(C.nl < NL);
+	snprintf(C.name[C.nl], sizeof C.name[0], "%s", name);
+	C.cb[C.nl] = cb;
+	C.ud[C.nl] = ud;
+	*out = (lab_lease *)&C.valid[C.nl];
+	C.nl++;
+	return 0;
+}
+static int f_lease_valid(lab_ctx *c, const lab_lease *l) { (void)c; return *(const int *)l; }
+static int f_shared_get(lab_ctx *c, const char *key, lab_shared_cb cb, void *ud)
+{
+	(void)c;
+	snprintf(C.get_key, sizeof C.get_key, "%s", key);
+	C.get_cb = cb;
+	C.get_ud = ud;
+	C.gets++;
+	return 0;
+}
+static int f_shared_cas(lab_ctx *c, const char *key, const char *json, size_t len, uint64_t rev,
+			lab_shared_cb cb, void *ud)
+{
+	(void)c;
+	snprintf(C.cas_key, sizeof C.cas_key, "%s", key);
+	snprintf(C.cas_json, sizeof C.cas_json, "%.*s", (int)len, json);
+	C.cas_rev = rev;
+	C.cas_cb = cb;
+	C.cas_ud = ud;
+	C.cases++;
+	return 0;
+}
+
 static lab_host_api api;
 static lab_ctx ctx = { &api };
 
@@ -158,6 +213,13 @@ static int setup(void **st)
 	api.state_set = f_state_set;
 	api.state_flush = f_state_flush;
 	api.done = f_done;
+	memset(&C, 0, sizeof C);
+	C.backend = "none";
+	api.cluster_backend = f_backend;
+	api.lease_hold = f_lease_hold;
+	api.lease_valid = f_lease_valid;
+	api.shared_get = f_shared_get;
+	api.shared_cas = f_shared_cas;
 	H.now_s = 100000;
 	return 0;
 }
@@ -376,6 +438,73 @@ static void test_sync_completion(void **st)
 	assert_int_equal(P.n, 4);
 	H.flush_cb(&ctx, 0, H.flush_ud);
 	assert_int_equal(H.done_status, LAB_ENOMEM);
+}
+
+/* Acquire lease i; the shared state answers `json` (NULL: none yet). */
+static void acquire(int i, const char *json, uint64_t rev)
+{
+	C.valid[i] = 1;
+	C.cb[i](&ctx, (lab_lease *)&C.valid[i], LAB_LEASE_ACQUIRED, C.ud[i]);
+	assert_string_equal(C.get_key, C.name[i]);
+	C.get_cb(&ctx, json ? 0 : LAB_ENOENT, json, json ? strlen(json) : 0, json ? rev : 0,
+		 C.get_ud);
+}
+
+static void test_cluster(void **st)
+{
+	(void)st;
+	C.backend = "nats";
+	make_flat(60);
+	assert_int_equal(wj_start(&R, 1000), 0);
+	assert_int_equal(C.nl, 4); /* one lease per job, named like its state */
+	assert_string_equal(C.name[0], "a/n/w1");
+	assert_string_equal(C.name[3], "b/n/w2");
+	H.tick(&ctx, NULL, H.tick_ud);
+	assert_int_equal(P.n, 0); /* no lease held: nothing runs */
+
+	/* job 2: another daemon ran it 10 s ago -> not due; job 0: never -> runs
+	 * as soon as its lease is acquired (not at the next tick) */
+	acquire(2, "{\"last\":99990}", 7);
+	assert_int_equal(P.n, 0);
+	acquire(0, NULL, 0);
+	assert_int_equal(P.n, 1);
+	assert_int_equal(P.started[0], 0);
+	assert_int_equal(wj_may_store(&R), 1);
+	wj_done(&R, 0);
+	/* recorded with compare-and-set, "must not exist yet" */
+	assert_string_equal(C.cas_key, "a/n/w1");
+	assert_string_equal(C.cas_json, "{\"last\":100000}");
+	assert_int_equal(C.cas_rev, 0);
+	C.cas_cb(&ctx, 0, NULL, 0, 1, C.cas_ud);
+
+	/* 70 s later both held jobs are due; the lease of job 2 is lost while
+	 * it runs: its result may not be stored, nothing is recorded */
+	H.now_s += 70;
+	H.tick(&ctx, NULL, H.tick_ud);
+	assert_int_equal(P.n, 2);
+	assert_int_equal(P.started[1], 0);
+	wj_done(&R, 0);
+	assert_int_equal(C.cas_rev, 1); /* the revision of our last write */
+	C.cas_cb(&ctx, 0, NULL, 0, 2, C.cas_ud);
+	assert_int_equal(P.n, 3);
+	assert_int_equal(P.started[2], 2);
+	C.valid[2] = 0;
+	C.cb[2](&ctx, (lab_lease *)&C.valid[2], LAB_LEASE_LOST, C.ud[2]);
+	assert_int_equal(wj_may_store(&R), 0);
+	int cases = C.cases;
+	wj_done(&R, LAB_EBUSY);
+	assert_int_equal(C.cases, cases);
+}
+
+static void test_cluster_none(void **st)
+{
+	(void)st;
+	make_flat(60); /* backend "none": no lease, no shared state, as before */
+	assert_int_equal(wj_start(&R, 1000), 0);
+	H.tick(&ctx, NULL, H.tick_ud);
+	assert_int_equal(C.nl, 0);
+	assert_int_equal(P.n, 1);
+	assert_int_equal(wj_may_store(&R), 1);
 }
 
 static void test_group_gates(void **st)
@@ -646,6 +775,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_ends_pass, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_gates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_force_ignores_gates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_norecord_and_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_entries_kept, setup, teardown),

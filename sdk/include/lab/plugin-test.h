@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 /* The last SDK minor whose functions the fake host implements. */
-#define LABT_ABI_MINOR 4
+#define LABT_ABI_MINOR 5
 
 typedef struct labt labt;
 
@@ -272,6 +272,33 @@ int labt_progress(const labt *t, const char *what, double *done, double *total,
 		  double *per_second);
 /* Progress entries the plugin has now (at most LAB_PROGRESS_MAX). */
 size_t labt_progress_count(const labt *t);
+
+/* ---- cluster (1.5) --------------------------------------------------------
+ * The fake host is one daemon of a cluster the test steers (backend "none",
+ * node "labt").  Leases are ACQUIRED on the next pump; claims are granted
+ * on the next pump unless held (LAB_EBUSY), completed (LAB_EEXIST) or given
+ * another answer with labt_claim_answer; shared state is kept in memory,
+ * revisions count writes.  Pending answers are dropped when the plugin
+ * stops, as labd does.
+ */
+/* The lease `name` is LOST now (its callback runs inside this call); it is
+ * ACQUIRED again after regain_after_ms of virtual time (< 0: never).
+ * LAB_ENOENT: no such lease; LAB_ESTATE: not held. */
+int labt_lease_lose(labt *t, const char *name, int64_t regain_after_ms);
+/* 1 while the plugin holds the lease `name`. */
+int labt_lease_held(const labt *t, const char *name);
+/* Later claims of `name` answer `status` (LAB_EBUSY, LAB_EEXIST,
+ * LAB_EUNAVAIL, ... ; 0 = granted again) unless held or done. */
+int labt_claim_answer(labt *t, const char *name, int status);
+/* Claims the plugin holds now. */
+size_t labt_claims_held(const labt *t);
+/* 1 when the plugin finished the claim `name` with completed = 1. */
+int labt_claim_done(const labt *t, const char *name);
+/* The shared value of `key` (NULL: none) and its revision (0: none). */
+const char *labt_shared_value(const labt *t, const char *key, uint64_t *revision);
+/* Write `key` as another daemon would (revision + 1): the plugin's next
+ * CAS on the old revision gets LAB_EEXIST. */
+int labt_shared_set(labt *t, const char *key, const char *json);
 
 /* ---- logs ---------------------------------------------------------------
  * Each line as "LEVEL msg key=value ...", LEVEL one of debug, info, warn,

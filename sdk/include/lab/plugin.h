@@ -105,7 +105,8 @@
  *     lab_log(), lab_logf(), lab_logkv(), lab_now_ms(), lab_now(),
  *     lab_monotonic_ms(), lab_strerror(), lab_key_segment() and
  *     lab_key_segment_check() (1.1), lab_log_enabled(), the lab_json_* writer
- *     (1.3; one writer used by one thread at a time) and LAB_HAS().
+ *     (1.3; one writer used by one thread at a time), lab_cluster_backend()
+ *     and lab_cluster_node() (1.5) and LAB_HAS().
  * A plugin never blocks the loop: no sleeping, no blocking I/O, nothing
  * CPU-heavy for more than about a millisecond.  Heavy transforms go through
  * lab_work_submit().
@@ -148,7 +149,7 @@ extern "C" {
 #endif
 
 #define LAB_ABI_MAJOR 1
-#define LAB_ABI_MINOR 4
+#define LAB_ABI_MINOR 5
 #define LAB_PLUGIN_MAGIC 0x4c414250u /* "LABP" */
 
 /* Exported symbol name, for hosts and tools. */
@@ -226,6 +227,8 @@ typedef struct lab_metric lab_metric; /* (1.2) a metric family registered by thi
 struct lab_http_req; /* (1.4) an HTTP request to answer: see below */
 typedef struct lab_stream lab_stream;     /* (1.4) an open SSE or WebSocket stream */
 typedef struct lab_route lab_route;       /* (1.4) a registered HTTP route */
+typedef struct lab_lease lab_lease;   /* (1.5) a named lease held by this plugin */
+typedef struct lab_claim lab_claim;   /* (1.5) a claimed unit of work */
 
 /*
  * The per-instance context.  Its only public member is the host function
@@ -502,6 +505,15 @@ typedef void (*lab_work_cancel_fn)(void *ud);
  * lab_json_free(). */
 typedef struct lab_json lab_json;
 
+/* (1.5) Cluster services: see lab_lease_hold() and friends below. */
+enum lab_lease_event { LAB_LEASE_ACQUIRED = 1, LAB_LEASE_LOST = 2 };
+typedef void (*lab_lease_cb)(lab_ctx *ctx, lab_lease *l, int event, void *ud);
+typedef void (*lab_claim_cb)(lab_ctx *ctx, int status, lab_claim *claim, void *ud);
+typedef void (*lab_shared_cb)(lab_ctx *ctx, int status, const char *json, size_t len,
+			      uint64_t revision, void *ud);
+/* Longest lease, claim or shared-state name, in bytes (without the NUL). */
+#define LAB_CLUSTER_NAME_MAX 200
+
 /* Room that is always enough for lab_key_segment()'s output, with the NUL. */
 #define LAB_KEY_SEGMENT_MAX 200
 
@@ -711,6 +723,20 @@ struct lab_host_api {
 	int (*stream_send)(lab_ctx *ctx, lab_stream *s, const char *event, const char *id,
 			   const void *data, size_t len);
 	int (*stream_close)(lab_ctx *ctx, lab_stream *s, int code);
+	/* ---- ABI 1.5: cluster (leases, claims, shared state) ----
+	 * One contiguous block; see the wrappers (lab_lease_hold and friends). */
+	int (*lease_hold)(lab_ctx *ctx, const char *name, lab_lease_cb cb, void *ud,
+			  lab_lease **out);
+	int (*lease_valid)(lab_ctx *ctx, const lab_lease *l);
+	int (*lease_release)(lab_ctx *ctx, lab_lease *l);
+	int (*claim_acquire)(lab_ctx *ctx, const char *name, lab_claim_cb cb, void *ud);
+	int (*claim_valid)(lab_ctx *ctx, const lab_claim *c);
+	int (*claim_finish)(lab_ctx *ctx, lab_claim *c, int completed);
+	int (*shared_get)(lab_ctx *ctx, const char *key, lab_shared_cb cb, void *ud);
+	int (*shared_cas)(lab_ctx *ctx, const char *key, const char *json, size_t len,
+			  uint64_t revision, lab_shared_cb cb, void *ud);
+	const char *(*cluster_backend)(lab_ctx *ctx);
+	const char *(*cluster_node)(lab_ctx *ctx);
 };
 
 /*
@@ -1725,6 +1751,187 @@ static inline int lab_stream_close(lab_ctx *ctx, lab_stream *s, int code)
 	if (!LAB_HAS(ctx, stream_close))
 		return LAB_ENOTSUP;
 	return ctx->api->stream_close(ctx, s, code);
+/* ---- cluster (1.5) --------------------------------------------------------
+ * Several daemons may share the work of one deployment (docs/cluster.md).
+ * The host setting `cluster.backend` decides how:
+ *   "none" (default): one daemon.  Every lease is ACQUIRED and every claim
+ *          granted on the next loop turn (never from inside the call;
+ *          LAB_EBUSY only for a unit this daemon holds already; no done
+ *          markers are kept, so never LAB_EEXIST); leases are never LOST; shared state is the plugin's own local
+ *          state (lab_state_*, same keys), the revision counts the writes
+ *          since the daemon started (a value loaded from disk has revision 1).
+ *   "nats": JetStream key/value buckets on the broker's NATS connection;
+ *          leases and claims expire when their holder stops renewing them
+ *          (cluster.lease_ttl), the host renews them every
+ *          cluster.renew_interval.
+ *
+ * Names.  Lease, claim and shared-state names are relative keys: segments
+ * of [A-Za-z0-9_-] and '.' (a dot not first or last in a segment, never two
+ * in a row) separated by single '/', 1..LAB_CLUSTER_NAME_MAX bytes:
+ * "timings/mainnet/last_30_days", "beacon/mainnet/slots/1000-1031".  The
+ * host puts them under the plugin's name, so two plugins never collide
+ * and a name means the same on every daemon.  Anything else: LAB_EINVAL.
+ *
+ * Threads and callbacks.  Loop thread only, from init until destroy.  The
+ * calls never block and never call their callback from inside the call;
+ * callbacks run on the loop thread, only while the plugin runs (from start
+ * until its drain finished).  When the plugin stops, the host releases its
+ * leases and claims after the drain; the answer of a lab_claim_acquire,
+ * lab_shared_get or lab_shared_cas still pending then is dropped (no
+ * callback: the plugin is being destroyed).  Handles (lab_lease, lab_claim) belong to the host; they stay
+ * valid until lab_lease_release / lab_claim_finish returns or the plugin
+ * stops.  Strings passed in are copied; the `json` a lab_shared_cb receives
+ * is valid during the callback only.
+ *
+ * Older hosts: every wrapper returns LAB_ENOTSUP (lab_lease_valid and
+ * lab_claim_valid 0, lab_cluster_backend "none", lab_cluster_node NULL),
+ * so a plugin that must also run on a 1.4 host can fall back to working
+ * alone.
+ */
+
+/*
+ * Leases: one holder in the cluster at a time ("beacon/mainnet/head").
+ *
+ * lab_lease_hold starts holding the named lease and returns at once (0 and
+ * the handle in *out; LAB_EEXIST when this plugin already holds that name,
+ * LAB_EINVAL for a bad name, LAB_ESTATE outside init..stop).  The host
+ * tries to acquire it (atomically: create-if-absent) and, while it is held,
+ * renews it (compare-and-set on the revision it wrote).  cb(ctx, l, event,
+ * ud), loop thread:
+ *   LAB_LEASE_ACQUIRED: this daemon holds the lease from now until LOST or
+ *       release; start the leased work.
+ *   LAB_LEASE_LOST: stop the leased work at once.  The host reports a loss
+ *       as soon as it cannot prove the lease: a renewal not confirmed within
+ *       (lease_ttl - renew_interval) after it was sent, a renewal refused
+ *       (someone else holds it), or the KV unreachable — always before the
+ *       server could expire the key and let another daemon acquire it.  The
+ *       callback follows the deadline within 100 ms; lab_lease_valid()
+ *       turns 0 exactly at it, so check it right before a store.
+ * After a loss the host keeps trying to acquire the lease again and calls
+ * ACQUIRED when it has it.  A lease nobody holds is tried every
+ * renew_interval.
+ */
+static inline int lab_lease_hold(lab_ctx *ctx, const char *name, lab_lease_cb cb, void *ud,
+				 lab_lease **out)
+{
+	if (!LAB_HAS(ctx, lease_hold))
+		return LAB_ENOTSUP;
+	return ctx->api->lease_hold(ctx, name, cb, ud, out);
+}
+/*
+ * 1 while this daemon holds the lease and its last renewal is recent enough
+ * (the loss deadline has not passed), else 0 (also for NULL).  Cheap, no
+ * I/O: call it right before storing a result computed under the lease, so
+ * a result that outlived its lease is dropped instead of overwriting a
+ * newer one.
+ */
+static inline int lab_lease_valid(lab_ctx *ctx, const lab_lease *l)
+{
+	if (!l || !LAB_HAS(ctx, lease_valid))
+		return 0;
+	return ctx->api->lease_valid(ctx, l);
+}
+/*
+ * Stop holding the lease: if held, the key is deleted so another daemon can
+ * acquire it at once.  The handle is invalid after return and its callback
+ * is never called again.  0, or LAB_EINVAL for NULL / a handle that is not
+ * this plugin's.
+ */
+static inline int lab_lease_release(lab_ctx *ctx, lab_lease *l)
+{
+	if (!LAB_HAS(ctx, lease_release))
+		return LAB_ENOTSUP;
+	return ctx->api->lease_release(ctx, l);
+}
+
+/*
+ * Claims: one unit of work ("beacon/mainnet/slots/1000-1031") that no two
+ * daemons process at once; a claim expires when its holder dies (lease_ttl).
+ *
+ * (The design called this lab_claim(); C cannot have a function and the
+ * lab_claim type of the same name.)
+ * lab_claim_acquire returns 0 when the request was accepted (cb follows, exactly
+ * once, on a later loop turn) or LAB_EINVAL / LAB_ESTATE without calling cb.
+ * cb(ctx, status, claim, ud):
+ *   0           granted: `claim` is held; the host renews it with the leases
+ *               until lab_claim_finish.
+ *   LAB_EBUSY   another daemon holds it now (try another unit, or later).
+ *   LAB_EEXIST  already completed: a done marker exists (it lives for
+ *               cluster.claim_done_ttl).
+ *   LAB_EUNAVAIL the KV is unreachable: do not do the work without a claim.
+ *   other < 0   error.
+ * `claim` is non-NULL only for status 0.  This plugin claiming a name it
+ * already holds gets LAB_EBUSY.
+ */
+static inline int lab_claim_acquire(lab_ctx *ctx, const char *name, lab_claim_cb cb, void *ud)
+{
+	if (!LAB_HAS(ctx, claim_acquire))
+		return LAB_ENOTSUP;
+	return ctx->api->claim_acquire(ctx, name, cb, ud);
+}
+/* 1 while the claim is held and renewed in time (see lab_lease_valid), else
+ * 0.  A claim that is no longer valid is lost for good (claims are not
+ * re-acquired): finish it with completed = 0 and drop the result. */
+static inline int lab_claim_valid(lab_ctx *ctx, const lab_claim *c)
+{
+	if (!c || !LAB_HAS(ctx, claim_valid))
+		return 0;
+	return ctx->api->claim_valid(ctx, c);
+}
+/*
+ * Finish a claim.  completed = 1: write the done marker (a later lab_claim_acquire
+ * of the same name on any daemon gets LAB_EEXIST) and delete the claim;
+ * completed = 0: delete the claim so another daemon can take the unit.
+ * Fire and forget: the KV writes happen in the background.  The handle is
+ * invalid after return.  0, or LAB_EINVAL for NULL / a foreign handle.
+ */
+static inline int lab_claim_finish(lab_ctx *ctx, lab_claim *c, int completed)
+{
+	if (!LAB_HAS(ctx, claim_finish))
+		return LAB_ENOTSUP;
+	return ctx->api->claim_finish(ctx, c, completed);
+}
+
+/*
+ * Shared state: JSON values every daemon can read, written with
+ * compare-and-set (cursors, `last_processed`), so a daemon taking over a
+ * lease continues where the last holder stopped.  Values are one JSON text
+ * of at most 1 MiB (LAB_EPARSE / LAB_ERANGE otherwise, returned by the call).
+ * Both return 0 when accepted, then cb follows exactly once on a later loop
+ * turn; the `json` it receives is valid during the callback only.
+ *
+ * lab_shared_get: cb status 0 with the value and its revision (>= 1), or
+ * LAB_ENOENT (json NULL, revision 0), LAB_EUNAVAIL.
+ * lab_shared_cas: store `json` if the stored revision is `revision`
+ * (0 = "must not exist yet").  cb status 0 with the new revision; LAB_EEXIST
+ * on a conflict (counted in lab_cluster_cas_conflicts_total) with the
+ * current value and revision (NULL and 0 if the key is gone) so the caller
+ * can merge and retry; LAB_EUNAVAIL.
+ */
+static inline int lab_shared_get(lab_ctx *ctx, const char *key, lab_shared_cb cb, void *ud)
+{
+	if (!LAB_HAS(ctx, shared_get))
+		return LAB_ENOTSUP;
+	return ctx->api->shared_get(ctx, key, cb, ud);
+}
+static inline int lab_shared_cas(lab_ctx *ctx, const char *key, const char *json, size_t len,
+				 uint64_t revision, lab_shared_cb cb, void *ud)
+{
+	if (!LAB_HAS(ctx, shared_cas))
+		return LAB_ENOTSUP;
+	return ctx->api->shared_cas(ctx, key, json, len, revision, cb, ud);
+}
+/* The cluster backend, "none" or "nats" ("none" on an older host); a static
+ * string.  Any thread. */
+static inline const char *lab_cluster_backend(lab_ctx *ctx)
+{
+	return LAB_HAS(ctx, cluster_backend) ? ctx->api->cluster_backend(ctx) : "none";
+}
+/* This daemon's node id (cluster.node; default HOSTNAME:PID), valid until
+ * destroy; NULL on an older host.  Any thread. */
+static inline const char *lab_cluster_node(lab_ctx *ctx)
+{
+	return LAB_HAS(ctx, cluster_node) ? ctx->api->cluster_node(ctx) : NULL;
 }
 
 /* The name this instance is configured under. */
