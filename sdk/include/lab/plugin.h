@@ -1751,6 +1751,8 @@ static inline int lab_stream_close(lab_ctx *ctx, lab_stream *s, int code)
 	if (!LAB_HAS(ctx, stream_close))
 		return LAB_ENOTSUP;
 	return ctx->api->stream_close(ctx, s, code);
+}
+
 /* ---- cluster (1.5) --------------------------------------------------------
  * Several daemons may share the work of one deployment (docs/cluster.md).
  * The host setting `cluster.backend` decides how:
