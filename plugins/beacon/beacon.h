@@ -134,6 +134,8 @@ struct bc_slotw {
 	struct sd_slot sd;
 	int status;
 	struct buf payloads; /* {RELAY:{"payloads":[...]}} of this slot (mev.c); empty = {} */
+	struct sd_str pay_pp, pay_fr; /* the first payload's proposer key, fee recipient (batch arena) */
+	struct sd_str mev_ref[3];     /* mev.c: the bid rows' references of this slot */
 };
 
 typedef void (*bc_batch_done)(struct batch *b);
@@ -171,6 +173,8 @@ void batch_free(struct batch *b);
 /* For mev.c: the batch engine's steps it builds on. */
 #define BC_Q_PAYLOADS (-5)
 int batch_query(struct batch *b, int which, const char *sql, const lab_param *p, size_t np);
+/* A NUL-terminated copy of s[0..n) that lives as long as the batch; NULL when out of memory. */
+const char *batch_dup(struct batch *b, const char *s, size_t n);
 void batch_op_done(struct batch *b);
 /* After issuing a phase's operations: moves on when none is in flight. */
 void batch_settle(struct batch *b);
