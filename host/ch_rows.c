@@ -53,9 +53,10 @@ static int end_field(struct ch_parser *p)
 	struct buf *b = cur_buf(p);
 	int is_null = p->null_cand && p->field_raw == 2;
 	size_t len = b->len - p->field_off;
-	buf_putc(b, '\0');
-	if (b->oom)
+	if (buf_reserve(b, 1) < 0) /* the cell's NUL (called for every field) */
 		return LAB_ENOMEM;
+	b->data[b->len] = '\0';
+	b->data[++b->len] = '\0';
 	if (!p->header_done) {
 		if (r->ncols == r->name_cap) {
 			size_t nc = r->name_cap ? r->name_cap * 2 : 16;
@@ -215,11 +216,19 @@ int ch_parser_feed(struct ch_parser *p, const char *data, size_t len, size_t *us
 			buf_putc(b, o);
 			continue;
 		}
-		/* Fast path: copy a run of plain bytes. */
+		/* Fast path: copy a run of plain bytes, with room for the NUL that
+		 * end_field() adds when the field ends with the run. */
 		size_t j = i + plain_run(data + i, len - i);
 		if (j > i) {
-			buf_append(b, data + i, j - i);
-			p->field_raw += j - i;
+			size_t n = j - i;
+			if (buf_reserve(b, n + 1) < 0) {
+				rc = LAB_ENOMEM;
+				goto out;
+			}
+			memcpy(b->data + b->len, data + i, n);
+			b->len += n;
+			b->data[b->len] = '\0';
+			p->field_raw += n;
 			i = j;
 			continue;
 		}

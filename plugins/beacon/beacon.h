@@ -116,6 +116,7 @@ struct beacon {
 	int once;
 	int once_reported;
 	struct batch *batches; /* every live batch, for destroy */
+	struct buf mev_spare;  /* mev.c: a finished batch's document buffer, for the next batch */
 	lab_sub *reprocess_sub;
 	int64_t rp_queue_max; /* reprocess_queue_slots */
 	char *describe;

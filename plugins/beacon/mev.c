@@ -466,6 +466,25 @@ static void take_bid(struct batch *b, const lab_rows *r, size_t row)
 	mev_bid_json(&m->doc, &x);
 }
 
+/* The document buffer (1-2 MB on mainnet) goes to the next batch while
+ * another is in flight (a backfill keeps two): its pages are not faulted
+ * in again for every batch.  The last batch frees both. */
+static void doc_release(struct batch *b)
+{
+	struct beacon *bc = b->bc;
+	struct buf *doc = &b->mev->doc;
+	int others = bc->batches != b || b->next_live;
+	if (others && !bc->mev_spare.data && !doc->oom) {
+		bc->mev_spare = *doc;
+		buf_reset(&bc->mev_spare);
+		memset(doc, 0, sizeof *doc);
+		return;
+	}
+	buf_free(doc);
+	if (!others)
+		buf_free(&bc->mev_spare);
+}
+
 static void on_bid_rows(lab_ctx *ctx, const lab_rows *r, void *ud)
 {
 	struct batch *b = ud;
@@ -503,7 +522,7 @@ static void on_bids_done(lab_ctx *ctx, int status, const char *errmsg, const lab
 	} else {
 		write_until(b, b->n);
 	}
-	buf_free(&m->doc);
+	doc_release(b);
 	batch_op_done(b);
 }
 
@@ -515,6 +534,10 @@ void mev_docs(struct batch *b)
 	if (batch_todo_range(b, &lo, &hi)) {
 		struct bid_sql q = { 0 };
 		int rc = b->mev || (b->mev = calloc(1, sizeof *b->mev)) ? 0 : LAB_ENOMEM;
+		if (rc == 0 && !b->mev->doc.data) { /* doc_release */
+			b->mev->doc = b->bc->mev_spare;
+			memset(&b->bc->mev_spare, 0, sizeof b->bc->mev_spare);
+		}
 		if (rc == 0)
 			rc = build_bid_sql(b, lo, hi, &q);
 		if (rc == 0) {
