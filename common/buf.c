@@ -106,13 +106,21 @@ size_t buf_ascii_plain(const char *s, size_t n)
 	 * below 0x20 or above 0x7e is below 0x20 as a signed byte, or 0x7f. */
 	const __m128i lo = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-		__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, lo), _mm_cmpeq_epi8(v, del)),
-					   _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
-		unsigned m = (unsigned)_mm_movemask_epi8(bad);
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
+	if (n >= 16) {
+		/* the last 16 bytes overlap the loop's: no byte loop for the tail */
+		for (size_t at = 0;; at += 16) {
+			if (at + 16 > n)
+				at = n - 16;
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + at));
+			__m128i bad = _mm_or_si128(
+				_mm_or_si128(_mm_cmplt_epi8(v, lo), _mm_cmpeq_epi8(v, del)),
+				_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+			unsigned m = (unsigned)_mm_movemask_epi8(bad);
+			if (m)
+				return at + (size_t)__builtin_ctz(m);
+			if (at + 16 == n)
+				return n;
+		}
 	}
 #endif
 	while (i < n && ascii_plain[u[i]])
@@ -122,12 +130,25 @@ size_t buf_ascii_plain(const char *s, size_t n)
 
 char *buf_put_u64(char *d, uint64_t v)
 {
+	/* two digits a step */
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+				       "25262728293031323334353637383940414243444546474849"
+				       "50515253545556575859606162636465666768697071727374"
+				       "75767778798081828384858687888990919293949596979899";
 	char t[20];
 	size_t i = sizeof t;
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		i -= 2;
+		memcpy(t + i, pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(t + i, pairs + 2 * v, 2);
+	} else {
+		t[--i] = (char)('0' + v);
+	}
 	memcpy(d, t + i, sizeof t - i);
 	return d + (sizeof t - i);
 }

@@ -53,7 +53,8 @@ static int end_field(struct ch_parser *p)
 	struct buf *b = cur_buf(p);
 	int is_null = p->null_cand && p->field_raw == 2;
 	size_t len = b->len - p->field_off;
-	if (buf_reserve(b, 1) < 0) /* the cell's NUL (called for every field) */
+	/* the cell's NUL (every field: buf_reserve only when it must grow) */
+	if (b->len + 2 > b->cap && buf_reserve(b, 1) < 0)
 		return LAB_ENOMEM;
 	b->data[b->len] = '\0';
 	b->data[++b->len] = '\0';
@@ -221,7 +222,7 @@ int ch_parser_feed(struct ch_parser *p, const char *data, size_t len, size_t *us
 		size_t j = i + plain_run(data + i, len - i);
 		if (j > i) {
 			size_t n = j - i;
-			if (buf_reserve(b, n + 1) < 0) {
+			if ((n + 2 > b->cap - b->len || b->oom) && buf_reserve(b, n + 1) < 0) {
 				rc = LAB_ENOMEM;
 				goto out;
 			}
@@ -353,7 +354,15 @@ static int cell_digits(const struct lab_rows *r, size_t row, size_t col, int *ne
 	}
 	if (len == 0 || len > 20)
 		return LAB_EPARSE;
-	for (size_t i = 0; i < len; i++) {
+	/* 19 digits cannot overflow: the division only for the 20th */
+	size_t i = 0;
+	for (; i < len && i < 19; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9)
+			return LAB_EPARSE;
+		v = v * 10 + d;
+	}
+	if (i < len) {
 		unsigned d = (unsigned)(unsigned char)s[i] - '0';
 		if (d > 9 || v > (UINT64_MAX - d) / 10)
 			return LAB_EPARSE;

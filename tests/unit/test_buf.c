@@ -1,7 +1,9 @@
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +138,21 @@ static void test_integers(void **st)
 	assert_string_equal(t, "18446744073709551615");
 	*buf_put_u64(t, 0) = '\0';
 	assert_string_equal(t, "0");
+	/* against printf: small values, around each power of ten, a sequence */
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	for (int k = 0; k < 3000; k++) {
+		char want[32];
+		uint64_t p10 = 1;
+		for (int e = 0; e < k % 20; e++)
+			p10 *= 10;
+		uint64_t v = k < 1000 ? (uint64_t)k : k < 2000 ? p10 + (uint64_t)(k % 3) - 1 : (x = x * 6364136223846793005u + 1442695040888963407u);
+		*buf_put_u64(t, v) = '\0';
+		snprintf(want, sizeof want, "%" PRIu64, v);
+		assert_string_equal(t, want);
+		*buf_put_i64(t, (int64_t)v) = '\0';
+		snprintf(want, sizeof want, "%" PRId64, (int64_t)v);
+		assert_string_equal(t, want);
+	}
 	buf_free(&b);
 }
 
