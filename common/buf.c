@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 void buf_free(struct buf *b)
 {
@@ -94,14 +97,77 @@ static const unsigned char ascii_plain[256] = {
 	/* 0x80..0xff: 0 */
 };
 
+size_t buf_ascii_plain(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+#ifdef __SSE2__
+	/* 16 bytes at a time (hashes and keys are most of a document): a byte
+	 * below 0x20 or above 0x7e is below 0x20 as a signed byte, or 0x7f. */
+	const __m128i lo = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	if (n >= 16) {
+		/* the last 16 bytes overlap the loop's: no byte loop for the tail */
+		for (size_t at = 0;; at += 16) {
+			if (at + 16 > n)
+				at = n - 16;
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + at));
+			__m128i bad = _mm_or_si128(
+				_mm_or_si128(_mm_cmplt_epi8(v, lo), _mm_cmpeq_epi8(v, del)),
+				_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+			unsigned m = (unsigned)_mm_movemask_epi8(bad);
+			if (m)
+				return at + (size_t)__builtin_ctz(m);
+			if (at + 16 == n)
+				return n;
+		}
+	}
+#endif
+	while (i < n && ascii_plain[u[i]])
+		i++;
+	return i;
+}
+
+char *buf_put_u64(char *d, uint64_t v)
+{
+	/* two digits a step */
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+				       "25262728293031323334353637383940414243444546474849"
+				       "50515253545556575859606162636465666768697071727374"
+				       "75767778798081828384858687888990919293949596979899";
+	char t[20];
+	size_t i = sizeof t;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		i -= 2;
+		memcpy(t + i, pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(t + i, pairs + 2 * v, 2);
+	} else {
+		t[--i] = (char)('0' + v);
+	}
+	memcpy(d, t + i, sizeof t - i);
+	return d + (sizeof t - i);
+}
+
+char *buf_put_i64(char *d, int64_t v)
+{
+	if (v < 0) {
+		*d++ = '-';
+		return buf_put_u64(d, (uint64_t)0 - (uint64_t)v);
+	}
+	return buf_put_u64(d, (uint64_t)v);
+}
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	char esc[6];
-	size_t i = 0;
+	size_t i = buf_ascii_plain(s, n);
 	/* The common case in one append: quotes and plain ASCII. */
-	while (i < n && ascii_plain[u[i]])
-		i++;
 	if (i == n && n <= SIZE_MAX - 3 && buf_reserve(b, n + 2) == 0) {
 		char *d = b->data + b->len;
 		d[0] = '"';
@@ -124,25 +190,17 @@ void buf_json_str(struct buf *b, const char *s, size_t n)
 }
 
 /* Decimal digits without printf (a document has thousands of numbers). */
-static void put_dec(struct buf *b, uint64_t v, int neg)
-{
-	char t[21];
-	size_t i = sizeof t;
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (neg)
-		t[--i] = '-';
-	buf_append(b, t + i, sizeof t - i);
-}
-
 void buf_i64(struct buf *b, int64_t v)
 {
-	put_dec(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
+	char t[BUF_DEC_MAX];
+	buf_append(b, t, (size_t)(buf_put_i64(t, v) - t));
 }
 
-void buf_u64(struct buf *b, uint64_t v) { put_dec(b, v, 0); }
+void buf_u64(struct buf *b, uint64_t v)
+{
+	char t[BUF_DEC_MAX];
+	buf_append(b, t, (size_t)(buf_put_u64(t, v) - t));
+}
 
 void buf_f64(struct buf *b, double v)
 {

@@ -35,6 +35,14 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
  * control bytes escaped, each invalid UTF-8 byte becomes U+FFFD.  The
  * escape and utf8_seq() are common/jsonstr.h. */
 void buf_json_str(struct buf *b, const char *s, size_t n);
+/* Length of the prefix of s[0..n) that buf_json_str() copies as it is
+ * without looking further: printable ASCII but '"' and '\\'. */
+size_t buf_ascii_plain(const char *s, size_t n);
+/* Decimal text of v at d (no NUL), for writers that reserved room (at most
+ * BUF_DEC_MAX bytes); returns the end. */
+#define BUF_DEC_MAX 20
+char *buf_put_u64(char *d, uint64_t v);
+char *buf_put_i64(char *d, int64_t v);
 void buf_i64(struct buf *b, int64_t v);
 void buf_u64(struct buf *b, uint64_t v);
 /* A number with up to 6 decimals, shortest form ("40", "-25.5"); null when not finite. */

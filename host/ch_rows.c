@@ -53,9 +53,11 @@ static int end_field(struct ch_parser *p)
 	struct buf *b = cur_buf(p);
 	int is_null = p->null_cand && p->field_raw == 2;
 	size_t len = b->len - p->field_off;
-	buf_putc(b, '\0');
-	if (b->oom)
+	/* the cell's NUL (every field: buf_reserve only when it must grow) */
+	if (b->len + 2 > b->cap && buf_reserve(b, 1) < 0)
 		return LAB_ENOMEM;
+	b->data[b->len] = '\0';
+	b->data[++b->len] = '\0';
 	if (!p->header_done) {
 		if (r->ncols == r->name_cap) {
 			size_t nc = r->name_cap ? r->name_cap * 2 : 16;
@@ -215,11 +217,19 @@ int ch_parser_feed(struct ch_parser *p, const char *data, size_t len, size_t *us
 			buf_putc(b, o);
 			continue;
 		}
-		/* Fast path: copy a run of plain bytes. */
+		/* Fast path: copy a run of plain bytes, with room for the NUL that
+		 * end_field() adds when the field ends with the run. */
 		size_t j = i + plain_run(data + i, len - i);
 		if (j > i) {
-			buf_append(b, data + i, j - i);
-			p->field_raw += j - i;
+			size_t n = j - i;
+			if ((n + 2 > b->cap - b->len || b->oom) && buf_reserve(b, n + 1) < 0) {
+				rc = LAB_ENOMEM;
+				goto out;
+			}
+			memcpy(b->data + b->len, data + i, n);
+			b->len += n;
+			b->data[b->len] = '\0';
+			p->field_raw += n;
 			i = j;
 			continue;
 		}
@@ -344,7 +354,15 @@ static int cell_digits(const struct lab_rows *r, size_t row, size_t col, int *ne
 	}
 	if (len == 0 || len > 20)
 		return LAB_EPARSE;
-	for (size_t i = 0; i < len; i++) {
+	/* 19 digits cannot overflow: the division only for the 20th */
+	size_t i = 0;
+	for (; i < len && i < 19; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9)
+			return LAB_EPARSE;
+		v = v * 10 + d;
+	}
+	if (i < len) {
 		unsigned d = (unsigned)(unsigned char)s[i] - '0';
 		if (d > 9 || v > (UINT64_MAX - d) / 10)
 			return LAB_EPARSE;

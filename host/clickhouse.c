@@ -45,6 +45,7 @@
 #define CH_BACKOFF_MAX_MS 3000
 #define CH_ERRBODY_MAX 16384    /* bytes of error text kept */
 #define CH_TAIL_KEEP 4096       /* raw bytes kept before a parse error */
+#define CH_RECV_BUFFER (128L << 10) /* bytes per socket read of an answer */
 
 struct ch_plugin {
 	struct list link;  /* in clickhouse.plugins */
@@ -576,6 +577,10 @@ static int post(struct clickhouse *ch, const char *sql, size_t len, long timeout
 		.timeout_ms = timeout_ms,
 		.connect_timeout_ms = connect_timeout_ms,
 		.accept_gzip = 1,
+		/* Answers run to megabytes (relay bids: ~0.7 MB of TSV a slot):
+		 * 8x fewer socket reads than curl's 16 KiB; the buffer lives only
+		 * as long as the request. */
+		.recv_buffer = CH_RECV_BUFFER,
 	};
 	return http_start(ch->http, &req, cb, out);
 }

@@ -16,7 +16,7 @@
 /* Freeing a document's buffers (gzip state, bodies) must not hand the top of
  * the heap back to the kernel every time, only to fault it in again for the
  * next document: trim in bulk when idle instead (heap_trim_start). */
-#define TRIM_THRESHOLD (4u << 20)
+#define TRIM_THRESHOLD (32u << 20)
 /* Fixed, so glibc's dynamic threshold cannot creep up after a large free. */
 #define MMAP_THRESHOLD (256u << 10)
 

@@ -405,6 +405,8 @@ int http_start(struct http *h, const struct http_request *req, const struct http
 		bad = 1;
 #endif
 	}
+	if (req->recv_buffer > 0)
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, req->recv_buffer);
 	const char *m = req->method;
 	if (!strcmp(m, "GET")) {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);

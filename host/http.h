@@ -31,6 +31,7 @@ struct http_request {
 	long timeout_ms;           /* whole transfer; 0 = none */
 	long connect_timeout_ms;   /* 0 = curl's default */
 	int accept_gzip;           /* ask for and transparently decode gzip responses */
+	long recv_buffer;          /* bytes per socket read (CURLOPT_BUFFERSIZE); 0 = curl's 16 KiB */
 };
 
 /* Streaming body: called with each decoded chunk.  Return 0 to go on, a

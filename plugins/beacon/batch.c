@@ -50,6 +50,11 @@ static const char *arena_dup(struct batch *b, const char *s, size_t n)
 	return p;
 }
 
+const char *batch_dup(struct batch *b, const char *s, size_t n)
+{
+	return arena_dup(b, s, n);
+}
+
 void batch_free(struct batch *b)
 {
 	if (!b)

@@ -235,6 +235,7 @@ static void beacon_destroy(void *self)
 	}
 	free(bc->nets);
 	free(bc->describe);
+	buf_free(&bc->mev_spare);
 	free(bc);
 }
 

@@ -123,6 +123,7 @@ struct beacon {
 	int once;
 	int once_reported;
 	struct batch *batches; /* every live batch, for destroy */
+	struct buf mev_spare;  /* mev.c: a finished batch's document buffer, for the next batch */
 	lab_sub *reprocess_sub;
 	int64_t rp_queue_max; /* reprocess_queue_slots */
 	char *describe;
@@ -141,6 +142,8 @@ struct bc_slotw {
 	struct sd_slot sd;
 	int status;
 	struct buf payloads; /* {RELAY:{"payloads":[...]}} of this slot (mev.c); empty = {} */
+	struct sd_str pay_pp, pay_fr; /* the first payload's proposer key, fee recipient (batch arena) */
+	struct sd_str mev_ref[3];     /* mev.c: the bid rows' references of this slot */
 };
 
 typedef void (*bc_batch_done)(struct batch *b);
@@ -182,6 +185,8 @@ void batch_free(struct batch *b);
 /* For mev.c: the batch engine's steps it builds on. */
 #define BC_Q_PAYLOADS (-5)
 int batch_query(struct batch *b, int which, const char *sql, const lab_param *p, size_t np);
+/* A NUL-terminated copy of s[0..n) that lives as long as the batch; NULL when out of memory. */
+const char *batch_dup(struct batch *b, const char *s, size_t n);
 void batch_op_done(struct batch *b);
 /* After issuing a phase's operations: moves on when none is in flight. */
 void batch_settle(struct batch *b);

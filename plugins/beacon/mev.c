@@ -29,7 +29,7 @@
 
 #define MEV_WINDOW_S 180 /* bids and payloads: slot start ± 3 min, so the sorting key prunes */
 #define BID_MAX_MS 12000
-#define BID_COLUMNS 12
+#define BID_COLUMNS 13
 
 enum { K_BID = 0, K_WINNER = 1, K_MALFORMED = 2, K_END = 3 };
 
@@ -119,6 +119,11 @@ int mev_take_payloads(struct batch *b, const lab_rows *r)
 			}
 			mg_begin(&g, &w->payloads, "payloads");
 			cur = w;
+			/* the bid rows' references (slot_refs); NULL when out of memory: none */
+			w->pay_pp.p = batch_dup(b, x.proposer_pubkey.p, x.proposer_pubkey.n);
+			w->pay_pp.n = w->pay_pp.p ? x.proposer_pubkey.n : 0;
+			w->pay_fr.p = batch_dup(b, x.proposer_fee_recipient.p, x.proposer_fee_recipient.n);
+			w->pay_fr.n = w->pay_fr.p ? x.proposer_fee_recipient.n : 0;
 		}
 		int m = mg_item(&g, relay.p, relay.n);
 		if (m < 0) {
@@ -186,6 +191,77 @@ static void add_cols(struct bid_sql *q, const struct batch *b, uint64_t lo, uint
 	q->np += 5;
 }
 
+/* A reference string for the SQL and the document: '' when absent or when
+ * it holds a NUL (then no row can match it but an empty one, which is
+ * written the same either way). */
+static struct sd_str ref_of(const char *p, size_t n)
+{
+	struct sd_str r = { "", 0 };
+	while (p && n && p[n - 1] == '\0')
+		n--;
+	if (p && n && !memchr(p, '\0', n)) {
+		r.p = p;
+		r.n = n;
+	}
+	return r;
+}
+
+/* The references of a todo slot: the block's execution parent hash (a
+ * relay's bids for the slot build on it), the first delivered payload's
+ * proposer key and fee recipient (the proposer's registration, which the
+ * bids carry too); without a payload, the block's fee recipient (a block
+ * not built by a relay's builder pays the proposer's).  Only a guess of
+ * what the rows hold: a row that differs is sent in full. */
+static void slot_refs(struct bc_slotw *w)
+{
+	const struct sd_str *blk = w->sd.block;
+	w->mev_ref[0] = ref_of(blk[22].p, blk[22].n); /* execution_payload_parent_hash */
+	w->mev_ref[1] = ref_of(w->pay_pp.p, w->pay_pp.n);
+	if (w->pay_fr.p)
+		w->mev_ref[2] = ref_of(w->pay_fr.p, w->pay_fr.n);
+	else
+		w->mev_ref[2] = ref_of(blk[15].p, blk[15].n); /* execution_payload_fee_recipient */
+}
+
+/* sm: bit k set when column k of (parent hash, proposer, fee recipient)
+ * equals the slot's reference; [refs][indexOf([slots], slot)] is '' for a
+ * slot not listed (index 0). */
+static int refs_sql(struct bid_sql *q, struct batch *b)
+{
+	static const char *const col[3] = { "ph", "pp", "fr" };
+	for (int k = 0; k < 3; k++) {
+		buf_puts(&q->sql, k ? " + (" : "((");
+		buf_puts(&q->sql, col[k]);
+		buf_puts(&q->sql, " = [");
+		size_t j = 0;
+		for (size_t i = 0; i < b->n; i++) {
+			struct bc_slotw *w = &b->w[i];
+			if (w->status != W_TODO)
+				continue;
+			if (k == 0)
+				slot_refs(w);
+			buf_puts(&q->sql, j++ ? ",?" : "?");
+			q->p[q->np] = LAB_PSTR(w->mev_ref[k].p);
+			q->p[q->np++].len = w->mev_ref[k].n;
+		}
+		buf_puts(&q->sql, "][");
+		if (k == 0) {
+			buf_puts(&q->sql, "indexOf([");
+			j = 0;
+			for (size_t i = 0; i < b->n; i++)
+				if (b->w[i].status == W_TODO) {
+					buf_puts(&q->sql, j++ ? ",?" : "?");
+					q->p[q->np++] = LAB_PUINT(b->slots[i]);
+				}
+			buf_puts(&q->sql, "], slot) AS si])");
+		} else {
+			buf_puts(&q->sql, k == 1 ? "si]) * 2" : "si]) * 4");
+		}
+	}
+	buf_puts(&q->sql, ")");
+	return q->sql.oom ? LAB_ENOMEM : 0;
+}
+
 /* The statement (see the file comment), columns:
  * slot, relay, kind, parent_hash, block_hash, builder, proposer, fee recipient,
  * value, gas_limit, gas_used, slot_time.  One scan of the table: each row
@@ -199,8 +275,11 @@ static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_s
 	for (size_t i = 0; i < b->n; i++)
 		if (b->w[i].status == W_TODO && b->w[i].sd.block[13].p)
 			nwin++;
+	size_t ntodo = 0;
+	for (size_t i = 0; i < b->n; i++)
+		ntodo += b->w[i].status == W_TODO;
 	lab_param *win = calloc(2 * nwin + 1, sizeof *win);
-	q->cap = 7 + 2 * nwin;
+	q->cap = 7 + 2 * nwin + 4 * ntodo;
 	q->p = calloc(q->cap, sizeof *q->p);
 	if (!win || !q->p) {
 		free(win);
@@ -222,7 +301,16 @@ static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_s
 	q->win = win;
 	q->nwin = nwin;
 
-	buf_puts(&q->sql, "SELECT " OUT_COLS " FROM (SELECT " OUT_COLS ", bk FROM (SELECT * FROM (SELECT ");
+	/* The slot's parent hash, proposer and fee recipient repeat on every
+	 * bid row: a row equal to its slot's reference (see slot_refs) sends ''
+	 * and a bit in `sm` instead, ~45 % fewer bytes to send and parse.  An
+	 * exact comparison, so the document is the same whatever the rows hold. */
+	buf_puts(&q->sql, "SELECT slot, relay_name, kind, if(bitAnd(sm, 1) != 0, '', ph) AS o_ph, bh, bp,"
+			  " if(bitAnd(sm, 2) != 0, '', pp) AS o_pp, if(bitAnd(sm, 4) != 0, '', fr) AS o_fr,"
+			  " v, gl, gu, st, ");
+	if (refs_sql(q, b) < 0)
+		return LAB_ENOMEM;
+	buf_puts(&q->sql, " AS sm FROM (SELECT " OUT_COLS ", bk FROM (SELECT * FROM (SELECT ");
 	add_cols(q, b, lo, hi);
 	buf_puts(&q->sql, " AND (kind != 0 OR st BETWEEN -12000 AND 12000)"
 			  " ORDER BY slot, relay_name, kind, k_bk, k_id, rn,"
@@ -341,16 +429,31 @@ static void take_bid(struct batch *b, const lab_rows *r, size_t row)
 		m->dropped++;
 		return;
 	}
+	uint64_t sm;
 	if (cell(ctx, r, row, 3, &x.parent_hash) < 0 || cell(ctx, r, row, 4, &x.block_hash) < 0 ||
 	    cell(ctx, r, row, 5, &x.builder_pubkey) < 0 ||
 	    cell(ctx, r, row, 6, &x.proposer_pubkey) < 0 ||
 	    cell(ctx, r, row, 7, &x.proposer_fee_recipient) < 0 ||
 	    cell(ctx, r, row, 8, &x.value) < 0 || lab_rows_u64(ctx, r, row, 9, &x.gas_limit) < 0 ||
 	    lab_rows_u64(ctx, r, row, 10, &x.gas_used) < 0 ||
-	    lab_rows_i64(ctx, r, row, 11, &x.slot_time) < 0) {
+	    lab_rows_i64(ctx, r, row, 11, &x.slot_time) < 0 ||
+	    lab_rows_u64(ctx, r, row, 12, &sm) < 0 || sm > 7) {
 		m->bad = 1;
 		return;
 	}
+	/* equal to the slot's reference: ClickHouse sent '' (refs_sql) */
+	if (((sm & 1) && x.parent_hash.n) || ((sm & 2) && x.proposer_pubkey.n) ||
+	    ((sm & 4) && x.proposer_fee_recipient.n)) {
+		m->bad = 1;
+		return;
+	}
+	const struct sd_str *ref = b->w[i].mev_ref;
+	if (sm & 1)
+		x.parent_hash = ref[0];
+	if (sm & 2)
+		x.proposer_pubkey = ref[1];
+	if (sm & 4)
+		x.proposer_fee_recipient = ref[2];
 	if (!mev_wei_ok(x.value.p, x.value.n)) { /* ClickHouse's check and ours disagree */
 		m->dropped++;
 		return;
@@ -361,6 +464,25 @@ static void take_bid(struct batch *b, const lab_rows *r, size_t row)
 		return;
 	}
 	mev_bid_json(&m->doc, &x);
+}
+
+/* The document buffer (1-2 MB on mainnet) goes to the next batch while
+ * another is in flight (a backfill keeps two): its pages are not faulted
+ * in again for every batch.  The last batch frees both. */
+static void doc_release(struct batch *b)
+{
+	struct beacon *bc = b->bc;
+	struct buf *doc = &b->mev->doc;
+	int others = bc->batches != b || b->next_live;
+	if (others && !bc->mev_spare.data && !doc->oom) {
+		bc->mev_spare = *doc;
+		buf_reset(&bc->mev_spare);
+		memset(doc, 0, sizeof *doc);
+		return;
+	}
+	buf_free(doc);
+	if (!others)
+		buf_free(&bc->mev_spare);
 }
 
 static void on_bid_rows(lab_ctx *ctx, const lab_rows *r, void *ud)
@@ -400,7 +522,7 @@ static void on_bids_done(lab_ctx *ctx, int status, const char *errmsg, const lab
 	} else {
 		write_until(b, b->n);
 	}
-	buf_free(&m->doc);
+	doc_release(b);
 	batch_op_done(b);
 }
 
@@ -412,6 +534,10 @@ void mev_docs(struct batch *b)
 	if (batch_todo_range(b, &lo, &hi)) {
 		struct bid_sql q = { 0 };
 		int rc = b->mev || (b->mev = calloc(1, sizeof *b->mev)) ? 0 : LAB_ENOMEM;
+		if (rc == 0 && !b->mev->doc.data) { /* doc_release */
+			b->mev->doc = b->bc->mev_spare;
+			memset(&b->bc->mev_spare, 0, sizeof b->bc->mev_spare);
+		}
 		if (rc == 0)
 			rc = build_bid_sql(b, lo, hi, &q);
 		if (rc == 0) {

@@ -53,6 +53,8 @@ struct mev_bid {
 	int64_t slot_time;
 };
 void mev_bid_json(struct buf *b, const struct mev_bid *x);
+/* The same bytes field by field (any string; the unit tests compare both). */
+void mev_bid_json_general(struct buf *b, const struct mev_bid *x);
 
 struct mev_payload {
 	uint64_t slot;

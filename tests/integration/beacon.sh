@@ -284,6 +284,13 @@ cmp -s "$T/want.bids" "$T/got.bids" || { diff "$T/want.bids" "$T/got.bids" | hea
 [ "$(cat "$T/bids.cut")" -gt 0 ] || fail "the test data never exceeds 2 bids in a bucket (the top-2 cut is untested)"
 [ "$(cat "$T/bids.dedup")" -gt 0 ] || fail "the test data has no identical bids (dedup untested)"
 awk -F'\t' '$2 == "relay_bids" && $6 == "slot_time" && $7 > 12000' "$T/flat" | grep -q . || fail "no winning bid after +12 s listed"
+# bids whose parent hash, proposer or fee recipient differ from the rest of
+# their slot (the plugin sends the common value once, these in full)
+for fld in parent_hash proposer_pubkey proposer_fee_recipient; do
+	awk -F'\t' -v f="$fld" '$2 == "relay_bids" && $6 == f { k = $1 SUBSEP $7; if (!(k in seen)) { seen[k] = 1; n[$1]++ } }
+		END { for (s in n) if (n[s] > 1) found = 1; exit !found }' "$T/flat" ||
+		fail "no slot whose bids differ in $fld (the compact bid rows are untested)"
+done
 awk -F'\t' '$2 == "relay_bids" && $6 == "value" && (length($7) > 20 || (length($7) == 20 && $7 > "18446744073709551615"))' "$T/flat" | grep -q . ||
 	fail "no bid above 2^64 wei"
 awk -F'\t' '$2 == "relay_bids" && $6 == "slot" { n[$1 SUBSEP $3]++ } $2 == "relay_bids" && $6 == "block_hash" { h[$1 SUBSEP $3] = $7 }

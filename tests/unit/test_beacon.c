@@ -327,6 +327,44 @@ static void test_mev_groups(void **st)
 	assert_string_equal(b.data, w.data);
 	buf_free(&w);
 	buf_free(&b);
+	/* the one-reservation writer (every string plain) against the general
+	 * one: NUL padding, integer extremes, and each byte value in each
+	 * string (a byte to escape sends it to the general writer) */
+	char pad[68] = "0x1111111111111111111111111111111111111111111111111111111111111111";
+	pad[66] = '\0';
+	pad[67] = '\0';
+	struct mev_bid z = { .slot = UINT64_MAX, .parent_hash = { pad, 68 },
+			     .block_hash = mk("0xb"), .builder_pubkey = mk(longkey),
+			     .proposer_pubkey = mk("0xq"), .proposer_fee_recipient = mk(""),
+			     .value = mk("99999999999999999999999999"), .gas_limit = UINT64_MAX,
+			     .gas_used = 0, .slot_time = INT64_MIN };
+	for (int c = -1; c < 256; c++) {
+		for (int f = 0; f < 6; f++) {
+			char t[40] = "0x0123456789abcdef0123456789abcdef";
+			struct mev_bid v = z;
+			struct sd_str *fs[6] = { &v.parent_hash, &v.block_hash, &v.builder_pubkey,
+						 &v.proposer_pubkey, &v.proposer_fee_recipient, &v.value };
+			if (c >= 0) {
+				t[17] = (char)c;
+				fs[f]->p = t;
+				fs[f]->n = 34;
+			}
+			struct buf g1 = { 0 }, g2 = { 0 };
+			buf_puts(&g1, "[");
+			buf_puts(&g2, "[");
+			mev_bid_json(&g1, &v);
+			mev_bid_json_general(&g2, &v);
+			assert_false(g1.oom || g2.oom);
+			assert_int_equal(g1.len, g2.len);
+			assert_memory_equal(g1.data, g2.data, g1.len + 1);
+			buf_free(&g1);
+			buf_free(&g2);
+			if (c < 0)
+				break;
+		}
+		z.slot_time = c * 37 - 4000;
+		z.slot = (uint64_t)c;
+	}
 	assert_int_equal(mev_time_bucket(INT64_MIN + 1), INT64_MIN);
 	assert_int_equal(mev_time_bucket(INT64_MIN + 50), INT64_MIN + 8); /* -...850 */
 	assert_int_equal(mev_time_bucket(INT64_MAX), INT64_MAX - 7);

@@ -1,7 +1,9 @@
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +78,43 @@ static void test_json_str_paths(void **st)
 	buf_free(&want);
 }
 
+/* buf_ascii_plain (16 bytes at a time, then byte by byte): each byte value
+ * at each position of a 40-byte plain string, and the JSON of it. */
+static void test_ascii_plain(void **st)
+{
+	(void)st;
+	struct buf b = BUF_INIT, want = BUF_INIT;
+	char in[40];
+	memset(in, 'x', sizeof in);
+	assert_int_equal(buf_ascii_plain(in, sizeof in), sizeof in);
+	assert_int_equal(buf_ascii_plain(in, 0), 0);
+	for (int c = 0; c < 256; c++) {
+		unsigned char u = (unsigned char)c;
+		int ok = u >= 0x20 && u < 0x7f && u != '"' && u != '\\';
+		for (size_t at = 0; at < sizeof in; at++) {
+			char esc[6];
+			in[at] = (char)c;
+			assert_int_equal(buf_ascii_plain(in, sizeof in), ok ? sizeof in : at);
+			buf_reset(&b);
+			buf_reset(&want);
+			buf_json_str(&b, in, sizeof in);
+			buf_putc(&want, '"');
+			buf_append(&want, in, at);
+			if (ok)
+				buf_putc(&want, (char)c);
+			else
+				buf_append(&want, esc, json_str_escape(u, esc));
+			buf_append(&want, in + at + 1, sizeof in - at - 1);
+			buf_putc(&want, '"');
+			assert_int_equal(b.len, want.len);
+			assert_memory_equal(b.data, want.data, b.len);
+			in[at] = 'x';
+		}
+	}
+	buf_free(&b);
+	buf_free(&want);
+}
+
 static void test_integers(void **st)
 {
 	struct buf b = BUF_INIT;
@@ -92,6 +131,28 @@ static void test_integers(void **st)
 	buf_u64(&b, 10);
 	assert_string_equal(b.data, "0 -7 -9223372036854775808 9223372036854775807 "
 				    "18446744073709551615 10");
+	char t[BUF_DEC_MAX + 1];
+	*buf_put_i64(t, INT64_MIN) = '\0';
+	assert_string_equal(t, "-9223372036854775808");
+	*buf_put_u64(t, UINT64_MAX) = '\0';
+	assert_string_equal(t, "18446744073709551615");
+	*buf_put_u64(t, 0) = '\0';
+	assert_string_equal(t, "0");
+	/* against printf: small values, around each power of ten, a sequence */
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	for (int k = 0; k < 3000; k++) {
+		char want[32];
+		uint64_t p10 = 1;
+		for (int e = 0; e < k % 20; e++)
+			p10 *= 10;
+		uint64_t v = k < 1000 ? (uint64_t)k : k < 2000 ? p10 + (uint64_t)(k % 3) - 1 : (x = x * 6364136223846793005u + 1442695040888963407u);
+		*buf_put_u64(t, v) = '\0';
+		snprintf(want, sizeof want, "%" PRIu64, v);
+		assert_string_equal(t, want);
+		*buf_put_i64(t, (int64_t)v) = '\0';
+		snprintf(want, sizeof want, "%" PRId64, (int64_t)v);
+		assert_string_equal(t, want);
+	}
 	buf_free(&b);
 }
 
@@ -102,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_json_str_paths),
+		cmocka_unit_test(test_ascii_plain),
 		cmocka_unit_test(test_integers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
