@@ -192,7 +192,7 @@ static void storage_done(int status, const void *data, size_t len, void *ud)
 	instance_op_after(inst);
 }
 
-enum { SOP_PUT, SOP_GET, SOP_EXISTS, SOP_DELETE };
+enum { SOP_PUT, SOP_GET, SOP_GET_RAW, SOP_EXISTS, SOP_DELETE };
 
 static int storage_call(lab_ctx *ctx, int which, const char *key, const void *data, size_t len,
 			const char *ctype, const char *cache, unsigned flags, lab_storage_cb cb,
@@ -223,6 +223,9 @@ static int storage_call(lab_ctx *ctx, int which, const char *key, const void *da
 		break;
 	case SOP_GET:
 		rc = storage_get(st, who, key, storage_done, op, &sop);
+		break;
+	case SOP_GET_RAW:
+		rc = storage_get_flags(st, who, key, STORAGE_GET_RAW, storage_done, op, &sop);
 		break;
 	case SOP_EXISTS:
 		rc = storage_exists(st, who, key, storage_done, op, &sop);
@@ -255,6 +258,12 @@ static int api_storage_get(lab_ctx *ctx, const char *key, lab_storage_cb cb, voi
 			   lab_op **out)
 {
 	return storage_call(ctx, SOP_GET, key, NULL, 0, NULL, NULL, 0, cb, ud, out);
+}
+
+static int api_storage_get_raw(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+			       lab_op **out)
+{
+	return storage_call(ctx, SOP_GET_RAW, key, NULL, 0, NULL, NULL, 0, cb, ud, out);
 }
 
 static int api_storage_exists(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
@@ -766,6 +775,7 @@ const lab_host_api hostapi_table = {
 	.stream_open = api_stream_open,
 	.stream_send = api_stream_send,
 	.stream_close = api_stream_close,
+	.storage_get_raw = api_storage_get_raw,
 	.lease_hold = api_lease_hold,
 	.lease_valid = api_lease_valid,
 	.lease_release = api_lease_release,

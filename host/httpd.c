@@ -397,12 +397,31 @@ static struct MHD_Response *build(struct httpd_req *r, const lab_http_response *
 		}
 	*status = (unsigned)a->status;
 	int gz = (a->flags & LAB_HTTP_GZIP) != 0;
+	int send_gz = gz && r->conn &&
+		      accepts_gzip(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							       MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	/* A strong ETag names one representation (RFC 9110 8.8.3): the gzip
+	 * one gets "-gz" inside the quotes; a weak one is shared. */
+	char *etag_gz = NULL;
+	const char *etag = a->etag;
+	size_t el = etag ? strlen(etag) : 0;
+	if (send_gz && el >= 2 && etag[0] == '"' && etag[el - 1] == '"') {
+		etag_gz = malloc(el + 4);
+		if (!etag_gz) {
+			*rc = LAB_ENOMEM;
+			return NULL;
+		}
+		memcpy(etag_gz, etag, el - 1);
+		memcpy(etag_gz + el - 1, "-gz\"", 4);
+		etag_gz[el + 3] = '\0';
+		etag = etag_gz;
+	}
 	int not_modified = 0;
 	if (a->status >= 200 && a->status < 300 && r->conn) {
 		const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 							      MHD_HTTP_HEADER_IF_NONE_MATCH);
-		if (inm && a->etag) {
-			not_modified = etag_matches(inm, a->etag);
+		if (inm && etag) {
+			not_modified = etag_matches(inm, etag);
 		} else if (!inm && a->last_modified > 0) {
 			int64_t ims = http_date_parse(MHD_lookup_connection_value(
 				r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE));
@@ -410,13 +429,10 @@ static struct MHD_Response *build(struct httpd_req *r, const lab_http_response *
 		}
 	}
 	struct MHD_Response *resp;
-	int send_gz = 0;
 	if (not_modified) {
 		*status = MHD_HTTP_NOT_MODIFIED;
 		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	} else if (gz && !(r->conn && accepts_gzip(MHD_lookup_connection_value(
-						r->conn, MHD_HEADER_KIND,
-						MHD_HTTP_HEADER_ACCEPT_ENCODING)))) {
+	} else if (gz && !send_gz) {
 		void *plain;
 		size_t plen;
 		if (gzip_decode(a->body, a->len, &plain, &plen) != 0) {
@@ -427,11 +443,11 @@ static struct MHD_Response *build(struct httpd_req *r, const lab_http_response *
 		if (!resp)
 			free(plain);
 	} else {
-		send_gz = gz;
 		resp = MHD_create_response_from_buffer(a->len, (void *)a->body,
 						       MHD_RESPMEM_MUST_COPY);
 	}
 	if (!resp) {
+		free(etag_gz);
 		*rc = LAB_ENOMEM;
 		return NULL;
 	}
@@ -440,14 +456,15 @@ static struct MHD_Response *build(struct httpd_req *r, const lab_http_response *
 	if (!not_modified)
 		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					      a->content_type ? a->content_type : CT_JSON) == MHD_YES;
-	if (send_gz)
+	if (send_gz && !not_modified)
 		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") ==
 		      MHD_YES;
 	if (gz)
 		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding") ==
 		      MHD_YES;
-	if (a->etag)
-		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag) == MHD_YES;
+	if (etag)
+		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES;
+	free(etag_gz);
 	if (a->last_modified > 0) {
 		http_date(a->last_modified, date);
 		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, date) == MHD_YES;

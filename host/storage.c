@@ -336,6 +336,10 @@ static void backend_done(struct sb_req *req)
 		op_finish(op, LAB_ERANGE, NULL, 0);
 		return;
 	}
+	if (op->hflags & STORAGE_GET_RAW) {
+		op_finish(op, 0, req->data ? req->data : "", req->data_len);
+		return;
+	}
 	gz = req->encoding == SB_ENC_GZIP ||
 	     (req->encoding == SB_ENC_UNKNOWN && gzip_is_gzip(req->data, req->data_len));
 	if (!gz) {

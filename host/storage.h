@@ -82,6 +82,9 @@ int storage_delete(struct storage *s, const char *plugin, const char *key, stora
  * counted in lab_state_ops_total / lab_state_bytes_total instead of the
  * document counters lab_storage_ops_total / lab_storage_bytes_total. */
 #define STORAGE_STATE (1u << 1)
+/* storage_get: the callback gets the body as stored (not gunzipped, gzip or
+ * not), for lab_storage_get_raw. */
+#define STORAGE_GET_RAW (1u << 2)
 /* storage_put with host flags (STORAGE_STATE). */
 int storage_put_flags(struct storage *s, const char *plugin, const char *key, const void *data,
 		      size_t len, const char *content_type, const char *cache_control,

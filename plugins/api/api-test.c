@@ -55,6 +55,8 @@ static struct stream streams[8];
 static size_t nstreams;
 static unsigned storage_reads;
 static int (*real_get)(lab_ctx *, const char *, lab_storage_cb, void *, lab_op **);
+static int (*real_get_raw)(lab_ctx *, const char *, lab_storage_cb, void *, lab_op **);
+static unsigned raw_reads;
 static lab_ctx *the_ctx;
 
 static int f_route(lab_ctx *ctx, const char *method, const char *pattern, lab_http_cb cb,
@@ -199,6 +201,14 @@ static int counting_get(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *
 	return real_get(ctx, key, cb, ud, op);
 }
 
+static int counting_get_raw(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+			    lab_op **op)
+{
+	storage_reads++;
+	raw_reads++;
+	return real_get_raw(ctx, key, cb, ud, op);
+}
+
 /* A labt with the fake HTTP layer in its host table. */
 static labt *new_api(const char *config)
 {
@@ -218,8 +228,10 @@ static labt *new_api(const char *config)
 	api->stream_close = f_stream_close;
 	real_get = api->storage_get;
 	api->storage_get = counting_get;
+	real_get_raw = api->storage_get_raw;
+	api->storage_get_raw = counting_get_raw;
 	nroutes = nstreams = 0;
-	storage_reads = 0;
+	storage_reads = raw_reads = 0;
 	labt_network(t, "mainnet", 1606824023, 12, 32);
 	labt_network_fork(t, "mainnet", "deneb", 269568);
 	labt_set_now(t, 1735787045000LL); /* mainnet slot 10746918 */
@@ -668,8 +680,55 @@ static void test_library_fakes(void)
 	labt_free(t);
 }
 
+/* The document as stored: a gzip object is kept and answered as those
+ * bytes with LAB_HTTP_GZIP (the host decodes for non-gzip clients); a plain
+ * object (no gzip magic) is answered plain; a host without
+ * lab_storage_get_raw gets the decoded read. */
+static void test_gzip_as_stored(void)
+{
+	/* gzip of {"slot":7} (python3 gzip.compress(mtime=0)) */
+	static const unsigned char gz[] =
+		"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xab\x56\x2a\xce\xc9\x2f\x51\xb2"
+		"\x32\xaf\x05\x00\x18\x5d\x69\x47\x0a\x00\x00\x00";
+	labt *t = new_api(NULL);
+	labt_storage_put(t, "beacon/slots/mainnet/7.json", gz, sizeof gz - 1);
+	labt_storage_put(t, SLOT_KEY, SLOT_DOC, strlen(SLOT_DOC));
+	struct req *q = get("/beacon/slots/mainnet/7.json", NULL, NULL);
+	labt_pump(t);
+	LABT_CHECK_INT(q->status, 200);
+	LABT_CHECK_INT(raw_reads, 1);
+	LABT_CHECK(q->flags & LAB_HTTP_GZIP);
+	LABT_CHECK(q->len == sizeof gz - 1 && memcmp(q->body, gz, q->len) == 0);
+	LABT_CHECK(strlen(q->etag) == 34);
+	struct req *p = get("/beacon/slots/mainnet/100.json", NULL, NULL);
+	labt_pump(t);
+	LABT_CHECK_INT(p->status, 200);
+	LABT_CHECK_INT(p->flags & LAB_HTTP_GZIP, 0);
+	LABT_CHECK_STR(p->body, SLOT_DOC);
+	free(q);
+	free(p);
+	LABT_CHECK_INT(labt_stop(t), 0);
+	labt_free(t);
+
+	/* a host without the raw read */
+	t = new_api(NULL);
+	((lab_host_api *)the_ctx->api)->storage_get_raw = NULL;
+	labt_storage_put(t, SLOT_KEY, SLOT_DOC, strlen(SLOT_DOC));
+	q = get("/beacon/slots/mainnet/100.json", NULL, NULL);
+	labt_pump(t);
+	LABT_CHECK_INT(q->status, 200);
+	LABT_CHECK_INT(raw_reads, 0);
+	LABT_CHECK_INT(storage_reads, 1);
+	LABT_CHECK_INT(q->flags & LAB_HTTP_GZIP, 0);
+	LABT_CHECK_STR(q->body, SLOT_DOC);
+	free(q);
+	LABT_CHECK_INT(labt_stop(t), 0);
+	labt_free(t);
+}
+
 int main(void)
 {
+	test_gzip_as_stored();
 	test_settings_and_routes();
 	test_coalesced_fill();
 	test_event_during_fill();

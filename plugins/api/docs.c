@@ -27,6 +27,7 @@ struct fill {
 	struct api *a;
 	uint64_t gen;
 	enum api_doc_kind kind;
+	int raw; /* read with lab_storage_get_raw: data may be the gzip bytes */
 	char key[];
 };
 
@@ -124,7 +125,12 @@ static void fill_done(lab_ctx *ctx, int status, const void *data, size_t len, vo
 			memcpy(copy, data, len);
 			snprintf(etag, sizeof etag, "\"%.32s\"", hex);
 			int64_t expires = f->kind == API_DOC_CONFIG ? mono + a->config_ttl * 1000 : 0;
-			stored = cache_fill_done(a->cache, e, f->gen, CE_READY, copy, len, 0, etag,
+			/* A raw read hands back the object as stored: gzip for
+			 * everything labd wrote, but an object another writer
+			 * stored plain comes back plain (no magic). */
+			const unsigned char *b = data;
+			int gz = f->raw && len >= 2 && b[0] == 0x1f && b[1] == 0x8b;
+			stored = cache_fill_done(a->cache, e, f->gen, CE_READY, copy, len, gz, etag,
 						 lab_now(ctx), expires);
 			count(a, a->m_reads, stored ? "ok" : "stale");
 		} else {
@@ -155,13 +161,18 @@ static void fill_done(lab_ctx *ctx, int status, const void *data, size_t len, vo
 }
 
 /*
- * storage_get hands plugins the DECODED body (lab_storage_cb) and SDK 1.4
- * has no call for the stored gzip bytes, so the cache keeps decoded JSON
- * and answers without LAB_HTTP_GZIP (docs/plugins/api.md, "Bytes").
- * Re-compressing here would cost a deflate per fill to save a gunzip.
+ * The cache keeps the document as stored (gzip) and answers it with
+ * LAB_HTTP_GZIP: gzip clients get the stored bytes, the host gunzips for
+ * the others (docs/plugins/api.md, "Bytes").  A host without
+ * lab_storage_get_raw hands back decoded JSON, kept and sent plain.
  */
 static int storage_read(struct api *a, const char *key, struct fill *f)
 {
+	f->raw = 1;
+	int rc = lab_storage_get_raw(a->ctx, key, fill_done, f, NULL);
+	if (rc != LAB_ENOTSUP)
+		return rc;
+	f->raw = 0;
 	return lab_storage_get(a->ctx, key, fill_done, f);
 }
 

@@ -243,6 +243,17 @@ static int api_storage_get(lab_ctx *ctx, const char *key, lab_storage_cb cb, voi
 	labti_loop_only(t, "lab_storage_get");
 	return labti_storage_op(t, LABT_GET, key, NULL, 0, NULL, cb, ud, out);
 }
+/* The fake keeps objects as put (no gzip), so "as stored" is those bytes:
+ * preload gzip bytes with labt_storage_put to drive a plugin's gzip path;
+ * an object the plugin put itself comes back plain, as a non-gzip object
+ * another writer stored would from labd. */
+static int api_storage_get_raw(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+			       lab_op **out)
+{
+	struct labt *t = labti_of(ctx);
+	labti_loop_only(t, "lab_storage_get_raw");
+	return labti_storage_op(t, LABT_GET, key, NULL, 0, NULL, cb, ud, out);
+}
 static int api_storage_exists(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
 			      lab_op **out)
 {
@@ -745,6 +756,7 @@ void labti_api_fill(lab_host_api *api)
 		.stream_open = api_stream_open,
 		.stream_send = api_stream_send,
 		.stream_close = api_stream_close,
+		.storage_get_raw = api_storage_get_raw,
 	};
 	labti_cluster_fill(api); /* 1.5 (labt_cluster.c) */
 	/* Every member inside the table is implemented (see the top of this file). */

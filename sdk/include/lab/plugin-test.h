@@ -189,6 +189,8 @@ size_t labt_storage_writes(const labt *t, const char *pattern);
 /* Operations on keys matching `pattern` fail with `status` (at most n
  * times; 0 = always).  Returns a rule id. */
 int labt_storage_fail(labt *t, const char *pattern, int status, unsigned n);
+/* lab_storage_get_raw hands back the object's bytes as put here: the fake
+ * stores without gzip, so put gzip bytes to test a plugin's gzip path. */
 /* Every storage operation completes after `ms` of virtual time. */
 void labt_storage_delay(labt *t, uint64_t ms);
 

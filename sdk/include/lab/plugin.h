@@ -550,7 +550,11 @@ typedef void (*lab_http_cb)(lab_ctx *ctx, lab_http_req *req, void *ud);
 enum lab_http_flags {
 	/* The body is gzip-encoded: sent as stored with Content-Encoding: gzip
 	 * to clients that accept gzip, decoded by the host for those that do
-	 * not.  Vary: Accept-Encoding is added either way. */
+	 * not.  Vary: Accept-Encoding is added either way.  A strong etag is
+	 * per representation (RFC 9110 8.8.3): the gzip answer carries it with
+	 * "-gz" before the closing quote ("\"abc\"" -> "\"abc-gz\""), the
+	 * decoded one as given, and If-None-Match is compared with the one the
+	 * client would get.  A weak etag (W/"...") is sent as given to both. */
 	LAB_HTTP_GZIP = 1u << 0
 };
 
@@ -562,7 +566,8 @@ typedef struct lab_http_response {
 	const void *body;           /* len bytes; NULL only with len 0 */
 	size_t len;
 	unsigned flags;             /* enum lab_http_flags */
-	const char *etag;           /* strong ETag with its quotes ("\"abc\""); NULL = none */
+	const char *etag;           /* ETag with its quotes ("\"abc\""); NULL = none; see
+				     * LAB_HTTP_GZIP for the gzip variant */
 	int64_t last_modified;      /* Unix seconds; 0 = none */
 	const char *cache_control;  /* NULL = none */
 	const char *const *headers; /* extra "Name: value" lines, NULL-terminated; NULL = none */
@@ -723,6 +728,9 @@ struct lab_host_api {
 	int (*stream_send)(lab_ctx *ctx, lab_stream *s, const char *event, const char *id,
 			   const void *data, size_t len);
 	int (*stream_close)(lab_ctx *ctx, lab_stream *s, int code);
+	/* storage: the body as stored, not gunzipped (lab_storage_get_raw) */
+	int (*storage_get_raw)(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+			       lab_op **out);
 	/* ---- ABI 1.5: cluster (leases, claims, shared state) ----
 	 * One contiguous block; see the wrappers (lab_lease_hold and friends). */
 	int (*lease_hold)(lab_ctx *ctx, const char *name, lab_lease_cb cb, void *ud,
@@ -1122,6 +1130,24 @@ static inline int lab_storage_get_op(lab_ctx *ctx, const char *key, lab_storage_
 static inline int lab_storage_get(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud)
 {
 	return lab_storage_get_op(ctx, key, cb, ud, NULL);
+}
+/*
+ * (1.4) Like lab_storage_get_op, but `data` in the callback is the body AS
+ * STORED, not gunzipped: the gzip bytes (Content-Encoding: gzip) of every
+ * object labd wrote.  An object another writer stored without gzip comes
+ * back as it is, so the plugin must check the gzip magic (0x1f 0x8b) before
+ * treating the bytes as gzip (e.g. before lab_http_respond with
+ * LAB_HTTP_GZIP).  The bytes are not checked to gunzip.  Same statuses,
+ * threads and lifetimes as lab_storage_get_op (data valid during the
+ * callback only).  LAB_ENOTSUP on a host older than 1.4 or one without it
+ * (a 1.4 host built before it was added); fall back to lab_storage_get.
+ */
+static inline int lab_storage_get_raw(lab_ctx *ctx, const char *key, lab_storage_cb cb, void *ud,
+				      lab_op **op)
+{
+	if (!LAB_HAS(ctx, storage_get_raw))
+		return LAB_ENOTSUP;
+	return ctx->api->storage_get_raw(ctx, key, cb, ud, op);
 }
 static inline int lab_storage_exists_op(lab_ctx *ctx, const char *key, lab_storage_cb cb,
 					void *ud, lab_op **op)
