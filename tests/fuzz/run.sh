@@ -39,7 +39,7 @@ done
 TARGETS="config state networks storage_key admin gzip"
 [ -f "$top/host/ch_rows.c" ] && TARGETS="$TARGETS ch_rows"
 [ -f "$top/host/ch_sql.c" ] && TARGETS="$TARGETS ch_sql"
-TARGETS="$TARGETS plugin_elf broker_incoming http_path"
+TARGETS="$TARGETS plugin_elf broker_incoming api_paths http_path"
 srcs() {
 	case $1 in
 	config) echo "config.c config_override.c config_validate.c cfgapi.c plugin_decls.c keyseg.c networks.c listen_addr.c log.c common/buf.c" ;;
@@ -53,6 +53,7 @@ srcs() {
 	ch_sql) echo "ch_sql.c common/buf.c" ;;
 	plugin_elf) echo "plugin_elf.c" ;;
 	broker_incoming) echo "broker.c metrics.c log.c common/buf.c" ;;
+	api_paths) echo "plugins/api/paths.c plugins/api/topics.c plugins/api/message.c common/buf.c" ;;
 	esac
 }
 pkgs() {
@@ -63,6 +64,7 @@ pkgs() {
 	admin) echo "libmicrohttpd libuv" ;;
 	gzip) echo "zlib libdeflate libisal libuv" ;;
 	plugin_elf|broker_incoming|http_path) echo "libuv" ;;
+	api_paths) echo "json-c" ;;
 	*) echo "libuv json-c" ;;
 	esac
 }
@@ -98,7 +100,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 # No -Werror: the gcc build enforces warnings; a clang-only warning in a host
 # file should not stop the fuzzing.
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra
-	-Wno-unused-parameter -I$top/sdk/include -I$top/host -I$top/common -I$B/include
+	-Wno-unused-parameter -I$top/sdk/include -I$top/host -I$top/common -I$top/plugins/api -I$B/include
 	-DLAB_SYSCONFDIR=\"/etc/lab\" -DLAB_PLUGINDIR=\"/usr/lib/lab/plugins\""
 newest_hdr=$(ls -t "$top"/host/*.h "$top"/common/*.h "$top"/sdk/include/lab/*.h | head -n 1)
 
@@ -118,7 +120,7 @@ build() { # target
 	objs=""
 	for s in $(srcs "$t"); do
 		case $s in
-		common/*) src=$top/$s ;;
+		common/*|plugins/*) src=$top/$s ;;
 		*) src=$top/host/$s ;;
 		esac
 		o="$B/obj/$(basename "${s%.c}").o"

@@ -18,7 +18,10 @@ libgeonames-dev zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev libwslay
 curl ca-certificates gzip procps iproute2
 clickhouse-server clickhouse-client"
 # The tests: cmocka, memcheck, clang (libFuzzer), servers, the ABI check,
-# jq (labctl's tables), awscli (storage-sync.sh), promtool (alert rules), the Debian package build.
+# jq (labctl's tables), awscli (storage-sync.sh), promtool (alert rules), the Debian package build,
+# python3-websockets (the api plugin's WebSocket client, tests/integration/api.sh,
+# and tests/bench/fanout.py, freshness.py); nginx-light, wrk: the api's
+# benchmark against nginx (tests/bench/api-nginx.sh).
 # cmake, meson: the plugin template's build snippets (tests/abi/out-of-tree.sh).
 [ $demo = 1 ] || PKGS="$PKGS libcmocka-dev valgrind clang binutils jq awscli nats-server nodejs abigail-tools
 prometheus debhelper lintian fakeroot cmake meson ninja-build python3-websockets wrk nginx-light"
