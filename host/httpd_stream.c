@@ -58,6 +58,7 @@ static void report(struct lab_stream *s, int reason)
 	if (s->reported)
 		return;
 	s->reported = 1;
+	s->h->streams_ended++;
 	metric_add(s->h->metrics, M_HTTP_STREAMS, -1, s->plugin, kind_name(s->kind));
 	if (s->owner && s->on_close)
 		s->on_close(s->owner, s, reason, s->ud);
