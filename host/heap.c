@@ -29,6 +29,13 @@ void heap_tune(void)
 #endif
 }
 
+void heap_trim_now(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void trim_tick(uv_timer_t *t)
 {
 	struct heap_trim *ht = t->data;

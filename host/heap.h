@@ -20,4 +20,9 @@ struct heap_trim {
 int heap_trim_start(struct heap_trim *ht, uv_loop_t *loop, uint64_t period_ms, size_t slack);
 void heap_trim_stop(struct heap_trim *ht);
 
+/* Gives the free heap back to the kernel now: for a burst of frees the
+ * periodic check would only see up to `period_ms` later (many clients
+ * disconnecting at once). */
+void heap_trim_now(void);
+
 #endif

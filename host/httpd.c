@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "civil.h"
+#include "heap.h"
 #include "log.h"
 #include "metrics.h"
 #include "storage.h" /* gzip_decode */
@@ -17,6 +18,7 @@
 #define SWEEP_MS 250
 #define BODY_MAX (64 * 1024) /* request bodies are read and dropped up to this */
 #define CT_JSON "application/json"
+#define STREAMS_TRIM 64 /* streams ended since the last trim that earn one at the sweep */
 
 static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -702,6 +704,12 @@ static void on_sweep(uv_timer_t *t)
 	if (hb)
 		h->last_heartbeat = now;
 	httpd_streams_sweep(h, hb);
+	/* Many clients gone at once (a proxy restart, a browser fleet): their
+	 * buffers go back to the kernel now, not at the next idle trim. */
+	if (h->streams_ended >= STREAMS_TRIM) {
+		h->streams_ended = 0;
+		heap_trim_now();
+	}
 	metric_set(h->metrics, M_HTTP_CONNECTIONS, (double)mhd_uv_live(h->drv));
 }
 

@@ -100,6 +100,7 @@ struct httpd {
 	uv_timer_t sweep;
 	uint64_t last_heartbeat;
 	int sweeping;
+	unsigned streams_ended; /* since the last heap trim */
 	int freeing;
 };
 

@@ -20,6 +20,7 @@
 #include "metrics.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define SSE_BLOCK 1024 /* MHD's per-response block for the SSE reader */
 #define CLOSE_GRACE_MS 2000 /* a closing stream's queued bytes get this long */
 
 static const char *kind_name(int kind) { return kind == LAB_STREAM_SSE ? "sse" : "websocket"; }
@@ -57,18 +58,42 @@ static void report(struct lab_stream *s, int reason)
 	if (s->reported)
 		return;
 	s->reported = 1;
+	s->h->streams_ended++;
 	metric_add(s->h->metrics, M_HTTP_STREAMS, -1, s->plugin, kind_name(s->kind));
 	if (s->owner && s->on_close)
 		s->on_close(s->owner, s, reason, s->ud);
 	s->owner = NULL;
 }
 
-static void stream_free(struct lab_stream *s)
+static void stream_destroy(struct lab_stream *s)
 {
-	stream_unlink(s);
 	buf_free(&s->out);
 	free(s->extra);
 	free(s);
+}
+
+static void stream_free(struct lab_stream *s)
+{
+	stream_unlink(s);
+	stream_destroy(s);
+}
+
+/* A stream with a poll handle is freed once the handle has closed (it was
+ * unlinked before: the httpd may be gone by then). */
+static void stream_poll_closed(uv_handle_t *hd)
+{
+	stream_destroy(hd->data);
+}
+
+static void stream_release(struct lab_stream *s)
+{
+	if (s->polling) {
+		s->polling = 0;
+		stream_unlink(s); /* gone for sweeps and cancels already */
+		uv_close((uv_handle_t *)&s->poll, stream_poll_closed);
+	} else {
+		stream_free(s);
+	}
 }
 
 static int conn_fd(struct MHD_Connection *c)
@@ -110,6 +135,39 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *dst, size_t max)
 	return 0;
 }
 
+/* A suspended SSE connection is out of MHD's sight: without this watch a
+ * client that went away is only noticed when a heartbeat write fails.  Only
+ * hangup/error is asked for (UV_DISCONNECT), so bytes a client sends do not
+ * wake the loop. */
+static void sse_on_hangup(uv_poll_t *p, int status, int events)
+{
+	struct lab_stream *s = p->data;
+	(void)status;
+	(void)events;
+	uv_poll_stop(p);
+	if (!s->closing) {
+		s->closing = 1;
+		s->reason = 0;
+		s->close_deadline = uv_now(s->h->loop) + CLOSE_GRACE_MS;
+	}
+	s->out.len = s->out_off = 0;
+	int fd = conn_fd(s->conn);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR); /* MHD's final write fails: it closes the connection */
+	sse_wake(s);
+}
+
+static void sse_watch(struct lab_stream *s)
+{
+	int fd = conn_fd(s->conn);
+	if (fd < 0 || uv_poll_init(s->h->loop, &s->poll, fd) != 0)
+		return; /* the heartbeat still finds it */
+	s->poll.data = s;
+	s->polling = 1;
+	if (uv_poll_start(&s->poll, UV_DISCONNECT, sse_on_hangup) != 0)
+		uv_poll_stop(&s->poll);
+}
+
 void httpd_stream_req_done(struct lab_stream *s)
 {
 	if (s->kind == LAB_STREAM_WEBSOCKET && s->upgraded)
@@ -117,7 +175,7 @@ void httpd_stream_req_done(struct lab_stream *s)
 	s->ended = 1;
 	s->conn = NULL;
 	report(s, s->reason ? s->reason : (s->kind == LAB_STREAM_WEBSOCKET ? LAB_EIO : 0));
-	stream_free(s);
+	stream_release(s); /* before MHD closes the socket: the poll handle stops now */
 }
 
 static int sse_append(struct lab_stream *s, const char *event, const char *id, const void *data,
@@ -207,11 +265,6 @@ static const struct wslay_event_callbacks ws_callbacks = {
 	.on_msg_recv_callback = ws_on_msg,
 };
 
-static void ws_poll_closed(uv_handle_t *hd)
-{
-	stream_free(hd->data);
-}
-
 /* The WebSocket is over: release wslay, hand the socket back to MHD to
  * close, report, free (after the poll handle closed). */
 static void ws_finish(struct lab_stream *s)
@@ -239,11 +292,7 @@ static void ws_finish(struct lab_stream *s)
 			mhd_uv_kick(s->h->drv);
 	}
 	report(s, reason);
-	if (s->polling) {
-		uv_close((uv_handle_t *)&s->poll, ws_poll_closed);
-	} else {
-		stream_free(s);
-	}
+	stream_release(s);
 }
 
 static void ws_on_poll(uv_poll_t *p, int status, int events);
@@ -419,7 +468,9 @@ int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers
 		s->peer = ss;
 		s->fd = -1;
 		if (kind == LAB_STREAM_SSE) {
-			resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read,
+			/* The block is calloc'ed with the response, per stream; MHD
+			 * fills chunks from the connection's write buffer anyway. */
+			resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read,
 								 s, NULL);
 			if (resp) {
 				MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -465,6 +516,8 @@ int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers
 		s->req = r;
 		r->stream = s;
 		mhd_uv_hold(h->drv, c);
+		if (kind == LAB_STREAM_SSE)
+			sse_watch(s);
 		metric_add(h->metrics, M_HTTP_STREAMS, 1, s->plugin, kind_name(kind));
 		if (out)
 			*out = s;

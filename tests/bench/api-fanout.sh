@@ -84,7 +84,8 @@ streams() {
 t0=$(date +%s)
 while [ "$(streams)" -gt 0 ] && [ $(($(date +%s) - t0)) -lt "${API_FANOUT_CLOSE_WAIT:-45}" ]; do sleep 0.5; done
 figure api_fanout_all_closed_seconds $(($(date +%s) - t0)) s
-sleep 2
+# API_FANOUT_SETTLE (s, default 2): time for labd's idle heap trim first.
+sleep "${API_FANOUT_SETTLE:-2}"
 rss3=$(rss_kb "$LABD_PID")
 drops=$(metric 'lab_http_slow_client_drops_total{plugin="api",kind="websocket"}')
 drops_sse=$(metric 'lab_http_slow_client_drops_total{plugin="api",kind="sse"}')
