@@ -18,7 +18,8 @@
 # would not share with the daemons.  The budget keeps each daemon
 # latency-bound; ClickHouse's CPU use during each run (utime+stime of the
 # clickhouse-server process from /proc, in cores) and the machine's busy
-# share are printed next to the figures, so the reader sees whether
+# share (and the daemons' and the relay's CPU) are printed next to the
+# figures, so the reader sees whether
 # ClickHouse was the bottleneck.  (backfill.concurrency does not apply in
 # cluster mode: a claimed range of 32 slots is one batch.)  The claim
 # counters of /metrics (lab_cluster_claims_total by result, CAS conflicts)
@@ -59,13 +60,15 @@ CONF
 ndocs() { ls "$1/beacon/slots/mainnet" 2>/dev/null | grep -c '^[0-9]*\.json$'; }
 HZ=$(getconf CLK_TCK)
 # ch_ticks: utime+stime of the clickhouse-server process (all its threads)
-ch_ticks() { awk '{ print $14 + $15 }' "/proc/$CLICKHOUSE_PID/stat"; }
+ch_ticks() { ticks "$CLICKHOUSE_PID"; }
+# ticks PID...: utime+stime summed over processes
+ticks() { for p in "$@"; do cat "/proc/$p/stat"; done | awk '{ s += $14 + $15 } END { print s + 0 }'; }
 # cpu_busy: busy and total jiffies of the whole machine
 cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
 # metric PORT NAME: the sum of a /metrics series over its labels
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($1, m) == 1 { s += $2 } END { print s + 0 }'; }
 # run K: K daemons into $T/dataK, KV prefix kK; prints "slots/s ch_cores
-# machine_busy% granted busy done cas_conflicts"
+# machine_busy% granted busy done cas_conflicts labd_cores relay_cores"
 run() {
 	k=$1 root="$T/data$1" pids="" ports=""
 	for i in $(seq 1 "$k"); do
@@ -79,9 +82,9 @@ run() {
 	PIDS="$PIDS $pids"
 	i=0
 	while [ "$(ndocs "$root")" = 0 ]; do i=$((i + 1)); [ $i -lt 3000 ] || return 1; sleep 0.02; done
-	t0=$(date +%s%N) c0=$(ch_ticks) m0=$(cpu_busy)
+	t0=$(date +%s%N) c0=$(ch_ticks) m0=$(cpu_busy) l0=$(ticks $pids) r0=$(ticks $RELAY_PID)
 	while [ "$(ndocs "$root")" -lt "$NDOCS" ]; do i=$((i + 1)); [ $i -lt 30000 ] || return 1; sleep 0.02; done
-	t1=$(date +%s%N) c1=$(ch_ticks) m1=$(cpu_busy)
+	t1=$(date +%s%N) c1=$(ch_ticks) m1=$(cpu_busy) l1=$(ticks $pids) r1=$(ticks $RELAY_PID)
 	g=0 b=0 d=0 x=0
 	for p in $ports; do
 		g=$((g + $(metric "$p" 'lab_cluster_claims_total{plugin="beacon",result="granted"}')))
@@ -92,8 +95,8 @@ run() {
 	for p in $pids; do kill -TERM "$p"; done
 	for p in $pids; do wait "$p"; done
 	echo "$m0 $m1" | awk -v n="$N" -v ns=$((t1 - t0)) -v ch=$((c1 - c0)) -v hz="$HZ" \
-		-v g=$g -v b=$b -v d=$d -v x=$x '{ s = ns / 1e9
-		printf "%.1f %.2f %.0f %d %d %d %d\n", n / s, ch / hz / s, 100 * ($3 - $1) / ($4 - $2), g, b, d, x }'
+		-v g=$g -v b=$b -v d=$d -v x=$x -v l=$((l1 - l0)) -v r=$((r1 - r0)) '{ s = ns / 1e9
+		printf "%.1f %.2f %.0f %d %d %d %d %.2f %.2f\n", n / s, ch / hz / s, 100 * ($3 - $1) / ($4 - $2), g, b, d, x, l / hz / s, r / hz / s }'
 }
 r1=$(run 1) || { echo "one daemon did not finish" >&2; exit 1; }
 r3=$(run 3) || { echo "three daemons did not finish" >&2; exit 1; }
@@ -102,12 +105,16 @@ one=$1
 figure cluster_backfill_1_daemon "$1" slots/s
 figure cluster_clickhouse_cpu_1_daemon "$2" cores
 figure cluster_machine_busy_1_daemon "$3" %
+figure cluster_labd_cpu_1_daemon "$8" cores
+figure cluster_relay_cpu_1_daemon "$9" cores
 echo "claims 1 daemon: granted $4 busy $5 done $6; CAS conflicts $7"
 set -- $r3
 three=$1
 figure cluster_backfill_3_daemons "$1" slots/s
 figure cluster_clickhouse_cpu_3_daemons "$2" cores
 figure cluster_machine_busy_3_daemons "$3" %
+figure cluster_labd_cpu_3_daemons "$8" cores
+figure cluster_relay_cpu_3_daemons "$9" cores
 echo "claims 3 daemons: granted $4 busy $5 done $6; CAS conflicts $7"
 ratio=$(awk -v a="$three" -v b="$one" 'BEGIN { printf "%.2f", a / b }')
 figure cluster_backfill_ratio "$ratio" x
