@@ -1,6 +1,6 @@
 #!/bin/sh
 # Clustering throughput (issue 17, docs/cluster.md): serve-mode backfill of
-# CLUSTER_BENCH_SLOTS generated slots (default 1000) by one daemon, then by
+# CLUSTER_BENCH_SLOTS generated slots (default 2000) by one daemon, then by
 # three daemons (cluster.backend = "nats", each run with a fresh KV bucket
 # prefix and an empty fs store), measured in this one run; target: three
 # daemons >= 2.5 x one.  Throughput = slots over the time from the first
@@ -30,7 +30,7 @@
 . "$top_srcdir/tests/bench/lib.sh"
 PIDS=""
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; cleanup' EXIT
-N=${CLUSTER_BENCH_SLOTS:-1000}
+N=${CLUSTER_BENCH_SLOTS:-2000}
 CHC=${CLUSTER_BENCH_CH_CONCURRENCY:-1}
 DELAY=${CLUSTER_BENCH_DELAY_MS:-20}
 GENESIS=1606824023
