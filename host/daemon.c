@@ -486,6 +486,11 @@ out_loop:
 	if (d->reg.svc.ch)
 		clickhouse_close(d->reg.svc.ch);
 	d->reg.svc.ch = NULL;
+	/* A start-up error after cluster_open: its check timer would keep the
+	 * loop below running for ever. */
+	if (d->reg.svc.cluster)
+		cluster_close(d->reg.svc.cluster);
+	d->reg.svc.cluster = NULL;
 	if (d->reg.svc.broker)
 		broker_close(d->reg.svc.broker);
 	uv_run(d->reg.svc.loop, UV_RUN_DEFAULT);
