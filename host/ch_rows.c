@@ -15,6 +15,7 @@
 #endif
 
 #include "ch_internal.h"
+#include "hexdig.h"
 
 void ch_parser_init(struct ch_parser *p, size_t batch, ch_batch_fn on_batch, void *ud)
 {
@@ -127,17 +128,6 @@ static int end_row(struct ch_parser *p)
 	return 0;
 }
 
-static int hexdig(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static const unsigned char special[256] = { ['\t'] = 1, ['\n'] = 1, ['\\'] = 1 };
 
 /* Length of the run of plain bytes (no tab, newline or backslash) at d.
@@ -178,7 +168,7 @@ int ch_parser_feed(struct ch_parser *p, const char *data, size_t len, size_t *us
 	while (i < len) {
 		struct buf *b = cur_buf(p);
 		if (p->hexleft) {
-			int v = hexdig(data[i]);
+			int v = hexdig((unsigned char)data[i]);
 			if (v < 0) {
 				rc = LAB_EPARSE;
 				goto out;

@@ -3,16 +3,7 @@
 
 #include <string.h>
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "hexdig.h"
 
 int httpd_path_check(const char *raw, size_t len, char *out, size_t cap, const char **why)
 {
@@ -32,8 +23,8 @@ int httpd_path_check(const char *raw, size_t len, char *out, size_t cap, const c
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)raw[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval((unsigned char)raw[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval((unsigned char)raw[i + 2]) : -1;
+			int hi = i + 2 < len ? hexdig((unsigned char)raw[i + 1]) : -1;
+			int lo = i + 2 < len ? hexdig((unsigned char)raw[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				*why = "invalid percent escape";
 				return -1;
@@ -83,8 +74,8 @@ int httpd_query_decode(char *s)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			int hi = s[1] ? hexval((unsigned char)s[1]) : -1;
-			int lo = hi >= 0 && s[2] ? hexval((unsigned char)s[2]) : -1;
+			int hi = s[1] ? hexdig((unsigned char)s[1]) : -1;
+			int lo = hi >= 0 && s[2] ? hexdig((unsigned char)s[2]) : -1;
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;
 			c = (unsigned char)(hi << 4 | lo);
