@@ -12,7 +12,9 @@
 #   - the trailing slots (above the backfill top) were stored by more than
 #     one daemon: trailing is claimed slot by slot by every daemon, not run
 #     by the head lease holder alone;
-#   - the daemons stop cleanly (SIGTERM, exit 0).
+#   - the daemons stop cleanly (SIGTERM, exit 0);
+#   - each daemon keeps its plugin state at state/nodes/NODE/NAME.json, none
+#     writes the single-daemon state/modules/NAME.json.
 if [ "${1:-}" != --inner ]; then
 	: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 	: "${top_builddir:=$top_srcdir}"
@@ -121,3 +123,12 @@ pass "$NDOCS documents stored exactly once; the $ntrail trailing slots above the
 for d in $D1 $D2 $D3; do kill -TERM "$d"; done
 for d in $D1 $D2 $D3; do wait "$d" || fail "a daemon exited $?"; done
 pass "three daemons stopped cleanly"
+
+# each daemon's plugin state under its own node key, none at the
+# single-daemon key (they would overwrite each other's file)
+for k in 1 2 3; do
+	grep -q "^PUT /$S3_BUCKET/state/nodes/d$k/beacon.json 200" "$T/puts$k.log" ||
+		fail "d$k did not write its state at state/nodes/d$k/beacon.json"
+done
+! grep -q "^PUT /$S3_BUCKET/state/modules/" "$T"/puts[123].log || fail "a daemon of the cluster wrote a single-daemon state file"
+pass "each daemon wrote its state at state/nodes/NODE/beacon.json, none at state/modules/"
