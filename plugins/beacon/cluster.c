@@ -60,6 +60,13 @@ struct bc_cl_range {
 	uint64_t at_ms; /* monotonic: not before */
 };
 
+struct bc_cl;
+struct trreq { /* a trailing claim request: in bc_cl, no allocation (an
+		* answer pending at stop is dropped by the host, never delivered) */
+	struct bc_cl *cl;
+	size_t i;
+};
+
 struct bc_cl {
 	struct bc_net *net;
 	/* head */
@@ -79,6 +86,7 @@ struct bc_cl {
 	uint64_t tr_slots[BC_MAX_BATCH]; /* the round's slots, descending */
 	lab_claim *tr_claim[BC_MAX_BATCH];
 	lab_claim *tr_bclaims[BC_MAX_BATCH]; /* the batch's, aligned with its slots */
+	struct trreq tr_req[BC_MAX_BATCH];
 	int tr_dropped;                      /* the holder dropped pending slots */
 	uint64_t tr_granted, tr_busy_n, tr_done, tr_error;
 	/* backfill */
@@ -623,18 +631,12 @@ static void tr_launch(struct bc_cl *cl)
 		tr_round(cl); /* none granted here: on below */
 }
 
-struct trreq {
-	struct bc_cl *cl;
-	size_t i;
-};
-
 static void on_trail_claim(lab_ctx *ctx, int status, lab_claim *claim, void *ud)
 {
-	struct trreq *rq = ud;
+	const struct trreq *rq = ud;
 	struct bc_cl *cl = rq->cl;
 	struct bc_net *net = cl->net;
 	size_t i = rq->i;
-	free(rq);
 	if (status == 0 && net->bc->stopping) {
 		lab_claim_finish(ctx, claim, 0);
 	} else if (status == 0) {
@@ -688,17 +690,13 @@ static void tr_round(struct bc_cl *cl)
 	cl->tr_asked = (int)n + 1; /* + 1: no launch before every request is out */
 	for (size_t i = 0; i < n; i++) {
 		char name[200];
-		struct trreq *rq = malloc(sizeof *rq);
+		struct trreq *rq = &cl->tr_req[i];
 		cl->tr_claim[i] = NULL;
 		snprintf(name, sizeof name, "%s/trail/%" PRIu64, net->name, cl->tr_slots[i]);
-		if (rq) {
-			rq->cl = cl;
-			rq->i = i;
-		}
-		if (!rq || lab_claim_acquire(bc->ctx, name, on_trail_claim, rq) < 0) {
-			free(rq);
+		rq->cl = cl;
+		rq->i = i;
+		if (lab_claim_acquire(bc->ctx, name, on_trail_claim, rq) < 0)
 			cl->tr_asked--;
-		}
 	}
 	if (--cl->tr_asked == 0)
 		tr_launch(cl);
