@@ -222,6 +222,8 @@ uint64_t bc_head_target(struct bc_net *net); /* current slot - head_lag_slots */
 
 /* loops.c, for cluster.c */
 void bc_pending_add(struct bc_net *net, uint64_t slot);
+/* Insert into an ascending array grown as needed; LAB_ENOMEM. */
+int bc_slots_insert(uint64_t **v, size_t *n, size_t *cap, uint64_t slot);
 void bc_pending_del(struct bc_net *net, uint64_t slot);
 /* A slot without a block is recorded as missed (its grace period is over). */
 int bc_past_grace(struct bc_net *net, uint64_t slot);

@@ -725,20 +725,9 @@ static void tr_loaded(lab_ctx *ctx, int status, const char *json, size_t len, ui
 			if (bc_json_u64(json_object_array_get_idx(v, i), &s) < 0 || s > limit ||
 			    s <= cl->top)
 				continue;
-			if (cl->ntr == cl->captr) {
-				size_t cap = cl->captr ? cl->captr * 2 : 64;
-				uint64_t *p = realloc(cl->tr, cap * sizeof *p);
-				if (!p)
-					break;
-				cl->tr = p;
-				cl->captr = cap;
-			}
-			size_t k = cl->ntr++; /* kept ascending, as the holder's */
-			while (k > 0 && cl->tr[k - 1] > s) {
-				cl->tr[k] = cl->tr[k - 1];
-				k--;
-			}
-			cl->tr[k] = s;
+			/* kept ascending, as the holder's */
+			if (bc_slots_insert(&cl->tr, &cl->ntr, &cl->captr, s) < 0)
+				break;
 		}
 	} else if (status < 0 && status != LAB_ENOENT) {
 		lab_logkv(ctx, LAB_LOG_DEBUG, "cannot read the shared head state for trailing",

@@ -101,20 +101,26 @@ void bc_pending_add(struct bc_net *net, uint64_t slot)
 			  LAB_FS("network", net->name), LAB_FI("slot", slot));
 		return;
 	}
-	if (net->npending == net->cappending) {
-		size_t cap = net->cappending ? net->cappending * 2 : 64;
-		uint64_t *p = realloc(net->pending, cap * sizeof *p);
+	bc_slots_insert(&net->pending, &net->npending, &net->cappending, slot);
+}
+
+int bc_slots_insert(uint64_t **v, size_t *n, size_t *cap, uint64_t slot)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		uint64_t *p = realloc(*v, c * sizeof *p);
 		if (!p)
-			return;
-		net->pending = p;
-		net->cappending = cap;
+			return LAB_ENOMEM;
+		*v = p;
+		*cap = c;
 	}
-	size_t i = net->npending++;
-	while (i > 0 && net->pending[i - 1] > slot) { /* keep ascending */
-		net->pending[i] = net->pending[i - 1];
+	size_t i = (*n)++;
+	while (i > 0 && (*v)[i - 1] > slot) { /* keep ascending */
+		(*v)[i] = (*v)[i - 1];
 		i--;
 	}
-	net->pending[i] = slot;
+	(*v)[i] = slot;
+	return 0;
 }
 
 #define pending_add bc_pending_add
