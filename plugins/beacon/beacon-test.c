@@ -72,6 +72,17 @@ static void test_reprocess(void)
 	labt_free(t);
 }
 
+/* Every query answers no rows (ClickHouse names the columns all the
+ * same): no block anywhere.  The rule's id. */
+static int no_rows(labt *t)
+{
+	char hdr[400] = "c0";
+	for (int i = 1; i < 32; i++)
+		snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "\tc%d", i);
+	strcat(hdr, "\n");
+	return labt_ch_rows(t, "SELECT", hdr);
+}
+
 /* Trailing under claims: the slots above the shared backfill top that the
  * head lease holder left pending are claimed one by one ("NET/trail/SLOT")
  * by a daemon that does not hold the head lease; a slot still pending is
@@ -92,12 +103,7 @@ static void test_cluster_trailing(void)
 		       0);
 	labt_claim_answer(t, "mainnet/trail/10000002", LAB_EBUSY); /* another daemon has it */
 	labt_claim_answer(t, "mainnet/trail/10000004", LAB_EEXIST); /* done elsewhere */
-	/* no rows: no block anywhere (ClickHouse names the columns all the same) */
-	char hdr[400] = "c0";
-	for (int i = 1; i < 32; i++)
-		snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "\tc%d", i);
-	strcat(hdr, "\n");
-	LABT_CHECK(labt_ch_rows(t, "SELECT", hdr) >= 0);
+	LABT_CHECK(no_rows(t) >= 0);
 	LABT_CHECK_INT(labt_init(t), 0);
 	LABT_CHECK_INT(labt_start(t), 0);
 	labt_advance(t, 3000); /* the first trailing round */
@@ -126,12 +132,44 @@ static void test_cluster_trailing(void)
 	labt_free(t);
 }
 
+/* A trailing claim lost while its queries run (it expired: another daemon
+ * may have it) is finished without a done marker, and a later round
+ * claims the slot again and finishes it. */
+static void test_cluster_trailing_lost(void)
+{
+	labt *t = host("networks = { mainnet = { mev = false; "
+		       "locally_built_blocks = { enabled = false; }; "
+		       "backfill = { to_slot = 9999000; concurrency = 4; }; }; };");
+	labt_cluster_backend(t, "nats");
+	labt_lease_refuse(t, "mainnet/head", 1);
+	LABT_CHECK_INT(labt_shared_set(t, "mainnet/backfill", "{\"top\":10000000,\"done_to\":9999000}"), 0);
+	LABT_CHECK_INT(labt_shared_set(t, "mainnet/head",
+				       "{\"last_head\":10000010,\"pending\":[10000001],\"missed\":[]}"),
+		       0);
+	int rule = no_rows(t);
+	LABT_CHECK(rule >= 0);
+	LABT_CHECK_INT(labt_ch_delay(t, rule, 5000), 0); /* the queries take 5 s */
+	LABT_CHECK_INT(labt_init(t), 0);
+	LABT_CHECK_INT(labt_start(t), 0);
+	labt_advance(t, 2500); /* the first round: claimed, queries in flight */
+	LABT_CHECK_INT((int)labt_claims_held(t), 1);
+	LABT_CHECK_INT(labt_claim_lose(t, "mainnet/trail/10000001"), 0);
+	labt_advance(t, 5000); /* the answers: the claim is no longer valid */
+	LABT_CHECK_INT((int)labt_claims_held(t), 0);
+	LABT_CHECK_INT(labt_claim_done(t, "mainnet/trail/10000001"), 0);
+	labt_advance(t, 12000); /* the next round (tick at 14 s) claims it again */
+	LABT_CHECK_INT(labt_claim_done(t, "mainnet/trail/10000001"), 1);
+	LABT_CHECK_INT(labt_stop(t), 0);
+	labt_free(t);
+}
+
 int main(void)
 {
 	test_backfill_target();
 	test_unknown_network();
 	test_reprocess();
 	test_cluster_trailing();
+	test_cluster_trailing_lost();
 	printf("ok - beacon on lab-plugin-test\n");
 	return 0;
 }

@@ -265,7 +265,7 @@ static int api_claim_finish(lab_ctx *ctx, lab_claim *c, int completed)
 	if (i < 0)
 		return LAB_EINVAL;
 	labti_vec_del(&t->claims, (size_t)i);
-	if (completed && !c->lost) /* a lost claim's done marker is not written */
+	if (completed) /* even when lost, as labd: the plugin checks lab_claim_valid() first */
 		labti_vec_push(&t->cl_done, c->name);
 	else
 		free(c->name);

@@ -304,8 +304,10 @@ int labt_claim_answer(labt *t, const char *name, int status);
 /* Claims the plugin holds now. */
 size_t labt_claims_held(const labt *t);
 /* The held claim `name` is lost (it expired, another daemon may have it):
- * lab_claim_valid() answers 0 from now on; finishing it writes no done
- * marker.  LAB_ENOENT: not held. */
+ * lab_claim_valid() answers 0 from now on; it stays held until the plugin
+ * finishes it, and finishing it with completed = 1 still writes the done
+ * marker, as labd does (so a test sees a plugin that forgot to check
+ * lab_claim_valid() first).  LAB_ENOENT: not held. */
 int labt_claim_lose(labt *t, const char *name);
 /* 1 when the plugin finished the claim `name` with completed = 1. */
 int labt_claim_done(const labt *t, const char *name);
