@@ -61,6 +61,11 @@ struct bc_cl_range {
 };
 
 struct bc_cl;
+struct claimreq { /* a backfill claim request (in bc_cl, see trreq) */
+	struct bc_cl *cl;
+	uint64_t start;
+	int used;
+};
 struct trreq { /* a trailing claim request: in bc_cl, no allocation (an
 		* answer pending at stop is dropped by the host, never delivered) */
 	struct bc_cl *cl;
@@ -87,6 +92,7 @@ struct bc_cl {
 	lab_claim *tr_claim[BC_MAX_BATCH];
 	lab_claim *tr_bclaims[BC_MAX_BATCH]; /* the batch's, aligned with its slots */
 	struct trreq tr_req[BC_MAX_BATCH];
+	struct claimreq bf_req[BC_MAX_INFLIGHT]; /* inflight bounds the requests out */
 	int tr_dropped;                      /* the holder dropped pending slots */
 	uint64_t tr_granted, tr_busy_n, tr_done, tr_error;
 	/* backfill */
@@ -284,11 +290,6 @@ static void retry_add(struct bc_cl *cl, uint64_t start, uint64_t after_ms)
 	cl->nretry++;
 }
 
-struct claimreq {
-	struct bc_cl *cl;
-	uint64_t start;
-};
-
 static void range_batch_done(struct batch *b)
 {
 	struct bc_net *net = b->net;
@@ -325,7 +326,7 @@ static void on_claim(lab_ctx *ctx, int status, lab_claim *claim, void *ud)
 	struct bc_cl *cl = rq->cl;
 	struct bc_net *net = cl->net;
 	uint64_t start = rq->start;
-	free(rq);
+	rq->used = 0;
 	cl->inflight--;
 	if (status == 0 && net->bc->stopping) {
 		lab_claim_finish(ctx, claim, 0);
@@ -402,17 +403,23 @@ static void pump(struct bc_cl *cl)
 		return;
 	while (cl->inflight < BC_MAX_INFLIGHT && next_range(cl, &start)) {
 		char name[200];
-		struct claimreq *rq = malloc(sizeof *rq);
-		if (!rq)
+		struct claimreq *rq = NULL;
+		for (size_t i = 0; i < BC_MAX_INFLIGHT && !rq; i++)
+			if (!cl->bf_req[i].used)
+				rq = &cl->bf_req[i];
+		if (!rq) { /* cannot happen: inflight counts the requests out */
+			retry_add(cl, start, RETRY_BUSY_MS);
 			return;
+		}
 		rq->cl = cl;
 		rq->start = start;
+		rq->used = 1;
 		range_name(net, start, name, sizeof name);
 		cl->inflight++;
 		int rc = lab_claim_acquire(bc->ctx, name, on_claim, rq);
 		if (rc < 0) {
 			cl->inflight--;
-			free(rq);
+			rq->used = 0;
 			retry_add(cl, start, RETRY_ERROR_MS);
 			return;
 		}
