@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "buf.h"
 #include "clock.h"
 #include "config_json.h"
 #include "hostapi.h"
+#include "keyrules.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
@@ -348,6 +350,32 @@ static void slot_begin(struct slot *s)
 	slot_started(s);
 }
 
+
+/* The node part of the plugins' state key (docs/cluster.md): NULL off a
+ * cluster (the single-daemon key state/modules/NAME.json); else
+ * cluster.node, or the host name when it is not set (the default node
+ * HOSTNAME:PID changes with every restart, the state must not), with any
+ * byte a storage key segment cannot hold replaced by '_'. */
+static const char *state_node(const struct config *cfg, char *out, size_t cap)
+{
+	const struct host_conf *hc = &cfg->host;
+	if (!hc->cluster_backend || !strcmp(hc->cluster_backend, "none"))
+		return NULL;
+	if (hc->cluster_node && *hc->cluster_node) {
+		snprintf(out, cap, "%s", hc->cluster_node);
+	} else {
+		snprintf(out, cap, "localhost");
+		(void)gethostname(out, cap - 1);
+		out[cap - 1] = '\0';
+	}
+	for (char *p = out; *p; p++)
+		if (!key_plain_byte((unsigned char)*p) && *p != '.')
+			*p = '_';
+	if (!state_node_ok(out)) /* "", ".", ".." */
+		snprintf(out, cap, "node");
+	return out;
+}
+
 static void state_loaded(int status, struct state *st, void *ud)
 {
 	struct slot *s = ud;
@@ -448,7 +476,9 @@ void slot_activate(struct slot *s)
 		return;
 	}
 	s->state_loading = 1;
-	rc = state_load(d->svc.storage, d->svc.metrics, s->name, state_loaded, s);
+	char node[STATE_NODE_MAX + 1];
+	rc = state_load_node(d->svc.storage, d->svc.metrics, s->name,
+			     state_node(d->cfg, node, sizeof node), state_loaded, s);
 	if (rc < 0)
 		state_loaded(rc, NULL, s);
 }

@@ -15,12 +15,14 @@
 
 #include "buf.h"
 #include "jsonstr.h"
+#include "keyrules.h"
 #include "lab/plugin.h"
 #include "log.h"
 #include "metrics.h"
 
 #define NAME_MAX_LEN 64
 #define KEY_PREFIX "state/modules/"
+#define NODE_PREFIX "state/nodes/"
 
 struct waiter {
 	state_flush_cb cb;
@@ -32,7 +34,9 @@ struct state {
 	struct storage *s;
 	struct metrics *metrics; /* NULL: not counted */
 	char name[NAME_MAX_LEN + 1];
-	char key[sizeof KEY_PREFIX + NAME_MAX_LEN + 5];
+	/* KEY_PREFIX NAME.json, or NODE_PREFIX NODE/NAME.json in a cluster */
+	char key[sizeof NODE_PREFIX + STATE_NODE_MAX + 1 + NAME_MAX_LEN + 5];
+	char plain[sizeof KEY_PREFIX + NAME_MAX_LEN + 5]; /* the single-daemon key */
 	json_object *vals;       /* key -> string object: the value's JSON text */
 	uint64_t version;        /* bumped by every change */
 	uint64_t written;        /* version last made durable */
@@ -49,6 +53,7 @@ struct loader {
 	struct state *st;
 	state_load_cb cb;
 	void *ud;
+	int fallback; /* reading the single-daemon key after the node's was absent */
 };
 
 /* ---- parsing: state_value_parse (state_value.c) ---------------------- */
@@ -103,14 +108,18 @@ static int key_ok(const char *key)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-static struct state *state_new(struct storage *s, const char *plugin)
+static struct state *state_new(struct storage *s, const char *plugin, const char *node)
 {
 	struct state *st = calloc(1, sizeof *st);
 	if (!st)
 		return NULL;
 	st->s = s;
 	snprintf(st->name, sizeof st->name, "%s", plugin);
-	snprintf(st->key, sizeof st->key, KEY_PREFIX "%s.json", plugin);
+	snprintf(st->plain, sizeof st->plain, KEY_PREFIX "%s.json", plugin);
+	if (node)
+		snprintf(st->key, sizeof st->key, NODE_PREFIX "%s/%s.json", node, plugin);
+	else
+		snprintf(st->key, sizeof st->key, "%s", st->plain);
 	st->vals = json_object_new_object();
 	if (!st->vals) {
 		free(st);
@@ -187,6 +196,13 @@ static void load_corrupt(struct loader *ld, const char *why, const void *raw, si
 	char aside[sizeof st->key + 32];
 	int rc;
 
+	if (ld->fallback) { /* the single-daemon file is not this node's: left as it is */
+		log_kv(LAB_LOG_WARN, st->name,
+		       "the single-daemon state file is corrupt; the node starts empty",
+		       LAB_FS("key", st->plain), LAB_FS("reason", why));
+		load_done(ld, 0);
+		return;
+	}
 	snprintf(aside, sizeof aside, "%s.corrupt-%lld", st->key, (long long)time(NULL));
 	log_kv(LAB_LOG_ERROR, st->name, "state file is corrupt; moving it aside and starting empty",
 	       LAB_FS("key", st->key), LAB_FS("reason", why), LAB_FS("aside", aside),
@@ -206,6 +222,15 @@ static void load_got(int status, const void *data, size_t len, void *ud)
 	json_object *o;
 	int rc;
 
+	if (status == LAB_ENOENT && !ld->fallback && strcmp(ld->st->key, ld->st->plain) != 0) {
+		/* the node's first start in a cluster: what the daemon kept
+		 * alone before (read only; written under the node's key) */
+		ld->fallback = 1;
+		status = storage_get_flags(ld->st->s, ld->st->name, ld->st->plain,
+					   STORAGE_GET_RAW_ON_ERROR | STORAGE_STATE, load_got, ld, NULL);
+		if (status >= 0)
+			return;
+	}
 	if (status == LAB_ENOENT) {
 		load_done(ld, 0);
 		return;
@@ -247,18 +272,30 @@ static void load_got(int status, const void *data, size_t len, void *ud)
 	load_done(ld, rc);
 }
 
+int state_node_ok(const char *node)
+{
+	size_t n = node ? strlen(node) : 0;
+	return n > 0 && n <= STATE_NODE_MAX && key_segment_ok(node, n, STATE_NODE_MAX, NULL, KEY_SEG_PLAIN);
+}
+
 int state_load(struct storage *s, struct metrics *metrics, const char *plugin, state_load_cb cb,
 	       void *ud)
+{
+	return state_load_node(s, metrics, plugin, NULL, cb, ud);
+}
+
+int state_load_node(struct storage *s, struct metrics *metrics, const char *plugin,
+		    const char *node, state_load_cb cb, void *ud)
 {
 	struct loader *ld;
 	int rc;
 
-	if (!s || !cb || !name_ok(plugin))
+	if (!s || !cb || !name_ok(plugin) || (node && !state_node_ok(node)))
 		return LAB_EINVAL;
 	ld = calloc(1, sizeof *ld);
 	if (!ld)
 		return LAB_ENOMEM;
-	ld->st = state_new(s, plugin);
+	ld->st = state_new(s, plugin, node);
 	if (!ld->st) {
 		free(ld);
 		return LAB_ENOMEM;

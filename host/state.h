@@ -32,6 +32,17 @@ typedef void (*state_flush_cb)(int status, void *ud);
  * are counted in metrics (NULL: not counted). */
 int state_load(struct storage *s, struct metrics *metrics, const char *plugin, state_load_cb cb,
 	       void *ud);
+/* The same for one daemon of a cluster (docs/cluster.md): the state lives
+ * at state/nodes/NODE/NAME.json (node NULL: state/modules/NAME.json, as
+ * state_load), so daemons sharing a bucket do not overwrite each other's
+ * file.  When the node's file is absent, the single-daemon file is read
+ * instead (a daemon that joins a cluster keeps what it had; written back
+ * under the node's key only).  `node`: state_node_ok(). */
+#define STATE_NODE_MAX 64
+int state_load_node(struct storage *s, struct metrics *metrics, const char *plugin,
+		    const char *node, state_load_cb cb, void *ud);
+/* 1 when `node` is a key segment of [A-Za-z0-9_.-], 1..STATE_NODE_MAX bytes. */
+int state_node_ok(const char *node);
 /* Frees the state.  A flush in flight still completes, but no flush
  * callback is called any more (queued flushes are dropped): to be sure the
  * state is durable, flush and wait for state_pending() == 0 first.  Safe to

@@ -693,7 +693,7 @@ void batch_put_doc(struct batch *b, size_t i, const struct buf *doc)
 {
 	lab_ctx *ctx = b->bc->ctx;
 	char key[512];
-	if (!bc_cl_may_store(b)) {
+	if (!bc_cl_may_store(b, i)) {
 		/* the claim or lease was lost while the queries ran: another
 		 * daemon may own the slot now; not stored, the batch fails */
 		b->w[i].status = W_FAILED;

@@ -171,9 +171,11 @@ struct batch {
 	uint64_t vlo, vhi; /* the slots with a block (attestation query) */
 	struct mev_stream *mev; /* mev.c: the bid query streaming into documents */
 	/* cluster.c: the documents are stored only while this claim (backfill)
-	 * or lease (head, trailing) is valid; NULL = unguarded */
+	 * or lease (head) is valid, and slot i only while claims[i] (trailing:
+	 * one claim per slot) is; NULL = unguarded */
 	lab_claim *claim;
 	const lab_lease *lease;
+	lab_claim **claims;
 };
 
 /* Start a batch over `slots` (n ≥ 1, ascending, copied).  done() is called once
@@ -220,6 +222,11 @@ uint64_t bc_head_target(struct bc_net *net); /* current slot - head_lag_slots */
 
 /* loops.c, for cluster.c */
 void bc_pending_add(struct bc_net *net, uint64_t slot);
+/* Insert into an ascending array grown as needed; LAB_ENOMEM. */
+int bc_slots_insert(uint64_t **v, size_t *n, size_t *cap, uint64_t slot);
+void bc_pending_del(struct bc_net *net, uint64_t slot);
+/* A slot without a block is recorded as missed (its grace period is over). */
+int bc_past_grace(struct bc_net *net, uint64_t slot);
 /* "last_head":N,"pending":[...],"missed":[...] (the state's head part) */
 void bc_state_head_fields(const struct bc_net *net, struct buf *j);
 /* The head/pending/missed part of a state document (untrusted). */
@@ -234,8 +241,11 @@ void bc_cl_free(struct bc_net *net);
 int bc_cl_head_ok(const struct bc_net *net); /* head and trailing may run (1 off-cluster) */
 const lab_lease *bc_cl_head_lease(const struct bc_net *net);
 void bc_cl_head_save(struct bc_net *net);    /* the shared head state (holder only) */
-/* The guard of a batch's documents: 1 = store (no guard, or still valid). */
-int bc_cl_may_store(const struct batch *b);
+/* The guard of slot i's document of a batch: 1 = store (no guard, or still valid). */
+int bc_cl_may_store(const struct batch *b, size_t i);
+/* A trailing round (instead of loops.c's, in a cluster): every daemon claims
+ * the holder's pending slots one by one (NETWORK/trail/SLOT). */
+void bc_cl_trail_fire(struct bc_net *net);
 
 /* progress.c */
 void bc_metrics_register(struct beacon *bc);         /* init */

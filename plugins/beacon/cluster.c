@@ -4,14 +4,28 @@
  * with backend "none", or on a host older than SDK 1.5, none of this runs
  * and the loops of loops.c behave exactly as on one daemon.
  *
- *   head + trailing  under the lease "NETWORK/head" (the host names it
+ *   head             under the lease "NETWORK/head" (the host names it
  *                    beacon/NETWORK/head): one daemon of the cluster runs
- *                    them.  Their cursor (last_head, pending, missed) is the
+ *                    it.  Its cursor (last_head, pending, missed) is the
  *                    shared state "NETWORK/head", written with compare-and-
  *                    set after every save, so a daemon that takes the lease
- *                    over continues where the last holder stopped.  Trailing
- *                    stays with the head: its slots are the head's leftovers
- *                    (a few an hour), not worth spreading.
+ *                    over continues where the last holder stopped.
+ *   trailing         every daemon: the slots to do are the holder's pending
+ *                    list (its own copy on the holder, the shared
+ *                    "NETWORK/head" read once per round elsewhere).  Each
+ *                    slot is claimed alone, "NETWORK/trail/SLOT", and the
+ *                    claim finished as done only when the slot was stored,
+ *                    existed or is missed (past its grace period) with the
+ *                    claim still valid; a slot still without a block within
+ *                    its grace is released for a later round.  The holder
+ *                    drops a pending slot when its claim answers EEXIST (done
+ *                    by some daemon).  Why these names cannot collide with
+ *                    backfill: trailing claims live under "trail/", backfill
+ *                    under "slots/", so a trailing done marker never reads as
+ *                    a finished backfill range; and trailing takes only slots
+ *                    above the shared backfill top, backfill only slots at or
+ *                    below it (the top is fixed cluster-wide by the first
+ *                    daemon), so no slot is ever held by both kinds at once.
  *   backfill         every daemon: the slots from the shared top down to the
  *                    target are cut into ranges of BC_CLAIM_SLOTS aligned on
  *                    multiples of it ("NETWORK/slots/START-END", the same
@@ -46,6 +60,18 @@ struct bc_cl_range {
 	uint64_t at_ms; /* monotonic: not before */
 };
 
+struct bc_cl;
+struct claimreq { /* a backfill claim request (in bc_cl, see trreq) */
+	struct bc_cl *cl;
+	uint64_t start;
+	int used;
+};
+struct trreq { /* a trailing claim request: in bc_cl, no allocation (an
+		* answer pending at stop is dropped by the host, never delivered) */
+	struct bc_cl *cl;
+	size_t i;
+};
+
 struct bc_cl {
 	struct bc_net *net;
 	/* head */
@@ -54,6 +80,21 @@ struct bc_cl {
 	int head_ready; /* and the shared head state read */
 	uint64_t head_rev;
 	int head_saving, head_dirty;
+	/* trailing: one round at a time, newest first, `concurrency` claims */
+	int tr_busy;       /* a round's claims asked for, or its batch running */
+	int tr_reading;    /* the shared head state is being read */
+	int tr_asked;      /* claim answers still to come */
+	uint64_t tr_below; /* the round takes slots below this */
+	uint64_t *tr;      /* not the holder: the holder's pending list as read */
+	size_t ntr, captr;
+	size_t tr_n;
+	uint64_t tr_slots[BC_MAX_BATCH]; /* the round's slots, descending */
+	lab_claim *tr_claim[BC_MAX_BATCH];
+	lab_claim *tr_bclaims[BC_MAX_BATCH]; /* the batch's, aligned with its slots */
+	struct trreq tr_req[BC_MAX_BATCH];
+	struct claimreq bf_req[BC_MAX_INFLIGHT]; /* inflight bounds the requests out */
+	int tr_dropped;                      /* the holder dropped pending slots */
+	uint64_t tr_granted, tr_busy_n, tr_done, tr_error;
 	/* backfill */
 	int bf_ready;
 	uint64_t top;
@@ -249,11 +290,6 @@ static void retry_add(struct bc_cl *cl, uint64_t start, uint64_t after_ms)
 	cl->nretry++;
 }
 
-struct claimreq {
-	struct bc_cl *cl;
-	uint64_t start;
-};
-
 static void range_batch_done(struct batch *b)
 {
 	struct bc_net *net = b->net;
@@ -290,7 +326,7 @@ static void on_claim(lab_ctx *ctx, int status, lab_claim *claim, void *ud)
 	struct bc_cl *cl = rq->cl;
 	struct bc_net *net = cl->net;
 	uint64_t start = rq->start;
-	free(rq);
+	rq->used = 0;
 	cl->inflight--;
 	if (status == 0 && net->bc->stopping) {
 		lab_claim_finish(ctx, claim, 0);
@@ -367,17 +403,23 @@ static void pump(struct bc_cl *cl)
 		return;
 	while (cl->inflight < BC_MAX_INFLIGHT && next_range(cl, &start)) {
 		char name[200];
-		struct claimreq *rq = malloc(sizeof *rq);
-		if (!rq)
+		struct claimreq *rq = NULL;
+		for (size_t i = 0; i < BC_MAX_INFLIGHT && !rq; i++)
+			if (!cl->bf_req[i].used)
+				rq = &cl->bf_req[i];
+		if (!rq) { /* cannot happen: inflight counts the requests out */
+			retry_add(cl, start, RETRY_BUSY_MS);
 			return;
+		}
 		rq->cl = cl;
 		rq->start = start;
+		rq->used = 1;
 		range_name(net, start, name, sizeof name);
 		cl->inflight++;
 		int rc = lab_claim_acquire(bc->ctx, name, on_claim, rq);
 		if (rc < 0) {
 			cl->inflight--;
-			free(rq);
+			rq->used = 0;
 			retry_add(cl, start, RETRY_ERROR_MS);
 			return;
 		}
@@ -492,7 +534,7 @@ static void on_head_lease(lab_ctx *ctx, lab_lease *l, int event, void *ud)
 	(void)l;
 	if (event == LAB_LEASE_LOST) {
 		cl->head_held = cl->head_ready = 0;
-		lab_logkv(ctx, LAB_LOG_WARN, "head lease lost: head and trailing stop",
+		lab_logkv(ctx, LAB_LOG_WARN, "head lease lost: the head stops",
 			  LAB_FS("network", net->name));
 		return;
 	}
@@ -515,14 +557,209 @@ const lab_lease *bc_cl_head_lease(const struct bc_net *net)
 	return net->cl ? net->cl->head : NULL;
 }
 
-int bc_cl_may_store(const struct batch *b)
+int bc_cl_may_store(const struct batch *b, size_t i)
 {
 	lab_ctx *ctx = b->bc->ctx;
+	if (b->claims && b->claims[i] && !lab_claim_valid(ctx, b->claims[i]))
+		return 0;
 	if (b->claim && !lab_claim_valid(ctx, b->claim))
 		return 0;
 	if (b->lease && !lab_lease_valid(ctx, b->lease))
 		return 0;
 	return 1;
+}
+
+/* ---- trailing: every daemon claims the pending slots one by one ---------------------- */
+
+static int is_holder(const struct bc_cl *cl)
+{
+	return cl->head_ready && lab_lease_valid(cl->net->bc->ctx, cl->head);
+}
+
+static void tr_round(struct bc_cl *cl);
+
+static void tr_batch_done(struct batch *b)
+{
+	struct bc_net *net = b->net;
+	struct bc_cl *cl = net->cl;
+	lab_ctx *ctx = net->bc->ctx;
+	size_t n = b->n;
+	for (size_t i = 0; i < n; i++) {
+		lab_claim *c = cl->tr_bclaims[i];
+		int st = b->w[i].status;
+		int done = st == W_STORED || st == W_EXISTS ||
+			   (st == W_NOBLOCK && bc_past_grace(net, b->slots[i]));
+		/* lost meanwhile: not stored (batch.c), another daemon redoes it */
+		done = done && lab_claim_valid(ctx, c);
+		if (done)
+			cl->tr_done++;
+		lab_claim_finish(ctx, c, done);
+		cl->tr_bclaims[i] = NULL;
+	}
+	b->claims = NULL;
+	bc_settle(b); /* counts; on the holder: out of pending, or pending again */
+	if (!is_holder(cl))
+		net->npending = 0; /* only the holder keeps the list (shared) */
+	batch_free(b);
+	cl->tr_busy = 0;
+	bc_state_save(net);
+	tr_round(cl);
+}
+
+/* Every answer is in: one batch over the granted slots. */
+static void tr_launch(struct bc_cl *cl)
+{
+	struct bc_net *net = cl->net;
+	lab_ctx *ctx = net->bc->ctx;
+	uint64_t slots[BC_MAX_BATCH];
+	size_t m = 0;
+	for (size_t i = cl->tr_n; i > 0; i--) /* ascending for batch_start */
+		if (cl->tr_claim[i - 1]) {
+			slots[m] = cl->tr_slots[i - 1];
+			cl->tr_bclaims[m++] = cl->tr_claim[i - 1];
+			cl->tr_claim[i - 1] = NULL;
+		}
+	if (cl->tr_dropped) {
+		cl->tr_dropped = 0;
+		bc_state_save(net);
+	}
+	struct batch *b = NULL;
+	if (m && !net->bc->stopping &&
+	    batch_start(net->bc, net, BK_TRAIL, 0, slots, m, tr_batch_done, &b) == 0) {
+		b->claims = cl->tr_bclaims;
+		return;
+	}
+	for (size_t i = 0; i < m; i++) {
+		lab_claim_finish(ctx, cl->tr_bclaims[i], 0);
+		cl->tr_bclaims[i] = NULL;
+	}
+	cl->tr_busy = 0;
+	if (!m)
+		tr_round(cl); /* none granted here: on below */
+}
+
+static void on_trail_claim(lab_ctx *ctx, int status, lab_claim *claim, void *ud)
+{
+	const struct trreq *rq = ud;
+	struct bc_cl *cl = rq->cl;
+	struct bc_net *net = cl->net;
+	size_t i = rq->i;
+	if (status == 0 && net->bc->stopping) {
+		lab_claim_finish(ctx, claim, 0);
+	} else if (status == 0) {
+		cl->tr_granted++;
+		cl->tr_claim[i] = claim;
+	} else if (status == LAB_EBUSY) {
+		cl->tr_busy_n++; /* another daemon has it now */
+	} else if (status == LAB_EEXIST) {
+		cl->tr_done++;
+		if (is_holder(cl)) { /* done by some daemon: off the shared list */
+			bc_pending_del(net, cl->tr_slots[i]);
+			cl->tr_dropped = 1;
+		}
+	} else {
+		cl->tr_error++;
+		if (cl->tr_error == 1 || cl->tr_error % 100 == 0)
+			lab_logkv(ctx, LAB_LOG_WARN, "cannot claim a trailing slot, retried",
+				  LAB_FS("network", net->name), LAB_FI("slot", cl->tr_slots[i]),
+				  LAB_FS("error", lab_strerror(status)), LAB_FI("errors", cl->tr_error));
+	}
+	if (--cl->tr_asked == 0)
+		tr_launch(cl);
+}
+
+/* The next `concurrency` slots of the round below tr_below, newest first,
+ * each claimed; the batch starts when every answer is in. */
+static void tr_round(struct bc_cl *cl)
+{
+	struct bc_net *net = cl->net;
+	struct beacon *bc = net->bc;
+	if (bc->stopping || cl->tr_busy || !cl->bf_ready)
+		return;
+	int holder = is_holder(cl);
+	const uint64_t *list = holder ? net->pending : cl->tr;
+	size_t nlist = holder ? net->npending : cl->ntr;
+	uint64_t h = holder && net->head_busy ? net->head_slot : UINT64_MAX;
+	size_t per = (size_t)net->concurrency, n = 0;
+	if (per > BC_MAX_BATCH)
+		per = BC_MAX_BATCH;
+	for (size_t i = nlist; i > 0 && n < per; i--) {
+		uint64_t s = list[i - 1];
+		/* at or below the top: backfill's (see the comment at the top) */
+		if (s < cl->tr_below && s != h && s > cl->top)
+			cl->tr_slots[n++] = s;
+	}
+	if (!n)
+		return;
+	cl->tr_below = cl->tr_slots[n - 1];
+	cl->tr_n = n;
+	cl->tr_busy = 1;
+	cl->tr_asked = (int)n + 1; /* + 1: no launch before every request is out */
+	for (size_t i = 0; i < n; i++) {
+		char name[200];
+		struct trreq *rq = &cl->tr_req[i];
+		cl->tr_claim[i] = NULL;
+		snprintf(name, sizeof name, "%s/trail/%" PRIu64, net->name, cl->tr_slots[i]);
+		rq->cl = cl;
+		rq->i = i;
+		if (lab_claim_acquire(bc->ctx, name, on_trail_claim, rq) < 0)
+			cl->tr_asked--;
+	}
+	if (--cl->tr_asked == 0)
+		tr_launch(cl);
+}
+
+/* Not the holder: the holder's pending list, from the shared head state.
+ * Untrusted: slots beyond the head (plus an epoch) or at/below the top
+ * are ignored. */
+static void tr_loaded(lab_ctx *ctx, int status, const char *json, size_t len, uint64_t rev,
+		      void *ud)
+{
+	struct bc_cl *cl = ud;
+	struct bc_net *net = cl->net;
+	json_object *o = status == 0 ? parse(json, len) : NULL, *v;
+	(void)rev;
+	cl->tr_reading = 0;
+	if (net->bc->stopping)
+		goto out;
+	cl->ntr = 0;
+	uint64_t limit = bc_head_target(net) + (uint64_t)lab_network_slots_per_epoch(ctx, net->nw);
+	if (o && json_object_object_get_ex(o, "pending", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		for (size_t i = 0; i < n && cl->ntr < BC_PENDING_MAX; i++) {
+			uint64_t s;
+			if (bc_json_u64(json_object_array_get_idx(v, i), &s) < 0 || s > limit ||
+			    s <= cl->top)
+				continue;
+			/* kept ascending, as the holder's */
+			if (bc_slots_insert(&cl->tr, &cl->ntr, &cl->captr, s) < 0)
+				break;
+		}
+	} else if (status < 0 && status != LAB_ENOENT) {
+		lab_logkv(ctx, LAB_LOG_DEBUG, "cannot read the shared head state for trailing",
+			  LAB_FS("network", net->name), LAB_FS("error", lab_strerror(status)));
+	}
+	tr_round(cl);
+out:
+	json_object_put(o);
+}
+
+void bc_cl_trail_fire(struct bc_net *net)
+{
+	struct bc_cl *cl = net->cl;
+	char key[160];
+	if (!cl || cl->tr_busy || cl->tr_reading || net->bc->stopping)
+		return;
+	cl->tr_below = UINT64_MAX; /* a new round */
+	if (is_holder(cl)) {
+		tr_round(cl);
+		return;
+	}
+	snprintf(key, sizeof key, "%s/head", net->name);
+	cl->tr_reading = 1;
+	if (lab_shared_get(net->bc->ctx, key, tr_loaded, cl) < 0)
+		cl->tr_reading = 0;
 }
 
 /* ---- start ------------------------------------------------------------------------ */
@@ -656,6 +893,7 @@ void bc_cl_free(struct bc_net *net)
 	/* leases and claims are released by the host when the plugin stops */
 	free(cl->done);
 	free(cl->retry);
+	free(cl->tr);
 	free(cl);
 	net->cl = NULL;
 }

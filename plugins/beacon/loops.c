@@ -101,25 +101,32 @@ void bc_pending_add(struct bc_net *net, uint64_t slot)
 			  LAB_FS("network", net->name), LAB_FI("slot", slot));
 		return;
 	}
-	if (net->npending == net->cappending) {
-		size_t cap = net->cappending ? net->cappending * 2 : 64;
-		uint64_t *p = realloc(net->pending, cap * sizeof *p);
+	bc_slots_insert(&net->pending, &net->npending, &net->cappending, slot);
+}
+
+int bc_slots_insert(uint64_t **v, size_t *n, size_t *cap, uint64_t slot)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		uint64_t *p = realloc(*v, c * sizeof *p);
 		if (!p)
-			return;
-		net->pending = p;
-		net->cappending = cap;
+			return LAB_ENOMEM;
+		*v = p;
+		*cap = c;
 	}
-	size_t i = net->npending++;
-	while (i > 0 && net->pending[i - 1] > slot) { /* keep ascending */
-		net->pending[i] = net->pending[i - 1];
+	size_t i = (*n)++;
+	while (i > 0 && (*v)[i - 1] > slot) { /* keep ascending */
+		(*v)[i] = (*v)[i - 1];
 		i--;
 	}
-	net->pending[i] = slot;
+	(*v)[i] = slot;
+	return 0;
 }
 
 #define pending_add bc_pending_add
+#define pending_del bc_pending_del
 
-static void pending_del(struct bc_net *net, uint64_t slot)
+void bc_pending_del(struct bc_net *net, uint64_t slot)
 {
 	for (size_t i = 0; i < net->npending; i++)
 		if (net->pending[i] == slot) {
@@ -172,6 +179,8 @@ void bc_log_slot(struct bc_net *net, int missed, uint64_t slot)
 }
 
 uint64_t bc_head_target(struct bc_net *net) { return head_target(net->bc, net); }
+
+int bc_past_grace(struct bc_net *net, uint64_t slot) { return past_grace(net->bc, net, slot); }
 
 int bc_json_u64(json_object *o, uint64_t *out)
 {
@@ -670,8 +679,8 @@ static void trail_next(struct bc_net *net)
 	struct beacon *bc = net->bc;
 	uint64_t slots[BC_MAX_BATCH];
 	size_t n = 0;
-	if (bc->stopping || net->trail_busy || !bc_cl_head_ok(net))
-		return; /* (in a cluster, trailing runs with the head lease) */
+	if (bc->stopping || net->trail_busy)
+		return; /* (in a cluster: cluster.c's rounds instead) */
 	uint64_t h = net->head_busy ? net->head_slot : UINT64_MAX;
 	size_t per = (size_t)net->concurrency;
 	for (size_t i = net->npending; i > 0 && n < per; i--) {
@@ -687,15 +696,17 @@ static void trail_next(struct bc_net *net)
 		slots[n - 1 - i] = x;
 	}
 	struct batch *b = NULL;
-	if (batch_start(bc, net, BK_TRAIL, 0, slots, n, trail_batch_done, &b) == 0) {
-		b->lease = net->cl ? bc_cl_head_lease(net) : NULL;
+	if (batch_start(bc, net, BK_TRAIL, 0, slots, n, trail_batch_done, &b) == 0)
 		net->trail_busy = 1;
-	}
 }
 
 void bc_trail_fire(lab_ctx *ctx, lab_timer *t, void *ud)
 {
 	struct bc_net *net = ud;
+	if (net->cl) {
+		bc_cl_trail_fire(net); /* claimed slot by slot by every daemon */
+		return;
+	}
 	if (net->trail_busy)
 		return;
 	net->trail_below = UINT64_MAX; /* a new round */

@@ -127,6 +127,38 @@ static void test_metrics(void)
 	labt_free(t);
 }
 
+/* Several daemons (labt_cluster_backend "nats"): only the lease holder
+ * ticks, the counter continues from the shared value, a lost lease stops
+ * the ticks at once, a stale holder's CAS conflicts. */
+static void test_cluster(void)
+{
+	labt *t = labt_new(lab_plugin_entry());
+	labt_cluster_backend(t, "nats");
+	labt_lease_refuse(t, "tick", 1); /* another daemon holds it */
+	LABT_CHECK_INT(labt_config(t, "interval = \"1s\";"), 0);
+	LABT_CHECK_INT(labt_init(t), 0);
+	LABT_CHECK_INT(labt_start(t), 0);
+	labt_advance(t, 3000);
+	LABT_CHECK_INT(labt_lease_held(t, "tick"), 0);
+	LABT_CHECK_INT(labt_events(t, "example.tick"), 0); /* not the holder: no tick */
+	/* the other daemon counted to 41 and stopped: this one takes over */
+	LABT_CHECK_INT(labt_shared_set(t, "counter", "41"), 0);
+	labt_lease_refuse(t, "tick", 0);
+	labt_advance(t, 1000);
+	LABT_CHECK_INT(labt_lease_held(t, "tick"), 1);
+	LABT_CHECK(labt_events(t, "example.tick") >= 1);
+	LABT_CHECK_STR(labt_event(t, "example.tick", 0, NULL, NULL), "{\"count\":42}");
+	LABT_CHECK_STR(labt_shared_value(t, "counter", NULL), "42");
+	/* lost: no tick until it is back */
+	LABT_CHECK_INT(labt_lease_lose(t, "tick", -1), 0);
+	size_t n = labt_events(t, "example.tick");
+	labt_advance(t, 5000);
+	LABT_CHECK_INT(labt_events(t, "example.tick"), n);
+	LABT_CHECK_INT(labt_logs(t, LAB_LOG_WARN, "lease lost: not ticking"), 1);
+	LABT_CHECK_INT(labt_stop(t), 0);
+	labt_free(t);
+}
+
 int main(void)
 {
 	test_settings();
@@ -135,6 +167,7 @@ int main(void)
 	test_once();
 	test_once_storage_fails();
 	test_metrics();
+	test_cluster();
 	printf("ok - example plugin unit tests (lab-plugin-test)\n");
 	return 0;
 }

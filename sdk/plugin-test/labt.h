@@ -164,6 +164,8 @@ struct labt {
 	struct labt_vec cl_done; /* char *: completed claim names */
 	struct labt_vec cl_rules; /* struct labt_obj *: key = name, body = status text */
 	struct labt_vec shared;  /* struct labt_obj *: key, body = JSON, ctype = revision text */
+	struct labt_vec cl_refused; /* char *: lease names another daemon holds */
+	char *cl_backend;           /* labt_cluster_backend(); NULL = "none" */
 
 	struct labt_vec logs; /* char * */
 	struct labt_vec strs; /* char * owned results of labt_json */

@@ -21,6 +21,7 @@ struct lab_lease {
 struct lab_claim {
 	struct labt *t;
 	char *name;
+	int lost; /* labt_claim_lose: invalid, held until the plugin finishes it */
 };
 
 struct pending { /* a claim or shared-state request */
@@ -65,11 +66,21 @@ static int name_ok(const char *s)
 
 /* ---- leases ---------------------------------------------------------------- */
 
+static int refused(const struct labt *t, const char *name)
+{
+	for (size_t i = 0; i < t->cl_refused.n; i++)
+		if (!strcmp(t->cl_refused.v[i], name))
+			return 1;
+	return 0;
+}
+
 static void lease_fire(struct labt *t, struct labt_ev *e)
 {
 	struct lab_lease *l = e->cluster_obj;
 	if (vfind(&t->leases, l) < 0 || l->held)
 		return; /* released meanwhile */
+	if (refused(t, l->name))
+		return; /* another daemon holds it: granted at labt_lease_refuse(.., 0) */
 	l->held = 1;
 	l->cb(&t->pub, l, LAB_LEASE_ACQUIRED, l->ud);
 }
@@ -156,6 +167,26 @@ int labt_lease_lose(labt *t, const char *name, int64_t regain_after_ms)
 	return LAB_ENOENT;
 }
 
+int labt_lease_refuse(labt *t, const char *name, int refuse)
+{
+	int was = -1;
+	for (size_t i = 0; i < t->cl_refused.n; i++)
+		if (!strcmp(t->cl_refused.v[i], name))
+			was = (int)i;
+	if (refuse && was < 0)
+		labti_vec_push(&t->cl_refused, labti_strdup(name));
+	if (refuse || was < 0)
+		return 0;
+	free(t->cl_refused.v[was]);
+	labti_vec_del(&t->cl_refused, (size_t)was);
+	for (size_t i = 0; i < t->leases.n; i++) { /* a hold waiting for it: granted now */
+		struct lab_lease *l = t->leases.v[i];
+		if (!l->held && !strcmp(l->name, name))
+			queue_grant(t, l, 0);
+	}
+	return 0;
+}
+
 int labt_lease_held(const labt *t, const char *name)
 {
 	for (size_t i = 0; i < t->leases.n; i++) {
@@ -223,7 +254,7 @@ static int api_claim_acquire(lab_ctx *ctx, const char *name, lab_claim_cb cb, vo
 
 static int api_claim_valid(lab_ctx *ctx, const lab_claim *c)
 {
-	return vfind(&labti_of(ctx)->claims, c) >= 0;
+	return vfind(&labti_of(ctx)->claims, c) >= 0 && !c->lost;
 }
 
 static int api_claim_finish(lab_ctx *ctx, lab_claim *c, int completed)
@@ -234,7 +265,7 @@ static int api_claim_finish(lab_ctx *ctx, lab_claim *c, int completed)
 	if (i < 0)
 		return LAB_EINVAL;
 	labti_vec_del(&t->claims, (size_t)i);
-	if (completed)
+	if (completed) /* even when lost, as labd: the plugin checks lab_claim_valid() first */
 		labti_vec_push(&t->cl_done, c->name);
 	else
 		free(c->name);
@@ -258,6 +289,18 @@ int labt_claim_answer(labt *t, const char *name, int status)
 
 size_t labt_claims_held(const labt *t) { return t->claims.n; }
 
+int labt_claim_lose(labt *t, const char *name)
+{
+	for (size_t i = 0; i < t->claims.n; i++) {
+		struct lab_claim *c = t->claims.v[i];
+		if (strcmp(c->name, name) != 0 || c->lost)
+			continue;
+		c->lost = 1;
+		return 0;
+	}
+	return LAB_ENOENT;
+}
+
 int labt_claim_done(const labt *t, const char *name)
 {
 	for (size_t i = 0; i < t->cl_done.n; i++)
@@ -268,7 +311,11 @@ int labt_claim_done(const labt *t, const char *name)
 
 /* ---- shared state ------------------------------------------------------------ */
 
-static uint64_t obj_rev(const struct labt_obj *o) { return o ? strtoull(o->ctype, NULL, 10) : 0; }
+/* (a key labt_shared_set() is creating has no revision yet: 0) */
+static uint64_t obj_rev(const struct labt_obj *o)
+{
+	return o && o->ctype ? strtoull(o->ctype, NULL, 10) : 0;
+}
 
 static void shared_fire(struct labt *t, struct labt_ev *e)
 {
@@ -364,8 +411,14 @@ int labt_shared_set(labt *t, const char *key, const char *json)
 
 static const char *api_cluster_backend(lab_ctx *ctx)
 {
-	(void)ctx;
-	return "none";
+	const char *b = labti_of(ctx)->cl_backend;
+	return b ? b : "none";
+}
+
+void labt_cluster_backend(labt *t, const char *backend)
+{
+	free(t->cl_backend);
+	t->cl_backend = backend && strcmp(backend, "none") != 0 ? labti_strdup(backend) : NULL;
 }
 
 static const char *api_cluster_node(lab_ctx *ctx)
@@ -419,4 +472,8 @@ void labti_cluster_free(struct labt *t)
 	free(t->cl_done.v);
 	objs_free(&t->cl_rules);
 	objs_free(&t->shared);
+	for (size_t i = 0; i < t->cl_refused.n; i++)
+		free(t->cl_refused.v[i]);
+	free(t->cl_refused.v);
+	free(t->cl_backend);
 }

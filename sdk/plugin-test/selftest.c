@@ -344,6 +344,27 @@ static void cluster(void)
 	LABT_CHECK_INT((int)c->rev, 2);
 	uint64_t rev;
 	LABT_CHECK_STR(labt_shared_value(t, "cursor", &rev), "5");
+	/* a lost claim: invalid; finished with 0 (what a plugin does after
+	 * checking lab_claim_valid), no done marker */
+	LABT_CHECK_INT(lab_claim_acquire(ctx, "x/u/4", cl_claim, c), 0);
+	labt_pump(t);
+	LABT_CHECK_INT(labt_claim_lose(t, "x/u/4"), 0);
+	LABT_CHECK_INT(lab_claim_valid(ctx, c->claim), 0);
+	LABT_CHECK_INT(lab_claim_finish(ctx, c->claim, 0), 0);
+	LABT_CHECK_INT(labt_claim_done(t, "x/u/4"), 0);
+	LABT_CHECK_INT(labt_claim_lose(t, "x/u/4"), LAB_ENOENT);
+	/* refused: lost and not re-acquired until the other daemon lets go */
+	LABT_CHECK_STR(lab_cluster_backend(ctx), "none");
+	labt_cluster_backend(t, "nats");
+	LABT_CHECK_STR(lab_cluster_backend(ctx), "nats");
+	LABT_CHECK_INT(labt_lease_refuse(t, "x/head", 1), 0);
+	LABT_CHECK_INT(labt_lease_lose(t, "x/head", 0), 0);
+	labt_advance(t, 5000);
+	LABT_CHECK_INT(labt_lease_held(t, "x/head"), 0);
+	LABT_CHECK_INT(labt_lease_refuse(t, "x/head", 0), 0);
+	labt_pump(t);
+	LABT_CHECK_INT(labt_lease_held(t, "x/head"), 1);
+	LABT_CHECK_INT(c->acquired, 3);
 	LABT_CHECK_INT(lab_claim_acquire(ctx, "x/u/3", cl_claim, c), 0); /* dropped at stop */
 	LABT_CHECK_INT(labt_stop(t), 0);
 	labt_free(t);

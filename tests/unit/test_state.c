@@ -602,6 +602,78 @@ static void test_state_parse_hostile(void **state)
 	}
 }
 
+/* A daemon of a cluster keeps its state under state/nodes/NODE/NAME.json:
+ * two nodes on one bucket do not overwrite each other; a node without a
+ * file of its own starts from the single-daemon file (read only). */
+static struct state *load_node(struct fx *f, const char *name, const char *node)
+{
+	struct loaded l = { 0, 0, NULL };
+	assert_int_equal(state_load_node(f->s, M, name, node, on_loaded, &l), 0);
+	run(f);
+	assert_int_equal(l.called, 1);
+	assert_int_equal(l.status, 0);
+	assert_non_null(l.st);
+	return l.st;
+}
+
+static void flush_now(struct fx *f, struct state *st)
+{
+	struct flushed fl = { 0, 0, 0 };
+	assert_int_equal(state_flush(st, 0, on_flushed, &fl), 0);
+	run(f);
+	assert_int_equal(fl.status, 0);
+}
+
+static void test_node_keys(void **state)
+{
+	struct fx *f = *state;
+	struct loaded l = { 0, 0, NULL };
+	const char *js;
+	size_t len;
+	char path[512];
+	struct stat sb;
+
+	/* the single-daemon file */
+	struct state *st = load(f, "beacon");
+	assert_int_equal(state_set(st, "k", "\"single\"", 8), 0);
+	flush_now(f, st);
+	state_free(st);
+	/* node a: none of its own yet, so it starts from the single file */
+	struct state *a = load_node(f, "beacon", "a");
+	assert_int_equal(state_get(a, "k", &js, &len), 0);
+	assert_memory_equal(js, "\"single\"", 8);
+	assert_int_equal(state_set(a, "k", "\"a\"", 3), 0);
+	flush_now(f, a);
+	struct state *b = load_node(f, "beacon", "b.host-2");
+	assert_int_equal(state_set(b, "k", "\"b\"", 3), 0);
+	flush_now(f, b);
+	state_free(a);
+	state_free(b);
+	snprintf(path, sizeof path, "%s/state/nodes/a/beacon.json", f->root);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof path, "%s/state/nodes/b.host-2/beacon.json", f->root);
+	assert_int_equal(stat(path, &sb), 0);
+	/* each node reads its own back; the single-daemon file is untouched */
+	a = load_node(f, "beacon", "a");
+	assert_int_equal(state_get(a, "k", &js, &len), 0);
+	assert_memory_equal(js, "\"a\"", 3);
+	state_free(a);
+	b = load_node(f, "beacon", "b.host-2");
+	assert_int_equal(state_get(b, "k", &js, &len), 0);
+	assert_memory_equal(js, "\"b\"", 3);
+	state_free(b);
+	st = load(f, "beacon");
+	assert_int_equal(state_get(st, "k", &js, &len), 0);
+	assert_memory_equal(js, "\"single\"", 8);
+	state_free(st);
+	/* node names that are no key segment */
+	assert_int_equal(state_load_node(f->s, M, "beacon", "", on_loaded, &l), LAB_EINVAL);
+	assert_int_equal(state_load_node(f->s, M, "beacon", "..", on_loaded, &l), LAB_EINVAL);
+	assert_int_equal(state_load_node(f->s, M, "beacon", "a/b", on_loaded, &l), LAB_EINVAL);
+	assert_int_equal(state_load_node(f->s, M, "beacon", "h:1", on_loaded, &l), LAB_EINVAL);
+	assert_int_equal(l.called, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +683,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pointer_stability, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_then_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_not_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_not_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_gzip, setup, teardown),

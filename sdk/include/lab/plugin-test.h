@@ -276,13 +276,22 @@ int labt_progress(const labt *t, const char *what, double *done, double *total,
 size_t labt_progress_count(const labt *t);
 
 /* ---- cluster (1.5) --------------------------------------------------------
- * The fake host is one daemon of a cluster the test steers (backend "none",
- * node "labt").  Leases are ACQUIRED on the next pump; claims are granted
+ * The fake host is one daemon of a cluster the test steers (backend "none"
+ * unless labt_cluster_backend() says otherwise, node "labt").  Leases are ACQUIRED on the next pump; claims are granted
  * on the next pump unless held (LAB_EBUSY), completed (LAB_EEXIST) or given
  * another answer with labt_claim_answer; shared state is kept in memory,
  * revisions count writes.  Pending answers are dropped when the plugin
  * stops, as labd does.
  */
+/* What lab_cluster_backend() answers from now on ("nats": the plugin takes
+ * its cluster paths; "none" or NULL: back to "none").  Call it before
+ * labt_init() for a plugin that decides at init.  Only the answer changes:
+ * the fakes below serve every backend alike. */
+void labt_cluster_backend(labt *t, const char *backend);
+/* refuse = 1: another daemon holds the lease `name` — the plugin's hold
+ * of it is not ACQUIRED (now or after a loss) until refuse = 0, which
+ * grants a waiting hold on the next pump. */
+int labt_lease_refuse(labt *t, const char *name, int refuse);
 /* The lease `name` is LOST now (its callback runs inside this call); it is
  * ACQUIRED again after regain_after_ms of virtual time (< 0: never).
  * LAB_ENOENT: no such lease; LAB_ESTATE: not held. */
@@ -294,6 +303,12 @@ int labt_lease_held(const labt *t, const char *name);
 int labt_claim_answer(labt *t, const char *name, int status);
 /* Claims the plugin holds now. */
 size_t labt_claims_held(const labt *t);
+/* The held claim `name` is lost (it expired, another daemon may have it):
+ * lab_claim_valid() answers 0 from now on; it stays held until the plugin
+ * finishes it, and finishing it with completed = 1 still writes the done
+ * marker, as labd does (so a test sees a plugin that forgot to check
+ * lab_claim_valid() first).  LAB_ENOENT: not held. */
+int labt_claim_lose(labt *t, const char *name);
 /* 1 when the plugin finished the claim `name` with completed = 1. */
 int labt_claim_done(const labt *t, const char *name);
 /* The shared value of `key` (NULL: none) and its revision (0: none). */
