@@ -56,7 +56,10 @@ i=0
 while [ $i -lt "$PROCS" ]; do
 	w=$((WS / PROCS)) s=$((SSE / PROCS))
 	[ $i -ne 0 ] || { w=$((w + WS % PROCS)); s=$((s + SSE % PROCS)); }
+	# API_FANOUT_CLIENT_WRAP: a command put before the client (e.g.
+	# "valgrind -q --error-exitcode=99", "perf record -o FILE").
 	if [ "$CLIENT" = c ]; then set -- "$CBIN"; else set -- "$PY" "$FAN" clients; fi
+	[ -z "${API_FANOUT_CLIENT_WRAP:-}" ] || set -- $API_FANOUT_CLIENT_WRAP "$@"
 	"$@" --base "http://127.0.0.1:$HPORT" --ws "$w" --sse "$s" \
 		--ws-subscribe '{"subscribe":["slots:mainnet"]}' --sse-path '/api/v1/events?topics=slots:mainnet' \
 		--out "$T/fan.$i.json" >"$T/fan.$i.out" 2>"$T/fan.$i.err" &

@@ -118,10 +118,13 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static double cpu_s(void)
+/* CPU seconds of this process, user + system; *sys: the system part. */
+static double cpu_s(double *sys)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
+	if (sys)
+		*sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
@@ -634,14 +637,14 @@ static void sse_read(struct conn *c)
 /* ---------------------------------------------------------------- connecting */
 
 static int pending, in_flight, next_new;
-static double cpu_connected;
+static double cpu_connected, sys_connected;
 
 static void start_next(void);
 
 static void settled(void)
 {
 	if (--pending == 0) {
-		cpu_connected = cpu_s();
+		cpu_connected = cpu_s(&sys_connected);
 		printf("connected %llu\n", (unsigned long long)st.connected);
 		fflush(stdout);
 	}
@@ -989,7 +992,7 @@ int main(int argc, char **argv)
 
 	pending = n_conns;
 	if (pending == 0) {
-		cpu_connected = cpu_s();
+		cpu_connected = cpu_s(&sys_connected);
 		printf("connected 0\n");
 		fflush(stdout);
 	}
@@ -1041,11 +1044,11 @@ int main(int argc, char **argv)
 			wslay_event_send(c->ws);
 		end_conn(c, 0);
 	}
-	double cpu = cpu_s(), cpu_recv = cpu - cpu_connected;
+	double sys, cpu = cpu_s(&sys), cpu_recv = cpu - cpu_connected;
 	uint64_t got = st.msgs[WS] + st.msgs[SSE];
 	int rc = write_out(cpu, cpu_recv) == 0 ? 0 : 1;
-	printf("messages %llu\nclient_cpu_s %.3f\nclient_cpu_recv_s %.3f\ncpu_per_message_us %.2f\n",
-	       (unsigned long long)got, cpu, cpu_recv, got ? cpu_recv * 1e6 / (double)got : 0.0);
+	printf("messages %llu\nclient_cpu_s %.3f\nclient_cpu_recv_s %.3f (system %.3f)\ncpu_per_message_us %.2f\n",
+	       (unsigned long long)got, cpu, cpu_recv, sys - sys_connected, got ? cpu_recv * 1e6 / (double)got : 0.0);
 	printf("latency_us p50 %lld p99 %lld max %lld negative %llu absurd %llu seq_errors %llu\n",
 	       (long long)quantile(0.5), (long long)quantile(0.99), (long long)st.max_us,
 	       (unsigned long long)st.negative, (unsigned long long)st.absurd, (unsigned long long)st.seq_errors);
