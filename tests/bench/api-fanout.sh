@@ -1,9 +1,12 @@
 #!/bin/sh
 # Live-update fan-out (issue 16): labd with the api plugin (in-process
 # broker), API_FANOUT_WS WebSocket (default 1000) and API_FANOUT_SSE SSE
-# clients (default 1000) subscribed to slots:mainnet from
-# tests/bench/fanout.py (API_FANOUT_PROCS processes share them, default
-# 2), then API_FANOUT_RATE events/s (default 100) for API_FANOUT_SECONDS
+# clients (default 1000) subscribed to slots:mainnet from the C load client
+# tests/bench/fanout-client (API_FANOUT_CLIENT=c, the default; built by
+# `make bench`) or from tests/bench/fanout.py (API_FANOUT_CLIENT=py:
+# python3-websockets, ~33 us CPU per message, so 200,000 messages/s need
+# more cores than labd), API_FANOUT_PROCS processes sharing them (default
+# 1 for c, 2 for py), then API_FANOUT_RATE events/s (default 100) for API_FANOUT_SECONDS
 # (default 60) published on lab.beacon.slot through the admin API
 # (POST /publish/beacon.slot), each carrying its publish time ("t_pub",
 # microseconds, taken just before the POST is written).
@@ -13,9 +16,13 @@
 # target <= 16 KiB) and after they all disconnected (target: back within
 # 10 % of the increase, "near baseline"), slow-client drops.
 # The latency includes the admin API's handling of the POST and the
-# Python clients' own delays: with 2,000 clients x 100 events/s (200,000
-# messages/s) the clients need about as much CPU as labd; the clients' CPU
-# seconds are reported so a client-bound run is visible.
+# clients' own delays; the clients' CPU seconds (and per message) are
+# reported so a client-bound run is visible.
+# The run FAILS (no "bench api-fanout done") when the measurement cannot be
+# trusted: a receipt before its publish time or more than an hour after, a
+# client whose "seq" numbers do not run 1, 2, 3... (C client), or a client
+# that got fewer messages than published while no stream was ended or
+# dropped by labd (those are reported as a MISSED target instead).
 # API_FANOUT_MAX_P99 (ms, default 50) is the latency target; the integration
 # test runs this with a few clients for a few seconds (tests/integration/
 # api-live.sh).
@@ -23,13 +30,19 @@
 . "$top_srcdir/tests/bench/lib.sh"
 WS=${API_FANOUT_WS:-1000}
 SSE=${API_FANOUT_SSE:-1000}
-PROCS=${API_FANOUT_PROCS:-2}
+CLIENT=${API_FANOUT_CLIENT:-c}
+case $CLIENT in
+c) PROCS=${API_FANOUT_PROCS:-1} CBIN="$top_builddir/tests/bench/fanout-client"
+	[ -x "$CBIN" ] || { echo "$CBIN is not built (make bench, or make tests/bench/fanout-client)" >&2; exit 1; } ;;
+py) PROCS=${API_FANOUT_PROCS:-2} ;;
+*) echo "API_FANOUT_CLIENT must be c or py" >&2; exit 1 ;;
+esac
 RATE=${API_FANOUT_RATE:-100}
 SECS=${API_FANOUT_SECONDS:-60}
 MAX_P99=${API_FANOUT_MAX_P99:-50}
 N=$((WS + SSE))
 FAN="$top_srcdir/tests/bench/fanout.py"
-"$PY" -c 'import websockets' 2>/dev/null || { echo "python3-websockets is not installed" >&2; exit 1; }
+[ "$CLIENT" = c ] || "$PY" -c 'import websockets' 2>/dev/null || { echo "python3-websockets is not installed" >&2; exit 1; }
 ulimit -n 16384 2>/dev/null || ulimit -n 4096
 CLIENT_PIDS=""
 trap 'for p in $CLIENT_PIDS; do kill -9 "$p" 2>/dev/null; done; cleanup' EXIT
@@ -43,7 +56,11 @@ i=0
 while [ $i -lt "$PROCS" ]; do
 	w=$((WS / PROCS)) s=$((SSE / PROCS))
 	[ $i -ne 0 ] || { w=$((w + WS % PROCS)); s=$((s + SSE % PROCS)); }
-	"$PY" "$FAN" clients --base "http://127.0.0.1:$HPORT" --ws "$w" --sse "$s" \
+	# API_FANOUT_CLIENT_WRAP: a command put before the client (e.g.
+	# "valgrind -q --error-exitcode=99", "perf record -o FILE").
+	if [ "$CLIENT" = c ]; then set -- "$CBIN"; else set -- "$PY" "$FAN" clients; fi
+	[ -z "${API_FANOUT_CLIENT_WRAP:-}" ] || set -- $API_FANOUT_CLIENT_WRAP "$@"
+	"$@" --base "http://127.0.0.1:$HPORT" --ws "$w" --sse "$s" \
 		--ws-subscribe '{"subscribe":["slots:mainnet"]}' --sse-path '/api/v1/events?topics=slots:mainnet' \
 		--out "$T/fan.$i.json" >"$T/fan.$i.out" 2>"$T/fan.$i.err" &
 	CLIENT_PIDS="$CLIENT_PIDS $!"
@@ -93,6 +110,11 @@ streams_left=$(streams)
 stop_labd
 
 # ---- figures ------------------------------------------------------------------
+if [ "$CLIENT" = c ]; then
+	echo "# clients: tests/bench/fanout-client (C, epoll + libwslay), $PROCS process(es)"
+else
+	echo "# clients: tests/bench/fanout.py (python3-websockets), $PROCS process(es)"
+fi
 figure api_fanout_ws_clients "$WS" clients
 figure api_fanout_sse_clients "$SSE" clients
 figure api_fanout_rate "$RATE" events/s
@@ -116,6 +138,16 @@ figure api_fanout_streams_left "$streams_left" streams
 p99=$(val api_fanout_latency_p99)
 missing=$(val api_fanout_messages_missing)
 ended=$(val api_fanout_streams_ended_early)
+# Can the figures be trusted? (see the top)
+bad=$(($(val api_fanout_latency_negative) + $(val api_fanout_latency_absurd) + $(val api_fanout_seq_errors)))
+[ "$bad" -eq 0 ] || fail "the clients mis-measured: $(grep -E '_negative|_absurd|_seq_errors' "$T/report" | tr '\n' ' ')"
+short=0
+for k in ws sse; do
+	m=$(val api_fanout_min_per_client_$k)
+	[ -z "$m" ] || [ "$m" -ge "$published" ] || short=1
+done
+[ "$short" = 0 ] || [ "$ended" != 0 ] || [ "$((${drops:-0} + ${drops_sse:-0}))" != 0 ] ||
+	fail "a client got fewer than the $published published messages, but no stream ended or was dropped: $(grep min_per_client "$T/report" | tr '\n' ' ')"
 if [ "$missing" = 0 ] && [ "$ended" = 0 ] && [ "$published" -gt 0 ] &&
 	echo "$p99 $MAX_P99" | awk '{ exit !($1 != "none" && $1 <= $2) }'; then
 	verdict api-fanout-latency OK "p99 $p99 ms (target <= $MAX_P99) publish -> receipt, $WS WebSocket + $SSE SSE clients, $published events at $RATE/s, none lost"

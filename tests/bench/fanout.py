@@ -23,8 +23,10 @@
       fixed schedule (a late publisher catches up, never bursts more than
       one at a time). Writes {"published":N,"failed":N,...} to FILE.
 
-  fanout.py report FILE... --published N --clients N
-      Merges the clients' files: prints "name value unit" lines.
+  fanout.py report FILE... --published N
+      Merges the clients' files (this script's and tests/bench/fanout-client's,
+      which adds 1 µs buckets below 100 ms as "hist_us" and its self-checks
+      "negative", "absurd", "seq_errors"): prints "name value unit" lines.
 
 Several `clients` processes can share the load (the harness starts
 FANOUT_PROCS of them): one Python process receives ~50-100k messages/s at
@@ -43,6 +45,7 @@ import urllib.parse
 T_PUB = re.compile(rb't_pub\\?"\s*:\s*(\d+)')
 BUCKET_US = 100          # histogram resolution
 BUCKETS = 100000         # 10 s; later receipts go to the last bucket
+FINE_LIMIT_US = 100000   # fanout-client's "hist_us": 1 µs buckets below this
 
 
 class Stats:
@@ -55,6 +58,7 @@ class Stats:
         self.errors = []
         self.per_client = {"ws": [], "sse": []}
         self.max_us = 0
+        self.negative = 0                     # receipt before t_pub: a clock or parsing error
 
     def add(self, kind, data, now_us):
         found = False
@@ -62,6 +66,7 @@ class Stats:
             found = True
             lat = now_us - int(m.group(1))
             if lat < 0:
+                self.negative += 1
                 lat = 0
             if lat > self.max_us:
                 self.max_us = lat
@@ -258,6 +263,7 @@ async def run_clients(a):
 
     await asyncio.gather(*[one("ws") for _ in range(a.ws)], *[one("sse") for _ in range(a.sse)])
     print("connected %d" % len(clients), flush=True)
+    cpu_connected = time.process_time()
     stop = loop.create_future()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, lambda: stop.done() or stop.set_result(True))
@@ -274,7 +280,8 @@ async def run_clients(a):
            "heartbeats": stats.heartbeats, "ended": stats.ended, "errors": stats.errors[:20],
            "n_errors": len(stats.errors), "per_client": stats.per_client,
            "hist": {str(i): n for i, n in enumerate(stats.hist) if n}, "max_us": stats.max_us,
-           "cpu_s": time.process_time()}
+           "negative": stats.negative, "cpu_s": time.process_time(),
+           "cpu_recv_s": time.process_time() - cpu_connected}
     with open(a.out, "w") as f:
         json.dump(out, f)
 
@@ -325,24 +332,41 @@ async def run_publish(a):
 
 
 def percentile(hist, q):
+    """hist: {upper bucket edge in µs: count}; the edge at quantile q in ms."""
     total = sum(hist.values())
     if total == 0:
         return None
     want = q * total
     run = 0
-    for b in sorted(hist):
-        run += hist[b]
+    for edge in sorted(hist):
+        run += hist[edge]
         if run >= want:
-            return (b + 1) * BUCKET_US / 1000.0   # upper edge, ms
+            return edge / 1000.0
     return None
+
+
+def add_hist(hist, d):
+    """Adds one clients file's latencies to hist ({upper edge µs: count}):
+    the C client's 1 µs buckets below 100 ms when it has them, else (and
+    above) the 100 µs buckets both clients write."""
+    fine = d.get("hist_us")
+    limit = FINE_LIMIT_US // BUCKET_US if fine is not None else 0
+    for b, n in (fine or {}).items():
+        hist[int(b) + 1] = hist.get(int(b) + 1, 0) + n
+    for b, n in d["hist"].items():
+        if int(b) >= limit:
+            e = (int(b) + 1) * BUCKET_US
+            hist[e] = hist.get(e, 0) + n
 
 
 def report(a):
     hist = {}
     msgs = {"ws": 0, "sse": 0}
     connected = ended = errors = 0
-    cpu = 0.0
+    negative = absurd = seq_errors = 0
+    cpu = cpu_recv = 0.0
     mx = 0
+    fine = True
     per = {"ws": [], "sse": []}
     for fn in a.files:
         with open(fn) as f:
@@ -353,9 +377,13 @@ def report(a):
             ended += d["ended"][k]
             per[k] += d["per_client"][k]
         errors += d["n_errors"]
-        for b, n in d["hist"].items():
-            hist[int(b)] = hist.get(int(b), 0) + n
+        add_hist(hist, d)
+        fine = fine and "hist_us" in d
+        negative += d.get("negative", 0)
+        absurd += d.get("absurd", 0)
+        seq_errors += d.get("seq_errors", 0)
         cpu += d["cpu_s"]
+        cpu_recv += d.get("cpu_recv_s", d["cpu_s"])
         mx = max(mx, d["max_us"])
     want = a.published * connected
     got = msgs["ws"] + msgs["sse"]
@@ -371,9 +399,16 @@ def report(a):
     print("fanout_client_errors %d errors" % errors)
     for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)):
         v = percentile(hist, q)
-        print("fanout_latency_%s %s ms" % (name, "%.1f" % v if v is not None else "none"))
+        print("fanout_latency_%s %s ms" % (name, ("%.3f" if fine else "%.1f") % v if v is not None else "none"))
     print("fanout_latency_max %.1f ms" % (mx / 1000.0))
+    # Self-checks: receipts before their publish time, latencies over an
+    # hour, per-client "seq" not running 1, 2, 3... (fanout-client only).
+    print("fanout_latency_negative %d messages" % negative)
+    print("fanout_latency_absurd %d messages" % absurd)
+    print("fanout_seq_errors %d messages" % seq_errors)
     print("fanout_client_cpu %.1f s" % cpu)
+    # CPU while receiving (after every client connected) per message received.
+    print("fanout_client_cpu_per_message %.2f us" % (cpu_recv * 1e6 / got if got else 0))
 
 
 def main():
