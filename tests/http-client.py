@@ -213,6 +213,21 @@ def ws_frames(buf):
     return frames
 
 
+def read_all(s, timeout, limit=1 << 40):
+    """Read until EOF, an error, `timeout` s of silence or `limit` bytes."""
+    s.settimeout(timeout)
+    buf = b""
+    try:
+        while len(buf) < limit:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+    except OSError:
+        pass
+    return buf
+
+
 def ws_stall():
     # stop reading while the plugin floods; once the host has dropped the
     # client (the test touches the file GO) read everything: whole 16 KiB
@@ -226,16 +241,7 @@ def ws_stall():
         if time.time() - t0 > 30:
             out(False, "never told to read")
         time.sleep(0.02)
-    s.settimeout(5)
-    buf = b""
-    try:
-        while True:
-            d = s.recv(1 << 20)
-            if not d:
-                break
-            buf += d
-    except OSError:
-        pass
+    buf = read_all(s, 5)
     frames = ws_frames(buf)
     data = [p for op, p in frames if op == 1]
     close = [p for op, p in frames if op == 8]
@@ -306,16 +312,7 @@ def sse_stall():
     s = socket.create_connection(("127.0.0.1", PORT))
     s.sendall(b"GET /sse?flood=1 HTTP/1.1\r\nHost: x\r\n\r\n")
     time.sleep(1.5)  # the kernel buffers fill, the host queues
-    s.settimeout(2)
-    buf = b""
-    try:
-        while len(buf) < 32 << 20:
-            d = s.recv(1 << 20)
-            if not d:
-                break
-            buf += d
-    except OSError:
-        pass
+    buf = read_all(s, 2, 32 << 20)
     s.close()
     head, _, body = buf.partition(b"\r\n\r\n")
     if b"chunked" in head.lower():
