@@ -9,7 +9,8 @@
 #      gzip as stored for gzip clients and decoded for the others, Vary,
 #      extra headers, asynchronous answers, 504 for a plugin that does not
 #      answer in time, prefix routes with query and header accessors;
-#   3. limits: a slowloris client is cut after http.request_timeout;
+#   3. limits: a slowloris client is cut after http.request_timeout; a
+#      request head of http.max_header_bytes is served, one byte more 431;
 #      streams per address -> 429;
 #   4. SSE (events with id, heartbeats) and WebSocket (echo, ping, 1009,
 #      1002, plugin close 1000); slow readers of both are dropped and
@@ -119,6 +120,9 @@ pass "prefix and exact routes, decoded path, query and header accessors"
 # ---- 3: limits
 $PY "$CLIENT" "$HP" slowloris || fail "slowloris"
 pass "slowloris client cut"
+$PY "$CLIENT" "$HP" head-limit 8192 || fail "head size limit"
+[ "$(metric 'lab_http_rejected_total{reason="header"}')" = 3 ] || fail "rejected header count"
+pass "http.max_header_bytes (8192): a head of that size is served, one byte more gets 431"
 
 # ---- 4: streams
 timeout 4 curl -s -N "$U/sse" >"$T/sse.txt"
