@@ -85,6 +85,7 @@ struct lab_stream {
 	size_t extra_len, extra_off;
 	int ws_freed;
 	int upgraded;    /* MHD handed the socket over */
+	int detached;    /* fd is our duplicate; MHD has let go (closed by ws_finish) */
 };
 
 struct httpd {

@@ -40,10 +40,12 @@ struct mhd_uv {
 	uv_timer_t sweep;
 	struct conn *conns;
 	unsigned n_live; /* connections not cut */
+	unsigned n_detached; /* sockets MHD let go of, still open (mhd_uv_detached) */
 	int port;
 	int handles;  /* uv handles whose close callback is pending */
 	int starting; /* MHD messages are worth a warning only during start */
 	int in_run;   /* inside MHD_run(): mhd_uv_stop() must defer the teardown */
+	int rerun;    /* mhd_uv_kick() from inside MHD_run(): run again next turn */
 	int stopping;
 };
 
@@ -207,7 +209,7 @@ static void on_listen(uv_poll_t *p, int status, int events)
 				LOGW("%s: accept: %s", d->name, strerror(errno));
 			break;
 		}
-		if (d->n_live >= d->conf.conn_limit) {
+		if (d->n_live + d->n_detached >= d->conf.conn_limit) {
 			struct conn *victim = oldest_waiting(d);
 			if (!victim) {
 				close(fd);
@@ -288,10 +290,19 @@ static void run_mhd(struct mhd_uv *d)
 	if (d->in_run)
 		return;
 	d->in_run = 1;
+	d->rerun = 0;
 	MHD_run(d->mhd);
 	d->in_run = 0;
 	if (d->stopping) {
 		teardown(d);
+		return;
+	}
+	/* MHD_get_timeout() does not know about a resume (or upgrade close)
+	 * asked for by one of its callbacks: the timer below must not
+	 * replace that kick. */
+	if (d->rerun) {
+		d->rerun = 0;
+		uv_timer_start(&d->timer, on_timer, 0, 0);
 		return;
 	}
 	/* MHD_get_timeout() is 0 when edge-triggered data is still pending. */
@@ -320,8 +331,11 @@ static void on_poll(uv_poll_t *p, int status, int events)
 void mhd_uv_kick(struct mhd_uv *d)
 {
 	/* Never MHD_run() from inside one of its callbacks: on the next turn. */
-	if (d && !d->stopping)
+	if (d && !d->stopping) {
+		if (d->in_run)
+			d->rerun = 1;
 		uv_timer_start(&d->timer, on_timer, 0, 0);
+	}
 }
 
 int mhd_uv_start(uv_loop_t *loop, const struct mhd_uv_conf *conf, struct mhd_uv **out)
@@ -417,7 +431,17 @@ fail:
 
 int mhd_uv_port(const struct mhd_uv *d) { return d ? d->port : -1; }
 struct MHD_Daemon *mhd_uv_daemon(struct mhd_uv *d) { return d->mhd; }
-unsigned mhd_uv_live(const struct mhd_uv *d) { return d ? d->n_live : 0; }
+unsigned mhd_uv_live(const struct mhd_uv *d) { return d ? d->n_live + d->n_detached : 0; }
+
+void mhd_uv_detached(struct mhd_uv *d, int delta)
+{
+	if (!d)
+		return;
+	if (delta > 0)
+		d->n_detached++;
+	else if (d->n_detached > 0)
+		d->n_detached--;
+}
 int mhd_uv_stopping(const struct mhd_uv *d) { return d->stopping; }
 
 void mhd_uv_stop(struct mhd_uv *d)
