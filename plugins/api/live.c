@@ -295,7 +295,8 @@ void api_events_cb(lab_ctx *ctx, lab_http_req *req, void *ud)
 		api_error(a, req, 503, "out of memory");
 		return;
 	}
-	api_cors_headers(a, req, LAB_LABELS("X-Accel-Buffering: no"), hdr, room);
+	/* the host sends X-Accel-Buffering: no with every SSE stream itself */
+	api_cors_headers(a, req, NULL, hdr, room);
 	int rc = lab_stream_open(ctx, req, LAB_STREAM_SSE, hdr, NULL, on_close, c, &c->s);
 	if (rc < 0) {
 		topic_pack_free(&c->sub);
