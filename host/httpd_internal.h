@@ -68,12 +68,17 @@ struct lab_stream {
 	int reported;    /* on_close called */
 	int reason;      /* for on_close */
 	uint64_t close_deadline; /* loop ms: force the socket shut after it */
+	/* Direct output (both kinds): lab_stream_send writes to `fd` itself;
+	 * `out` holds only what the socket did not take at once. */
+	int pmask;       /* events `poll` is started with (0: stopped) */
+	int broken;      /* a write failed: the client is gone */
 	/* SSE */
 	struct MHD_Connection *conn;
 	struct httpd_req *req;
 	struct buf out;
 	size_t out_off;
 	int sse_suspended;
+	int direct;      /* MHD sent headers and all it had: the socket is ours */
 	int ended;       /* MHD finished the response */
 	/* WebSocket */
 	struct MHD_UpgradeResponseHandle *urh;
@@ -86,6 +91,8 @@ struct lab_stream {
 	int ws_freed;
 	int upgraded;    /* MHD handed the socket over */
 	int detached;    /* fd is our duplicate; MHD has let go (closed by ws_finish) */
+	int ws_busy;     /* wslay may be mid-frame: our frames wait for it */
+	size_t frame_left; /* bytes of our partly sent frame left at out_off */
 };
 
 struct httpd {

@@ -1,19 +1,28 @@
 /* SSE and WebSocket streams of the public HTTP listener (httpd.h).
- * SSE: a chunked MHD response whose reader suspends the connection while
- * the stream's buffer is empty.  WebSocket: MHD's upgrade hands over the
- * socket, libwslay frames it, a uv_poll_t drives it. */
+ * A fan-out sends one message to thousands of streams, so a message costs
+ * one sendmsg() per stream and nothing else (docs/http.md, "Streams"):
+ * lab_stream_send writes to the socket itself when nothing waits, keeps
+ * the unsent rest in s->out and polls for UV_WRITABLE only then.
+ * SSE: a close-delimited (not chunked) MHD response; its reader hands the
+ * socket over the first time it finds nothing to send (MHD has written
+ * the head and everything before, see sse_read) and the connection stays
+ * suspended until the stream ends.  WebSocket: MHD's upgrade hands over
+ * the socket; libwslay reads frames and sends control frames (ping, pong,
+ * close), data frames are framed here. */
 #include "httpd_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -103,10 +112,137 @@ static int conn_fd(struct MHD_Connection *c)
 	return ci ? ci->connect_fd : -1;
 }
 
+/* ---------------------------------------------------------------- direct output */
+
+static size_t out_pending(const struct lab_stream *s) { return s->out.len - s->out_off; }
+
+/* Start (or stop, mask 0) the stream's poll only when its events change:
+ * every uv_poll_start costs an epoll_ctl on the next loop turn. */
+static void poll_set(struct lab_stream *s, int mask, uv_poll_cb cb)
+{
+	if (!s->polling || mask == s->pmask)
+		return;
+	s->pmask = mask;
+	if (!mask || uv_poll_start(&s->poll, mask, cb) != 0)
+		uv_poll_stop(&s->poll);
+}
+
+/* Bytes the socket took (0: it is full), -1 when the connection failed. */
+static ssize_t sock_sendv(int fd, struct iovec *iov, int n)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	for (;;) {
+		ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	}
+}
+
+/* Length of the server frame (unmasked) whose header starts at p. */
+static size_t ws_frame_len(const unsigned char *p)
+{
+	size_t n = p[1] & 0x7f;
+	if (n == 126)
+		return 4 + ((size_t)p[2] << 8 | p[3]);
+	if (n < 126)
+		return 2 + n;
+	n = 0;
+	for (int i = 2; i < 10; i++)
+		n = n << 8 | p[i];
+	return 10 + n;
+}
+
+/* k bytes of s->out went out from out_off: where does the frame that is
+ * now partly sent end?  Frames past the first are whole in the buffer. */
+static void ws_advance(struct lab_stream *s, size_t k)
+{
+	if (k <= s->frame_left) {
+		s->frame_left -= k;
+		return;
+	}
+	size_t p = s->out_off + s->frame_left, end = s->out_off + k;
+	while (p < end)
+		p += ws_frame_len((const unsigned char *)s->out.data + p);
+	s->frame_left = p - end;
+}
+
+/* Keep what the socket did not take of iov (from byte `sent` on). */
+static int out_keep(struct lab_stream *s, const struct iovec *iov, int n, size_t sent)
+{
+	if (s->out_off > 4096 && s->out_off * 2 > s->out.len) { /* compact */
+		memmove(s->out.data, s->out.data + s->out_off, out_pending(s));
+		s->out.len -= s->out_off;
+		s->out_off = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		if (sent >= iov[i].iov_len) {
+			sent -= iov[i].iov_len;
+			continue;
+		}
+		buf_append(&s->out, (const char *)iov[i].iov_base + sent, iov[i].iov_len - sent);
+		sent = 0;
+	}
+	return s->out.oom ? LAB_ENOMEM : 0;
+}
+
+/* One message: sent now when `now` and nothing waits, else queued.  A
+ * failed socket sets s->broken (the caller closes the stream later: no
+ * plugin callback may run inside lab_stream_send). */
+static int out_write(struct lab_stream *s, struct iovec *iov, int n, int now)
+{
+	size_t total = 0, sent = 0;
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (now && !out_pending(s)) {
+		ssize_t r = sock_sendv(s->fd, iov, n);
+		if (r < 0) {
+			s->broken = 1;
+			return 0;
+		}
+		sent = (size_t)r;
+		if (sent == total)
+			return 0;
+		if (s->kind == LAB_STREAM_WEBSOCKET)
+			s->frame_left = sent ? total - sent : 0;
+	}
+	return out_keep(s, iov, n, sent);
+}
+
+/* Send what waits in s->out: 0 (all sent, or the socket is full), -1 when
+ * the connection failed.  A drained stream holds no buffer. */
+static int out_flush(struct lab_stream *s)
+{
+	while (out_pending(s)) {
+		struct iovec v = { s->out.data + s->out_off, out_pending(s) };
+		ssize_t r = sock_sendv(s->fd, &v, 1);
+		if (r < 0) {
+			s->broken = 1;
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		if (s->kind == LAB_STREAM_WEBSOCKET)
+			ws_advance(s, (size_t)r);
+		s->out_off += (size_t)r;
+	}
+	buf_free(&s->out);
+	s->out_off = s->frame_left = 0;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- SSE */
 
+static void sse_on_poll(uv_poll_t *p, int status, int events);
+
+/* MHD takes the socket back (the stream is ending): it sends what is left
+ * in s->out through the reader, then ends the response. */
 static void sse_wake(struct lab_stream *s)
 {
+	s->direct = 0;
+	if (s->pmask & UV_WRITABLE)
+		poll_set(s, UV_DISCONNECT, sse_on_poll);
 	if (s->sse_suspended && s->conn) {
 		s->sse_suspended = 0;
 		MHD_resume_connection(s->conn);
@@ -114,58 +250,94 @@ static void sse_wake(struct lab_stream *s)
 	}
 }
 
+/* MHD calls the reader only once it has written the response head and the
+ * whole previous block (connection.c 0.9.75: the head goes out before
+ * HEADERS_SENT, try_ready_normal_body reads again only after the block
+ * is sent), and an unchunked body adds no framing of MHD's own: when the
+ * reader finds nothing to send, the socket is idle on MHD's side and stays
+ * so while the connection is suspended.  From then on lab_stream_send
+ * writes to it directly (sse_send). */
 static ssize_t sse_read(void *cls, uint64_t pos, char *dst, size_t max)
 {
 	struct lab_stream *s = cls;
 	(void)pos;
-	size_t avail = s->out.len - s->out_off;
+	size_t avail = out_pending(s);
 	if (avail) {
 		size_t n = avail < max ? avail : max;
 		memcpy(dst, s->out.data + s->out_off, n);
 		s->out_off += n;
-		if (s->out_off == s->out.len)
-			s->out.len = s->out_off = 0;
+		if (s->out_off == s->out.len) {
+			buf_free(&s->out);
+			s->out_off = 0;
+		}
 		return (ssize_t)n;
 	}
 	if (s->closing)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	/* Nothing to send: park the connection until a send or heartbeat. */
 	MHD_suspend_connection(s->conn);
 	s->sse_suspended = 1;
+	s->direct = s->fd >= 0;
 	return 0;
 }
 
-/* A suspended SSE connection is out of MHD's sight: without this watch a
- * client that went away is only noticed when a heartbeat write fails.  Only
- * hangup/error is asked for (UV_DISCONNECT), so bytes a client sends do not
- * wake the loop. */
-static void sse_on_hangup(uv_poll_t *p, int status, int events)
+/* The client is gone (hangup, failed write): drop what waits, shut the
+ * socket and resume; MHD's final write fails, it closes the connection and
+ * the completed callback reports on_close(0).  No plugin callback here. */
+static void sse_hangup(struct lab_stream *s)
 {
-	struct lab_stream *s = p->data;
-	(void)status;
-	(void)events;
-	uv_poll_stop(p);
+	poll_set(s, 0, sse_on_poll);
 	if (!s->closing) {
 		s->closing = 1;
 		s->reason = 0;
 		s->close_deadline = uv_now(s->h->loop) + CLOSE_GRACE_MS;
 	}
-	s->out.len = s->out_off = 0;
+	buf_free(&s->out);
+	s->out_off = 0;
 	int fd = conn_fd(s->conn);
 	if (fd >= 0)
-		shutdown(fd, SHUT_RDWR); /* MHD's final write fails: it closes the connection */
+		shutdown(fd, SHUT_RDWR);
 	sse_wake(s);
+}
+
+/* Poll for the rest of a message only while one waits. */
+static void sse_arm(struct lab_stream *s)
+{
+	if (s->direct)
+		poll_set(s, UV_DISCONNECT | (out_pending(s) ? UV_WRITABLE : 0), sse_on_poll);
+}
+
+/* A suspended SSE connection is out of MHD's sight: without this watch a
+ * client that went away is only noticed when a heartbeat write fails.  Only
+ * hangup/error is asked for (UV_DISCONNECT), so bytes a client sends do not
+ * wake the loop; UV_WRITABLE while a message waits. */
+static void sse_on_poll(uv_poll_t *p, int status, int events)
+{
+	struct lab_stream *s = p->data;
+	if (status < 0 || (events & UV_DISCONNECT) || s->broken) {
+		sse_hangup(s);
+		return;
+	}
+	if (s->direct && out_flush(s) < 0) {
+		sse_hangup(s);
+		return;
+	}
+	if (s->direct)
+		sse_arm(s);
+	else
+		poll_set(s, UV_DISCONNECT, sse_on_poll);
 }
 
 static void sse_watch(struct lab_stream *s)
 {
 	int fd = conn_fd(s->conn);
 	if (fd < 0 || uv_poll_init(s->h->loop, &s->poll, fd) != 0)
-		return; /* the heartbeat still finds it */
+		return; /* MHD sends everything itself; the heartbeat finds a gone client */
+	s->fd = fd;
+	/* one message per write: do not let Nagle hold the next one back */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	s->poll.data = s;
 	s->polling = 1;
-	if (uv_poll_start(&s->poll, UV_DISCONNECT, sse_on_hangup) != 0)
-		uv_poll_stop(&s->poll);
+	poll_set(s, UV_DISCONNECT, sse_on_poll);
 }
 
 void httpd_stream_req_done(struct lab_stream *s)
@@ -174,30 +346,45 @@ void httpd_stream_req_done(struct lab_stream *s)
 		return; /* the socket lives on without the request */
 	s->ended = 1;
 	s->conn = NULL;
+	s->direct = 0;
 	report(s, s->reason ? s->reason : (s->kind == LAB_STREAM_WEBSOCKET ? LAB_EIO : 0));
 	stream_release(s); /* before MHD closes the socket: the poll handle stops now */
 }
 
-static int sse_append(struct lab_stream *s, const char *event, const char *id, const void *data,
-		      size_t len)
+/* An event (or, data NULL, a heartbeat comment) in one write when the
+ * socket is ours and nothing waits; else behind what waits. */
+static int sse_send(struct lab_stream *s, const char *event, const char *id, const void *data,
+		    size_t len)
 {
-	if (s->out_off > 4096 && s->out_off * 2 > s->out.len) { /* compact */
-		memmove(s->out.data, s->out.data + s->out_off, s->out.len - s->out_off);
-		s->out.len -= s->out_off;
-		s->out_off = 0;
+	struct iovec iov[9];
+	int n = 0;
+#define IOV(p, l) (iov[n++] = (struct iovec){ (void *)(p), (l) })
+	if (id) {
+		IOV("id: ", 4);
+		IOV(id, strlen(id));
+		IOV("\n", 1);
 	}
-	if (id)
-		buf_printf(&s->out, "id: %s\n", id);
-	if (event)
-		buf_printf(&s->out, "event: %s\n", event);
+	if (event) {
+		IOV("event: ", 7);
+		IOV(event, strlen(event));
+		IOV("\n", 1);
+	}
 	if (data) {
-		buf_puts(&s->out, "data: ");
-		buf_append(&s->out, data, len);
-		buf_puts(&s->out, "\n\n");
+		IOV("data: ", 6);
+		IOV(data, len);
+		IOV("\n\n", 2);
 	} else {
-		buf_puts(&s->out, ": hb\n\n");
+		IOV(": hb\n\n", 6);
 	}
-	return s->out.oom ? LAB_ENOMEM : 0;
+#undef IOV
+	int rc = out_write(s, iov, n, s->direct);
+	if (s->broken)
+		sse_hangup(s);
+	else if (s->direct)
+		sse_arm(s);
+	else
+		sse_wake(s); /* no socket of ours (no poll handle): MHD sends it */
+	return rc;
 }
 
 /* ---------------------------------------------------------------- WebSocket */
@@ -303,23 +490,66 @@ static void ws_finish(struct lab_stream *s)
 
 static void ws_on_poll(uv_poll_t *p, int status, int events);
 
+/* Our frames and wslay's never interleave: wslay_event_send runs only when
+ * none of ours is partly sent (s->out is sent first, and a direct write
+ * either completes a frame or leaves its rest at the head of s->out), and
+ * ours wait while wslay may be mid-frame (ws_busy: its last send left
+ * something queued). */
+static int ws_pump(struct lab_stream *s)
+{
+	for (;;) {
+		if (!s->ws_busy && out_pending(s)) {
+			if (out_flush(s) < 0)
+				return -1;
+			if (out_pending(s))
+				return 0; /* socket full */
+		}
+		if (!wslay_event_want_write(s->ws)) {
+			s->ws_busy = 0;
+			return 0;
+		}
+		if (wslay_event_send(s->ws) != 0)
+			return -1;
+		s->ws_busy = wslay_event_want_write(s->ws);
+		if (wslay_event_get_close_sent(s->ws)) {
+			/* nothing may follow a close frame: ours queued behind it go */
+			s->out.len = s->out_off + s->frame_left;
+			s->ws_busy = 0;
+			return 0;
+		}
+		if (s->ws_busy)
+			return 0;
+	}
+}
+
+/* Poll for what the stream needs now; never finishes it (callers may be
+ * inside a plugin's call): a stream that is over is polled for
+ * UV_WRITABLE and finished in ws_on_poll. */
+static void ws_arm(struct lab_stream *s)
+{
+	if (!s->ws || s->ws_freed || !s->upgraded)
+		return;
+	int r = wslay_event_want_read(s->ws);
+	int w = s->broken || s->ws_busy || out_pending(s) || wslay_event_want_write(s->ws);
+	poll_set(s, (r ? UV_READABLE : 0) | (w || !r ? UV_WRITABLE : 0), ws_on_poll);
+}
+
 static void ws_update(struct lab_stream *s)
 {
 	if (!s->ws || s->ws_freed || !s->upgraded)
-		return; /* before the upgrade: the queue waits for ws_upgraded */
-	int r = wslay_event_want_read(s->ws), w = wslay_event_want_write(s->ws);
-	if (!r && !w) {
+		return; /* before the upgrade: s->out waits for ws_upgraded */
+	if (s->broken || (!wslay_event_want_read(s->ws) && !wslay_event_want_write(s->ws) &&
+			  !out_pending(s))) {
 		ws_finish(s);
 		return;
 	}
-	if (s->polling)
-		uv_poll_start(&s->poll, (r ? UV_READABLE : 0) | (w ? UV_WRITABLE : 0), ws_on_poll);
+	ws_arm(s);
 }
 
 static void ws_on_poll(uv_poll_t *p, int status, int events)
 {
 	struct lab_stream *s = p->data;
-	if (status < 0) {
+	if (status < 0 || s->broken) {
 		ws_finish(s);
 		return;
 	}
@@ -329,7 +559,8 @@ static void ws_on_poll(uv_poll_t *p, int status, int events)
 	}
 	if (s->ws_freed)
 		return; /* a plugin callback closed it */
-	if ((events & UV_WRITABLE) && wslay_event_send(s->ws) != 0) {
+	/* also right after a read: a pong goes out in this turn */
+	if (ws_pump(s) != 0) {
 		ws_finish(s);
 		return;
 	}
@@ -349,6 +580,8 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 	int fl = fcntl(sock, F_GETFL);
 	if (fl >= 0)
 		fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+	/* one message per write: do not let Nagle hold the next one back */
+	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (extra_in_size && (s->extra = malloc(extra_in_size))) {
 		memcpy(s->extra, extra_in, extra_in_size);
 		s->extra_len = extra_in_size;
@@ -382,7 +615,42 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 		ws_finish(s);
 		return;
 	}
+	if (ws_pump(s) != 0) { /* what was sent before the upgrade */
+		ws_finish(s);
+		return;
+	}
 	ws_update(s);
+}
+
+/* A data message: one text frame, written at once when the socket is ours,
+ * nothing of ours waits and wslay is not mid-frame. */
+static int ws_send_text(struct lab_stream *s, const void *data, size_t len)
+{
+	unsigned char hd[10]; /* RFC 6455 §5.2: FIN + text, no mask, 7/16/64-bit length */
+	size_t hl = 2;
+	hd[0] = 0x81;
+	if (len < 126) {
+		hd[1] = (unsigned char)len;
+	} else if (len < 65536) {
+		hd[1] = 126;
+		hd[2] = (unsigned char)(len >> 8);
+		hd[3] = (unsigned char)len;
+		hl = 4;
+	} else {
+		hd[1] = 127;
+		for (int i = 0; i < 8; i++)
+			hd[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+		hl = 10;
+	}
+	struct iovec iov[2] = { { hd, hl }, { (void *)data, len } };
+	int rc = out_write(s, iov, len ? 2 : 1, s->upgraded && s->polling && !s->ws_busy);
+	if (s->broken && !s->closing) {
+		s->closing = 1; /* the client is gone: finished on the next turn */
+		s->reason = 0;
+		s->close_deadline = uv_now(s->h->loop);
+	}
+	ws_arm(s);
+	return rc;
 }
 
 /* Sec-WebSocket-Accept for a checked key (RFC 6455 §4.2.2). */
@@ -499,6 +767,10 @@ int httpd_stream_start(struct httpd_req *r, int kind, const char *const *headers
 				MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 							"no-cache");
 				MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+				/* close-delimited, not chunked: once MHD has sent the
+				 * head, the host writes events to the socket itself */
+				MHD_set_response_options(resp, MHD_RF_HTTP_VERSION_1_0_ONLY,
+							 MHD_RO_END);
 			}
 			status = MHD_HTTP_OK;
 		} else if (wslay_event_context_server_init(&s->ws, &ws_callbacks, s) != 0) {
@@ -559,9 +831,10 @@ int httpd_stream_send(lab_ctx *owner, lab_stream *s, const char *event, const ch
 	    ((event && strpbrk(event, "\r\n")) || (id && strpbrk(id, "\r\n")) ||
 	     memchr(data ? data : "", '\n', len) || memchr(data ? data : "", '\r', len)))
 		return LAB_EINVAL;
-	size_t queued = s->kind == LAB_STREAM_SSE ? s->out.len - s->out_off
-			 : s->ws		  ? wslay_event_get_queued_msg_length(s->ws)
-						  : 0;
+	if (s->kind == LAB_STREAM_WEBSOCKET && s->ws &&
+	    (wslay_event_get_close_received(s->ws) || wslay_event_get_close_sent(s->ws)))
+		return LAB_ESTATE; /* nothing may follow a close frame */
+	size_t queued = out_pending(s) + (s->ws ? wslay_event_get_queued_msg_length(s->ws) : 0);
 	if (queued + len > (size_t)s->h->conf.stream_buffer) {
 		log_msg(LAB_LOG_INFO, s->plugin, "http: %s client too slow (%zu bytes queued): dropped",
 			kind_name(s->kind), queued);
@@ -571,27 +844,24 @@ int httpd_stream_send(lab_ctx *owner, lab_stream *s, const char *event, const ch
 		s->close_deadline = uv_now(s->h->loop) + CLOSE_GRACE_MS;
 		if (s->kind == LAB_STREAM_SSE) {
 			/* the client reads nothing: cut it now, do not wait for the buffer */
-			s->out.len = s->out_off = 0;
+			buf_free(&s->out);
+			s->out_off = 0;
 			int fd = conn_fd(s->conn);
 			if (fd >= 0)
 				shutdown(fd, SHUT_RDWR);
 			sse_wake(s);
 		} else if (s->ws) {
+			/* the close goes right after the frame in flight, not after
+			 * everything queued: a client that reads again sees 1013 */
+			s->out.len = s->out_off + s->frame_left;
 			wslay_event_queue_close(s->ws, 1013, (const uint8_t *)"too slow", 8);
-			ws_update(s);
+			ws_arm(s);
 		}
 		return LAB_EBUSY;
 	}
-	if (s->kind == LAB_STREAM_SSE) {
-		int rc = sse_append(s, event, id, data ? data : "", len);
-		sse_wake(s);
-		return rc;
-	}
-	struct wslay_event_msg m = { WSLAY_TEXT_FRAME, data, len };
-	if (wslay_event_queue_msg(s->ws, &m) != 0)
-		return LAB_ENOMEM;
-	ws_update(s);
-	return 0;
+	if (s->kind == LAB_STREAM_SSE)
+		return sse_send(s, event, id, data ? data : "", len);
+	return ws_send_text(s, data, len);
 }
 
 int httpd_stream_close(lab_ctx *owner, lab_stream *s, int code)
@@ -613,7 +883,7 @@ int httpd_stream_close(lab_ctx *owner, lab_stream *s, int code)
 		code = 1000;
 	if (s->ws) {
 		wslay_event_queue_close(s->ws, (uint16_t)code, NULL, 0);
-		ws_update(s);
+		ws_arm(s);
 	}
 	return 0;
 }
@@ -635,7 +905,8 @@ void httpd_streams_sweep(struct httpd *h, int heartbeat)
 				int fd = conn_fd(s->conn);
 				if (fd >= 0)
 					shutdown(fd, SHUT_RDWR);
-				s->out.len = s->out_off = 0;
+				buf_free(&s->out);
+				s->out_off = 0;
 				sse_wake(s);
 			}
 			continue;
@@ -643,13 +914,15 @@ void httpd_streams_sweep(struct httpd *h, int heartbeat)
 		if (!heartbeat)
 			continue;
 		if (s->kind == LAB_STREAM_SSE) {
-			if (s->out.len - s->out_off + 8 <= (size_t)h->conf.stream_buffer)
-				sse_append(s, NULL, NULL, NULL, 0);
-			sse_wake(s);
-		} else if (s->ws) {
+			if (out_pending(s) + 8 <= (size_t)h->conf.stream_buffer)
+				sse_send(s, NULL, NULL, NULL, 0);
+		} else if (s->ws && s->upgraded) {
 			struct wslay_event_msg m = { WSLAY_PING, NULL, 0 };
 			wslay_event_queue_msg(s->ws, &m);
-			ws_update(s);
+			if (ws_pump(s) != 0)
+				ws_finish(s);
+			else
+				ws_update(s);
 		}
 	}
 }
@@ -678,7 +951,7 @@ void httpd_streams_cancel(struct httpd *h, lab_ctx *owner)
 			ws_finish(s);
 		} else if (s->ws) {
 			wslay_event_queue_close(s->ws, 1001, NULL, 0);
-			ws_update(s);
+			ws_arm(s);
 		}
 	}
 }

@@ -267,6 +267,142 @@ def head_limit(limit):
         "%d bytes get 431" % (limit, limit + 1))
 
 
+FLOOD = 16 * 1024  # tests/plugins/httpcheck.c: "flood" messages are 16 KiB of "x"
+
+
+def ws_frames(buf):
+    """Walk server frames: [(opcode, payload)], stops at a partial frame."""
+    frames, i = [], 0
+    while i + 2 <= len(buf):
+        op, n, j = buf[i] & 0x0F, buf[i + 1] & 0x7F, i + 2
+        if buf[i + 1] & 0x80:
+            out(False, "masked server frame at %d" % i)
+        if n == 126:
+            n, j = struct.unpack("!H", buf[j:j + 2])[0], j + 2
+        elif n == 127:
+            n, j = struct.unpack("!Q", buf[j:j + 8])[0], j + 8
+        if j + n > len(buf):
+            break
+        frames.append((op, buf[j:j + n]))
+        i = j + n
+    return frames
+
+
+def ws_stall():
+    # stop reading while the plugin floods; once the host has dropped the
+    # client (the test touches the file GO) read everything: whole 16 KiB
+    # text frames, then close 1013 right after the frame that was in flight
+    go = os.environ["GO"]
+    s = ws_raw()
+    s.sendall(masked(1, b"flood"))
+    print("flooding", flush=True)
+    t0 = time.time()
+    while not os.path.exists(go):
+        if time.time() - t0 > 30:
+            out(False, "never told to read")
+        time.sleep(0.02)
+    s.settimeout(5)
+    buf = b""
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+    except OSError:
+        pass
+    frames = ws_frames(buf)
+    data = [p for op, p in frames if op == 1]
+    close = [p for op, p in frames if op == 8]
+    if any(p != b"x" * FLOOD for p in data):
+        out(False, "a data frame is not the 16 KiB flood message")
+    if not close or struct.unpack("!H", close[0][:2])[0] != 1013:
+        out(False, "no close 1013 after %d frames (%d bytes), last opcode %s" % (len(frames), len(buf), frames[-1][0] if frames else None))
+    if frames[-1][0] != 8:
+        out(False, "frames after the close")
+    out(True, "stalled websocket: %d whole frames, then close 1013" % len(data))
+
+
+async def ws_ping_queued():
+    # pings sent while the host holds queued data for us (we do not read):
+    # the pongs must come back between whole frames (websockets fails the
+    # connection on a corrupt stream), every message must be intact
+    import websockets
+    async with websockets.connect("ws://127.0.0.1:%d/ws" % PORT, max_size=None, max_queue=1,
+                                  ping_interval=None) as ws:
+        await ws.send("flood")
+        await asyncio.sleep(1.5)  # the kernel buffers fill, the host queues
+        pongs = [await ws.ping() for _ in range(5)]
+        await asyncio.sleep(0.5)
+        n = 0
+        t0 = time.time()
+        while not all(p.done() for p in pongs):
+            m = await asyncio.wait_for(ws.recv(), 10)
+            if m != "x" * FLOOD:
+                out(False, "message %d is not the flood message (%d bytes)" % (n, len(m)))
+            n += 1
+            if time.time() - t0 > 20:
+                out(False, "pongs not back after %d messages" % n)
+        await ws.close()
+    out(True, "5 pongs back between whole frames after %d flood messages; clean close" % n)
+
+
+def sse_http10():
+    # an HTTP/1.0 client: no chunked encoding, events as sent, heartbeats
+    s = socket.create_connection(("127.0.0.1", PORT))
+    s.sendall(b"GET /sse HTTP/1.0\r\nHost: x\r\n\r\n")
+    s.settimeout(5)
+    buf = b""
+    t0 = time.time()
+    while time.time() - t0 < 4 and not (b'{"tick":3}' in buf and b"\n\n: hb\n\n" in buf):
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n")[0]:
+        out(False, "status: %r" % head[:60])
+    if b"chunked" in head.lower() or b"text/event-stream" not in head:
+        out(False, "head: %r" % head)
+    ev = body.split(b"\n\n")[:-1]
+    ticks = [e for e in ev if b"event: tick\n" in e]
+    if len(ticks) < 3 or b": hb" not in ev:
+        out(False, "body: %r" % body[:300])
+    for k, e in enumerate(ticks):
+        n = k + 1
+        if e != b'id: %d\nevent: tick\ndata: {"tick":%d}' % (n, n):
+            out(False, "event %d: %r" % (k, e))
+    out(True, "SSE over HTTP/1.0: %d ticks and heartbeats, not chunked" % len(ticks))
+
+
+def sse_stall():
+    # stop reading for a while, then read: every flood event must be whole
+    s = socket.create_connection(("127.0.0.1", PORT))
+    s.sendall(b"GET /sse?flood=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(1.5)  # the kernel buffers fill, the host queues
+    s.settimeout(2)
+    buf = b""
+    try:
+        while len(buf) < 32 << 20:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+    except OSError:
+        pass
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    if b"chunked" in head.lower():
+        out(False, "chunked SSE: %r" % head)
+    want = b"event: flood\ndata: " + b"x" * FLOOD
+    ev = body.split(b"\n\n")[:-1]  # the last one may be cut
+    bad = [k for k, e in enumerate(ev) if e != want and e != b": hb"]
+    if len(buf) < 8 << 20 or bad:
+        out(False, "%d events, bad: %r" % (len(ev), [ev[k][:40] for k in bad[:3]]))
+    out(True, "stalled SSE reader: %d whole events (%d bytes)" % (len(ev), len(body)))
+
+
 if CASE == "head-limit":
     head_limit(int(sys.argv[3]))
 elif CASE == "slowloris":
@@ -281,5 +417,13 @@ elif CASE == "ws":
     asyncio.run(ws_lib())
 elif CASE == "ws-hold":
     asyncio.run(ws_hold())
+elif CASE == "ws-stall":
+    ws_stall()
+elif CASE == "ws-ping-queued":
+    asyncio.run(ws_ping_queued())
+elif CASE == "sse-http10":
+    sse_http10()
+elif CASE == "sse-stall":
+    sse_stall()
 else:
     out(False, "unknown case " + CASE)
