@@ -484,7 +484,7 @@ static void ws_finish(struct lab_stream *s)
 	stream_release(s); /* the poll handle is out of epoll before the close */
 	if (fd >= 0) {
 		close(fd);
-		mhd_uv_detached(drv, -1);
+		mhd_uv_detached_end(drv);
 	}
 }
 
@@ -571,7 +571,6 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 			size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
 	struct lab_stream *s = cls;
-	(void)c;
 	(void)req_cls;
 	s->upgraded = 1;
 	s->urh = urh;
@@ -596,7 +595,7 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 	if (dup_fd >= 0) {
 		s->fd = dup_fd;
 		s->detached = 1;
-		mhd_uv_detached(s->h->drv, 1);
+		mhd_uv_detach(s->h->drv, c);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		s->urh = NULL;
 		mhd_uv_kick(s->h->drv);

@@ -26,6 +26,7 @@ struct conn {
 	int in_request;  /* its request head arrived; being answered */
 	int held;        /* a long-lived stream: never cut by the guard */
 	int cut;         /* shut down by the guard; MHD closes it next */
+	int detached;    /* its owner holds the socket now (mhd_uv_detach) */
 };
 
 struct mhd_uv {
@@ -111,7 +112,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	struct conn *cn = *socket_context;
 	if (!cn)
 		return;
-	if (!cn->cut)
+	if (!cn->cut && !cn->detached)
 		d->n_live--;
 	if (cn->prev)
 		cn->prev->next = cn->next;
@@ -163,7 +164,8 @@ static struct conn *oldest_waiting(struct mhd_uv *d)
 {
 	struct conn *best = NULL;
 	for (struct conn *cn = d->conns; cn; cn = cn->next)
-		if (!cn->cut && !cn->in_request && !cn->held && (!best || cn->since <= best->since))
+		if (!cn->cut && !cn->in_request && !cn->held && !cn->detached &&
+		    (!best || cn->since <= best->since))
 			best = cn;
 	return best;
 }
@@ -177,7 +179,7 @@ static void on_sweep(uv_timer_t *t)
 	uint64_t idle = d->conf.idle_timeout_ms ? d->conf.idle_timeout_ms : d->conf.head_timeout_ms;
 	int cut = 0;
 	for (struct conn *cn = d->conns; cn; cn = cn->next) {
-		if (cn->cut || cn->in_request || cn->held)
+		if (cn->cut || cn->in_request || cn->held || cn->detached)
 			continue;
 		if (now - cn->since >= (cn->answered ? idle : d->conf.head_timeout_ms)) {
 			conn_cut(d, cn, "timeout");
@@ -433,13 +435,20 @@ int mhd_uv_port(const struct mhd_uv *d) { return d ? d->port : -1; }
 struct MHD_Daemon *mhd_uv_daemon(struct mhd_uv *d) { return d->mhd; }
 unsigned mhd_uv_live(const struct mhd_uv *d) { return d ? d->n_live + d->n_detached : 0; }
 
-void mhd_uv_detached(struct mhd_uv *d, int delta)
+void mhd_uv_detach(struct mhd_uv *d, struct MHD_Connection *c)
 {
-	if (!d)
-		return;
-	if (delta > 0)
-		d->n_detached++;
-	else if (d->n_detached > 0)
+	struct conn *cn = conn_of(c);
+	d->n_detached++;
+	/* counted once: no longer as MHD's, though MHD closes it only next run */
+	if (cn && !cn->cut && !cn->detached) {
+		cn->detached = 1;
+		d->n_live--;
+	}
+}
+
+void mhd_uv_detached_end(struct mhd_uv *d)
+{
+	if (d && d->n_detached > 0)
 		d->n_detached--;
 }
 int mhd_uv_stopping(const struct mhd_uv *d) { return d->stopping; }

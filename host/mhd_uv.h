@@ -58,11 +58,14 @@ int mhd_uv_stopping(const struct mhd_uv *d);
 void mhd_uv_request_begin(struct mhd_uv *d, struct MHD_Connection *c);
 void mhd_uv_request_end(struct mhd_uv *d, struct MHD_Connection *c);
 void mhd_uv_hold(struct mhd_uv *d, struct MHD_Connection *c);
-/* A socket MHD let go of that its owner keeps open (an upgraded
- * WebSocket on a duplicate of MHD's descriptor, after
- * MHD_UPGRADE_ACTION_CLOSE): +1 when it leaves MHD, -1 when the owner
- * closes it.  Detached sockets count against conn_limit like MHD's. */
-void mhd_uv_detached(struct mhd_uv *d, int delta);
+/* A socket MHD lets go of that its owner keeps open (an upgraded
+ * WebSocket on a duplicate of MHD's descriptor, before
+ * MHD_UPGRADE_ACTION_CLOSE): mhd_uv_detach when it leaves MHD (from then
+ * on it is counted as detached, not as MHD's connection), mhd_uv_detached_end
+ * when the owner closes it.  Detached sockets count against conn_limit like
+ * MHD's. */
+void mhd_uv_detach(struct mhd_uv *d, struct MHD_Connection *c);
+void mhd_uv_detached_end(struct mhd_uv *d);
 /* The client address of a connection (NULL if unknown). */
 const struct sockaddr *mhd_uv_client(struct MHD_Connection *c);
 
