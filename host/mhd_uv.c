@@ -41,7 +41,7 @@ struct mhd_uv {
 	uv_timer_t sweep;
 	struct conn *conns;
 	unsigned n_live; /* connections not cut */
-	unsigned n_detached; /* sockets MHD let go of, still open (mhd_uv_detached) */
+	unsigned n_detached; /* sockets MHD let go of, still open (mhd_uv_detach) */
 	int port;
 	int handles;  /* uv handles whose close callback is pending */
 	int starting; /* MHD messages are worth a warning only during start */
