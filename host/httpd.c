@@ -19,6 +19,13 @@
 #define BODY_MAX (64 * 1024) /* request bodies are read and dropped up to this */
 #define CT_JSON "application/json"
 #define STREAMS_TRIM 64 /* streams ended since the last trim that earn one at the sweep */
+/* MHD's per-connection pool is http.max_header_bytes plus this: MHD's index
+ * of the head (64 bytes per header, query argument and cookie, and a copy
+ * of the Cookie header) and the answer's head go there too.  Half of the
+ * pool is dirtied by every connection (MHD zeroes its read buffer when it
+ * shrinks it) and an SSE stream keeps its pool for life, so this margin
+ * is idle memory per client (docs/http.md, docs/performance.md). */
+#define POOL_MARGIN 4096
 
 static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -614,6 +621,46 @@ static enum MHD_Result dispatch(struct httpd *h, struct httpd_req *r)
 	return MHD_YES;
 }
 
+/* ---------------------------------------------------------------- head size */
+
+struct head_count {
+	size_t bytes;
+	int nargs;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct head_count *hc = cls;
+	(void)kind;
+	hc->bytes += strlen(key) + 2 + (value ? strlen(value) : 0) + 2; /* "Name: value\r\n" */
+	return MHD_YES;
+}
+
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct head_count *hc = cls;
+	(void)kind;
+	/* "?" or "&", then key[=value] (raw: the host does not unescape) */
+	hc->bytes += 1 + strlen(key) + (value ? 1 + strlen(value) : 0);
+	hc->nargs++;
+	return MHD_YES;
+}
+
+/* The request head as http.max_header_bytes counts it: the request line
+ * ("METHOD TARGET VERSION\r\n"), each header as "Name: value\r\n" and the
+ * blank line — the bytes a client sends when it writes one space after
+ * each colon.  MHD gives the head, not its raw length. */
+static size_t head_bytes(struct MHD_Connection *c, const char *method, const char *url,
+			 const char *version)
+{
+	struct head_count hc = { strlen(method) + 1 + strlen(url) + 1 + strlen(version) + 2 + 2, 0 };
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &hc);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_arg, &hc);
+	return hc.bytes;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req_cls)
@@ -634,6 +681,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->t0 = uv_hrtime();
 		r->plugin_done = 1; /* until dispatched */
 		*req_cls = r;
+		/* The pool has room past max_header_bytes (POOL_MARGIN): the
+		 * limit itself is kept here, to the byte. */
+		if (head_bytes(c, method, url, version) > (size_t)h->conf.max_header_bytes)
+			return refuse(r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "header",
+				      "request head too large", NULL, NULL);
 		return first_call(h, r, url, method);
 	}
 	if (r->state == RQ_QUEUED) {
@@ -744,8 +796,9 @@ int httpd_listen(struct httpd *h, const struct httpd_conf *conf)
 		.idle_timeout_ms = (uint64_t)conf->idle_timeout_ms,
 		/* MHD's own backstop; streams are kept alive by heartbeats */
 		.mhd_timeout_s = (unsigned)((conf->idle_timeout_ms + conf->heartbeat_ms) / 1000 + 5),
-		/* the read buffer holds the request head: its size bounds the head */
-		.conn_memory = (size_t)conf->max_header_bytes + 8192,
+		/* the read buffer holds the request head; on_request keeps the
+		 * limit exactly */
+		.conn_memory = (size_t)conf->max_header_bytes + POOL_MARGIN,
 		.extra_flags = MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE,
 		.on_request = on_request,
 		.on_completed = on_completed,

@@ -90,6 +90,7 @@ struct lab_stream {
 	size_t extra_len, extra_off;
 	int ws_freed;
 	int upgraded;    /* MHD handed the socket over */
+	int detached;    /* fd is our duplicate; MHD has let go (closed by ws_finish) */
 	int ws_busy;     /* wslay may be mid-frame: our frames wait for it */
 	size_t frame_left; /* bytes of our partly sent frame left at out_off */
 };

@@ -478,8 +478,14 @@ static void ws_finish(struct lab_stream *s)
 		if (!s->h->freeing)
 			mhd_uv_kick(s->h->drv);
 	}
+	int fd = s->detached ? s->fd : -1;
+	struct mhd_uv *drv = s->h->drv;
 	report(s, reason);
-	stream_release(s);
+	stream_release(s); /* the poll handle is out of epoll before the close */
+	if (fd >= 0) {
+		close(fd);
+		mhd_uv_detached_end(drv);
+	}
 }
 
 static void ws_on_poll(uv_poll_t *p, int status, int events);
@@ -565,7 +571,6 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 			size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
 	struct lab_stream *s = cls;
-	(void)c;
 	(void)req_cls;
 	s->upgraded = 1;
 	s->urh = urh;
@@ -580,11 +585,26 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 		memcpy(s->extra, extra_in, extra_in_size);
 		s->extra_len = extra_in_size;
 	}
+	/* MHD keeps an upgraded connection — its memory pool (http.max_header_bytes
+	 * + 4 KiB, half of it dirty), the connection and the upgrade handle —
+	 * until MHD_UPGRADE_ACTION_CLOSE.  The stream needs only the socket: it
+	 * keeps a duplicate and lets MHD go now (MHD_USE_TURBO: MHD close()s its
+	 * descriptor without shutdown(), the connection stays up on ours).
+	 * mhd_uv still counts it against http.max_connections. */
+	int dup_fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd >= 0) {
+		s->fd = dup_fd;
+		s->detached = 1;
+		mhd_uv_detach(s->h->drv, c);
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		s->urh = NULL;
+		mhd_uv_kick(s->h->drv);
+	}
 	if (!s->ws) {
 		ws_finish(s);
 		return;
 	}
-	if (uv_poll_init(s->h->loop, &s->poll, sock) != 0) {
+	if (uv_poll_init(s->h->loop, &s->poll, s->fd) != 0) {
 		ws_finish(s);
 		return;
 	}

@@ -26,6 +26,7 @@ struct conn {
 	int in_request;  /* its request head arrived; being answered */
 	int held;        /* a long-lived stream: never cut by the guard */
 	int cut;         /* shut down by the guard; MHD closes it next */
+	int detached;    /* its owner holds the socket now (mhd_uv_detach) */
 };
 
 struct mhd_uv {
@@ -40,10 +41,12 @@ struct mhd_uv {
 	uv_timer_t sweep;
 	struct conn *conns;
 	unsigned n_live; /* connections not cut */
+	unsigned n_detached; /* sockets MHD let go of, still open (mhd_uv_detach) */
 	int port;
 	int handles;  /* uv handles whose close callback is pending */
 	int starting; /* MHD messages are worth a warning only during start */
 	int in_run;   /* inside MHD_run(): mhd_uv_stop() must defer the teardown */
+	int rerun;    /* mhd_uv_kick() from inside MHD_run(): run again next turn */
 	int stopping;
 };
 
@@ -109,7 +112,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	struct conn *cn = *socket_context;
 	if (!cn)
 		return;
-	if (!cn->cut)
+	if (!cn->cut && !cn->detached)
 		d->n_live--;
 	if (cn->prev)
 		cn->prev->next = cn->next;
@@ -161,7 +164,8 @@ static struct conn *oldest_waiting(struct mhd_uv *d)
 {
 	struct conn *best = NULL;
 	for (struct conn *cn = d->conns; cn; cn = cn->next)
-		if (!cn->cut && !cn->in_request && !cn->held && (!best || cn->since <= best->since))
+		if (!cn->cut && !cn->in_request && !cn->held && !cn->detached &&
+		    (!best || cn->since <= best->since))
 			best = cn;
 	return best;
 }
@@ -175,7 +179,7 @@ static void on_sweep(uv_timer_t *t)
 	uint64_t idle = d->conf.idle_timeout_ms ? d->conf.idle_timeout_ms : d->conf.head_timeout_ms;
 	int cut = 0;
 	for (struct conn *cn = d->conns; cn; cn = cn->next) {
-		if (cn->cut || cn->in_request || cn->held)
+		if (cn->cut || cn->in_request || cn->held || cn->detached)
 			continue;
 		if (now - cn->since >= (cn->answered ? idle : d->conf.head_timeout_ms)) {
 			conn_cut(d, cn, "timeout");
@@ -207,7 +211,7 @@ static void on_listen(uv_poll_t *p, int status, int events)
 				LOGW("%s: accept: %s", d->name, strerror(errno));
 			break;
 		}
-		if (d->n_live >= d->conf.conn_limit) {
+		if (d->n_live + d->n_detached >= d->conf.conn_limit) {
 			struct conn *victim = oldest_waiting(d);
 			if (!victim) {
 				close(fd);
@@ -288,10 +292,19 @@ static void run_mhd(struct mhd_uv *d)
 	if (d->in_run)
 		return;
 	d->in_run = 1;
+	d->rerun = 0;
 	MHD_run(d->mhd);
 	d->in_run = 0;
 	if (d->stopping) {
 		teardown(d);
+		return;
+	}
+	/* MHD_get_timeout() does not know about a resume (or upgrade close)
+	 * asked for by one of its callbacks: the timer below must not
+	 * replace that kick. */
+	if (d->rerun) {
+		d->rerun = 0;
+		uv_timer_start(&d->timer, on_timer, 0, 0);
 		return;
 	}
 	/* MHD_get_timeout() is 0 when edge-triggered data is still pending. */
@@ -320,8 +333,11 @@ static void on_poll(uv_poll_t *p, int status, int events)
 void mhd_uv_kick(struct mhd_uv *d)
 {
 	/* Never MHD_run() from inside one of its callbacks: on the next turn. */
-	if (d && !d->stopping)
+	if (d && !d->stopping) {
+		if (d->in_run)
+			d->rerun = 1;
 		uv_timer_start(&d->timer, on_timer, 0, 0);
+	}
 }
 
 int mhd_uv_start(uv_loop_t *loop, const struct mhd_uv_conf *conf, struct mhd_uv **out)
@@ -417,7 +433,24 @@ fail:
 
 int mhd_uv_port(const struct mhd_uv *d) { return d ? d->port : -1; }
 struct MHD_Daemon *mhd_uv_daemon(struct mhd_uv *d) { return d->mhd; }
-unsigned mhd_uv_live(const struct mhd_uv *d) { return d ? d->n_live : 0; }
+unsigned mhd_uv_live(const struct mhd_uv *d) { return d ? d->n_live + d->n_detached : 0; }
+
+void mhd_uv_detach(struct mhd_uv *d, struct MHD_Connection *c)
+{
+	struct conn *cn = conn_of(c);
+	d->n_detached++;
+	/* counted once: no longer as MHD's, though MHD closes it only next run */
+	if (cn && !cn->cut && !cn->detached) {
+		cn->detached = 1;
+		d->n_live--;
+	}
+}
+
+void mhd_uv_detached_end(struct mhd_uv *d)
+{
+	if (d && d->n_detached > 0)
+		d->n_detached--;
+}
 int mhd_uv_stopping(const struct mhd_uv *d) { return d->stopping; }
 
 void mhd_uv_stop(struct mhd_uv *d)

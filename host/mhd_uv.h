@@ -46,7 +46,7 @@ struct mhd_uv_conf {
 int mhd_uv_start(uv_loop_t *loop, const struct mhd_uv_conf *conf, struct mhd_uv **out);
 int mhd_uv_port(const struct mhd_uv *d);
 struct MHD_Daemon *mhd_uv_daemon(struct mhd_uv *d);
-/* Connections currently accepted and not cut. */
+/* Connections currently accepted and not cut, detached ones included. */
 unsigned mhd_uv_live(const struct mhd_uv *d);
 /* True once mhd_uv_stop ran: MHD callbacks must return MHD_NO. */
 int mhd_uv_stopping(const struct mhd_uv *d);
@@ -58,6 +58,14 @@ int mhd_uv_stopping(const struct mhd_uv *d);
 void mhd_uv_request_begin(struct mhd_uv *d, struct MHD_Connection *c);
 void mhd_uv_request_end(struct mhd_uv *d, struct MHD_Connection *c);
 void mhd_uv_hold(struct mhd_uv *d, struct MHD_Connection *c);
+/* A socket MHD lets go of that its owner keeps open (an upgraded
+ * WebSocket on a duplicate of MHD's descriptor, before
+ * MHD_UPGRADE_ACTION_CLOSE): mhd_uv_detach when it leaves MHD (from then
+ * on it is counted as detached, not as MHD's connection), mhd_uv_detached_end
+ * when the owner closes it.  Detached sockets count against conn_limit like
+ * MHD's. */
+void mhd_uv_detach(struct mhd_uv *d, struct MHD_Connection *c);
+void mhd_uv_detached_end(struct mhd_uv *d);
 /* The client address of a connection (NULL if unknown). */
 const struct sockaddr *mhd_uv_client(struct MHD_Connection *c);
 

@@ -192,6 +192,81 @@ async def ws_hold():
     out(False, "held websocket got a message")
 
 
+def head(line, headers, target):
+    """A request head of exactly `target` bytes as http.max_header_bytes
+    counts it (request line, "Name: value" lines, blank line): the last
+    header's value is padded to fit."""
+    size = len(line) + 2 + sum(len(n) + 2 + len(v) + 2 for n, v in headers) + 2
+    n, v = headers[-1]
+    headers = headers[:-1] + [(n, v + "p" * (target - size))]
+    data = (line + "\r\n" + "".join("%s: %s\r\n" % h for h in headers) + "\r\n").encode()
+    if len(data) != target:
+        out(False, "head of %d bytes, not %d" % (len(data), target))
+    return data
+
+
+def exchange(data, want=None):
+    """Sends one head; returns (status line, headers, first body bytes)."""
+    s = socket.create_connection(("127.0.0.1", PORT))
+    s.settimeout(5)
+    s.sendall(data)
+    got = b""
+    try:
+        while b"\r\n\r\n" not in got or (want and want not in got):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        pass
+    hd, _, body = got.partition(b"\r\n\r\n")
+    lines = hd.decode("latin-1").split("\r\n")
+    return s, lines[0], lines[1:], body
+
+
+def head_limit(limit):
+    # A head of exactly http.max_header_bytes is served (document, SSE,
+    # WebSocket; with a long query; with 40 headers, i.e. MHD's header
+    # index in the pool), one byte more is the host's JSON 431.
+    base = [("Host", "x"), ("X-Pad", "")]
+    many = [("Host", "x")] + [("X-Header-%02d" % i, "v") for i in range(40)] + [("X-Pad", "")]
+    for hs, what in ((base, "one big header"), (many, "41 headers")):
+        s, st, _, body = exchange(head("GET /t/hello HTTP/1.1", hs, limit), b"}")
+        s.close()
+        if " 200 " not in st or b'"hello"' not in body:
+            out(False, "%s, %d bytes: %s %r" % (what, limit, st, body[:80]))
+        s, st, hd, body = exchange(head("GET /t/hello HTTP/1.1", hs, limit + 1), b"}}")
+        s.close()
+        if " 431 " not in st or b'"code":431' not in body:
+            out(False, "%s, %d bytes: %s %r" % (what, limit + 1, st, body[:80]))
+    q = "GET /files/x?q=" + "y" * (limit - 200) + " HTTP/1.1"
+    for extra, code in ((0, " 200 "), (1, " 431 ")):
+        s, st, _, body = exchange(head(q, [("Host", "x"), ("X-Pad", "")], limit + extra), b"}")
+        s.close()
+        if code not in st:
+            out(False, "long query, %d bytes: %s" % (limit + extra, st))
+    s, st, _, body = exchange(head("GET /sse HTTP/1.1", base, limit), b"event: tick")
+    s.close()
+    if " 200 " not in st or b"event: tick" not in body:
+        out(False, "SSE at the limit: %s %r" % (st, body[:80]))
+    key = base64.b64encode(os.urandom(16)).decode()
+    ws = [("Host", "x"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+          ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13"), ("X-Pad", "")]
+    s, st, _, body = exchange(head("GET /ws HTTP/1.1", ws, limit))
+    if " 101 " not in st:
+        out(False, "WebSocket at the limit: %s" % st)
+    s.sendall(masked(1, b"at the limit"))
+    got = body
+    while b"at the limit" not in got:
+        d = s.recv(4096)
+        if not d:
+            out(False, "WebSocket at the limit: no echo (%r)" % got)
+        got += d
+    s.close()
+    out(True, "a head of %d bytes (one header, 41 headers, long query, SSE, WebSocket) is served, "
+        "%d bytes get 431" % (limit, limit + 1))
+
+
 FLOOD = 16 * 1024  # tests/plugins/httpcheck.c: "flood" messages are 16 KiB of "x"
 
 
@@ -325,7 +400,9 @@ def sse_stall():
     out(True, "stalled SSE reader: %d whole events (%d bytes)" % (len(ev), len(body)))
 
 
-if CASE == "slowloris":
+if CASE == "head-limit":
+    head_limit(int(sys.argv[3]))
+elif CASE == "slowloris":
     slowloris()
 elif CASE == "ws-malformed":
     ws_malformed()

@@ -22,7 +22,7 @@ struct live_client {
 	int kind; /* LAB_STREAM_SSE, LAB_STREAM_WEBSOCKET */
 	int dead; /* the host is closing it: send nothing more */
 	struct live_client *prev, *next;
-	struct topic_set set;
+	struct topic_pack sub; /* what it subscribed to */
 };
 
 static const char *kind_name(int kind) { return kind == LAB_STREAM_SSE ? "sse" : "websocket"; }
@@ -109,7 +109,7 @@ static void on_event(lab_ctx *ctx, const char *subject, const void *data, size_t
 		return;
 	lab_metric_add(ctx, a->m_events, 1, LAB_LABELS(t.kind == TOPIC_SLOTS ? "slots" : name));
 	for (struct live_client *c = a->clients; c; c = c->next)
-		if (!c->dead && topic_set_match(&c->set, &t))
+		if (!c->dead && topic_pack_match(&c->sub, &t))
 			send_msg(c, m);
 }
 
@@ -169,15 +169,16 @@ static void on_close(lab_ctx *ctx, lab_stream *s, int reason, void *ud)
 	(void)s;
 	(void)reason;
 	client_unlink(c);
+	topic_pack_free(&c->sub);
 	free(c);
 }
 
 /* {"subscribed":[...]} — the acknowledgement of every (un)subscription. */
-static void send_subscribed(struct live_client *c)
+static void send_subscribed(struct live_client *c, const struct topic_set *set)
 {
 	struct buf b = BUF_INIT;
 	buf_puts(&b, "{\"subscribed\":");
-	topic_set_json(&c->set, &b);
+	topic_set_json(set, &b);
 	buf_putc(&b, '}');
 	if (!b.oom && lab_stream_send(c->a->ctx, c->s, "subscribed", NULL, b.data, b.len) < 0)
 		c->dead = 1;
@@ -207,11 +208,18 @@ static void on_ws_msg(lab_ctx *ctx, lab_stream *s, const void *data, size_t len,
 {
 	struct live_client *c = ud;
 	char bad[TOPIC_TEXT_MAX];
+	struct topic_set set;
 	if (c->dead)
 		return;
-	switch (api_client_msg(data, len, &c->set, bad)) {
+	topic_pack_get(&c->sub, &set);
+	switch (api_client_msg(data, len, &set, bad)) {
 	case CLIENT_MSG_OK:
-		send_subscribed(c);
+		if (topic_pack_set(&c->sub, &set) < 0) {
+			c->dead = 1;
+			lab_stream_close(ctx, s, 1011);
+			break;
+		}
+		send_subscribed(c, &set);
 		break;
 	case CLIENT_MSG_BAD_TOPIC:
 		send_error(c, "invalid topic (or more than 16 networks)", bad);
@@ -255,7 +263,7 @@ static void replay(struct live_client *c, const char *last)
 		return;
 	const struct live_msg *m;
 	for (size_t i = 0; !c->dead && (m = live_ring_after(&c->a->ring, after, i)); i++)
-		if (topic_set_match(&c->set, &m->topic))
+		if (topic_pack_match(&c->sub, &m->topic))
 			send_msg(c, m);
 }
 
@@ -282,15 +290,21 @@ void api_events_cb(lab_ctx *ctx, lab_http_req *req, void *ud)
 		api_error(a, req, 503, "out of memory");
 		return;
 	}
-	c->set = set;
-	api_cors_headers(a, req, LAB_LABELS("X-Accel-Buffering: no"), hdr, room);
+	if (topic_pack_set(&c->sub, &set) < 0) {
+		free(c);
+		api_error(a, req, 503, "out of memory");
+		return;
+	}
+	/* the host sends X-Accel-Buffering: no with every SSE stream itself */
+	api_cors_headers(a, req, NULL, hdr, room);
 	int rc = lab_stream_open(ctx, req, LAB_STREAM_SSE, hdr, NULL, on_close, c, &c->s);
 	if (rc < 0) {
+		topic_pack_free(&c->sub);
 		free(c);
 		return;
 	}
 	client_link(c);
-	send_subscribed(c);
+	send_subscribed(c, &set);
 	const char *last = lab_http_header(req, "Last-Event-ID");
 	replay(c, last ? last : lab_http_query(req, "last_event_id"));
 }
@@ -303,6 +317,7 @@ void api_live_free(struct api *a)
 {
 	for (struct live_client *c = a->clients, *n; c; c = n) {
 		n = c->next;
+		topic_pack_free(&c->sub);
 		free(c);
 	}
 	a->clients = NULL;

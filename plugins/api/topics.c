@@ -114,6 +114,56 @@ void topic_set_json(const struct topic_set *s, struct buf *b)
 	buf_putc(b, ']');
 }
 
+int topic_pack_set(struct topic_pack *p, const struct topic_set *s)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < s->nnets; i++)
+		len += strlen(s->nets[i]) + 1;
+	char *nets = NULL;
+	if (len && !(nets = malloc(len)))
+		return -1;
+	for (size_t i = 0, off = 0; i < s->nnets; i++) {
+		size_t n = strlen(s->nets[i]) + 1;
+		memcpy(nets + off, s->nets[i], n);
+		off += n;
+	}
+	free(p->nets);
+	p->mask = s->mask;
+	p->nnets = (unsigned)s->nnets;
+	p->nets = nets;
+	return 0;
+}
+
+void topic_pack_get(const struct topic_pack *p, struct topic_set *s)
+{
+	const char *n = p->nets;
+	s->mask = p->mask;
+	s->nnets = p->nnets;
+	for (size_t i = 0; i < p->nnets; i++, n += strlen(n) + 1)
+		strcpy(s->nets[i], n);
+}
+
+int topic_pack_match(const struct topic_pack *p, const struct topic *t)
+{
+	if (p->mask & TOPIC_ALL)
+		return 1;
+	if (t->kind != TOPIC_SLOTS)
+		return (p->mask & t->kind) != 0;
+	const char *n = p->nets;
+	for (unsigned i = 0; i < p->nnets; i++, n += strlen(n) + 1)
+		if (strcmp(n, t->network) == 0)
+			return 1;
+	return 0;
+}
+
+void topic_pack_free(struct topic_pack *p)
+{
+	free(p->nets);
+	p->nets = NULL;
+	p->nnets = 0;
+	p->mask = 0;
+}
+
 static void set_bad(char *bad, const char *s, size_t n)
 {
 	if (n >= TOPIC_TEXT_MAX)

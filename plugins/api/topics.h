@@ -34,6 +34,24 @@ struct topic_set {
 	char nets[TOPIC_SET_NETS][TOPIC_NET_MAX + 1];
 };
 
+/*
+ * A subscription as a live client keeps it (topic_set is a 2 KiB working
+ * value; thousands of idle clients each holding one would cost 2 KiB
+ * apiece): the mask and the networks packed "net1\0net2\0" in one
+ * allocation (NULL when none).  Zero-initialised = empty.
+ */
+struct topic_pack {
+	unsigned mask;
+	unsigned nnets;
+	char *nets;
+};
+
+/* 0, or -1 on out of memory (p unchanged). */
+int topic_pack_set(struct topic_pack *p, const struct topic_set *s);
+void topic_pack_get(const struct topic_pack *p, struct topic_set *s);
+int topic_pack_match(const struct topic_pack *p, const struct topic *t);
+void topic_pack_free(struct topic_pack *p);
+
 /* 0 and *out when s[0..n) is a valid topic, -1 otherwise. */
 int topic_parse(const char *s, size_t n, struct topic *out);
 /* The topic's name ("slots:mainnet") into out[TOPIC_TEXT_MAX]. */

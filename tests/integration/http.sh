@@ -9,13 +9,16 @@
 #      gzip as stored for gzip clients and decoded for the others, Vary,
 #      extra headers, asynchronous answers, 504 for a plugin that does not
 #      answer in time, prefix routes with query and header accessors;
-#   3. limits: a slowloris client is cut after http.request_timeout;
+#   3. limits: a slowloris client is cut after http.request_timeout; a
+#      request head of http.max_header_bytes is served, one byte more 431;
 #      streams per address -> 429;
 #   4. SSE (events with id, heartbeats) and WebSocket (echo, ping, 1009,
 #      1002, plugin close 1000); slow readers of both are dropped and
 #      counted; metrics;
 #   5. disabling the plugin closes its streams (on_close LAB_ECANCELED,
-#      WebSocket 1001) and removes its routes.
+#      WebSocket 1001) and removes its routes;
+#   6. upgraded WebSockets (held by the host, not libmicrohttpd) still
+#      count against http.max_connections.
 . "$(dirname "$0")/lib.sh"
 stage_plugins
 [ -f "$T/plugins/httpcheck.so" ] || fail "tests/plugins/httpcheck.so was not built"
@@ -119,6 +122,9 @@ pass "prefix and exact routes, decoded path, query and header accessors"
 # ---- 3: limits
 $PY "$CLIENT" "$HP" slowloris || fail "slowloris"
 pass "slowloris client cut"
+$PY "$CLIENT" "$HP" head-limit 8192 || fail "head size limit"
+[ "$(metric 'lab_http_rejected_total{reason="header"}')" = 3 ] || fail "rejected header count"
+pass "http.max_header_bytes (8192): a head of that size is served, one byte more gets 431"
 
 # ---- 4: streams
 timeout 4 curl -s -N "$U/sse" >"$T/sse.txt"
@@ -175,3 +181,35 @@ pass "disable: streams closed (LAB_ECANCELED, WebSocket 1001), routes removed"
 stop_labd
 [ "$STOP_RC" = 0 ] || fail "labd exit $STOP_RC"
 pass "clean exit"
+
+# ---- 6: an upgraded WebSocket leaves libmicrohttpd (the host keeps a
+# duplicate of its socket) but still counts against http.max_connections
+write_conf 'httpcheck = { };'
+cat >>"$T/labd.conf" <<'CONF'
+http = { listen = "127.0.0.1:0"; max_connections = 2; };
+CONF
+start_labd
+wait_for 'grep -q "httpcheck: routes" "$T/labd.log"' || fail "the plugin did not start again"
+HP=$(sed -n 's/.*msg="HTTP listening".* port=\([0-9]*\).*/\1/p' "$T/labd.log" | head -n 1)
+U="http://127.0.0.1:$HP"
+$PY "$CLIENT" "$HP" ws-hold >"$T/hold1.txt" 2>&1 &
+H1=$!
+$PY "$CLIENT" "$HP" ws-hold >"$T/hold2.txt" 2>&1 &
+H2=$!
+wait_for 'grep -q open "$T/hold1.txt" && grep -q open "$T/hold2.txt"' || fail "two WebSockets did not open"
+wait_for '[ "$(metric lab_http_connections)" = 2 ]' 40 || # set by the 250 ms sweep
+	fail "connections with 2 WebSockets: $(metric 'lab_http_connections')"
+req "$U/t/hello"
+[ "$CODE" = 000 ] || fail "a third connection over max_connections 2: $CODE"
+[ "$(metric 'lab_http_rejected_total{reason="connections"}')" = 1 ] || fail "connections rejection not counted"
+kill "$H1"
+wait "$H1" 2>/dev/null
+wait_for '[ "$(metric '"'"'lab_http_streams{plugin="httpcheck",kind="websocket"}'"'"')" = 1 ]' ||
+	fail "the closed WebSocket is still counted"
+req "$U/t/hello"
+[ "$CODE" = 200 ] || fail "a connection once a WebSocket left: $CODE"
+kill "$H2"
+wait "$H2" 2>/dev/null
+stop_labd
+[ "$STOP_RC" = 0 ] || fail "labd exit $STOP_RC (2)"
+pass "WebSockets count against http.max_connections after the upgrade"

@@ -252,6 +252,34 @@ static void test_topics(void **st)
 	}
 	assert_int_equal(topic_set_parse_list(&s3, "slots:n0", bad), 0); /* already there */
 	assert_int_equal(topic_set_parse_list(&s3, "slots:one_more", bad), -1);
+
+	/* the packed form live clients keep: same answers, same set back */
+	struct topic_pack p = { 0 };
+	assert_int_equal(topic_of_subject("beacon.slot", "n15", &ev), 0);
+	assert_false(topic_pack_match(&p, &ev)); /* empty */
+	assert_int_equal(topic_pack_set(&p, &s3), 0);
+	assert_int_equal(p.nnets, TOPIC_SET_NETS);
+	assert_true(topic_pack_match(&p, &ev));
+	assert_int_equal(topic_of_subject("beacon.slot", "n16", &ev), 0);
+	assert_false(topic_pack_match(&p, &ev));
+	assert_int_equal(topic_of_subject("timings.updated", NULL, &ev), 0);
+	assert_false(topic_pack_match(&p, &ev));
+	struct topic_set back;
+	memset(&back, 0x55, sizeof back);
+	topic_pack_get(&p, &back);
+	assert_int_equal(back.mask, s3.mask);
+	assert_int_equal(back.nnets, s3.nnets);
+	for (size_t i = 0; i < s3.nnets; i++)
+		assert_string_equal(back.nets[i], s3.nets[i]);
+	assert_int_equal(topic_pack_set(&p, &s), 0); /* replaces: "*" and mainnet */
+	assert_true(topic_pack_match(&p, &ev));
+	assert_int_equal(p.nnets, 1);
+	assert_string_equal(p.nets, "mainnet");
+	struct topic_set none = { 0 };
+	assert_int_equal(topic_pack_set(&p, &none), 0);
+	assert_null(p.nets);
+	assert_false(topic_pack_match(&p, &ev));
+	topic_pack_free(&p);
 }
 
 static void test_ring(void **st)
