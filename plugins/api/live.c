@@ -65,10 +65,10 @@ static void invalidate(struct api *a, const char *subject, json_object *o)
 	}
 }
 
-static void send_msg(struct live_client *c, const struct live_msg *m)
+/* The SSE id is the ring's number, formatted by the caller once per event
+ * (a fan-out to thousands of streams would format it once per stream). */
+static void send_msg(struct live_client *c, const struct live_msg *m, const char *id)
 {
-	char id[24];
-	snprintf(id, sizeof id, "%" PRIu64, m->id);
 	int rc = lab_stream_send(c->a->ctx, c->s, NULL, c->kind == LAB_STREAM_SSE ? id : NULL,
 				 m->json, m->len);
 	if (rc < 0)
@@ -108,9 +108,11 @@ static void on_event(lab_ctx *ctx, const char *subject, const void *data, size_t
 	if (!m)
 		return;
 	lab_metric_add(ctx, a->m_events, 1, LAB_LABELS(t.kind == TOPIC_SLOTS ? "slots" : name));
+	char id[24];
+	snprintf(id, sizeof id, "%" PRIu64, m->id);
 	for (struct live_client *c = a->clients; c; c = c->next)
 		if (!c->dead && topic_pack_match(&c->sub, &t))
-			send_msg(c, m);
+			send_msg(c, m, id);
 }
 
 int api_live_start(struct api *a)
@@ -263,8 +265,11 @@ static void replay(struct live_client *c, const char *last)
 		return;
 	const struct live_msg *m;
 	for (size_t i = 0; !c->dead && (m = live_ring_after(&c->a->ring, after, i)); i++)
-		if (topic_pack_match(&c->sub, &m->topic))
-			send_msg(c, m);
+		if (topic_pack_match(&c->sub, &m->topic)) {
+			char id[24];
+			snprintf(id, sizeof id, "%" PRIu64, m->id);
+			send_msg(c, m, id);
+		}
 }
 
 void api_events_cb(lab_ctx *ctx, lab_http_req *req, void *ud)
