@@ -17,7 +17,10 @@
  *                    claim finished as done only when the slot was stored,
  *                    existed or is missed (past its grace period) with the
  *                    claim still valid; a slot still without a block within
- *                    its grace is released for a later round.  The holder
+ *                    its grace is released for a later round; such young
+ *                    slots are asked for by the holder only (they mostly
+ *                    wait for their block: N daemons asking every round
+ *                    would only multiply the queries).  The holder
  *                    drops a pending slot when its claim answers EEXIST (done
  *                    by some daemon).  Why these names cannot collide with
  *                    backfill: trailing claims live under "trail/", backfill
@@ -685,8 +688,13 @@ static void tr_round(struct bc_cl *cl)
 		per = BC_MAX_BATCH;
 	for (size_t i = nlist; i > 0 && n < per; i--) {
 		uint64_t s = list[i - 1];
-		/* at or below the top: backfill's (see the comment at the top) */
-		if (s < cl->tr_below && s != h && s > cl->top)
+		/* at or below the top: backfill's (see the comment at the top).
+		 * A slot still inside its grace usually waits for its block:
+		 * the holder alone asks for it each round, as a single daemon
+		 * does; the others help with the older backlog, where every
+		 * answer is final (stored, exists or missed). */
+		if (s < cl->tr_below && s != h && s > cl->top &&
+		    (holder || bc_past_grace(net, s)))
 			cl->tr_slots[n++] = s;
 	}
 	if (!n)
