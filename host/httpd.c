@@ -855,6 +855,8 @@ void httpd_owner_stop(struct httpd *h, lab_ctx *owner)
 static void sweep_closed(uv_handle_t *hd)
 {
 	struct httpd *h = hd->data;
+	if (h->ws_enc)
+		wslay_frame_context_free(h->ws_enc);
 	free(h->listen);
 	free(h);
 }

@@ -110,6 +110,14 @@ struct httpd {
 	int sweeping;
 	unsigned streams_ended; /* since the last heap trim */
 	int freeing;
+	/* wslay's frame writer, used only to produce the header of the data
+	 * frames the host sends itself (httpd_stream.c, ws_send_text) */
+	wslay_frame_context_ptr ws_enc;
+	struct ws_enc_hdr {
+		uint8_t b[14]; /* RFC 6455 §5.2: at most 14 bytes */
+		size_t len;
+		int got;
+	} ws_hdr;
 };
 
 /* httpd.c */

@@ -8,7 +8,8 @@
  * the head and everything before, see sse_read) and the connection stays
  * suspended until the stream ends.  WebSocket: MHD's upgrade hands over
  * the socket; libwslay reads frames and sends control frames (ping, pong,
- * close), data frames are framed here. */
+ * close); a data frame's header comes from wslay's frame writer
+ * (ws_text_header) and is sent with the payload in one sendmsg(). */
 #include "httpd_internal.h"
 
 #include <arpa/inet.h>
@@ -623,26 +624,55 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 
 /* A data message: one text frame, written at once when the socket is ours,
  * nothing of ours waits and wslay is not mid-frame. */
+/* wslay's frame writer hands over the header, then the payload; the
+ * header is kept, the payload is left where it is (the caller sends it
+ * from the plugin's buffer in the same sendmsg). */
+static ssize_t ws_enc_capture(const uint8_t *data, size_t len, int flags, void *ud)
+{
+	struct ws_enc_hdr *w = ud;
+	(void)flags;
+	if (!w->got) {
+		if (len > sizeof w->b)
+			return -1;
+		memcpy(w->b, data, len);
+		w->len = len;
+		w->got = 1;
+	}
+	return (ssize_t)len;
+}
+
+static int ws_genmask_none(uint8_t *buf, size_t len, void *ud)
+{
+	(void)ud;
+	memset(buf, 0, len); /* never called: server frames are not masked */
+	return 0;
+}
+
+/* The header of a final unmasked text frame of `len` bytes, from wslay. */
+static int ws_text_header(struct httpd *h, const void *data, size_t len)
+{
+	static const struct wslay_frame_callbacks cb = { .send_callback = ws_enc_capture,
+							 .genmask_callback = ws_genmask_none };
+	if (!h->ws_enc && wslay_frame_context_init(&h->ws_enc, &cb, &h->ws_hdr) != 0) {
+		h->ws_enc = NULL;
+		return LAB_ENOMEM;
+	}
+	struct wslay_frame_iocb io = { .fin = 1, .opcode = WSLAY_TEXT_FRAME,
+				       .payload_length = len, .data = data, .data_length = len };
+	h->ws_hdr.got = 0;
+	if (wslay_frame_send(h->ws_enc, &io) != (ssize_t)len || !h->ws_hdr.got)
+		return LAB_EINVAL;
+	return 0;
+}
+
 static int ws_send_text(struct lab_stream *s, const void *data, size_t len)
 {
-	unsigned char hd[10]; /* RFC 6455 §5.2: FIN + text, no mask, 7/16/64-bit length */
-	size_t hl = 2;
-	hd[0] = 0x81;
-	if (len < 126) {
-		hd[1] = (unsigned char)len;
-	} else if (len < 65536) {
-		hd[1] = 126;
-		hd[2] = (unsigned char)(len >> 8);
-		hd[3] = (unsigned char)len;
-		hl = 4;
-	} else {
-		hd[1] = 127;
-		for (int i = 0; i < 8; i++)
-			hd[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-		hl = 10;
-	}
-	struct iovec iov[2] = { { hd, hl }, { (void *)data, len } };
-	int rc = out_write(s, iov, len ? 2 : 1, s->upgraded && s->polling && !s->ws_busy);
+	struct httpd *h = s->h;
+	int rc = ws_text_header(h, data, len);
+	if (rc < 0)
+		return rc;
+	struct iovec iov[2] = { { h->ws_hdr.b, h->ws_hdr.len }, { (void *)data, len } };
+	rc = out_write(s, iov, len ? 2 : 1, s->upgraded && s->polling && !s->ws_busy);
 	if (s->broken && !s->closing) {
 		s->closing = 1; /* the client is gone: finished on the next turn */
 		s->reason = 0;
