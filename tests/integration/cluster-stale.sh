@@ -52,24 +52,13 @@ PIDS="$PIDS $NRELAY_PID"
 wait_for 'grep -q "^listening" "$T/nrelay.out"' || fail "tcp-relay.js did not start: $(cat "$T/nrelay.err")"
 NATS1="nats://127.0.0.1:$(sed -n 's/^listening //p' "$T/nrelay.out")"
 
-cat >"$T/labd.conf" <<CONF
-log = { level = "info"; format = "logfmt"; };
-admin = { listen = "127.0.0.1:0"; };
-plugin_dir = "$T/plugins";
-state = { flush_interval = "1s"; };
-storage = { backend = "s3";
-	s3 = { endpoint = "$S3R1"; bucket = "$S3_BUCKET"; region = "$S3_REGION";
-	       access_key_id = "$S3_ACCESS_KEY_ID"; secret_access_key = "$S3_SECRET_ACCESS_KEY"; }; };
-clickhouse = { url = "$CLICKHOUSE_URL"; database = "default"; max_concurrency = 8; probe_interval = "0s"; };
-broker = { backend = "nats"; nats = { url = "$NATS_URL"; }; };
-cluster = { backend = "nats"; lease_ttl = "${TTL}s"; renew_interval = "${RENEW}s"; bucket_prefix = "s"; };
-ethereum = { networks = ( { name = "mainnet"; genesis_time = $GENESIS;
-	config_file = "$top_srcdir/etc/networks/mainnet.yaml"; } ); };
+{ cluster_conf "$S3R1" s; cat <<CONF
 plugins = {
 	timings = { enabled = true; interval = "1h"; networks = [ "mainnet" ];
 		time_windows = ( { file = "edge"; step = "5m"; label = "Edge"; range = "-20m"; } ); };
 };
 CONF
+} >"$T/labd.conf"
 "$LABD" -t -c "$T/labd.conf" >"$T/t.log" 2>&1 || { cat "$T/t.log"; fail "config"; }
 docputs() { grep -c "^PUT /$S3_BUCKET/$DOC 200" "$1" 2>/dev/null; }
 

@@ -51,25 +51,14 @@ for k in 1 2 3; do # (not i: wait_for uses it)
 	eval "RELAY$k=\$RELAY"
 done
 
-cat >"$T/labd.conf" <<CONF
-log = { level = "info"; format = "logfmt"; };
-admin = { listen = "127.0.0.1:0"; };
-plugin_dir = "$T/plugins";
-state = { flush_interval = "1s"; };
-storage = { backend = "s3";
-	s3 = { endpoint = "$RELAY1"; bucket = "$S3_BUCKET"; region = "$S3_REGION";
-	       access_key_id = "$S3_ACCESS_KEY_ID"; secret_access_key = "$S3_SECRET_ACCESS_KEY"; }; };
-clickhouse = { url = "$CLICKHOUSE_URL"; database = "default"; max_concurrency = 8; probe_interval = "0s"; };
-broker = { backend = "nats"; nats = { url = "$NATS_URL"; }; };
-cluster = { backend = "nats"; lease_ttl = "${TTL}s"; renew_interval = "${RENEW}s"; bucket_prefix = "t"; };
-ethereum = { networks = ( { name = "mainnet"; genesis_time = $GENESIS;
-	config_file = "$top_srcdir/etc/networks/mainnet.yaml"; } ); };
+{ cluster_conf "$RELAY1" t; cat <<CONF
 plugins = {
 	beacon = { enabled = true;
 		networks = { mainnet = { head_lag_slots = $LAG;
 			backfill = { to_slot = $FROM; concurrency = 8; }; }; }; };
 };
 CONF
+} >"$T/labd.conf"
 "$LABD" -t -c "$T/labd.conf" >"$T/t.log" 2>&1 || { cat "$T/t.log"; fail "config"; }
 
 start_node() {

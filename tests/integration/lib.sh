@@ -149,3 +149,24 @@ start_relay() {
 	wait_for 'grep -q "^listening" "$T/relay.out"' || fail "relay.js did not start: $(cat "$T/relay.err")"
 	RELAY="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/relay.out")"
 }
+
+# cluster_conf S3_ENDPOINT BUCKET_PREFIX: the labd.conf head the cluster
+# tests share (s3 through the given endpoint, ClickHouse, NATS broker and
+# cluster backend with $TTL/$RENEW, mainnet at $GENESIS); the caller adds
+# its plugins block.
+cluster_conf() {
+	cat <<CONF
+log = { level = "info"; format = "logfmt"; };
+admin = { listen = "127.0.0.1:0"; };
+plugin_dir = "$T/plugins";
+state = { flush_interval = "1s"; };
+storage = { backend = "s3";
+	s3 = { endpoint = "$1"; bucket = "$S3_BUCKET"; region = "$S3_REGION";
+	       access_key_id = "$S3_ACCESS_KEY_ID"; secret_access_key = "$S3_SECRET_ACCESS_KEY"; }; };
+clickhouse = { url = "$CLICKHOUSE_URL"; database = "default"; max_concurrency = 8; probe_interval = "0s"; };
+broker = { backend = "nats"; nats = { url = "$NATS_URL"; }; };
+cluster = { backend = "nats"; lease_ttl = "${TTL}s"; renew_interval = "${RENEW}s"; bucket_prefix = "$2"; };
+ethereum = { networks = ( { name = "mainnet"; genesis_time = $GENESIS;
+	config_file = "$top_srcdir/etc/networks/mainnet.yaml"; } ); };
+CONF
+}
