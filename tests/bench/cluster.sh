@@ -7,23 +7,27 @@
 # stored document to the last.
 # What it measures: how well the backfill spreads over daemons when each
 # daemon is bounded by round trips to a remote ClickHouse.  ClickHouse is
-# reached through tests/integration/relay.js --delay-ms 20 (a network round
-# trip), AND every daemon gets the same small in-flight budget,
-# clickhouse.max_concurrency = CLUSTER_BENCH_CH_CONCURRENCY (default 1),
-# in the one-daemon run and in the three-daemon run alike.  Why the budget:
-# with the defaults (max_concurrency 8, 2 claimed 32-slot batches in flight)
-# one daemon already takes most of what ClickHouse 18.16 delivers on this
-# machine's 2 shared cores (measured 1.46x at 20 ms, docs/cluster.md), so
-# the figure measured this machine's ClickHouse CPU, which a remote cluster
-# would not share with the daemons.  The budget keeps each daemon
-# latency-bound; ClickHouse's CPU use during each run (utime+stime of the
-# clickhouse-server process from /proc, in cores) and the machine's busy
-# share (and the daemons' and the relay's CPU) are printed next to the
-# figures, so the reader sees whether
-# ClickHouse was the bottleneck.  (backfill.concurrency does not apply in
-# cluster mode: a claimed range of 32 slots is one batch.)  The claim
-# counters of /metrics (lab_cluster_claims_total by result, CAS conflicts)
-# are summed over the daemons of each run and printed.
+# reached through tests/bench/delay-relay 20, a TCP relay that delivers each
+# request 20 ms late: a network round trip, at almost no CPU (the Node
+# relay.js --delay-ms used before took 0.06-0.12 of a core).  And every
+# daemon gets the same small in-flight budget, clickhouse.max_concurrency =
+# CLUSTER_BENCH_CH_CONCURRENCY (default 1), in the one-daemon run and in the
+# three-daemon run alike.  Why the budget: with the defaults
+# (max_concurrency 8, 2 claimed 32-slot batches in flight) one daemon
+# already takes most of what ClickHouse 18.16 delivers on this machine's 2
+# shared cores (measured 1.46x at 20 ms, docs/cluster.md), so the figure
+# measured this machine's ClickHouse CPU, which a remote cluster would not
+# share with the daemons.  The budget keeps each daemon latency-bound.
+# Printed next to the figures, for each run: ClickHouse's CPU (utime+stime
+# of the clickhouse-server process from /proc, in cores), the daemons',
+# the relay's and nats-server's, and the machine's busy share, so the
+# reader sees whether the machine was the bottleneck.  (backfill.concurrency
+# does not apply in cluster mode: a claimed range of 32 slots is one
+# batch.)  The claim counters of /metrics (lab_cluster_claims_total by
+# result, CAS conflicts) are summed over the daemons of each run and
+# printed.  Nothing in the measuring loop costs CPU worth naming:
+# tests/bench/dir-wait polls the store (the `ls | grep` loop used before
+# took about half a core, which the three-daemon half paid for).
 # CLUSTER_BENCH_CH_CONCURRENCY=8 repeats the earlier default-settings run.
 [ "${1:-}" = --inner ] || exec "$top_srcdir/tests/services/with-services.sh" clickhouse,nats -- sh "$0" --inner
 . "$top_srcdir/tests/integration/lib.sh"
@@ -40,9 +44,11 @@ LAG=3
 NOW=$(date -u -d "@$((GENESIS + (TO + 301 + LAG) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ)
 load_slots $FROM $TO
 NDOCS=$(wc -l <"$T/want.slots")
-start_relay "$CLICKHOUSE_URL" --delay-ms "$DELAY"
+"$top_builddir/tests/bench/delay-relay" "${CLICKHOUSE_URL#http://}" "$DELAY" >"$T/relay.out" 2>"$T/relay.err" &
+RELAY_PID=$!
 PIDS="$PIDS $RELAY_PID"
-CH=$RELAY
+wait_for 'grep -q "^listening" "$T/relay.out"' || fail "delay-relay did not start: $(cat "$T/relay.err")"
+CH="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/relay.out")"
 stage_plugins
 cat >"$T/labd.conf" <<CONF
 log = { level = "warn"; };
@@ -57,7 +63,7 @@ ethereum = { networks = ( { name = "mainnet"; genesis_time = $GENESIS;
 plugins = { beacon = { enabled = true; networks = { mainnet = { head_lag_slots = $LAG;
 	backfill = { to_slot = $FROM; concurrency = 16; }; }; }; }; };
 CONF
-ndocs() { ls "$1/beacon/slots/mainnet" 2>/dev/null | grep -c '^[0-9]*\.json$'; }
+DIRWAIT="$top_builddir/tests/bench/dir-wait"
 HZ=$(getconf CLK_TCK)
 # ch_ticks: utime+stime of the clickhouse-server process (all its threads)
 ch_ticks() { ticks "$CLICKHOUSE_PID"; }
@@ -68,7 +74,8 @@ cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 
 # metric PORT NAME: the sum of a /metrics series over its labels
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($1, m) == 1 { s += $2 } END { print s + 0 }'; }
 # run K: K daemons into $T/dataK, KV prefix kK; prints "slots/s ch_cores
-# machine_busy% granted busy done cas_conflicts labd_cores relay_cores"
+# machine_busy% granted busy done cas_conflicts labd_cores relay_cores
+# nats_cores"
 run() {
 	k=$1 root="$T/data$1" pids="" ports=""
 	for i in $(seq 1 "$k"); do
@@ -80,11 +87,10 @@ run() {
 		pids="$pids $!"
 	done
 	PIDS="$PIDS $pids"
-	i=0
-	while [ "$(ndocs "$root")" = 0 ]; do i=$((i + 1)); [ $i -lt 3000 ] || return 1; sleep 0.02; done
-	t0=$(date +%s%N) c0=$(ch_ticks) m0=$(cpu_busy) l0=$(ticks $pids) r0=$(ticks $RELAY_PID)
-	while [ "$(ndocs "$root")" -lt "$NDOCS" ]; do i=$((i + 1)); [ $i -lt 30000 ] || return 1; sleep 0.02; done
-	t1=$(date +%s%N) c1=$(ch_ticks) m1=$(cpu_busy) l1=$(ticks $pids) r1=$(ticks $RELAY_PID)
+	"$DIRWAIT" "$root/beacon/slots/mainnet" 1 60 || return 1
+	t0=$(date +%s%N) c0=$(ch_ticks) m0=$(cpu_busy) l0=$(ticks $pids) r0=$(ticks $RELAY_PID) n0=$(ticks $NATS_PID)
+	"$DIRWAIT" "$root/beacon/slots/mainnet" "$NDOCS" 600 || return 1
+	t1=$(date +%s%N) c1=$(ch_ticks) m1=$(cpu_busy) l1=$(ticks $pids) r1=$(ticks $RELAY_PID) n1=$(ticks $NATS_PID)
 	g=0 b=0 d=0 x=0
 	for p in $ports; do
 		g=$((g + $(metric "$p" 'lab_cluster_claims_total{plugin="beacon",result="granted"}')))
@@ -95,8 +101,8 @@ run() {
 	for p in $pids; do kill -TERM "$p"; done
 	for p in $pids; do wait "$p"; done
 	echo "$m0 $m1" | awk -v n="$N" -v ns=$((t1 - t0)) -v ch=$((c1 - c0)) -v hz="$HZ" \
-		-v g=$g -v b=$b -v d=$d -v x=$x -v l=$((l1 - l0)) -v r=$((r1 - r0)) '{ s = ns / 1e9
-		printf "%.1f %.2f %.0f %d %d %d %d %.2f %.2f\n", n / s, ch / hz / s, 100 * ($3 - $1) / ($4 - $2), g, b, d, x, l / hz / s, r / hz / s }'
+		-v g=$g -v b=$b -v d=$d -v x=$x -v l=$((l1 - l0)) -v r=$((r1 - r0)) -v nt=$((n1 - n0)) '{ s = ns / 1e9
+		printf "%.1f %.2f %.0f %d %d %d %d %.2f %.2f %.2f\n", n / s, ch / hz / s, 100 * ($3 - $1) / ($4 - $2), g, b, d, x, l / hz / s, r / hz / s, nt / hz / s }'
 }
 r1=$(run 1) || { echo "one daemon did not finish" >&2; exit 1; }
 r3=$(run 3) || { echo "three daemons did not finish" >&2; exit 1; }
@@ -107,6 +113,7 @@ figure cluster_clickhouse_cpu_1_daemon "$2" cores
 figure cluster_machine_busy_1_daemon "$3" %
 figure cluster_labd_cpu_1_daemon "$8" cores
 figure cluster_relay_cpu_1_daemon "$9" cores
+figure cluster_nats_cpu_1_daemon "${10}" cores
 echo "claims 1 daemon: granted $4 busy $5 done $6; CAS conflicts $7"
 set -- $r3
 three=$1
@@ -115,6 +122,7 @@ figure cluster_clickhouse_cpu_3_daemons "$2" cores
 figure cluster_machine_busy_3_daemons "$3" %
 figure cluster_labd_cpu_3_daemons "$8" cores
 figure cluster_relay_cpu_3_daemons "$9" cores
+figure cluster_nats_cpu_3_daemons "${10}" cores
 echo "claims 3 daemons: granted $4 busy $5 done $6; CAS conflicts $7"
 ratio=$(awk -v a="$three" -v b="$one" 'BEGIN { printf "%.2f", a / b }')
 figure cluster_backfill_ratio "$ratio" x
