@@ -162,10 +162,17 @@ struct bid_sql {
 	size_t nwin;
 };
 
-static void add_cols(struct bid_sql *q, const struct batch *b, uint64_t lo, uint64_t hi)
+/* The scan: the bid columns and each row's kind, in a subquery of its
+ * own.  Why its own level: `kind` holds the (slot, hash) list of the
+ * batch's winners, and ClickHouse 18.16 substitutes an alias's whole
+ * expression wherever the alias is used (the LIMIT BY keys below use kind
+ * a dozen times) and builds a column name from each copy; read from a
+ * subquery, kind is a plain column.  On a 32-slot batch the statement took
+ * 28 ms of ClickHouse CPU instead of 50 ms, same answer byte for byte. */
+static void add_scan(struct bid_sql *q, const struct batch *b, uint64_t lo, uint64_t hi)
 {
 	lab_ctx *ctx = b->bc->ctx;
-	buf_puts(&q->sql, BID_COLS ", multiIf(NOT " WEI_OK ", 2, ");
+	buf_puts(&q->sql, "SELECT " BID_COLS ", multiIf(NOT " WEI_OK ", 2, ");
 	q->p[q->np++] = LAB_PUINT(lab_network_seconds_per_slot(ctx, b->net->nw));
 	q->p[q->np++] = LAB_PINT(lab_network_genesis(ctx, b->net->nw));
 	if (q->nwin) { /* the block's payload hash: a winning row */
@@ -179,14 +186,7 @@ static void add_cols(struct bid_sql *q, const struct batch *b, uint64_t lo, uint
 	} else {
 		buf_puts(&q->sql, "0");
 	}
-	/* k_id: the identity of a competing bid (hash, builder, proposer, fee
-	 * recipient) as a 128-bit SipHash of an unambiguous concatenation (the
-	 * hashes are fixed-width, the builder key length-prefixed): sorting 16
-	 * bytes instead of ~300 makes the statement a quarter faster. */
-	buf_puts(&q->sql, ", 1, 0) AS kind, if(kind = 0, bk, 0) AS k_bk,"
-			  " sipHash128(if(kind = 0, concat(bh, fr, toString(length(bp)), ':', bp, pp), ''))"
-			  " AS k_id, if(kind = 2, toInt64(rowNumberInAllBlocks()), 0) AS rn"
-			  " FROM mev_relay_bid_trace" WINDOW_WHERE);
+	buf_puts(&q->sql, ", 1, 0) AS kind FROM mev_relay_bid_trace" WINDOW_WHERE);
 	window_params(b, lo, hi, q->p + q->np);
 	q->np += 5;
 }
@@ -310,9 +310,16 @@ static int build_bid_sql(struct batch *b, uint64_t lo, uint64_t hi, struct bid_s
 			  " v, gl, gu, st, ");
 	if (refs_sql(q, b) < 0)
 		return LAB_ENOMEM;
-	buf_puts(&q->sql, " AS sm FROM (SELECT " OUT_COLS ", bk FROM (SELECT * FROM (SELECT ");
-	add_cols(q, b, lo, hi);
-	buf_puts(&q->sql, " AND (kind != 0 OR st BETWEEN -12000 AND 12000)"
+	/* k_id: the identity of a competing bid (hash, builder, proposer, fee
+	 * recipient) as a 128-bit SipHash of an unambiguous concatenation (the
+	 * hashes are fixed-width, the builder key length-prefixed): sorting 16
+	 * bytes instead of ~300 makes the statement a quarter faster. */
+	buf_puts(&q->sql, " AS sm FROM (SELECT " OUT_COLS ", bk FROM (SELECT * FROM (SELECT *,"
+			  " if(kind = 0, bk, 0) AS k_bk,"
+			  " sipHash128(if(kind = 0, concat(bh, fr, toString(length(bp)), ':', bp, pp), ''))"
+			  " AS k_id, if(kind = 2, toInt64(rowNumberInAllBlocks()), 0) AS rn FROM (");
+	add_scan(q, b, lo, hi);
+	buf_puts(&q->sql, ") WHERE (kind != 0 OR st BETWEEN -12000 AND 12000)"
 			  " ORDER BY slot, relay_name, kind, k_bk, k_id, rn,"
 			  " if(kind = 1, -st, 0), length(v) DESC, v DESC, st, bh, bp, pp, fr, ph"
 			  " LIMIT 1 BY slot, relay_name, kind, k_bk, k_id, rn)"
