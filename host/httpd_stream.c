@@ -622,8 +622,6 @@ static void ws_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
 	ws_update(s);
 }
 
-/* A data message: one text frame, written at once when the socket is ours,
- * nothing of ours waits and wslay is not mid-frame. */
 /* wslay's frame writer hands over the header, then the payload; the
  * header is kept, the payload is left where it is (the caller sends it
  * from the plugin's buffer in the same sendmsg). */
@@ -665,6 +663,8 @@ static int ws_text_header(struct httpd *h, const void *data, size_t len)
 	return 0;
 }
 
+/* A data message: one text frame, written at once when the socket is ours,
+ * nothing of ours waits and wslay is not mid-frame. */
 static int ws_send_text(struct lab_stream *s, const void *data, size_t len)
 {
 	struct httpd *h = s->h;

@@ -44,11 +44,10 @@ LAG=3
 NOW=$(date -u -d "@$((GENESIS + (TO + 301 + LAG) * 12 + 5))" +%Y-%m-%dT%H:%M:%SZ)
 load_slots $FROM $TO
 NDOCS=$(wc -l <"$T/want.slots")
-"$top_builddir/tests/bench/delay-relay" "${CLICKHOUSE_URL#http://}" "$DELAY" >"$T/relay.out" 2>"$T/relay.err" &
-RELAY_PID=$!
+start_listener delay-relay "$top_builddir/tests/bench/delay-relay" "${CLICKHOUSE_URL#http://}" "$DELAY"
+RELAY_PID=$LISTENER_PID
 PIDS="$PIDS $RELAY_PID"
-wait_for 'grep -q "^listening" "$T/relay.out"' || fail "delay-relay did not start: $(cat "$T/relay.err")"
-CH="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/relay.out")"
+CH="http://127.0.0.1:$LISTENER_PORT"
 stage_plugins
 cat >"$T/labd.conf" <<CONF
 log = { level = "warn"; };

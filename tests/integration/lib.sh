@@ -141,13 +141,24 @@ load_slots() {
 		if (st == "b" && !ne) print $2 }' "$T/manifest" | sort -n >"$T/want.slots"
 }
 
-# start_relay UPSTREAM ARGS...: tests/integration/relay.js in the background
-# (killed at exit with the test's temp dir); sets RELAY to its URL.
+# start_listener NAME CMD ARGS...: CMD in the background (killed at exit
+# with the test's temp dir), then waits for its "listening PORT" line;
+# sets LISTENER_PID and LISTENER_PORT.  NAME names its $T/NAME.out/.err.
+start_listener() {
+	sl_name=$1
+	shift
+	"$@" >"$T/$sl_name.out" 2>"$T/$sl_name.err" &
+	LISTENER_PID=$!
+	wait_for 'grep -q "^listening" "$T/$sl_name.out"' || fail "$sl_name did not start: $(cat "$T/$sl_name.err")"
+	LISTENER_PORT=$(sed -n 's/^listening //p' "$T/$sl_name.out")
+}
+
+# start_relay UPSTREAM ARGS...: tests/integration/relay.js (start_listener);
+# sets RELAY_PID and RELAY, its URL.
 start_relay() {
-	node "$top_srcdir/tests/integration/relay.js" "$@" >"$T/relay.out" 2>"$T/relay.err" &
-	RELAY_PID=$!
-	wait_for 'grep -q "^listening" "$T/relay.out"' || fail "relay.js did not start: $(cat "$T/relay.err")"
-	RELAY="http://127.0.0.1:$(sed -n 's/^listening //p' "$T/relay.out")"
+	start_listener relay node "$top_srcdir/tests/integration/relay.js" "$@"
+	RELAY_PID=$LISTENER_PID
+	RELAY="http://127.0.0.1:$LISTENER_PORT"
 }
 
 # cluster_conf S3_ENDPOINT BUCKET_PREFIX: the labd.conf head the cluster
