@@ -67,6 +67,9 @@ docputs() { grep -c "^PUT /$S3_BUCKET/$DOC 200" "$1" 2>/dev/null; }
 	-D "clickhouse.url=\"$CH1\"" -D "broker.nats.url=\"$NATS1\"" 2>"$T/d1.log" &
 A=$!; PIDS="$PIDS $A"
 wait_for 'grep -q "plugin=timings msg=\"lease acquired\"" "$T/d1.log"' 200 || fail "A did not acquire the timings lease"
+# A reads its shared cursor (NATS) before it queries: cut only once the
+# query is held by the relay, or the read, not the query, is what is cut
+wait_for 'grep -q "^HELD " "$T/ch1.log"' 200 || fail "A's query did not reach the delaying relay"
 # 2. cut A off nats-server while its query is in flight
 kill -STOP $NRELAY_PID
 tcut=$(date +%s%N)

@@ -9,7 +9,8 @@
 //                 trips) on a machine whose 2 cores would otherwise make
 //                 ClickHouse's CPU, not the daemons, the bottleneck
 //                 (tests/bench/cluster.sh);
-//   --log FILE    appending "METHOD PATH STATUS" per answered request: in
+//   --log FILE    appending "METHOD PATH STATUS" per answered request (and,
+//                 with --delay-ms, "HELD METHOD PATH" when one arrives): in
 //                 front of s3rver it counts the PUTs of every key
 //                 (tests/integration/cluster-plugins.sh: each slot document stored
 //                 exactly once across three daemons).
@@ -40,25 +41,34 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const server = http.createServer((req, res) => {
 	const chunks = [];
 	req.on('data', (c) => chunks.push(c));
-	req.on('end', () => setTimeout(() => {
-		const body = Buffer.concat(chunks);
-		const out = http.request({ host: up.hostname, port: up.port, method: req.method,
-					   path: req.url, headers: req.headers, agent }, (ans) => {
-			res.writeHead(ans.statusCode, ans.headers);
-			ans.pipe(res);
-			ans.on('end', () => {
-				if (log)
-					fs.writeSync(log, `${req.method} ${req.url.split('?')[0]} ${ans.statusCode}\n`);
-			});
-		});
-		out.on('error', (e) => {
-			if (!res.headersSent)
-				res.writeHead(502);
-			res.end(String(e));
-		});
-		out.end(body);
-	}, delayMs));
+	req.on('end', () => {
+		// A held request is logged on arrival too, so a test can act while
+		// it is in flight (tests/integration/cluster-stale.sh).
+		if (log && delayMs > 0)
+			fs.writeSync(log, `HELD ${req.method} ${req.url.split('?')[0]}\n`);
+		setTimeout(() => forward(req, res, chunks), delayMs);
+	});
 });
+
+// Sends a received request upstream and its answer back.
+function forward(req, res, chunks) {
+	const body = Buffer.concat(chunks);
+	const out = http.request({ host: up.hostname, port: up.port, method: req.method,
+				   path: req.url, headers: req.headers, agent }, (ans) => {
+		res.writeHead(ans.statusCode, ans.headers);
+		ans.pipe(res);
+		ans.on('end', () => {
+			if (log)
+				fs.writeSync(log, `${req.method} ${req.url.split('?')[0]} ${ans.statusCode}\n`);
+		});
+	});
+	out.on('error', (e) => {
+		if (!res.headersSent)
+			res.writeHead(502);
+		res.end(String(e));
+	});
+	out.end(body);
+}
 server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => {
 	process.stdout.write(`listening ${server.address().port}\n`);
